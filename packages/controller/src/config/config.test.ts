@@ -1,0 +1,152 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, isConfigError, loadConfig } from './config.ts';
+
+function problemsOf(env: Record<string, string>): Record<string, string> {
+  try {
+    loadConfig(env, '/srv');
+  } catch (err) {
+    if (!isConfigError(err)) throw err;
+    return Object.fromEntries(err.problems.map((p) => [p.variable, p.message]));
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('has working defaults for a zero-setup start', () => {
+    const config = loadConfig({}, '/srv');
+    expect(config).toEqual({
+      dataDir: '/srv/.cockpit',
+      http: { port: 8080, host: '127.0.0.1', bodyLimitBytes: 1048576 },
+      databaseUrl: undefined,
+      adminPassword: undefined,
+      logLevel: 'info',
+      auth: {
+        jwtAlgorithm: 'HS256',
+        jwtSecret: undefined,
+        jwtPrivateKeyFile: undefined,
+        jwtPublicKeyFile: undefined,
+        issuer: 'cockpit',
+        audience: 'cockpit-api',
+        accessTokenTtlSeconds: 3600,
+        refreshTokenTtlSeconds: 30 * 24 * 3600,
+      },
+    });
+  });
+
+  it('reads every variable', () => {
+    const secret = 'x'.repeat(40);
+    const config = loadConfig(
+      {
+        COCKPIT_HTTP_PORT: '9090',
+        COCKPIT_HTTP_HOST: '0.0.0.0',
+        COCKPIT_DATA_DIR: '/var/lib/cockpit',
+        COCKPIT_DATABASE_URL: 'postgres://u@db:5432/cockpit',
+        COCKPIT_ADMIN_PASSWORD: 'correct horse battery',
+        COCKPIT_LOG_LEVEL: 'debug',
+        COCKPIT_BODY_LIMIT_BYTES: '2048',
+        COCKPIT_JWT_SECRET: secret,
+        COCKPIT_JWT_ISSUER: 'iss',
+        COCKPIT_JWT_AUDIENCE: 'aud',
+        COCKPIT_ACCESS_TOKEN_TTL: '600',
+        COCKPIT_REFRESH_TOKEN_TTL: '86400',
+      },
+      '/srv',
+    );
+    expect(config.http).toEqual({ port: 9090, host: '0.0.0.0', bodyLimitBytes: 2048 });
+    expect(config.dataDir).toBe('/var/lib/cockpit');
+    expect(config.databaseUrl).toBe('postgres://u@db:5432/cockpit');
+    expect(config.adminPassword).toBe('correct horse battery');
+    expect(config.logLevel).toBe('debug');
+    expect(config.auth).toMatchObject({
+      jwtAlgorithm: 'HS256',
+      jwtSecret: secret,
+      issuer: 'iss',
+      audience: 'aud',
+      accessTokenTtlSeconds: 600,
+      refreshTokenTtlSeconds: 86400,
+    });
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(loadConfig({ COCKPIT_DATABASE_URL: '', COCKPIT_HTTP_PORT: ' ' }, '/srv')).toMatchObject({
+      databaseUrl: undefined,
+      http: { port: 8080 },
+    });
+  });
+
+  it('names every bad variable in one error', () => {
+    const problems = problemsOf({
+      COCKPIT_HTTP_PORT: 'eighty',
+      COCKPIT_LOG_LEVEL: 'loud',
+      COCKPIT_BODY_LIMIT_BYTES: '0',
+      COCKPIT_DATABASE_URL: 'mysql://db',
+      COCKPIT_JWT_SECRET: 'short',
+      COCKPIT_ACCESS_TOKEN_TTL: '-5',
+      COCKPIT_ADMIN_PASSWORD: 'abc',
+    });
+    expect(Object.keys(problems).sort()).toEqual([
+      'COCKPIT_ACCESS_TOKEN_TTL',
+      'COCKPIT_ADMIN_PASSWORD',
+      'COCKPIT_BODY_LIMIT_BYTES',
+      'COCKPIT_DATABASE_URL',
+      'COCKPIT_HTTP_PORT',
+      'COCKPIT_JWT_SECRET',
+      'COCKPIT_LOG_LEVEL',
+    ]);
+    expect(problems.COCKPIT_JWT_SECRET).toMatch(/32/);
+  });
+
+  it('never echoes a rejected secret', () => {
+    try {
+      loadConfig({ COCKPIT_JWT_SECRET: 'hunter2-is-weak' });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      expect(String(err)).not.toContain('hunter2');
+    }
+  });
+
+  it('rejects a port out of range', () => {
+    expect(problemsOf({ COCKPIT_HTTP_PORT: '70000' })).toHaveProperty('COCKPIT_HTTP_PORT');
+  });
+
+  describe('ES256', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cockpit-config-'));
+    const priv = join(dir, 'private.pem');
+    const pub = join(dir, 'public.pem');
+    writeFileSync(priv, 'pem');
+    writeFileSync(pub, 'pem');
+
+    it('is chosen by the key files', () => {
+      const config = loadConfig({ COCKPIT_JWT_PRIVATE_KEY_FILE: priv, COCKPIT_JWT_PUBLIC_KEY_FILE: pub });
+      expect(config.auth).toMatchObject({
+        jwtAlgorithm: 'ES256',
+        jwtPrivateKeyFile: priv,
+        jwtPublicKeyFile: pub,
+      });
+    });
+
+    it('reports missing key files, a stray secret and a mismatched algorithm together', () => {
+      expect(
+        problemsOf({
+          COCKPIT_JWT_ALGORITHM: 'ES256',
+          COCKPIT_JWT_SECRET: 'y'.repeat(40),
+          COCKPIT_JWT_PUBLIC_KEY_FILE: join(dir, 'missing.pem'),
+          COCKPIT_HTTP_PORT: 'x',
+        }),
+      ).toEqual({
+        COCKPIT_HTTP_PORT: expect.any(String),
+        COCKPIT_JWT_SECRET: expect.stringMatching(/ES256/),
+        COCKPIT_JWT_PRIVATE_KEY_FILE: expect.stringMatching(/required/),
+        COCKPIT_JWT_PUBLIC_KEY_FILE: expect.stringMatching(/no such file/),
+      });
+      expect(
+        problemsOf({ COCKPIT_JWT_ALGORITHM: 'HS256', COCKPIT_JWT_PRIVATE_KEY_FILE: priv }),
+      ).toHaveProperty('COCKPIT_JWT_ALGORITHM');
+      expect(problemsOf({ COCKPIT_JWT_ALGORITHM: 'RS256' })).toHaveProperty('COCKPIT_JWT_ALGORITHM');
+    });
+  });
+});

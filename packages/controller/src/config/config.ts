@@ -1,0 +1,203 @@
+import { existsSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export type JwtAlgorithm = 'HS256' | 'ES256';
+
+export interface AuthConfig {
+  jwtAlgorithm: JwtAlgorithm;
+  /** HS256 shared secret (COCKPIT_JWT_SECRET). Absent: the auth service generates one and keeps it in the data folder. */
+  jwtSecret?: string;
+  /** ES256 private key, PEM (COCKPIT_JWT_PRIVATE_KEY_FILE). */
+  jwtPrivateKeyFile?: string;
+  /** ES256 public key, PEM (COCKPIT_JWT_PUBLIC_KEY_FILE). */
+  jwtPublicKeyFile?: string;
+  issuer: string;
+  audience: string;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+}
+
+export interface Config {
+  /** Absolute path of the data folder (embedded database, generated keys). */
+  dataDir: string;
+  http: { port: number; host: string; bodyLimitBytes: number };
+  /** A PostgreSQL URL; absent means the embedded PGlite under `<dataDir>/pgdata`. */
+  databaseUrl?: string;
+  /** Password for the `admin` user created on first start; absent means one is generated and printed once. */
+  adminPassword?: string;
+  logLevel: LogLevel;
+  auth: AuthConfig;
+}
+
+/** A configuration that cannot start: every bad variable, each with what is wrong with it. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly code = 'invalid_config';
+  constructor(readonly problems: ReadonlyArray<{ variable: string; message: string }>) {
+    super(`invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.message}`).join('\n')}`);
+  }
+}
+
+export const isConfigError = (err: unknown): err is ConfigError => err instanceof ConfigError;
+
+export const MIN_JWT_SECRET_LENGTH = 32;
+const DAY = 24 * 60 * 60;
+
+// Empty strings count as unset, so `COCKPIT_DATABASE_URL= pnpm start` means "embedded".
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
+
+const integer = (fallback: number, min: number, max: number) =>
+  optionalText.pipe(
+    z
+      .string()
+      .regex(/^\d+$/, 'must be a whole number')
+      .transform(Number)
+      .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`))
+      .optional()
+      .transform((v) => v ?? fallback),
+  );
+
+const envSchema = z.object({
+  COCKPIT_HTTP_PORT: integer(8080, 0, 65535),
+  COCKPIT_HTTP_HOST: optionalText.transform((v) => v ?? '127.0.0.1'),
+  COCKPIT_DATA_DIR: optionalText.transform((v) => v ?? './.cockpit'),
+  COCKPIT_DATABASE_URL: optionalText.pipe(
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\/.+/, 'must be a postgres:// or postgresql:// URL')
+      .optional(),
+  ),
+  COCKPIT_ADMIN_PASSWORD: optionalText.pipe(
+    z
+      .string()
+      .min(8, 'must be at least 8 characters')
+      .max(1024, 'must be at most 1024 characters')
+      .optional(),
+  ),
+  COCKPIT_LOG_LEVEL: optionalText.pipe(
+    z
+      .enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })
+      .optional()
+      .transform((v) => v ?? 'info'),
+  ),
+  COCKPIT_BODY_LIMIT_BYTES: integer(1024 * 1024, 1, 1024 * 1024 * 1024),
+  COCKPIT_JWT_ALGORITHM: optionalText.pipe(
+    z.enum(['HS256', 'ES256'], { error: 'must be HS256 or ES256' }).optional(),
+  ),
+  COCKPIT_JWT_SECRET: optionalText.pipe(
+    z
+      .string()
+      .min(MIN_JWT_SECRET_LENGTH, `too short: use at least ${MIN_JWT_SECRET_LENGTH} random characters`)
+      .optional(),
+  ),
+  COCKPIT_JWT_PRIVATE_KEY_FILE: optionalText,
+  COCKPIT_JWT_PUBLIC_KEY_FILE: optionalText,
+  COCKPIT_JWT_ISSUER: optionalText.transform((v) => v ?? 'cockpit'),
+  COCKPIT_JWT_AUDIENCE: optionalText.transform((v) => v ?? 'cockpit-api'),
+  COCKPIT_ACCESS_TOKEN_TTL: integer(3600, 1, 7 * DAY),
+  COCKPIT_REFRESH_TOKEN_TTL: integer(30 * DAY, 60, 365 * DAY),
+});
+
+/**
+ * Reads the controller's configuration from environment variables. Every bad value is collected
+ * and reported at once in a ConfigError, so one failed start tells the operator everything to fix.
+ * `cwd` anchors a relative COCKPIT_DATA_DIR.
+ */
+export function loadConfig(env: Record<string, string | undefined>, cwd: string = process.cwd()): Config {
+  const parsed = envSchema.safeParse(env);
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => ({
+        variable: String(issue.path[0] ?? '(env)'),
+        message: issue.message,
+      }));
+  problems.push(...crossFieldProblems(env, cwd));
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
+
+  const e = parsed.data;
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(cwd, p));
+  return {
+    dataDir: abs(e.COCKPIT_DATA_DIR),
+    http: {
+      port: e.COCKPIT_HTTP_PORT,
+      host: e.COCKPIT_HTTP_HOST,
+      bodyLimitBytes: e.COCKPIT_BODY_LIMIT_BYTES,
+    },
+    databaseUrl: e.COCKPIT_DATABASE_URL,
+    adminPassword: e.COCKPIT_ADMIN_PASSWORD,
+    logLevel: e.COCKPIT_LOG_LEVEL,
+    auth: {
+      jwtAlgorithm: jwtAlgorithmOf(env),
+      jwtSecret: e.COCKPIT_JWT_SECRET,
+      jwtPrivateKeyFile: e.COCKPIT_JWT_PRIVATE_KEY_FILE && abs(e.COCKPIT_JWT_PRIVATE_KEY_FILE),
+      jwtPublicKeyFile: e.COCKPIT_JWT_PUBLIC_KEY_FILE && abs(e.COCKPIT_JWT_PUBLIC_KEY_FILE),
+      issuer: e.COCKPIT_JWT_ISSUER,
+      audience: e.COCKPIT_JWT_AUDIENCE,
+      accessTokenTtlSeconds: e.COCKPIT_ACCESS_TOKEN_TTL,
+      refreshTokenTtlSeconds: e.COCKPIT_REFRESH_TOKEN_TTL,
+    },
+  };
+}
+
+const setting = (env: Record<string, string | undefined>, name: string): string | undefined => {
+  const v = env[name];
+  return v === undefined || v.trim() === '' ? undefined : v;
+};
+
+const hasKeyFiles = (env: Record<string, string | undefined>): boolean =>
+  setting(env, 'COCKPIT_JWT_PRIVATE_KEY_FILE') !== undefined ||
+  setting(env, 'COCKPIT_JWT_PUBLIC_KEY_FILE') !== undefined;
+
+// The algorithm follows the key material when not named explicitly.
+const jwtAlgorithmOf = (env: Record<string, string | undefined>): JwtAlgorithm => {
+  const named = setting(env, 'COCKPIT_JWT_ALGORITHM');
+  if (named === 'HS256' || named === 'ES256') return named;
+  return hasKeyFiles(env) ? 'ES256' : 'HS256';
+};
+
+// Checked on the raw variables, independently of the per-variable parse, so that one start
+// reports these together with every other bad value.
+function crossFieldProblems(
+  env: Record<string, string | undefined>,
+  cwd: string,
+): Array<{ variable: string; message: string }> {
+  const problems: Array<{ variable: string; message: string }> = [];
+  const algorithm = jwtAlgorithmOf(env);
+  if (algorithm === 'HS256' && hasKeyFiles(env)) {
+    problems.push({
+      variable: 'COCKPIT_JWT_ALGORITHM',
+      message: 'HS256 uses COCKPIT_JWT_SECRET; the key files are for ES256',
+    });
+  }
+  if (algorithm === 'ES256') {
+    if (setting(env, 'COCKPIT_JWT_SECRET') !== undefined) {
+      problems.push({
+        variable: 'COCKPIT_JWT_SECRET',
+        message: 'not used with ES256; set the key files instead',
+      });
+    }
+    if (
+      setting(env, 'COCKPIT_JWT_PUBLIC_KEY_FILE') !== undefined &&
+      setting(env, 'COCKPIT_JWT_PRIVATE_KEY_FILE') === undefined
+    ) {
+      problems.push({
+        variable: 'COCKPIT_JWT_PRIVATE_KEY_FILE',
+        message: 'required when COCKPIT_JWT_PUBLIC_KEY_FILE is set',
+      });
+    }
+  }
+  for (const variable of ['COCKPIT_JWT_PRIVATE_KEY_FILE', 'COCKPIT_JWT_PUBLIC_KEY_FILE']) {
+    const file = setting(env, variable);
+    if (file !== undefined && !existsSync(resolve(cwd, file))) {
+      problems.push({ variable, message: `no such file: ${file}` });
+    }
+  }
+  return problems;
+}
