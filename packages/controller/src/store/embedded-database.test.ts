@@ -1,0 +1,52 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { connect } from './connect.ts';
+import { isEmbeddedDatabaseError, startEmbeddedDatabase } from './embedded-database.ts';
+import { migrate, schemaStatus } from './migrate.ts';
+
+describe('embedded database (PGlite behind pglite-socket)', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'cockpit-embedded-'));
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('serves the postgres client on loopback with a pool of one, and keeps its data across a restart', async () => {
+    const first = await startEmbeddedDatabase(dataDir);
+    expect(first.url).toMatch(/^postgres:\/\/postgres@127\.0\.0\.1:\d+\//);
+    const sql = connect(first.url, { max: 1 });
+    try {
+      await migrate(sql);
+      await sql`INSERT INTO hosts (id, hostname, status, sync_cursor)
+                VALUES ('019e0014-abcd-7057-b326-000000000001', 'node-1', 'connected', 1716999901)`;
+      // Queries issued together queue on the one connection, transactions included.
+      const [a, , c] = await Promise.all([
+        sql`SELECT count(*)::int AS n FROM hosts`,
+        sql.begin(async (tx) => {
+          await tx`UPDATE hosts SET sync_cursor = sync_cursor + 1`;
+        }),
+        sql`SELECT sync_cursor FROM hosts`,
+      ]);
+      expect(a[0]?.n).toBe(1);
+      expect(c[0]?.sync_cursor).toBe('1716999902');
+
+      // A second controller on the same data folder is refused rather than corrupting it.
+      const err = await startEmbeddedDatabase(dataDir).catch((e: unknown) => e);
+      expect(isEmbeddedDatabaseError(err)).toBe(true);
+    } finally {
+      await sql.end();
+      await first.close();
+    }
+
+    const second = await startEmbeddedDatabase(dataDir);
+    const again = connect(second.url, { max: 1 });
+    try {
+      expect(await migrate(again)).toEqual({ applied: [] });
+      expect((await schemaStatus(again)).current).toBe(true);
+      const rows = await again`SELECT hostname, sync_cursor FROM hosts`;
+      expect(rows).toEqual([{ hostname: 'node-1', sync_cursor: '1716999902' }]);
+    } finally {
+      await again.end();
+      await second.close();
+    }
+  });
+});
