@@ -1,0 +1,104 @@
+import { randomUUID } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import type { Clock } from '../clock.ts';
+import { AuthError } from './auth-errors.ts';
+import { ROLES, type Role } from './principal.ts';
+import type { SigningKeys } from './signing-keys.ts';
+
+/** Explicit typing (RFC 8725 §3.11): the header says `at+jwt` (RFC 9068) and the `typ` claim says access. */
+export const ACCESS_TOKEN_HEADER_TYP = 'at+jwt';
+export const ACCESS_TOKEN_CLAIM_TYP = 'access';
+// Tokens minted by another replica whose clock runs slightly ahead are still accepted.
+const IAT_LEEWAY_SECONDS = 30;
+
+export interface AccessTokenSettings {
+  keys: SigningKeys;
+  issuer: string;
+  audience: string;
+  ttlSeconds: number;
+  clock: Clock;
+}
+
+export interface VerifiedAccessToken {
+  userId: string;
+  role: Role;
+  tokenId: string;
+  issuedAt: number;
+  expiresAt: number;
+}
+
+export interface AccessTokens {
+  issue(user: { id: string; role: Role }): { token: string; expiresIn: number };
+  /** Throws AuthError('invalid_token') for anything but a token this controller issued and that is still valid. */
+  verify(token: string): VerifiedAccessToken;
+}
+
+const nowSeconds = (clock: Clock): number => Math.floor(clock.now().getTime() / 1000);
+
+export function createAccessTokens(settings: AccessTokenSettings): AccessTokens {
+  const { keys, issuer, audience, ttlSeconds, clock } = settings;
+  return {
+    issue(user) {
+      const iat = nowSeconds(clock);
+      const token = jwt.sign(
+        { typ: ACCESS_TOKEN_CLAIM_TYP, role: user.role, iat, exp: iat + ttlSeconds },
+        keys.signKey,
+        {
+          algorithm: keys.algorithm,
+          header: { alg: keys.algorithm, typ: ACCESS_TOKEN_HEADER_TYP },
+          issuer,
+          audience,
+          subject: user.id,
+          jwtid: randomUUID(),
+        },
+      );
+      return { token, expiresIn: ttlSeconds };
+    },
+
+    verify(token) {
+      const now = nowSeconds(clock);
+      let decoded: jwt.Jwt;
+      try {
+        // The algorithm comes from our configuration, never from the token's header (RFC 8725 §3.1).
+        decoded = jwt.verify(token, keys.verifyKey, {
+          algorithms: [keys.algorithm],
+          issuer,
+          audience,
+          clockTimestamp: now,
+          complete: true,
+        });
+      } catch (err) {
+        throw new AuthError('invalid_token', describeJwtError(err), undefined, { cause: err });
+      }
+      return checkClaims(decoded, now);
+    },
+  };
+}
+
+function checkClaims(decoded: jwt.Jwt, now: number): VerifiedAccessToken {
+  const invalid = (why: string) => new AuthError('invalid_token', why);
+  if (decoded.header.typ !== ACCESS_TOKEN_HEADER_TYP) throw invalid('not an access token');
+  const p = decoded.payload;
+  if (typeof p !== 'object' || p === null) throw invalid('malformed token');
+  if (p.typ !== ACCESS_TOKEN_CLAIM_TYP) throw invalid('not an access token');
+  // jsonwebtoken only checks exp when present: an access token without one is refused here.
+  if (typeof p.exp !== 'number') throw invalid('token has no expiry');
+  if (typeof p.iat !== 'number' || p.iat > now + IAT_LEEWAY_SECONDS)
+    throw invalid('token issued in the future');
+  if (typeof p.sub !== 'string' || p.sub === '') throw invalid('token has no subject');
+  if (typeof p.jti !== 'string' || p.jti === '') throw invalid('token has no id');
+  const role = p.role;
+  if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role))
+    throw invalid('token has no valid role');
+  return { userId: p.sub, role: role as Role, tokenId: p.jti, issuedAt: p.iat, expiresAt: p.exp };
+}
+
+function describeJwtError(err: unknown): string {
+  if (err instanceof jwt.TokenExpiredError) return 'token expired';
+  if (err instanceof jwt.NotBeforeError) return 'token not yet valid';
+  if (err instanceof jwt.JsonWebTokenError) {
+    // The library's messages are stable and safe to show ("invalid signature", "jwt audience invalid...").
+    return err.message;
+  }
+  return 'invalid token';
+}
