@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import { readdir, readFile, readlink, writeFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { guestXml } from './guest-xml.ts';
+import { type LibvirtHost, startLibvirtHost } from './libvirt-host.ts';
+import { virsh, virshDominfo, virshListAll } from './virsh.ts';
+
+/** Pids of processes whose UTS namespace is `utsNs` ("uts:[…]"). */
+async function pidsInUtsNamespace(utsNs: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const ns = await readlink(`/proc/${entry}/ns/uts`).catch(() => undefined);
+    if (ns === utsNs) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+async function libvirtdUtsNamespace(host: LibvirtHost): Promise<string> {
+  const pid = (await readFile(`${host.stateDir}/run/libvirtd.pid`, 'utf8')).trim();
+  return readlink(`/proc/${pid}/ns/uts`);
+}
+
+describe('libvirt host harness', () => {
+  let a: LibvirtHost;
+  let b: LibvirtHost;
+
+  beforeAll(async () => {
+    [a, b] = await Promise.all([startLibvirtHost(), startLibvirtHost()]);
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+  }, 60_000);
+
+  it('runs two hosts side by side, each with its own hostname, host UUID and socket', async () => {
+    expect((await virsh(a.uri, 'hostname')).trim()).toBe(a.name);
+    expect((await virsh(b.uri, 'hostname')).trim()).toBe(b.name);
+    expect(a.hostUuid).not.toBe(b.hostUuid);
+    expect(await virsh(a.unixUri, 'capabilities')).toContain(`<uuid>${a.hostUuid}</uuid>`);
+    expect(await virsh(b.uri, 'capabilities')).toContain(`<uuid>${b.hostUuid}</uuid>`);
+    expect(await libvirtdUtsNamespace(a)).not.toBe(await libvirtdUtsNamespace(b));
+  });
+
+  it('starting a running host again returns the same host', async () => {
+    const again = await startLibvirtHost({ name: a.name, tcpPort: a.tcpPort });
+    expect(again.uri).toBe(a.uri);
+    expect(again.hostUuid).toBe(a.hostUuid);
+  });
+
+  it('keeps a diskless guest running and leaves no process behind when stopped', async () => {
+    const host = await startLibvirtHost();
+    const uts = await libvirtdUtsNamespace(host);
+    const name = `guest-${host.name}`;
+    const xmlPath = `${host.stateDir}/${name}.xml`;
+    await writeFile(xmlPath, guestXml({ name, uuid: randomUUID() }));
+    await virsh(host.uri, 'define', xmlPath);
+    await virsh(host.uri, 'start', name);
+    expect((await virshDominfo(host.uri, name)).State).toBe('running');
+    expect(await virshListAll(host.uri)).toEqual([name]);
+    // libvirtd, virtlogd and QEMU
+    expect((await pidsInUtsNamespace(uts)).length).toBeGreaterThanOrEqual(3);
+
+    await host.stop();
+    expect(await pidsInUtsNamespace(uts)).toEqual([]);
+  }, 120_000);
+});
