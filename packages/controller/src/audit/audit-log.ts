@@ -1,0 +1,68 @@
+import type { Sql } from '../store/sql.ts';
+
+export interface AuditEntry {
+  at: Date;
+  requestId: string | null;
+  actorId: string | null;
+  actorUsername: string | null;
+  /** What was attempted, e.g. `auth.login`, `users.create`, or `POST /api/v1/vms/:id/action` by default. */
+  action: string;
+  method: string;
+  path: string;
+  /** What it was done to, e.g. `user:<id>`; null when there is no single target. */
+  target: string | null;
+  /** `success`, or the error code the caller got (`unauthorized`, `conflict`, ...). */
+  result: string;
+  status: number;
+  clientAddress: string | null;
+}
+
+export interface AuditRecord extends AuditEntry {
+  id: number;
+}
+
+export async function recordAudit(sql: Sql, e: AuditEntry): Promise<void> {
+  await sql`
+    insert into audit_log (at, request_id, actor_id, actor_username, action, method, path, target, result, status, client_address)
+    values (${e.at}, ${e.requestId}, ${e.actorId}, ${e.actorUsername}, ${e.action}, ${e.method}, ${e.path},
+            ${e.target}, ${e.result}, ${e.status}, ${e.clientAddress})`;
+}
+
+interface AuditRow {
+  id: string;
+  at: Date;
+  request_id: string | null;
+  actor_id: string | null;
+  actor_username: string | null;
+  action: string;
+  method: string;
+  path: string;
+  target: string | null;
+  result: string;
+  status: number;
+  client_address: string | null;
+}
+
+/** Newest first; `before` is the id of the last row of the previous page (keyset pagination). */
+export async function listAudit(sql: Sql, page: { limit: number; before?: number }): Promise<AuditRecord[]> {
+  const rows = await sql<AuditRow[]>`
+    select * from audit_log
+    ${page.before === undefined ? sql`` : sql`where id < ${page.before}`}
+    order by id desc
+    limit ${page.limit}`;
+  return rows.map((r) => ({
+    // bigint identity comes back as a string; audit ids stay far below 2^53.
+    id: Number(r.id),
+    at: r.at,
+    requestId: r.request_id,
+    actorId: r.actor_id,
+    actorUsername: r.actor_username,
+    action: r.action,
+    method: r.method,
+    path: r.path,
+    target: r.target,
+    result: r.result,
+    status: r.status,
+    clientAddress: r.client_address,
+  }));
+}

@@ -1,0 +1,69 @@
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { annotateAudit } from '../audit/audit-middleware.ts';
+import { BEARER_SECURITY, requireRole } from '../auth/require-role.ts';
+import { ApiError } from '../http/api-error.ts';
+import type { AppEnv } from '../http/app-env.ts';
+import { errorResponses } from '../http/error-envelope.ts';
+import { findUserById, setPasswordHash } from '../users/user-store.ts';
+import { NewPasswordSchema, UserIdParamsSchema } from './auth-schemas.ts';
+
+const ChangePasswordSchema = z
+  .object({
+    password: NewPasswordSchema,
+    current_password: z
+      .string()
+      .min(1, 'is required')
+      .max(1024, 'must be at most 1024 characters')
+      .optional()
+      .openapi({ description: 'Required when changing your own password without the admin role.' }),
+  })
+  .openapi('ChangePasswordRequest');
+
+const route = createRoute({
+  method: 'put',
+  path: '/api/v1/users/{id}/password',
+  tags: ['users'],
+  summary: 'Set a user’s password',
+  description:
+    'Admins set anyone’s password. Any user may change their own by also sending `current_password`. ' +
+    'Either way every refresh token of that user is revoked: other sessions end when their access token expires.',
+  security: BEARER_SECURITY,
+  middleware: [requireRole('viewer')] as const,
+  request: {
+    params: UserIdParamsSchema,
+    body: { required: true, content: { 'application/json': { schema: ChangePasswordSchema } } },
+  },
+  responses: {
+    204: { description: 'Changed.' },
+    ...errorResponses('validation_failed', 'unauthorized', 'forbidden', 'not_found'),
+  },
+});
+
+export function registerV1UsersPassword(app: OpenAPIHono<AppEnv>): void {
+  app.openapi(route, async (c) => {
+    const { id } = c.req.valid('param');
+    const { password, current_password } = c.req.valid('json');
+    const { sql, auth, clock } = c.var.services;
+    const principal = c.var.principal;
+    annotateAudit(c, { action: 'users.password', target: `user:${id}` });
+    const isAdmin = principal.role === 'admin';
+    if (!isAdmin && principal.userId !== id) {
+      throw new ApiError('forbidden', 'only admins may set another user’s password');
+    }
+    const user = await findUserById(sql, id);
+    if (user === null) throw new ApiError('not_found', 'no such user');
+    if (!isAdmin) {
+      if (current_password === undefined) {
+        throw new ApiError('validation_failed', 'current_password is required to change your own password', {
+          details: [{ path: 'body.current_password', message: 'is required' }],
+        });
+      }
+      if (!(await auth.verifyPassword(user.passwordHash, current_password))) {
+        throw new ApiError('forbidden', 'current_password is wrong');
+      }
+    }
+    await setPasswordHash(sql, id, await auth.hashPassword(password), clock.now());
+    await auth.revokeSessions(id, 'password_changed');
+    return c.body(null, 204);
+  });
+}
