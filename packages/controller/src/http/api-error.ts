@@ -56,4 +56,5 @@ export function statusOf(code: ApiErrorCode): (typeof API_ERROR_STATUS)[ApiError
 }
 
 export const isApiError = (err: unknown): err is ApiError => err instanceof ApiError;
-export const isApiErrorCode = (err: unknown, code: ApiErrorCode): boolean => isApiError(err) && err.code === code;
+export const isApiErrorCode = (err: unknown, code: ApiErrorCode): boolean =>
+  isApiError(err) && err.code === code;

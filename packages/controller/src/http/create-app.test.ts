@@ -1,0 +1,171 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from '../../test/support/test-app.ts';
+
+describe('the HTTP layer', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ env: { COCKPIT_BODY_LIMIT_BYTES: '1024' } });
+    // Routes only this suite needs: a JSON body with constraints, and a handler with a bug.
+    t.app.openapi(
+      createRoute({
+        method: 'post',
+        path: '/test/echo/{id}',
+        request: {
+          params: z.object({ id: z.uuid() }),
+          query: z.object({ limit: z.coerce.number().int().min(1).optional() }),
+          body: {
+            required: true,
+            content: {
+              'application/json': { schema: z.object({ name: z.string().min(1), count: z.number().int() }) },
+            },
+          },
+        },
+        responses: { 200: { description: 'echo' } },
+      }),
+      (c) => c.json({ ...c.req.valid('json'), ...c.req.valid('param') }, 200),
+    );
+    t.app.get('/test/boom', () => {
+      throw new Error('secret internal detail');
+    });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  const id = '019e0014-abcd-7057-b326-000000000001';
+
+  it('accepts a valid request', async () => {
+    const res = await t.request('POST', `/test/echo/${id}`, { body: { name: 'a', count: 2 } });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ name: 'a', count: 2, id });
+  });
+
+  it('answers a validation failure with 400 naming every failing field', async () => {
+    const res = await t.request('POST', '/test/echo/not-a-uuid?limit=0', { body: { name: '', count: 'x' } });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('validation_failed');
+    expect(res.body.error.requestId).toBe(res.headers.get('x-request-id'));
+    // One request part (query, path, body) is checked after another: the first failing one is reported.
+    expect(res.body.error.details.map((d: { path: string }) => d.path)).toEqual(['query.limit']);
+
+    const param = await t.request('POST', '/test/echo/not-a-uuid', { body: { name: 'a', count: 1 } });
+    expect(param.status).toBe(400);
+    expect(param.body.error.details.map((d: { path: string }) => d.path)).toEqual(['path.id']);
+
+    const fields = await t.request('POST', `/test/echo/${id}`, { body: { name: '', count: 'x' } });
+    expect(fields.status).toBe(400);
+    expect(fields.body.error.details.map((d: { path: string }) => d.path).sort()).toEqual([
+      'body.count',
+      'body.name',
+    ]);
+    for (const d of fields.body.error.details) expect(d.message).toEqual(expect.any(String));
+    expect(fields.body.error.message).toContain('body.name');
+
+    const missing = await t.request('POST', `/test/echo/${id}`, { body: {} });
+    expect(missing.status).toBe(400);
+    expect(missing.body.error.details).toHaveLength(2);
+  });
+
+  it('answers malformed JSON with 400 bad_request', async () => {
+    const res = await t.request('POST', `/test/echo/${id}`, {
+      rawBody: '{"name": "a",',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('bad_request');
+  });
+
+  it('answers a non-JSON body with 415', async () => {
+    for (const contentType of ['text/plain', 'application/x-www-form-urlencoded']) {
+      const res = await t.request('POST', `/test/echo/${id}`, {
+        rawBody: 'name=a&count=1',
+        headers: { 'content-type': contentType },
+      });
+      expect(res.status).toBe(415);
+      expect(res.body.error.code).toBe('unsupported_media_type');
+    }
+  });
+
+  it('answers a body over the limit with 413', async () => {
+    const res = await t.request('POST', `/test/echo/${id}`, { body: { name: 'x'.repeat(2000), count: 1 } });
+    expect(res.status).toBe(413);
+    expect(res.body.error.code).toBe('payload_too_large');
+    // Without a Content-Length the limit holds too.
+    const chunked = await fetch(`${t.url}/test/echo/${id}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: new ReadableStream({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode(`{"name":"${'y'.repeat(4000)}","count":1}`));
+          controller.close();
+        },
+      }),
+      duplex: 'half',
+    } as RequestInit);
+    expect(chunked.status).toBe(413);
+  });
+
+  it('answers an unknown path with 404 and a known path with the wrong method with 405 + Allow', async () => {
+    const missing = await t.request('GET', '/api/v1/nothing-here');
+    expect(missing.status).toBe(404);
+    expect(missing.body.error.code).toBe('not_found');
+
+    const wrong = await t.request('DELETE', '/api/v1/hosts');
+    expect(wrong.status).toBe(405);
+    expect(wrong.body.error.code).toBe('method_not_allowed');
+    expect(wrong.headers.get('allow')).toBe('GET, HEAD');
+
+    const param = await t.request('GET', `/test/echo/${id}`);
+    expect(param.status).toBe(405);
+    expect(param.headers.get('allow')).toBe('POST');
+  });
+
+  it('answers a bug with 500 internal, logs the stack, and keeps it out of the body', async () => {
+    const res = await t.request('GET', '/test/boom', { headers: { 'x-request-id': 'boom-1' } });
+    expect(res.status).toBe(500);
+    expect(res.body).toEqual({
+      error: { code: 'internal', message: 'internal server error', requestId: 'boom-1' },
+    });
+    expect(res.text).not.toContain('secret internal detail');
+    const logged = t.logs.find((l) => l.requestId === 'boom-1' && l.msg === 'unhandled error');
+    expect((logged?.err as { stack?: string } | undefined)?.stack).toContain('secret internal detail');
+  });
+
+  it('keeps a plain incoming request id, replaces anything else, and logs each request with it', async () => {
+    const kept = await t.request('GET', '/healthz', { headers: { 'x-request-id': 'client-abc.123' } });
+    expect(kept.headers.get('x-request-id')).toBe('client-abc.123');
+    const line = t.logs.find((l) => l.requestId === 'client-abc.123' && l.msg === 'request');
+    expect(line).toMatchObject({ method: 'GET', path: '/healthz', status: 200, level: 30 });
+
+    const replaced = await t.request('GET', '/healthz', {
+      headers: { 'x-request-id': 'bad id\twith spaces' },
+    });
+    expect(replaced.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    const generated = await t.request('GET', '/healthz');
+    expect(generated.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(generated.headers.get('x-request-id')).not.toBe(replaced.headers.get('x-request-id'));
+  });
+
+  it('serves the OpenAPI 3.1 document generated from the route schemas, and the docs page', async () => {
+    const doc = await t.request('GET', '/api/v1/openapi.json');
+    expect(doc.status).toBe(200);
+    expect(doc.body.openapi).toBe('3.1.0');
+    expect(doc.body.components.securitySchemes.bearer).toEqual(
+      expect.objectContaining({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }),
+    );
+    const hosts = doc.body.paths['/api/v1/hosts'].get;
+    expect(hosts.security).toEqual([{ bearer: [] }]);
+    expect(Object.keys(hosts.responses)).toEqual(expect.arrayContaining(['200', '401', '403']));
+    expect(doc.body.components.schemas.Host.properties.sync_cursor.type).toBe('integer');
+    expect(doc.body.paths['/api/v1/vms'].get.parameters.map((p: { name: string }) => p.name)).toEqual([
+      'host_id',
+      'state',
+    ]);
+
+    const docs = await t.request('GET', '/docs');
+    expect(docs.status).toBe(200);
+    expect(docs.headers.get('content-type')).toContain('text/html');
+    expect(docs.text).toContain('/api/v1/openapi.json');
+  });
+});

@@ -1,0 +1,52 @@
+import { z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { API_ERROR_STATUS, type ApiErrorCode } from './api-error.ts';
+
+/** The one error body of the API, for every status. */
+export const ErrorEnvelopeSchema = z
+  .object({
+    error: z.object({
+      code: z.enum(Object.keys(API_ERROR_STATUS) as [ApiErrorCode, ...ApiErrorCode[]]),
+      message: z.string(),
+      requestId: z.string(),
+      details: z.unknown().optional(),
+    }),
+  })
+  .openapi('Error');
+
+export type ErrorEnvelope = z.infer<typeof ErrorEnvelopeSchema>;
+
+const DESCRIPTIONS: Partial<Record<ApiErrorCode, string>> = {
+  validation_failed: 'The request failed validation; `details` names each failing field.',
+  bad_request: 'The request is malformed.',
+  unauthorized: 'No valid bearer token.',
+  forbidden: 'The token is valid but its role is not enough.',
+  not_found: 'No such resource.',
+  conflict: 'The request conflicts with the current state.',
+  payload_too_large: 'The body is larger than the configured limit.',
+  unsupported_media_type: 'The body is not JSON.',
+  too_many_requests: 'Too many attempts; see `Retry-After`.',
+  service_unavailable: 'Not ready to serve.',
+};
+
+/** OpenAPI `responses` entries for the error statuses a route can answer with. */
+export function errorResponses(...codes: ApiErrorCode[]) {
+  const responses: Record<
+    number,
+    { description: string; content: { 'application/json': { schema: typeof ErrorEnvelopeSchema } } }
+  > = {};
+  for (const code of codes) {
+    responses[API_ERROR_STATUS[code]] = {
+      description: DESCRIPTIONS[code] ?? code,
+      content: { 'application/json': { schema: ErrorEnvelopeSchema } },
+    };
+  }
+  return responses;
+}
+
+export function errorBody(c: Context, code: ApiErrorCode, message: string, details?: unknown): ErrorEnvelope {
+  const requestId = (c.get('requestId') as string | undefined) ?? '';
+  return {
+    error: details === undefined ? { code, message, requestId } : { code, message, requestId, details },
+  };
+}
