@@ -1,0 +1,179 @@
+import { type Domain, fromRemoteDomain, toRemoteDomain } from './domain.ts';
+import { EventQueue } from './event-queue.ts';
+import {
+  VIR_DOMAIN_EVENT_ID_JOB_COMPLETED,
+  VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+  VIR_DOMAIN_EVENT_ID_MIGRATION_ITERATION,
+  VIR_DOMAIN_EVENT_ID_REBOOT,
+} from './protocol/libvirt-constants.gen.ts';
+import {
+  REMOTE_MESSAGE_DECODERS,
+  REMOTE_PROC_DOMAIN_EVENT_CALLBACK_JOB_COMPLETED,
+  REMOTE_PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE,
+  REMOTE_PROC_DOMAIN_EVENT_CALLBACK_MIGRATION_ITERATION,
+  REMOTE_PROC_DOMAIN_EVENT_CALLBACK_REBOOT,
+  type RemoteProcedures,
+} from './protocol/remote-procedures.gen.ts';
+import type {
+  RemoteDomainEventCallbackJobCompletedMsg,
+  RemoteDomainEventCallbackLifecycleMsg,
+  RemoteDomainEventCallbackMigrationIterationMsg,
+  RemoteDomainEventCallbackRebootMsg,
+} from './protocol/remote-types.gen.ts';
+import type { Logger } from './rpc/logger.ts';
+import {
+  fromRemoteTypedParam,
+  type TypedParam,
+  type TypedParamRecord,
+  typedParamsToRecord,
+} from './typed-params.ts';
+import { XdrReader } from './xdr/index.ts';
+
+export type DomainEvent =
+  /** `event` is a virDomainEventType (VIR_DOMAIN_EVENT_STARTED …), `detail` its per-type detail code. */
+  | { kind: 'lifecycle'; domain: Domain; event: number; detail: number }
+  | { kind: 'reboot'; domain: Domain }
+  /** Job statistics of the finished job (VIR_DOMAIN_JOB_* fields). */
+  | { kind: 'jobCompleted'; domain: Domain; params: TypedParam[]; stats: TypedParamRecord }
+  | { kind: 'migrationIteration'; domain: Domain; iteration: number };
+
+export type DomainEventKind = DomainEvent['kind'];
+
+const EVENT_IDS: Record<DomainEventKind, number> = {
+  lifecycle: VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+  reboot: VIR_DOMAIN_EVENT_ID_REBOOT,
+  jobCompleted: VIR_DOMAIN_EVENT_ID_JOB_COMPLETED,
+  migrationIteration: VIR_DOMAIN_EVENT_ID_MIGRATION_ITERATION,
+};
+
+/** Turns one callback-style event message into (callbackID, event); null for kinds we don't map. */
+function toEvent(proc: number, msg: unknown): { callbackID: number; event: DomainEvent } | null {
+  switch (proc) {
+    case REMOTE_PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE: {
+      const m = msg as RemoteDomainEventCallbackLifecycleMsg;
+      const domain = fromRemoteDomain(m.msg.dom);
+      return {
+        callbackID: m.callbackID,
+        event: { kind: 'lifecycle', domain, event: m.msg.event, detail: m.msg.detail },
+      };
+    }
+    case REMOTE_PROC_DOMAIN_EVENT_CALLBACK_REBOOT: {
+      const m = msg as RemoteDomainEventCallbackRebootMsg;
+      return { callbackID: m.callbackID, event: { kind: 'reboot', domain: fromRemoteDomain(m.msg.dom) } };
+    }
+    case REMOTE_PROC_DOMAIN_EVENT_CALLBACK_JOB_COMPLETED: {
+      const m = msg as RemoteDomainEventCallbackJobCompletedMsg;
+      const params = m.params.map(fromRemoteTypedParam);
+      const event: DomainEvent = {
+        kind: 'jobCompleted',
+        domain: fromRemoteDomain(m.dom),
+        params,
+        stats: typedParamsToRecord(params),
+      };
+      return { callbackID: m.callbackID, event };
+    }
+    case REMOTE_PROC_DOMAIN_EVENT_CALLBACK_MIGRATION_ITERATION: {
+      const m = msg as RemoteDomainEventCallbackMigrationIterationMsg;
+      const event: DomainEvent = {
+        kind: 'migrationIteration',
+        domain: fromRemoteDomain(m.dom),
+        iteration: m.iteration,
+      };
+      return { callbackID: m.callbackID, event };
+    }
+    default:
+      return null;
+  }
+}
+
+export interface DomainEventOptions {
+  /** Which events; default all four kinds. */
+  kinds?: DomainEventKind[];
+  /** Only this domain's events; default every domain. */
+  domain?: Domain;
+  /** Ends the stream (and deregisters its callbacks). */
+  signal?: AbortSignal;
+}
+
+/** Routes event messages to subscriptions by the callback id the daemon assigned at registration. */
+export class DomainEventHub {
+  private readonly byCallback = new Map<number, EventQueue<DomainEvent>>();
+  // Events can in principle overtake the reply that tells us their callback id; hold them until then.
+  private registering = 0;
+  private early: { callbackID: number; event: DomainEvent }[] = [];
+
+  constructor(
+    private readonly remote: RemoteProcedures,
+    private readonly logger: Logger,
+  ) {}
+
+  handleMessage(proc: number, body: Buffer): void {
+    const decode = REMOTE_MESSAGE_DECODERS[proc];
+    if (decode === undefined) {
+      this.logger.debug('unknown event message', { procedure: proc });
+      return;
+    }
+    let routed: { callbackID: number; event: DomainEvent } | null;
+    try {
+      routed = toEvent(proc, decode(new XdrReader(body)));
+    } catch (err) {
+      this.logger.warn('cannot decode event message', { procedure: proc, error: String(err) });
+      return;
+    }
+    if (routed === null) return;
+    const q = this.byCallback.get(routed.callbackID);
+    if (q !== undefined) q.push(routed.event);
+    else if (this.registering > 0) this.early.push(routed);
+    else this.logger.debug('event for unknown callback', { callbackID: routed.callbackID });
+  }
+
+  /** Fails every subscription (the connection is gone). */
+  closeAll(reason: Error): void {
+    const queues = [...this.byCallback.values()];
+    this.byCallback.clear();
+    for (const q of new Set(queues)) q.fail(reason);
+  }
+
+  async subscribe(opts: DomainEventOptions = {}): Promise<AsyncIterableIterator<DomainEvent>> {
+    const kinds = opts.kinds ?? (Object.keys(EVENT_IDS) as DomainEventKind[]);
+    const ids: number[] = [];
+    const deregister = () => {
+      for (const id of ids) this.byCallback.delete(id);
+      // Best effort: if the connection is gone the daemon has dropped the callbacks already.
+      for (const id of ids.splice(0)) {
+        this.remote.connectDomainEventCallbackDeregisterAny({ callbackID: id }).catch((err: unknown) => {
+          this.logger.debug('deregister failed', { callbackID: id, error: String(err) });
+        });
+      }
+      opts.signal?.removeEventListener('abort', onAbort);
+    };
+    const queue = new EventQueue<DomainEvent>(deregister);
+    const onAbort = () => queue.end();
+    this.registering++;
+    try {
+      for (const kind of kinds) {
+        const ret = await this.remote.connectDomainEventCallbackRegisterAny(
+          { eventID: EVENT_IDS[kind], dom: opts.domain ? toRemoteDomain(opts.domain) : null },
+          { signal: opts.signal },
+        );
+        ids.push(ret.callbackID);
+        this.byCallback.set(ret.callbackID, queue);
+      }
+    } catch (err) {
+      queue.end();
+      throw err;
+    } finally {
+      this.registering--;
+      const early = this.early;
+      this.early = [];
+      for (const e of early) {
+        const q = this.byCallback.get(e.callbackID);
+        if (q !== undefined) q.push(e.event);
+        else if (this.registering > 0) this.early.push(e);
+      }
+    }
+    if (opts.signal?.aborted) queue.end();
+    else opts.signal?.addEventListener('abort', onAbort, { once: true });
+    return queue;
+  }
+}
