@@ -1,4 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
 import { annotateAudit } from '../audit/audit-middleware.ts';
 import { BEARER_SECURITY, requireRole } from '../auth/require-role.ts';
 import { ApiError } from '../http/api-error.ts';
@@ -19,6 +20,15 @@ const ChangePasswordSchema = z
   })
   .openapi('ChangePasswordRequest');
 
+// Before the body is validated: someone else's password is 403 whatever the body holds.
+const selfOrAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const principal = c.var.principal;
+  if (principal.role !== 'admin' && principal.userId !== c.req.param('id')) {
+    throw new ApiError('forbidden', 'only admins may set another user’s password');
+  }
+  await next();
+};
+
 const route = createRoute({
   method: 'put',
   path: '/api/v1/users/{id}/password',
@@ -28,7 +38,7 @@ const route = createRoute({
     'Admins set anyone’s password. Any user may change their own by also sending `current_password`. ' +
     'Either way every refresh token of that user is revoked: other sessions end when their access token expires.',
   security: BEARER_SECURITY,
-  middleware: [requireRole('viewer')] as const,
+  middleware: [requireRole('viewer'), selfOrAdmin] as const,
   request: {
     params: UserIdParamsSchema,
     body: { required: true, content: { 'application/json': { schema: ChangePasswordSchema } } },
@@ -47,9 +57,6 @@ export function registerV1UsersPassword(app: OpenAPIHono<AppEnv>): void {
     const principal = c.var.principal;
     annotateAudit(c, { action: 'users.password', target: `user:${id}` });
     const isAdmin = principal.role === 'admin';
-    if (!isAdmin && principal.userId !== id) {
-      throw new ApiError('forbidden', 'only admins may set another user’s password');
-    }
     const user = await findUserById(sql, id);
     if (user === null) throw new ApiError('not_found', 'no such user');
     if (!isAdmin) {

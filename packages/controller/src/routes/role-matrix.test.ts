@@ -1,0 +1,80 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from '../../test/support/test-app.ts';
+import { ROLES, type Role, roleAtLeast } from '../auth/principal.ts';
+
+/**
+ * Who may call each /api/v1 route. A route added to the app without a line here fails the first
+ * test, so every new route joins the matrix. For routes taking an `:id`, the matrix calls them on
+ * someone else's (random) id: `PUT /users/:id/password` is open to any user for their own id only.
+ */
+const ACCESS: Record<string, Role | 'public'> = {
+  'GET /api/v1/openapi.json': 'public',
+  'POST /api/v1/auth/login': 'public',
+  'POST /api/v1/auth/refresh': 'public',
+  'POST /api/v1/auth/logout': 'viewer',
+  'GET /api/v1/hosts': 'viewer',
+  'GET /api/v1/vms': 'viewer',
+  'GET /api/v1/users': 'admin',
+  'POST /api/v1/users': 'admin',
+  'PUT /api/v1/users/:id/password': 'admin',
+  'POST /api/v1/users/:id/disable': 'admin',
+  'POST /api/v1/users/:id/enable': 'admin',
+  'DELETE /api/v1/users/:id': 'admin',
+  'GET /api/v1/audit': 'admin',
+};
+
+const routesOf = (t: TestApp): string[] =>
+  [
+    ...new Set(
+      t.app.routes
+        .filter((r) => r.method !== 'ALL' && r.path.startsWith('/api/v1/'))
+        .map((r) => `${r.method} ${r.path}`),
+    ),
+  ].sort();
+
+describe('role × route matrix', () => {
+  let t: TestApp;
+  const tokens = {} as Record<Role, string>;
+  beforeAll(async () => {
+    t = await createTestApp();
+    for (const role of ROLES) tokens[role] = (await t.userWithRole(role)).tokens.token;
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('covers every /api/v1 route of the app', () => {
+    expect(routesOf(t)).toEqual(Object.keys(ACCESS).sort());
+  });
+
+  const call = (route: string, token?: string) => {
+    const [method = '', path = ''] = route.split(' ');
+    const withBody = method !== 'GET' && method !== 'DELETE';
+    return t.request(method, path.replaceAll(':id', randomUUID()), {
+      token,
+      ...(withBody ? { body: {} } : {}),
+    });
+  };
+
+  const rows = Object.entries(ACCESS);
+  it.each(rows)('%s (needs %s)', async (route, need) => {
+    const anonymous = await call(route);
+    if (need === 'public') {
+      expect(anonymous.status).not.toBe(401);
+      expect(anonymous.status).not.toBe(403);
+      return;
+    }
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get('www-authenticate')).toBe('Bearer realm="cockpit"');
+    for (const role of ROLES) {
+      const res = await call(route, tokens[role]);
+      if (roleAtLeast(role, need)) {
+        expect([401, 403], `${role} on ${route}`).not.toContain(res.status);
+      } else {
+        expect(res.status, `${role} on ${route}`).toBe(403);
+        expect(res.body.error.code).toBe('forbidden');
+      }
+    }
+  });
+});
