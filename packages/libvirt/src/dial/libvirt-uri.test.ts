@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { isInvalidUri } from '../errors.ts';
+import { parseLibvirtUri } from './libvirt-uri.ts';
+
+describe('libvirt URIs', () => {
+  it('qemu:///system is the system unix socket', () => {
+    const u = parseLibvirtUri('qemu:///system');
+    expect(u).toMatchObject({
+      driver: 'qemu',
+      transport: 'unix',
+      socketPath: '/var/run/libvirt/libvirt-sock',
+      name: 'qemu:///system',
+    });
+  });
+
+  it('takes socket= from the query and strips it from the opened name', () => {
+    const u = parseLibvirtUri('qemu+unix:///system?socket=/tmp/x/libvirt-sock');
+    expect(u).toMatchObject({ transport: 'unix', socketPath: '/tmp/x/libvirt-sock', name: 'qemu:///system' });
+    expect(parseLibvirtUri('test+unix:///default?socket=/s').name).toBe('test:///default');
+  });
+
+  it('tcp and tls take host and port, with libvirt default ports', () => {
+    expect(parseLibvirtUri('qemu+tcp://127.0.0.1:16600/system')).toMatchObject({
+      transport: 'tcp',
+      host: '127.0.0.1',
+      port: 16600,
+      name: 'qemu:///system',
+    });
+    expect(parseLibvirtUri('test+tcp://h/default')).toMatchObject({ port: 16509, name: 'test:///default' });
+    expect(parseLibvirtUri('qemu+tls://h.example/system')).toMatchObject({ transport: 'tls', port: 16514 });
+    // No transport but a host means TLS, as in libvirt.
+    expect(parseLibvirtUri('qemu://h.example/system').transport).toBe('tls');
+    expect(parseLibvirtUri('qemu+tcp://[::1]:1/system').host).toBe('::1');
+  });
+
+  it('passes unknown query parameters on to the daemon, and honours name=', () => {
+    expect(parseLibvirtUri('qemu+tcp://h/system?no_verify=1&foo=bar').name).toBe('qemu:///system?foo=bar');
+    expect(parseLibvirtUri('qemu+tcp://h/?name=qemu:///session').name).toBe('qemu:///session');
+  });
+
+  it('rejects what is not a libvirt URI', () => {
+    for (const bad of ['not a uri', 'qemu+ssh://h/system', 'qemu+tcp:///system', 'a+b+c:///x']) {
+      let err: unknown = null;
+      try {
+        parseLibvirtUri(bad);
+      } catch (e) {
+        err = e;
+      }
+      expect(isInvalidUri(err)).toBe(true);
+    }
+  });
+});

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { isProtocolError } from '../errors.ts';
+import { encodePacket, MAX_PACKET, PacketDecoder } from './packet.ts';
+
+const header = { program: 0x20008086, version: 1, procedure: 1, type: 0, serial: 5, status: 0 };
+const EMPTY_CALL = '0000001c 20008086 00000001 00000001 00000000 00000005 00000000'.replace(/\s/g, '');
+
+function caught(f: () => unknown): unknown {
+  try {
+    f();
+  } catch (err) {
+    return err;
+  }
+  return null;
+}
+
+describe('packet framing', () => {
+  it('writes a length word that counts itself, then the 24-byte header', () => {
+    expect(encodePacket(header).toString('hex')).toBe(EMPTY_CALL);
+    const withBody = encodePacket(header, (w) => w.int(-1));
+    expect(withBody.toString('hex')).toBe(`00000020${EMPTY_CALL.slice(8)}ffffffff`);
+  });
+
+  it('reassembles a packet delivered one byte at a time', () => {
+    const d = new PacketDecoder();
+    const buf = encodePacket({ ...header, type: 1, serial: 9 }, (w) => w.uint(42));
+    const out = [];
+    for (const b of buf) out.push(...d.push(Buffer.from([b])));
+    expect(out).toHaveLength(1);
+    expect(out[0]?.header).toEqual({ ...header, type: 1, serial: 9 });
+    expect(out[0]?.body.toString('hex')).toBe('0000002a');
+    expect(d.pendingBytes).toBe(0);
+  });
+
+  it('splits several packets arriving in one chunk and keeps a partial tail', () => {
+    const d = new PacketDecoder();
+    const a = encodePacket({ ...header, serial: 1 });
+    const b = encodePacket({ ...header, serial: 2 }, (w) => w.string('x', 10));
+    const c = encodePacket({ ...header, serial: 3 });
+    const out = d.push(Buffer.concat([a, b, c.subarray(0, 10)]));
+    expect(out.map((p) => p.header.serial)).toEqual([1, 2]);
+    expect(d.pendingBytes).toBe(10);
+    expect(d.push(c.subarray(10)).map((p) => p.header.serial)).toEqual([3]);
+  });
+
+  it('refuses lengths below a header and above libvirt maximum as protocol errors', () => {
+    expect(isProtocolError(caught(() => new PacketDecoder().push(Buffer.from('0000001b', 'hex'))))).toBe(
+      true,
+    );
+    const tooBig = Buffer.alloc(4);
+    tooBig.writeUInt32BE(MAX_PACKET + 1);
+    expect(isProtocolError(caught(() => new PacketDecoder().push(tooBig)))).toBe(true);
+    expect(isProtocolError(caught(() => new PacketDecoder(64).push(Buffer.from('00000041', 'hex'))))).toBe(
+      true,
+    );
+  });
+
+  it('refuses to send a packet over the limit', () => {
+    expect(
+      isProtocolError(caught(() => encodePacket(header, (w) => w.opaqueFixed(Buffer.alloc(64), 64), 64))),
+    ).toBe(true);
+  });
+});

@@ -1,0 +1,108 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect as netConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** A libvirtd of our own for one test file: its sockets in a temp dir, its state dirs private. */
+export interface PrivateLibvirtd {
+  dir: string;
+  socketPath: string;
+  /** `test+unix:///default?socket=…` etc. */
+  uri(driver: 'test' | 'qemu', path?: string): string;
+  log(): string;
+  stop(): Promise<void>;
+}
+
+function canConnect(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = netConnect({ path });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+async function waitFor(cond: () => Promise<boolean>, timeoutMs: number, what: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what()}`);
+}
+
+/**
+ * Starts `libvirtd -f <dir>/libvirtd.conf` in a private mount namespace whose /run/libvirt,
+ * /var/lib/libvirt, /var/cache/libvirt and /var/log/libvirt are fresh tmpfs mounts, so it never
+ * collides with another daemon on the machine (driver pid files, locks, domain state).
+ * Needs root, as libvirt's system daemon does.
+ */
+export async function startPrivateLibvirtd(extraConf = ''): Promise<PrivateLibvirtd> {
+  const dir = mkdtempSync(join(tmpdir(), 'cockpit-libvirtd-'));
+  const socketPath = join(dir, 'libvirt-sock');
+  writeFileSync(
+    join(dir, 'libvirtd.conf'),
+    [
+      'listen_tls = 0',
+      'listen_tcp = 0',
+      `unix_sock_dir = "${dir}"`,
+      'auth_unix_rw = "none"',
+      'auth_unix_ro = "none"',
+      `log_outputs = "3:file:${join(dir, 'libvirtd.log')}"`,
+      extraConf,
+    ].join('\n'),
+  );
+  const script = [
+    'set -e',
+    'for d in /run/libvirt /var/lib/libvirt /var/cache/libvirt /var/log/libvirt; do',
+    '  mkdir -p "$d" && mount -t tmpfs tmpfs "$d"',
+    'done',
+    `exec libvirtd -f "${dir}/libvirtd.conf" -p "${dir}/libvirtd.pid"`,
+  ].join('\n');
+  const child: ChildProcess = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (b: Buffer) => {
+    stderr += b.toString();
+  });
+  let exited = false;
+  const exit = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  void exit.then(() => {
+    exited = true;
+  });
+  const log = () => {
+    try {
+      return readFileSync(join(dir, 'libvirtd.log'), 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  await waitFor(
+    async () => {
+      if (exited) throw new Error(`libvirtd exited early: ${stderr}\n${log()}`);
+      return canConnect(socketPath);
+    },
+    20_000,
+    () => `libvirtd socket ${socketPath}: ${stderr}`,
+  );
+  return {
+    dir,
+    socketPath,
+    uri: (driver, path = driver === 'test' ? '/default' : '/system') =>
+      `${driver}+unix://${path}?socket=${socketPath}`,
+    log,
+    async stop() {
+      if (!exited) {
+        child.kill('SIGTERM');
+        const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exit;
+        clearTimeout(killer);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

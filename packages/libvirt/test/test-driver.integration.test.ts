@@ -1,0 +1,276 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  connect,
+  type DomainEvent,
+  isAborted,
+  isInterrupted,
+  isLibvirtError,
+  isNoDomain,
+  isNoSupport,
+  isOperationInvalid,
+  type LibvirtConnection,
+  VIR_DOMAIN_EVENT_DEFINED,
+  VIR_DOMAIN_EVENT_RESUMED,
+  VIR_DOMAIN_EVENT_STARTED,
+  VIR_DOMAIN_EVENT_STOPPED,
+  VIR_DOMAIN_EVENT_SUSPENDED,
+  VIR_DOMAIN_EVENT_UNDEFINED,
+  VIR_DOMAIN_PAUSED,
+  VIR_DOMAIN_RUNNING,
+  VIR_DOMAIN_SHUTOFF,
+  VIR_DOMAIN_STATS_STATE,
+  VIR_ERR_XML_DETAIL,
+} from '../src/index.ts';
+import { type PrivateLibvirtd, startPrivateLibvirtd } from './support/private-libvirtd.ts';
+import { pythonLibvirt } from './support/python-libvirt.ts';
+
+let daemon: PrivateLibvirtd;
+let uri: string;
+let conn: LibvirtConnection;
+
+beforeAll(async () => {
+  daemon = await startPrivateLibvirtd();
+  uri = daemon.uri('test');
+  conn = await connect(uri);
+}, 30_000);
+
+afterAll(async () => {
+  await conn?.close();
+  await daemon?.stop();
+});
+
+const domainXml = (name: string) => `<domain type='test'>
+  <name>${name}</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64'>hvm</type></os>
+</domain>`;
+
+async function caught(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected the call to fail');
+}
+
+/** Takes events until `n` have arrived or the deadline passes. */
+async function take(
+  events: AsyncIterableIterator<DomainEvent>,
+  n: number,
+  timeoutMs = 5000,
+): Promise<DomainEvent[]> {
+  const out: DomainEvent[] = [];
+  const timer = setTimeout(() => void events.return?.(), timeoutMs);
+  for await (const e of events) {
+    out.push(e);
+    if (out.length === n) break;
+  }
+  clearTimeout(timer);
+  return out;
+}
+
+describe('host and node procedures, checked against python3-libvirt', () => {
+  it('hostname and versions', async () => {
+    const ref = pythonLibvirt(
+      uri,
+      'print(json.dumps([conn.getHostname(), conn.getLibVersion(), conn.getVersion()]))',
+    );
+    expect([
+      await conn.connectGetHostname(),
+      await conn.connectGetLibVersion(),
+      await conn.connectGetVersion(),
+    ]).toEqual(ref);
+  });
+
+  it('capabilities', async () => {
+    const caps = await conn.connectGetCapabilities();
+    expect(caps).toBe(pythonLibvirt(uri, 'print(json.dumps(conn.getCapabilities()))'));
+    expect(caps).toContain('<capabilities>');
+  });
+
+  it('node info', async () => {
+    const [model, memMiB, cpus, mhz, nodes, sockets, cores, threads] = pythonLibvirt(
+      uri,
+      'print(json.dumps(conn.getInfo()))',
+    ) as number[];
+    const info = await conn.nodeGetInfo();
+    expect(info).toEqual({
+      model,
+      memoryKiB: BigInt(memMiB ?? 0) * 1024n,
+      cpus,
+      mhz,
+      nodes,
+      sockets,
+      cores,
+      threads,
+    });
+  });
+
+  it('node CPU stats and the typed error for memory stats the test driver lacks', async () => {
+    const cpu = await conn.nodeGetCpuStats();
+    const ref = pythonLibvirt(uri, 'print(json.dumps(sorted(conn.getCPUStats(-1).keys())))');
+    expect(Object.keys(cpu).sort()).toEqual(ref);
+    const err = await caught(conn.nodeGetMemoryStats());
+    expect(isNoSupport(err)).toBe(true);
+  });
+});
+
+describe('domains on the test driver', () => {
+  it('lists, looks up by name and UUID, reads info, state and XML', async () => {
+    const all = await conn.connectListAllDomains();
+    const ref = pythonLibvirt(
+      uri,
+      'print(json.dumps(sorted([d.UUIDString() for d in conn.listAllDomains()])))',
+    );
+    expect(all.map((d) => d.uuid).sort()).toEqual(ref);
+    const byName = await conn.domainLookupByName('test');
+    expect(await conn.domainLookupByUuid(byName.uuid)).toEqual(byName);
+    const info = await conn.domainGetInfo(byName);
+    const [state, maxMem, memory, nrVirtCpu] = pythonLibvirt(
+      uri,
+      'print(json.dumps(conn.lookupByName("test").info()[:4]))',
+    ) as number[];
+    expect(info).toMatchObject({
+      state,
+      maxMemKiB: BigInt(maxMem ?? 0),
+      memoryKiB: BigInt(memory ?? 0),
+      nrVirtCpu,
+    });
+    expect(await conn.domainGetState(byName)).toEqual({
+      state: VIR_DOMAIN_RUNNING,
+      reason: expect.any(Number),
+    });
+    const xml = await conn.domainGetXmlDesc(byName);
+    expect(xml).toContain(`<uuid>${byName.uuid}</uuid>`);
+  });
+
+  it('define, start, suspend, resume, reboot, reset, shutdown, destroy, undefine', async () => {
+    const dom = await conn.domainDefineXml(domainXml('lifecycle-1'));
+    expect(dom.id).toBe(-1);
+    expect((await conn.domainGetState(dom)).state).toBe(VIR_DOMAIN_SHUTOFF);
+    const running = await conn.domainCreate(dom);
+    expect(running.id).toBeGreaterThan(0);
+    expect((await conn.domainGetState(running)).state).toBe(VIR_DOMAIN_RUNNING);
+    await conn.domainSuspend(running);
+    expect((await conn.domainGetState(running)).state).toBe(VIR_DOMAIN_PAUSED);
+    await conn.domainResume(running);
+    expect((await conn.domainGetState(running)).state).toBe(VIR_DOMAIN_RUNNING);
+    await conn.domainReboot(running);
+    await conn.domainReset(running);
+    expect((await conn.domainGetState(running)).state).toBe(VIR_DOMAIN_RUNNING);
+    await conn.domainShutdown(running);
+    expect((await conn.domainGetState(running)).state).toBe(VIR_DOMAIN_SHUTOFF);
+    // The test driver refuses VIR_DOMAIN_START_PAUSED; the QEMU suite covers start flags.
+    const again = await conn.domainCreate(dom);
+    await conn.domainSuspend(again);
+    await conn.domainDestroy(again);
+    expect((await conn.domainGetState(dom)).state).toBe(VIR_DOMAIN_SHUTOFF);
+    await conn.domainUndefine(dom);
+    expect(isNoDomain(await caught(conn.domainLookupByName('lifecycle-1')))).toBe(true);
+  });
+
+  it('creates a transient domain from XML that vanishes when destroyed', async () => {
+    const dom = await conn.domainCreateXml(domainXml('transient-1'));
+    expect((await conn.domainGetInfo(dom)).state).toBe(VIR_DOMAIN_RUNNING);
+    await conn.domainDestroy(dom);
+    expect(isNoDomain(await caught(conn.domainLookupByUuid(dom.uuid)))).toBe(true);
+  });
+
+  it('reports libvirt errors as typed LibvirtErrors', async () => {
+    const bad = await caught(conn.domainDefineXml('<domain'));
+    expect(isLibvirtError(bad) && bad.code === VIR_ERR_XML_DETAIL).toBe(true);
+    const test = await conn.domainLookupByName('test');
+    const inactive = await conn.domainDefineXml(domainXml('inactive-1'));
+    const err = await caught(conn.domainDestroy(inactive));
+    await conn.domainUndefine(inactive);
+    expect(isOperationInvalid(err)).toBe(true);
+    expect(isLibvirtError(err) && err.codeName).toBe('VIR_ERR_OPERATION_INVALID');
+    expect(isNoSupport(await caught(conn.domainGetJobInfo(test)))).toBe(true);
+  });
+
+  it('bulk statistics come back as typed parameters per domain', async () => {
+    const stats = await conn.connectGetAllDomainStats(VIR_DOMAIN_STATS_STATE);
+    const test = stats.find((s) => s.domain.name === 'test');
+    expect(test?.stats['state.state']).toBe(VIR_DOMAIN_RUNNING);
+    expect(test?.params.find((p) => p.field === 'state.state')?.type).toBe('int');
+    const only = await conn.connectGetAllDomainStats(0, 0, test ? [test.domain] : []);
+    expect(only.map((s) => s.domain.name)).toEqual(['test']);
+    expect(Object.keys(only[0]?.stats ?? {}).length).toBeGreaterThan(1);
+  });
+});
+
+describe('events, concurrency, cancellation', () => {
+  it('delivers lifecycle events with event and detail codes', async () => {
+    const events = await conn.domainEvents({ kinds: ['lifecycle'] });
+    const dom = await conn.domainDefineXml(domainXml('events-1'));
+    await conn.domainCreate(dom);
+    await conn.domainSuspend(dom);
+    await conn.domainResume(dom);
+    await conn.domainDestroy(dom);
+    await conn.domainUndefine(dom);
+    const got = (await take(events, 6)).filter((e) => e.domain.uuid === dom.uuid);
+    expect(got.map((e) => (e.kind === 'lifecycle' ? e.event : -1))).toEqual([
+      VIR_DOMAIN_EVENT_DEFINED,
+      VIR_DOMAIN_EVENT_STARTED,
+      VIR_DOMAIN_EVENT_SUSPENDED,
+      VIR_DOMAIN_EVENT_RESUMED,
+      VIR_DOMAIN_EVENT_STOPPED,
+      VIR_DOMAIN_EVENT_UNDEFINED,
+    ]);
+  });
+
+  it('filters events by domain and stops delivering after return()', async () => {
+    const a = await conn.domainDefineXml(domainXml('filter-a'));
+    const b = await conn.domainDefineXml(domainXml('filter-b'));
+    const onlyB = await conn.domainEvents({ kinds: ['lifecycle'], domain: b });
+    await conn.domainCreate(a);
+    await conn.domainCreate(b);
+    const [first] = await take(onlyB, 1);
+    expect(first?.domain.uuid).toBe(b.uuid);
+    await onlyB.return?.();
+    expect((await onlyB.next()).done).toBe(true);
+    for (const d of [a, b]) {
+      await conn.domainDestroy(d);
+      await conn.domainUndefine(d);
+    }
+  });
+
+  it('keeps hundreds of calls in flight on one connection and routes every reply', async () => {
+    const test = await conn.domainLookupByName('test');
+    const names = await Promise.all(Array.from({ length: 300 }, () => conn.domainLookupByUuid(test.uuid)));
+    expect(names.every((d) => d.name === 'test')).toBe(true);
+    const mixed = await Promise.all([
+      conn.connectGetHostname(),
+      conn.domainGetInfo(test),
+      conn.connectGetLibVersion(),
+    ]);
+    expect(mixed[2]).toBe(await conn.connectGetLibVersion());
+  });
+
+  it('an aborted signal rejects the call with an aborted error, and the connection stays usable', async () => {
+    const ac = new AbortController();
+    ac.abort();
+    expect(isAborted(await caught(conn.connectGetHostname({ signal: ac.signal })))).toBe(true);
+    expect(typeof (await conn.connectGetHostname())).toBe('string');
+  });
+
+  it('keepalive against the real daemon: pings answered, connection alive', async () => {
+    const c = await connect(uri, { keepalive: { intervalMs: 100, count: 2 } });
+    const started = Date.now();
+    while (Date.now() - started < 800) await c.connectGetLibVersion();
+    // Silence on our side while the daemon answers our pings.
+    await new Promise((r) => setTimeout(r, 600));
+    expect(c.isClosed).toBe(false);
+    expect(await c.connectGetHostname()).toBe(await conn.connectGetHostname());
+    await c.close();
+  });
+
+  it('closing rejects pending calls at once with an interrupted error', async () => {
+    const c = await connect(uri);
+    const pending = c.connectGetCapabilities();
+    c.rpc.close();
+    expect(isInterrupted(await caught(pending))).toBe(true);
+  });
+});
