@@ -1,0 +1,57 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { claimsOf } from '../../test/support/auth-test-helpers.ts';
+import { createTestApp, TEST_ADMIN_PASSWORD, type TestApp } from '../../test/support/test-app.ts';
+import { changeUnlessLastAdmin } from '../users/user-store.ts';
+
+describe('DELETE /api/v1/users/:id', () => {
+  let t: TestApp;
+  let admin: string;
+  beforeAll(async () => {
+    t = await createTestApp();
+    admin = (await t.login('admin', TEST_ADMIN_PASSWORD)).token;
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  const idOf = (token: string) => String(claimsOf(token).payload.sub);
+
+  it('deletes a user and their sessions; the username is free again', async () => {
+    const user = await t.userWithRole('viewer');
+    const id = idOf(user.tokens.token);
+    expect((await t.request('DELETE', `/api/v1/users/${id}`, { token: admin })).status).toBe(204);
+    expect((await t.request('GET', '/api/v1/hosts', { token: user.tokens.token })).status).toBe(401);
+    const refresh = await t.request('POST', '/api/v1/auth/refresh', {
+      body: { refresh_token: user.tokens.refresh_token },
+    });
+    expect(refresh.status).toBe(401);
+    expect((await t.request('DELETE', `/api/v1/users/${id}`, { token: admin })).status).toBe(404);
+    const again = await t.request('POST', '/api/v1/users', {
+      token: admin,
+      body: { username: user.username, password: 'a-brand-new-password', role: 'viewer' },
+    });
+    expect(again.status).toBe(201);
+  });
+
+  it('refuses to delete yourself (409) and answers 400 to a bad id', async () => {
+    expect((await t.request('DELETE', `/api/v1/users/${idOf(admin)}`, { token: admin })).status).toBe(409);
+    const bad = await t.request('DELETE', '/api/v1/users/nope', { token: admin });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.details[0].path).toBe('path.id');
+  });
+
+  // Through the API the caller is always another enabled admin, so the store enforces the rule for
+  // the race where two admins remove each other at once: whichever goes second is refused.
+  it('never removes the last enabled admin', async () => {
+    const other = await t.userWithRole('admin');
+    const otherId = idOf(other.tokens.token);
+    const results = await Promise.all([
+      changeUnlessLastAdmin(t.sql, idOf(admin), 'disable', t.clock.now()),
+      changeUnlessLastAdmin(t.sql, otherId, 'delete', t.clock.now()),
+    ]);
+    expect(results.sort()).toEqual(['done', 'last_admin']);
+    const [row] = await t.sql<{ n: number }[]>`
+      select count(*)::int as n from users where role = 'admin' and disabled_at is null`;
+    expect(row?.n).toBe(1);
+  });
+});

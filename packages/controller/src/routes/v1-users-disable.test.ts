@@ -1,0 +1,56 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { claimsOf } from '../../test/support/auth-test-helpers.ts';
+import { createTestApp, TEST_ADMIN_PASSWORD, type TestApp } from '../../test/support/test-app.ts';
+
+describe('POST /api/v1/users/:id/disable and /enable', () => {
+  let t: TestApp;
+  let admin: string;
+  beforeAll(async () => {
+    t = await createTestApp();
+    admin = (await t.login('admin', TEST_ADMIN_PASSWORD)).token;
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  const idOf = (token: string) => String(claimsOf(token).payload.sub);
+
+  it('disables a user: no login, no refresh, access token refused; enable lets them log in again', async () => {
+    const user = await t.userWithRole('operator');
+    const id = idOf(user.tokens.token);
+    const res = await t.request('POST', `/api/v1/users/${id}/disable`, { token: admin });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ id, disabled: true });
+    const login = await t.request('POST', '/api/v1/auth/login', {
+      body: { username: user.username, password: user.password },
+    });
+    expect(login.status).toBe(401);
+    expect(login.body.error.message).toBe('invalid username or password');
+    expect((await t.request('GET', '/api/v1/vms', { token: user.tokens.token })).status).toBe(401);
+
+    const enabled = await t.request('POST', `/api/v1/users/${id}/enable`, { token: admin });
+    expect(enabled.status).toBe(200);
+    expect(enabled.body.disabled).toBe(false);
+    expect((await t.login(user.username, user.password)).expires_in).toBe(3600);
+  });
+
+  it('refuses to disable yourself (409), and 404s an unknown id on both routes', async () => {
+    const self = await t.request('POST', `/api/v1/users/${idOf(admin)}/disable`, { token: admin });
+    expect(self.status).toBe(409);
+    const unknown = '019e0014-0000-7000-8000-000000000000';
+    expect((await t.request('POST', `/api/v1/users/${unknown}/disable`, { token: admin })).status).toBe(404);
+    expect((await t.request('POST', `/api/v1/users/${unknown}/enable`, { token: admin })).status).toBe(404);
+    const bad = await t.request('POST', '/api/v1/users/123/enable', { token: admin });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.details[0].path).toBe('path.id');
+  });
+
+  it('lets one admin disable another, who is then locked out', async () => {
+    const other = await t.userWithRole('admin');
+    const res = await t.request('POST', `/api/v1/users/${idOf(other.tokens.token)}/disable`, {
+      token: admin,
+    });
+    expect(res.status).toBe(200);
+    expect((await t.request('GET', '/api/v1/users', { token: other.tokens.token })).status).toBe(401);
+  });
+});
