@@ -5,7 +5,7 @@ export interface AuditEntry {
   requestId: string | null;
   actorId: string | null;
   actorUsername: string | null;
-  /** What was attempted, e.g. `auth.login`, `users.create`, or `POST /api/v1/vms/:id/action` by default. */
+  /** What was attempted: the method and route pattern, e.g. `POST /api/v1/users/:id/disable`. */
   action: string;
   method: string;
   path: string;

@@ -7,6 +7,7 @@ import { recordAudit } from './audit-log.ts';
 
 /** What a handler adds to its audit row; everything else the middleware knows by itself. */
 export interface AuditNote {
+  /** Overrides the default action, `METHOD /route/:pattern`. */
   action?: string;
   target?: string;
   /** Who acted when there is no principal yet (a login names its user). */

@@ -33,7 +33,7 @@ const route = createRoute({
 export function registerV1AuthLogin(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const { username, password } = c.req.valid('json');
-    annotateAudit(c, { action: 'auth.login', actorUsername: username });
+    annotateAudit(c, { actorUsername: username });
     try {
       const { tokens, user } = await c.var.services.auth.login({
         username,

@@ -31,7 +31,7 @@ export function registerV1AuthLogout(app: OpenAPIHono<AppEnv>): void {
     const { refresh_token } = c.req.valid('json');
     const principal = c.var.principal;
     const revoked = await c.var.services.auth.logout(refresh_token, principal.userId);
-    annotateAudit(c, { action: 'auth.logout', target: revoked ? `user:${principal.userId}` : undefined });
+    annotateAudit(c, { target: revoked ? `user:${principal.userId}` : undefined });
     return c.body(null, 204);
   });
 }

@@ -33,7 +33,7 @@ const route = createRoute({
 export function registerV1AuthRefresh(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const { refresh_token } = c.req.valid('json');
-    annotateAudit(c, { action: 'auth.refresh' });
+
     try {
       const { tokens, user } = await c.var.services.auth.refresh(refresh_token);
       annotateAudit(c, { actorId: user.id, actorUsername: user.username, target: `user:${user.id}` });

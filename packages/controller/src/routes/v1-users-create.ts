@@ -29,7 +29,7 @@ export function registerV1UsersCreate(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const { username, password, role } = c.req.valid('json');
     const { sql, auth, clock } = c.var.services;
-    annotateAudit(c, { action: 'users.create', target: `username:${username}` });
+    annotateAudit(c, { target: `username:${username}` });
     const user = await createUser(sql, {
       username,
       passwordHash: await auth.hashPassword(password),

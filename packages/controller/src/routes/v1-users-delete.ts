@@ -27,7 +27,7 @@ const route = createRoute({
 export function registerV1UsersDelete(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const { id } = c.req.valid('param');
-    annotateAudit(c, { action: 'users.delete', target: `user:${id}` });
+    annotateAudit(c, { target: `user:${id}` });
     if (id === c.var.principal.userId) throw new ApiError('conflict', 'you cannot delete yourself');
     const { sql, clock } = c.var.services;
     const outcome = await changeUnlessLastAdmin(sql, id, 'delete', clock.now());

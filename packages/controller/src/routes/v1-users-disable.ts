@@ -31,7 +31,7 @@ export function registerV1UsersDisable(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const { id } = c.req.valid('param');
     const { sql, auth, clock } = c.var.services;
-    annotateAudit(c, { action: 'users.disable', target: `user:${id}` });
+    annotateAudit(c, { target: `user:${id}` });
     if (id === c.var.principal.userId) throw new ApiError('conflict', 'you cannot disable yourself');
     const outcome = await changeUnlessLastAdmin(sql, id, 'disable', clock.now());
     if (outcome === 'not_found') throw new ApiError('not_found', 'no such user');

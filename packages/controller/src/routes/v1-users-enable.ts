@@ -28,7 +28,7 @@ export function registerV1UsersEnable(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const { id } = c.req.valid('param');
     const { sql, clock } = c.var.services;
-    annotateAudit(c, { action: 'users.enable', target: `user:${id}` });
+    annotateAudit(c, { target: `user:${id}` });
     if (!(await enableUser(sql, id, clock.now()))) throw new ApiError('not_found', 'no such user');
     const user = await findUserById(sql, id);
     if (user === null) throw new ApiError('not_found', 'no such user');

@@ -55,7 +55,7 @@ export function registerV1UsersPassword(app: OpenAPIHono<AppEnv>): void {
     const { password, current_password } = c.req.valid('json');
     const { sql, auth, clock } = c.var.services;
     const principal = c.var.principal;
-    annotateAudit(c, { action: 'users.password', target: `user:${id}` });
+    annotateAudit(c, { target: `user:${id}` });
     const isAdmin = principal.role === 'admin';
     const user = await findUserById(sql, id);
     if (user === null) throw new ApiError('not_found', 'no such user');
