@@ -1,0 +1,48 @@
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../../test/support/test-database.ts';
+import { verifyPassword } from '../auth/passwords.ts';
+import { ManualClock } from '../clock.ts';
+import { ensureAdminUser, isAdminPasswordError } from './ensure-admin-user.ts';
+import { findUserByUsername } from './user-store.ts';
+
+const log = pino({ level: 'silent' });
+
+describe('ensureAdminUser', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  it('refuses a COCKPIT_ADMIN_PASSWORD shorter than the password policy', async () => {
+    let err: unknown;
+    try {
+      await ensureAdminUser({ sql: db.sql, config: { adminPassword: 'short-pw' }, log });
+    } catch (e) {
+      err = e;
+    }
+    expect(isAdminPasswordError(err)).toBe(true);
+    expect(await findUserByUsername(db.sql, 'admin')).toBeNull();
+  });
+
+  it('creates admin with a generated password printed once, then leaves later starts alone', async () => {
+    const printed: string[] = [];
+    const print = (text: string) => printed.push(text);
+    const clock = new ManualClock();
+    const outcome = await ensureAdminUser({ sql: db.sql, config: {}, log, clock, print });
+    expect(outcome).toBe('created-with-generated-password');
+    expect(printed).toHaveLength(1);
+    const password = /^ {3}(\S+)$/m.exec(printed[0] ?? '')?.[1] ?? '';
+    expect(password.length).toBeGreaterThanOrEqual(24);
+    const admin = await findUserByUsername(db.sql, 'admin');
+    expect(admin?.role).toBe('admin');
+    expect(admin?.createdAt.getTime()).toBe(clock.now().getTime());
+    expect(await verifyPassword(admin?.passwordHash ?? '', password)).toBe(true);
+
+    expect(await ensureAdminUser({ sql: db.sql, config: {}, log, print })).toBe('exists');
+    expect(printed).toHaveLength(1);
+  });
+});
