@@ -1,0 +1,139 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { connect, type LibvirtConnection } from './connection.ts';
+import { isInterrupted } from './errors.ts';
+import { VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_STARTED } from './protocol/libvirt-constants.gen.ts';
+import {
+  REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY,
+  REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY,
+  REMOTE_PROC_DOMAIN_EVENT_CALLBACK_JOB_COMPLETED,
+  REMOTE_PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE,
+  REMOTE_PROC_DOMAIN_EVENT_CALLBACK_MIGRATION_ITERATION,
+  REMOTE_PROC_DOMAIN_EVENT_CALLBACK_REBOOT,
+} from './protocol/remote-procedures.gen.ts';
+import {
+  decRemoteConnectDomainEventCallbackDeregisterAnyArgs,
+  decRemoteConnectDomainEventCallbackRegisterAnyArgs,
+  encRemoteConnectDomainEventCallbackRegisterAnyRet,
+  encRemoteDomainEventCallbackJobCompletedMsg,
+  encRemoteDomainEventCallbackLifecycleMsg,
+  encRemoteDomainEventCallbackMigrationIterationMsg,
+  encRemoteDomainEventCallbackRebootMsg,
+} from './protocol/remote-types.gen.ts';
+import { MockLibvirtServer, type MockSession } from './testing/index.ts';
+
+const dom = { name: 'vm1', uuid: Buffer.from('00112233445566778899aabbccddeeff', 'hex'), id: 3 };
+const uuid = '00112233-4455-6677-8899-aabbccddeeff';
+
+let server: MockLibvirtServer;
+let conn: LibvirtConnection;
+let session: MockSession;
+let registered: { eventID: number; callbackID: number }[];
+let deregistered: number[];
+
+beforeEach(async () => {
+  server = await MockLibvirtServer.start();
+  registered = [];
+  deregistered = [];
+  server.on(REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY, (call, s) => {
+    const { eventID } = s.args(call, decRemoteConnectDomainEventCallbackRegisterAnyArgs);
+    const callbackID = 100 + registered.length;
+    registered.push({ eventID, callbackID });
+    s.reply(call, (w) => encRemoteConnectDomainEventCallbackRegisterAnyRet(w, { callbackID }));
+  });
+  server.on(REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY, (call, s) => {
+    deregistered.push(s.args(call, decRemoteConnectDomainEventCallbackDeregisterAnyArgs).callbackID);
+    s.reply(call);
+  });
+  const next = server.nextSession();
+  conn = await connect(server.uri());
+  session = await next;
+});
+
+afterEach(async () => {
+  conn.rpc.close();
+  await server.close();
+});
+
+const idOf = (eventID: number) => registered.find((r) => r.eventID === eventID)?.callbackID ?? -1;
+
+describe('domain events', () => {
+  it('registers one callback per kind and decodes all four kinds', async () => {
+    const events = await conn.domainEvents();
+    expect(registered.map((r) => r.eventID).sort((a, b) => a - b)).toEqual([0, 1, 20, 21]);
+    session.event(REMOTE_PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE, (w) =>
+      encRemoteDomainEventCallbackLifecycleMsg(w, {
+        callbackID: idOf(VIR_DOMAIN_EVENT_ID_LIFECYCLE),
+        msg: { dom, event: VIR_DOMAIN_EVENT_STARTED, detail: 1 },
+      }),
+    );
+    session.event(REMOTE_PROC_DOMAIN_EVENT_CALLBACK_REBOOT, (w) =>
+      encRemoteDomainEventCallbackRebootMsg(w, { callbackID: idOf(1), msg: { dom } }),
+    );
+    session.event(REMOTE_PROC_DOMAIN_EVENT_CALLBACK_MIGRATION_ITERATION, (w) =>
+      encRemoteDomainEventCallbackMigrationIterationMsg(w, { callbackID: idOf(20), dom, iteration: 4 }),
+    );
+    session.event(REMOTE_PROC_DOMAIN_EVENT_CALLBACK_JOB_COMPLETED, (w) =>
+      encRemoteDomainEventCallbackJobCompletedMsg(w, {
+        callbackID: idOf(21),
+        dom,
+        params: [{ field: 'time_elapsed', value: { type: 4, ul: 1234n } }],
+      }),
+    );
+    const got = [];
+    for await (const e of events) {
+      got.push(e);
+      if (got.length === 4) break;
+    }
+    const domain = { name: 'vm1', uuid, id: 3 };
+    expect(got).toEqual([
+      { kind: 'lifecycle', domain, event: VIR_DOMAIN_EVENT_STARTED, detail: 1 },
+      { kind: 'reboot', domain },
+      { kind: 'migrationIteration', domain, iteration: 4 },
+      {
+        kind: 'jobCompleted',
+        domain,
+        params: [{ field: 'time_elapsed', type: 'ullong', value: 1234n }],
+        stats: { time_elapsed: 1234n },
+      },
+    ]);
+    // Leaving the loop deregistered every callback.
+    await expect.poll(() => deregistered.sort()).toEqual(registered.map((r) => r.callbackID).sort());
+  });
+
+  it('keeps an event that overtakes its registration reply', async () => {
+    server.on(REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY, (call, s) => {
+      s.event(REMOTE_PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE, (w) =>
+        encRemoteDomainEventCallbackLifecycleMsg(w, { callbackID: 7, msg: { dom, event: 2, detail: 0 } }),
+      );
+      s.reply(call, (w) => encRemoteConnectDomainEventCallbackRegisterAnyRet(w, { callbackID: 7 }));
+    });
+    const events = await conn.domainEvents({ kinds: ['lifecycle'] });
+    const first = await events.next();
+    expect(first.value).toMatchObject({ kind: 'lifecycle', event: 2 });
+  });
+
+  it('ignores events for callbacks nobody holds, and ends streams on abort', async () => {
+    const ac = new AbortController();
+    const events = await conn.domainEvents({ kinds: ['reboot'], signal: ac.signal });
+    session.event(REMOTE_PROC_DOMAIN_EVENT_CALLBACK_REBOOT, (w) =>
+      encRemoteDomainEventCallbackRebootMsg(w, { callbackID: 999, msg: { dom } }),
+    );
+    const pending = events.next();
+    ac.abort();
+    expect((await pending).done).toBe(true);
+    await expect.poll(() => deregistered).toEqual([idOf(1)]);
+  });
+
+  it('fails the stream with interrupted when the connection dies', async () => {
+    const events = await conn.domainEvents({ kinds: ['lifecycle'] });
+    const pending = events.next();
+    session.destroy();
+    let err: unknown = null;
+    try {
+      await pending;
+    } catch (e) {
+      err = e;
+    }
+    expect(isInterrupted(err)).toBe(true);
+  });
+});

@@ -1,0 +1,256 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { connect, type LibvirtConnection } from '../connection.ts';
+import {
+  isAborted,
+  isClosed,
+  isInterrupted,
+  isKeepaliveTimeout,
+  isLibvirtError,
+  isNoDomain,
+  isProtocolError,
+  isTimeout,
+  LibvirtClientError,
+} from '../errors.ts';
+import { VIR_ERR_NO_DOMAIN, VIR_FROM_QEMU } from '../protocol/libvirt-constants.gen.ts';
+import { VIR_NET_REPLY } from '../protocol/net.gen.ts';
+import {
+  REMOTE_PROC_CONNECT_GET_CAPABILITIES,
+  REMOTE_PROC_CONNECT_GET_HOSTNAME,
+  REMOTE_PROC_CONNECT_GET_LIB_VERSION,
+} from '../protocol/remote-procedures.gen.ts';
+import {
+  encRemoteConnectGetHostnameRet,
+  encRemoteConnectGetLibVersionRet,
+} from '../protocol/remote-types.gen.ts';
+import { type MockCall, MockLibvirtServer, type MockSession } from '../testing/index.ts';
+import type { Logger } from './logger.ts';
+
+let server: MockLibvirtServer;
+let conn: LibvirtConnection | null = null;
+
+beforeEach(async () => {
+  server = await MockLibvirtServer.start();
+});
+
+afterEach(async () => {
+  conn?.rpc.close();
+  conn = null;
+  await server.close();
+});
+
+type LogFn = Logger['warn'];
+function spyLogger() {
+  return { warn: vi.fn<LogFn>(), debug: vi.fn<LogFn>() };
+}
+
+async function caught(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a rejection');
+}
+
+/** Holds calls to `proc` instead of answering, so tests decide what the daemon does next. */
+function hold(proc: number): MockCall[] {
+  const held: MockCall[] = [];
+  server.on(proc, (c) => held.push(c));
+  return held;
+}
+
+async function until(cond: () => boolean, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+async function open(
+  opts: Parameters<typeof connect>[1] = {},
+): Promise<{ c: LibvirtConnection; s: MockSession }> {
+  const session = server.nextSession();
+  conn = await connect(server.uri(), opts);
+  return { c: conn, s: await session };
+}
+
+describe('RPC client against the mock daemon', () => {
+  it('handshakes (auth list, open, keepalive feature) and sends the stripped name', async () => {
+    const { c, s } = await open();
+    expect(await c.connectGetHostname()).toBe('mock');
+    expect(s.received.map((p) => p.header.procedure).slice(0, 3)).toEqual([66, 1, 60]);
+    expect(c.name).toBe('test:///default');
+  });
+
+  it('ignores a reply with an unknown serial (logged), then routes the real one', async () => {
+    const logger = spyLogger();
+    const held = hold(REMOTE_PROC_CONNECT_GET_HOSTNAME);
+    const { c, s } = await open({ logger });
+    const p = c.connectGetHostname();
+    await until(() => held.length === 1);
+    const call = held[0] as MockCall;
+    s.reply(call, (w) => encRemoteConnectGetHostnameRet(w, { hostname: 'stray' }), { serial: 99_999 });
+    s.reply(call, (w) => encRemoteConnectGetHostnameRet(w, { hostname: 'right' }));
+    expect(await p).toBe('right');
+    expect(logger.warn).toHaveBeenCalledWith(
+      'ignoring reply with unknown serial',
+      expect.objectContaining({ serial: 99_999 }),
+    );
+  });
+
+  it('routes many interleaved replies by serial, answered in reverse order', async () => {
+    const held = hold(REMOTE_PROC_CONNECT_GET_LIB_VERSION);
+    const { c, s } = await open();
+    const calls = Array.from({ length: 50 }, () => c.connectGetLibVersion());
+    await until(() => held.length === 50);
+    for (const call of [...held].reverse()) {
+      s.reply(call, (w) => encRemoteConnectGetLibVersionRet(w, { libVer: BigInt(call.header.serial) }));
+    }
+    const got = await Promise.all(calls);
+    expect(got).toEqual(held.map((h) => h.header.serial));
+  });
+
+  it('an oversized packet closes the connection with a protocol error; pending calls are interrupted', async () => {
+    hold(REMOTE_PROC_CONNECT_GET_CAPABILITIES);
+    const { c, s } = await open();
+    const p = c.connectGetCapabilities();
+    const huge = Buffer.alloc(8);
+    huge.writeUInt32BE(32 * 1024 * 1024 + 1);
+    s.sendRaw(huge);
+    const err = await caught(p);
+    expect(isInterrupted(err)).toBe(true);
+    expect(isProtocolError((err as LibvirtClientError).cause)).toBe(true);
+    expect(isProtocolError(await c.closed)).toBe(true);
+  });
+
+  it('honours a smaller maxPacketBytes', async () => {
+    const { c, s } = await open({ maxPacketBytes: 1024 });
+    s.send({ program: 1, version: 1, procedure: 1, type: 2, serial: 0, status: 0 }, (w) =>
+      w.opaqueFixed(Buffer.alloc(2000), 2000),
+    );
+    expect(isProtocolError(await c.closed)).toBe(true);
+  });
+
+  it('a packet cut short by the daemon closing is a protocol error', async () => {
+    const held = hold(REMOTE_PROC_CONNECT_GET_HOSTNAME);
+    const { c, s } = await open();
+    const p = c.connectGetHostname();
+    await until(() => held.length === 1);
+    const whole = Buffer.alloc(100);
+    whole.writeUInt32BE(100);
+    s.sendRaw(whole.subarray(0, 40));
+    await s.end();
+    const err = await caught(p);
+    expect(isInterrupted(err)).toBe(true);
+    expect(isProtocolError(await c.closed)).toBe(true);
+  });
+
+  it('a daemon that stops answering is declared dead by keepalive; calls reject at once', async () => {
+    const { c } = await open({ keepalive: { intervalMs: 40, count: 2 } });
+    server.silent = true;
+    server.answerKeepalive = false;
+    const started = Date.now();
+    const err = await caught(c.connectGetHostname({ timeoutMs: 0 }));
+    const elapsed = Date.now() - started;
+    expect(isInterrupted(err)).toBe(true);
+    expect(isKeepaliveTimeout((err as LibvirtClientError).cause)).toBe(true);
+    // Dead after `count` unanswered pings plus one interval: ~120 ms, well before any call deadline.
+    expect(elapsed).toBeGreaterThanOrEqual(100);
+    expect(elapsed).toBeLessThan(1500);
+    expect(isClosed(await caught(c.connectGetHostname()))).toBe(true);
+  });
+
+  it('answered pings keep a quiet connection alive; daemon pings get pongs', async () => {
+    const { c, s } = await open({ keepalive: { intervalMs: 30, count: 1 } });
+    await until(() => s.received.filter((p) => p.header.program === 0x6b656570).length >= 5);
+    expect(c.isClosed).toBe(false);
+    s.ping();
+    await until(() => s.received.some((p) => p.header.program === 0x6b656570 && p.header.procedure === 2));
+  });
+
+  it('a socket closed mid-call rejects every pending call at once with interrupted', async () => {
+    const held = hold(REMOTE_PROC_CONNECT_GET_HOSTNAME);
+    const { c, s } = await open();
+    const calls = Array.from({ length: 5 }, () => caught(c.connectGetHostname({ timeoutMs: 0 })));
+    await until(() => held.length === 5);
+    s.destroy();
+    const errs = await Promise.all(calls);
+    expect(errs.every(isInterrupted)).toBe(true);
+    expect(c.rpc.pendingCalls).toBe(0);
+  });
+
+  it('an abort signal rejects the call; its late reply is ignored quietly', async () => {
+    const logger = spyLogger();
+    const held = hold(REMOTE_PROC_CONNECT_GET_HOSTNAME);
+    const { c, s } = await open({ logger });
+    const ac = new AbortController();
+    const p = c.connectGetHostname({ signal: ac.signal });
+    await until(() => held.length === 1);
+    ac.abort();
+    expect(isAborted(await caught(p))).toBe(true);
+    s.reply(held[0] as MockCall, (w) => encRemoteConnectGetHostnameRet(w, { hostname: 'late' }));
+    server.on(REMOTE_PROC_CONNECT_GET_HOSTNAME, (call, sess) =>
+      sess.reply(call, (w) => encRemoteConnectGetHostnameRet(w, { hostname: 'next' })),
+    );
+    expect(await c.connectGetHostname()).toBe('next');
+    expect(logger.warn).not.toHaveBeenCalled();
+    expect(logger.debug).toHaveBeenCalledWith('late reply to abandoned call', expect.anything());
+  });
+
+  it('a deadline rejects with a timeout and leaves the connection usable', async () => {
+    hold(REMOTE_PROC_CONNECT_GET_CAPABILITIES);
+    const { c } = await open();
+    const started = Date.now();
+    expect(isTimeout(await caught(c.connectGetCapabilities({ timeoutMs: 50 })))).toBe(true);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(45);
+    expect(await c.connectGetHostname()).toBe('mock');
+  });
+
+  it('decodes remote_error into a LibvirtError with code, domain, level and strings', async () => {
+    server.on(REMOTE_PROC_CONNECT_GET_HOSTNAME, (call, s) =>
+      s.replyError(call, { code: VIR_ERR_NO_DOMAIN, domain: VIR_FROM_QEMU, message: 'no domain', str1: 'x' }),
+    );
+    const { c } = await open();
+    const err = await caught(c.connectGetHostname());
+    expect(isNoDomain(err)).toBe(true);
+    expect(
+      isLibvirtError(err) && [err.code, err.domain, err.level, err.str1, err.codeName, err.domainName],
+    ).toEqual([VIR_ERR_NO_DOMAIN, VIR_FROM_QEMU, 2, 'x', 'VIR_ERR_NO_DOMAIN', 'VIR_FROM_QEMU']);
+  });
+
+  it('a reply whose body does not decode fails that call only', async () => {
+    server.on(REMOTE_PROC_CONNECT_GET_HOSTNAME, (call, s) => s.reply(call, (w) => w.uint(1_000_000)));
+    const { c } = await open();
+    expect(isProtocolError(await caught(c.connectGetHostname()))).toBe(true);
+    expect(c.isClosed).toBe(false);
+    server.on(REMOTE_PROC_CONNECT_GET_HOSTNAME, (call, s) =>
+      s.reply(call, (w) => {
+        encRemoteConnectGetHostnameRet(w, { hostname: 'h' });
+        w.int(0);
+      }),
+    );
+    expect(isProtocolError(await caught(c.connectGetHostname()))).toBe(true);
+  });
+
+  it('a reply naming another procedure is refused', async () => {
+    server.on(REMOTE_PROC_CONNECT_GET_HOSTNAME, (call, s) =>
+      s.send({ ...call.header, procedure: REMOTE_PROC_CONNECT_GET_CAPABILITIES, type: VIR_NET_REPLY }),
+    );
+    const { c } = await open();
+    expect(isProtocolError(await caught(c.connectGetHostname()))).toBe(true);
+  });
+
+  it('dialing a socket nobody listens on is a dial error', async () => {
+    const err = await caught(connect('test+unix:///default?socket=/nonexistent/libvirt-sock'));
+    expect(err instanceof LibvirtClientError && err.code).toBe('DIAL');
+  });
+
+  it('works over TCP too', async () => {
+    const tcp = await MockLibvirtServer.start({ transport: 'tcp' });
+    const c = await connect(tcp.uri());
+    expect(await c.connectGetHostname()).toBe('mock');
+    await c.close();
+    await tcp.close();
+  });
+});
