@@ -1,0 +1,216 @@
+// pnpm bench:libvirt — our client next to libvirt's C library (python3-libvirt) against one
+// libvirtd (a harness host, QEMU driver), in one run:
+//   1. calls/s for lookup-by-UUID + get info + get state over one connection, sequential and with
+//      many operations in flight, and the same through python3-libvirt (one thread, N threads);
+//   2. time from a state change (suspend/resume of a running guest) to our lifecycle event.
+// Each throughput configuration runs BENCH_ROUNDS times, interleaved (ours, python, ours, …) so
+// that noise from other work on the machine hits both clients alike; the table shows the median.
+// Environment: BENCH_OPS (operations per run, 3 calls each), BENCH_ROUNDS, BENCH_EVENTS
+// (suspend+resume rounds).
+
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import {
+  connect,
+  type Domain,
+  type DomainEvent,
+  type LibvirtConnection,
+  VIR_DOMAIN_EVENT_RESUMED,
+  VIR_DOMAIN_EVENT_SUSPENDED,
+} from '../src/index.ts';
+import { guestXml, type LibvirtHost, startLibvirtHost } from '../test/harness/index.ts';
+import { type LatencySummary, median, summarize } from './latency-summary.ts';
+import { printTable } from './print-table.ts';
+
+const OPS = Number(process.env.BENCH_OPS ?? 4000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const EVENT_ROUNDS = Number(process.env.BENCH_EVENTS ?? 100);
+const WARMUP_OPS = 2000;
+const GUESTS = 8;
+const OURS_IN_FLIGHT = [1, 4, 16, 64];
+const PYTHON_THREADS = [1, 4, 16];
+const baselineScript = fileURLToPath(new URL('./libvirt_baseline.py', import.meta.url));
+
+interface ThroughputRow {
+  client: string;
+  inFlight: number;
+  /** Operations per second of each round. */
+  rates: number[];
+}
+
+/** `inFlight` workers share one connection, each running lookup → info → state back to back. */
+async function runOurs(
+  conn: LibvirtConnection,
+  uuids: string[],
+  ops: number,
+  inFlight: number,
+): Promise<number> {
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < ops; i = next++) {
+      const dom = await conn.domainLookupByUuid(uuids[i % uuids.length] as string);
+      await conn.domainGetInfo(dom);
+      await conn.domainGetState(dom);
+    }
+  };
+  const began = performance.now();
+  await Promise.all(Array.from({ length: inFlight }, worker));
+  return (performance.now() - began) / 1000;
+}
+
+async function runPython(uri: string, uuids: string[], ops: number, threads: number) {
+  const { stdout } = await promisify(execFile)('/usr/bin/python3', [
+    baselineScript,
+    '--uri',
+    uri,
+    '--uuids',
+    uuids.join(','),
+    '--ops',
+    String(ops),
+    '--threads',
+    String(threads),
+    '--warmup',
+    String(WARMUP_OPS),
+  ]);
+  return JSON.parse(stdout) as { client: string; ops: number; seconds: number };
+}
+
+/** Next lifecycle event of type `event` from the stream. */
+async function nextLifecycle(events: AsyncIterator<DomainEvent>, event: number): Promise<void> {
+  for (;;) {
+    const r = await events.next();
+    if (r.done) throw new Error('event stream ended');
+    if (r.value.kind === 'lifecycle' && r.value.event === event) return;
+  }
+}
+
+/**
+ * Suspends and resumes `dom` `rounds` times. For each change: from sending the call to the event
+ * arriving (an upper bound of state change → event, the daemon changes the state while the call is
+ * in progress), and the call's own round trip for scale.
+ */
+async function measureEvents(conn: LibvirtConnection, dom: Domain, rounds: number) {
+  const stream = await conn.domainEvents({ kinds: ['lifecycle'], domain: dom });
+  const toEvent: number[] = [];
+  const roundTrip: number[] = [];
+  const change = async (call: () => Promise<void>, event: number) => {
+    const began = performance.now();
+    const replied = call().then(() => performance.now());
+    await nextLifecycle(stream, event);
+    toEvent.push(performance.now() - began);
+    roundTrip.push((await replied) - began);
+  };
+  try {
+    for (let i = 0; i < rounds; i++) {
+      await change(() => conn.domainSuspend(dom), VIR_DOMAIN_EVENT_SUSPENDED);
+      await change(() => conn.domainResume(dom), VIR_DOMAIN_EVENT_RESUMED);
+    }
+  } finally {
+    await stream.return?.();
+  }
+  return { toEvent: summarize(toEvent), roundTrip: summarize(roundTrip) };
+}
+
+async function setUpGuests(conn: LibvirtConnection, host: LibvirtHost) {
+  const domains: Domain[] = [];
+  for (let i = 0; i < GUESTS; i++) {
+    const name = `bench-${host.name}-${i}`;
+    domains.push(await conn.domainDefineXml(guestXml({ name, uuid: randomUUID() })));
+  }
+  // One running guest: info/state of a live QEMU domain, and the guest whose events we time.
+  const running = await conn.domainCreate(domains[0] as Domain);
+  return { uuids: domains.map((d) => d.uuid), running };
+}
+
+async function main(): Promise<void> {
+  const host = await startLibvirtHost();
+  const conn = await connect(host.unixUri);
+  try {
+    const { uuids, running } = await setUpGuests(conn, host);
+    // Warm up our side (JIT) as the python script warms up its own.
+    await runOurs(conn, uuids, WARMUP_OPS, 16);
+    await runOurs(conn, uuids, WARMUP_OPS, 1);
+
+    let pythonClient = 'python3-libvirt';
+    const ours = OURS_IN_FLIGHT.map((inFlight) => ({
+      client: '@cockpit/libvirt',
+      inFlight,
+      rates: [] as number[],
+    }));
+    const python = PYTHON_THREADS.map((threads) => ({
+      client: pythonClient,
+      inFlight: threads,
+      rates: [] as number[],
+    }));
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const row of ours) row.rates.push(OPS / (await runOurs(conn, uuids, OPS, row.inFlight)));
+      for (const row of python) {
+        const r = await runPython(host.unixUri, uuids, OPS, row.inFlight);
+        pythonClient = r.client;
+        row.rates.push(r.ops / r.seconds);
+      }
+    }
+    for (const row of python) row.client = pythonClient;
+    const rows: ThroughputRow[] = [...ours, ...python];
+
+    const events = await measureEvents(conn, running, EVENT_ROUNDS);
+    const v = await conn.connectGetLibVersion();
+    const version = `${Math.floor(v / 1e6)}.${Math.floor(v / 1e3) % 1e3}.${v % 1e3}`;
+    report(rows, pythonClient, events, host, version);
+  } finally {
+    await conn.close();
+    await host.stop();
+  }
+}
+
+function report(
+  rows: ThroughputRow[],
+  pythonClient: string,
+  events: { toEvent: LatencySummary; roundTrip: LatencySummary },
+  host: LibvirtHost,
+  libvirtVersion: string,
+): void {
+  const opsPerSec = (r: ThroughputRow) => median(r.rates);
+  const pythonSequential = rows.find((r) => r.client === pythonClient && r.inFlight === 1);
+  const pythonBest = Math.max(...rows.filter((r) => r.client === pythonClient).map(opsPerSec));
+  console.log(
+    `\nbench:libvirt — libvirtd ${libvirtVersion}, QEMU driver, ${GUESTS} guests (1 running), ${host.unixUri}`,
+  );
+  console.log(
+    `one operation = lookup by UUID + get info + get state (3 RPCs); ${OPS} operations per run; ` +
+      `median of ${ROUNDS} interleaved runs (min–max in the last column)\n`,
+  );
+  printTable(
+    ['client', 'in flight', 'ops/s', 'calls/s', '× python seq', '× python best', 'ops/s min–max'],
+    rows.map((r) => [
+      r.client,
+      r.client === pythonClient ? `${r.inFlight} thread(s)` : String(r.inFlight),
+      opsPerSec(r).toFixed(0),
+      (3 * opsPerSec(r)).toFixed(0),
+      pythonSequential ? (opsPerSec(r) / opsPerSec(pythonSequential)).toFixed(2) : '-',
+      (opsPerSec(r) / pythonBest).toFixed(2),
+      `${Math.min(...r.rates).toFixed(0)}–${Math.max(...r.rates).toFixed(0)}`,
+    ]),
+  );
+  console.log(
+    `\nlifecycle events: ${events.toEvent.count} state changes (suspend/resume of the running guest); ` +
+      `the daemon changes the state during the call, so "call sent → event" bounds state change → event\n`,
+  );
+  const latencyRow = (label: string, l: LatencySummary) => [
+    label,
+    l.median.toFixed(2),
+    l.p95.toFixed(2),
+    l.max.toFixed(2),
+  ];
+  printTable(
+    ['measure', 'median ms', 'p95 ms', 'max ms'],
+    [
+      latencyRow('call sent → lifecycle event', events.toEvent),
+      latencyRow('call sent → reply', events.roundTrip),
+    ],
+  );
+}
+
+await main();
