@@ -16,7 +16,7 @@ export {
   SYSTEM_SOCKET,
   type Transport,
 } from './dial/libvirt-uri.ts';
-export { type Domain, uuidFromBytes, uuidToBytes } from './domain.ts';
+export { type Domain, fromRemoteDomain, toRemoteDomain, uuidFromBytes, uuidToBytes } from './domain.ts';
 export type { DomainEvent, DomainEventKind, DomainEventOptions } from './domain-events.ts';
 export {
   type ClientErrorCode,

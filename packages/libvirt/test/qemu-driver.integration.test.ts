@@ -1,0 +1,233 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  connect,
+  type Domain,
+  type DomainEvent,
+  isOperationAborted,
+  isOperationInvalid,
+  type LibvirtConnection,
+  toRemoteDomain,
+  VIR_DOMAIN_EVENT_RESUMED,
+  VIR_DOMAIN_EVENT_RESUMED_UNPAUSED,
+  VIR_DOMAIN_EVENT_STARTED,
+  VIR_DOMAIN_EVENT_STARTED_BOOTED,
+  VIR_DOMAIN_EVENT_STOPPED,
+  VIR_DOMAIN_EVENT_STOPPED_DESTROYED,
+  VIR_DOMAIN_EVENT_SUSPENDED,
+  VIR_DOMAIN_EVENT_SUSPENDED_PAUSED,
+  VIR_DOMAIN_JOB_DATA_TOTAL,
+  VIR_DOMAIN_JOB_NONE,
+  VIR_DOMAIN_JOB_UNBOUNDED,
+  VIR_DOMAIN_PAUSED,
+  VIR_DOMAIN_RUNNING,
+  VIR_DOMAIN_SHUTOFF,
+  VIR_DOMAIN_START_PAUSED,
+  VIR_DOMAIN_STATS_CPU_TOTAL,
+  VIR_DOMAIN_STATS_STATE,
+  VIR_DOMAIN_STATS_VCPU,
+  VIR_MIGRATE_LIVE,
+} from '../src/index.ts';
+import { guestXml, type LibvirtHost, startLibvirtHost, virshDominfo, waitFor } from './harness/index.ts';
+
+// The QEMU driver with real guests: diskless 64 MiB `qemu` (software emulated) guests on a libvirt
+// host from deploy/dev/libvirt-host. virsh (libvirt's C client) double-checks what we observe.
+
+let host: LibvirtHost;
+let conn: LibvirtConnection;
+
+beforeAll(async () => {
+  host = await startLibvirtHost();
+  conn = await connect(host.unixUri);
+}, 180_000);
+
+afterAll(async () => {
+  await conn?.close();
+  await host?.stop();
+}, 60_000);
+
+async function caught(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected the call to fail');
+}
+
+/** Collects events in the background; `until` polls for one matching with a deadline. */
+async function record(c: LibvirtConnection, uuid: string) {
+  const ac = new AbortController();
+  const stream = await c.domainEvents({ signal: ac.signal });
+  const seen: DomainEvent[] = [];
+  let failure: unknown;
+  const pump = (async () => {
+    try {
+      for await (const e of stream) if (e.domain.uuid === uuid) seen.push(e);
+    } catch (err) {
+      failure = err;
+    }
+  })();
+  return {
+    seen,
+    until: (match: (e: DomainEvent) => boolean, what: string) =>
+      waitFor(
+        () => {
+          if (failure !== undefined) throw failure;
+          return seen.find(match);
+        },
+        { what, timeoutMs: 20_000, intervalMs: 10 },
+      ),
+    async stop() {
+      ac.abort();
+      await pump;
+    },
+  };
+}
+
+const lifecycle = (event: number, detail: number) => (e: DomainEvent) =>
+  e.kind === 'lifecycle' && e.event === event && e.detail === detail;
+
+async function defineGuest(c: LibvirtConnection, name: string): Promise<Domain> {
+  return c.domainDefineXml(guestXml({ name, uuid: randomUUID() }));
+}
+
+describe('QEMU driver: a real guest', () => {
+  it('connects over TCP with auth none as well as over the unix socket', async () => {
+    const tcp = await connect(host.tcpUri);
+    expect(await tcp.connectGetHostname()).toBe(await conn.connectGetHostname());
+    expect(await tcp.connectGetVersion()).toBeGreaterThan(0);
+    await tcp.close();
+  });
+
+  it('start, suspend, resume, reset, destroy: states, events (reboot on reset) and virsh agree', async () => {
+    const dom = await defineGuest(conn, `life-${process.pid}`);
+    const events = await record(conn, dom.uuid);
+    const running = await conn.domainCreate(dom);
+    await events.until(lifecycle(VIR_DOMAIN_EVENT_STARTED, VIR_DOMAIN_EVENT_STARTED_BOOTED), 'started event');
+    expect((await conn.domainGetState(running)).state).toBe(VIR_DOMAIN_RUNNING);
+    expect((await virshDominfo(host.unixUri, dom.uuid)).State).toBe('running');
+
+    const info = await conn.domainGetInfo(running);
+    expect(info).toMatchObject({ state: VIR_DOMAIN_RUNNING, maxMemKiB: 65536n, nrVirtCpu: 1 });
+    // The vCPU is really executing: CPU time grows.
+    await waitFor(
+      async () => ((await conn.domainGetInfo(running)).cpuTimeNs > info.cpuTimeNs ? true : undefined),
+      {
+        what: 'cpu time to grow',
+        timeoutMs: 10_000,
+        intervalMs: 50,
+      },
+    );
+
+    await conn.domainSuspend(running);
+    await events.until(
+      lifecycle(VIR_DOMAIN_EVENT_SUSPENDED, VIR_DOMAIN_EVENT_SUSPENDED_PAUSED),
+      'suspended event',
+    );
+    expect((await conn.domainGetState(running)).state).toBe(VIR_DOMAIN_PAUSED);
+    expect((await virshDominfo(host.unixUri, dom.uuid)).State).toBe('paused');
+    await conn.domainResume(running);
+    await events.until(
+      lifecycle(VIR_DOMAIN_EVENT_RESUMED, VIR_DOMAIN_EVENT_RESUMED_UNPAUSED),
+      'resumed event',
+    );
+
+    // QEMU's RESET is reported by libvirt as a reboot event.
+    await conn.domainReset(running);
+    await events.until((e) => e.kind === 'reboot', 'reboot event');
+
+    // ACPI shutdown is accepted; the BIOS-only guest ignores it, so destroy it.
+    await conn.domainShutdown(running);
+    await conn.domainDestroy(running);
+    await events.until(
+      lifecycle(VIR_DOMAIN_EVENT_STOPPED, VIR_DOMAIN_EVENT_STOPPED_DESTROYED),
+      'stopped event',
+    );
+    expect((await conn.domainGetState(dom)).state).toBe(VIR_DOMAIN_SHUTOFF);
+    await events.stop();
+
+    const paused = await conn.domainCreate(dom, VIR_DOMAIN_START_PAUSED);
+    expect((await conn.domainGetState(paused)).state).toBe(VIR_DOMAIN_PAUSED);
+    await conn.domainDestroy(paused);
+    await conn.domainUndefine(dom);
+  }, 90_000);
+
+  it('bulk statistics and job information of a running guest', async () => {
+    const dom = await conn.domainCreate(await defineGuest(conn, `stats-${process.pid}`));
+    const [rec] = await conn.connectGetAllDomainStats(
+      VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL | VIR_DOMAIN_STATS_VCPU,
+      0,
+      [dom],
+    );
+    expect(rec?.domain.uuid).toBe(dom.uuid);
+    expect(rec?.stats['state.state']).toBe(VIR_DOMAIN_RUNNING);
+    expect(rec?.params.find((p) => p.field === 'cpu.time')?.type).toBe('ullong');
+    expect(rec?.stats['vcpu.current']).toBe(1);
+    const all = await conn.connectGetAllDomainStats(VIR_DOMAIN_STATS_STATE);
+    expect(all.some((s) => s.domain.uuid === dom.uuid)).toBe(true);
+
+    // No job running: libvirt says so, and aborting nothing is an invalid operation.
+    expect((await conn.domainGetJobInfo(dom)).type).toBe(VIR_DOMAIN_JOB_NONE);
+    expect((await conn.domainGetJobStats(dom)).type).toBe(VIR_DOMAIN_JOB_NONE);
+    expect(isOperationInvalid(await caught(conn.domainAbortJob(dom)))).toBe(true);
+
+    // Migration tunables, read back through the generated stubs.
+    await conn.domainMigrateSetMaxSpeed(dom, 5);
+    const speed = await conn.remote.domainMigrateGetMaxSpeed({ dom: toRemoteDomain(dom), flags: 0 });
+    expect(speed.bandwidth).toBe(5n);
+    await conn.domainMigrateSetMaxDowntime(dom, 123);
+    const downtime = await conn.remote.domainMigrateGetMaxDowntime({ dom: toRemoteDomain(dom), flags: 0 });
+    expect(downtime.downtime).toBe(123n);
+
+    await conn.domainDestroy(dom);
+    await conn.domainUndefine(dom);
+  }, 60_000);
+
+  it('a throttled migration is a job we can watch and abort; the guest keeps running here', async () => {
+    const target = await startLibvirtHost();
+    try {
+      const dom = await conn.domainCreate(await defineGuest(conn, `abort-${process.pid}`));
+      // 1 MiB/s for 64 MiB of guest memory: the job lasts long enough to watch and abort.
+      const migration = caught(
+        conn.domainMigrateToUri(
+          dom,
+          target.tcpUri,
+          { bandwidthMiBs: 1, uri: `tcp://127.0.0.1:${target.migrationPorts.min}` },
+          VIR_MIGRATE_LIVE,
+          {
+            timeoutMs: 120_000,
+          },
+        ),
+      );
+      const job = await waitFor(
+        async () => {
+          const j = await conn.domainGetJobInfo(dom);
+          return j.type === VIR_DOMAIN_JOB_UNBOUNDED && j.dataTotal > 0n ? j : undefined;
+        },
+        { what: 'migration job with data', timeoutMs: 30_000, intervalMs: 20 },
+      );
+      expect(job.dataTotal).toBeGreaterThan(0n);
+      const stats = await conn.domainGetJobStats(dom);
+      expect(stats.type).toBe(VIR_DOMAIN_JOB_UNBOUNDED);
+      expect(typeof stats.stats[VIR_DOMAIN_JOB_DATA_TOTAL]).toBe('bigint');
+
+      await conn.domainAbortJob(dom);
+      const err = await migration;
+      // "operation aborted: job 'migration out' canceled by client"
+      expect(isOperationAborted(err)).toBe(true);
+      await waitFor(
+        async () => ((await conn.domainGetJobInfo(dom)).type === VIR_DOMAIN_JOB_NONE ? true : undefined),
+        {
+          what: 'job to end',
+          timeoutMs: 20_000,
+        },
+      );
+      expect((await conn.domainGetState(dom)).state).toBe(VIR_DOMAIN_RUNNING);
+      await conn.domainDestroy(dom);
+      await conn.domainUndefine(dom);
+    } finally {
+      await target.stop();
+    }
+  }, 180_000);
+});
