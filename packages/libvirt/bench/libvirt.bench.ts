@@ -2,16 +2,14 @@
 // libvirtd (a harness host, QEMU driver), in one run:
 //   1. calls/s for lookup-by-UUID + get info + get state over one connection, sequential and with
 //      many operations in flight, and the same through python3-libvirt (one thread, N threads);
-//   2. time from a state change (suspend/resume of a running guest) to our lifecycle event.
+//   2. time from a state change (suspend/resume of a running guest) to our lifecycle event, and to
+//      python3-libvirt's lifecycle callback.
 // Each throughput configuration runs BENCH_ROUNDS times, interleaved (ours, python, ours, …) so
 // that noise from other work on the machine hits both clients alike; the table shows the median.
 // Environment: BENCH_OPS (operations per run, 3 calls each), BENCH_ROUNDS, BENCH_EVENTS
 // (suspend+resume rounds).
 
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import {
   connect,
   type Domain,
@@ -23,6 +21,7 @@ import {
 import { guestXml, type LibvirtHost, startLibvirtHost } from '../test/harness/index.ts';
 import { type LatencySummary, median, summarize } from './latency-summary.ts';
 import { printTable } from './print-table.ts';
+import { pythonEventLatency, pythonThroughput } from './python-baseline.ts';
 
 const OPS = Number(process.env.BENCH_OPS ?? 4000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -31,7 +30,6 @@ const WARMUP_OPS = 2000;
 const GUESTS = 8;
 const OURS_IN_FLIGHT = [1, 4, 16, 64];
 const PYTHON_THREADS = [1, 4, 16];
-const baselineScript = fileURLToPath(new URL('./libvirt_baseline.py', import.meta.url));
 
 interface ThroughputRow {
   client: string;
@@ -58,23 +56,6 @@ async function runOurs(
   const began = performance.now();
   await Promise.all(Array.from({ length: inFlight }, worker));
   return (performance.now() - began) / 1000;
-}
-
-async function runPython(uri: string, uuids: string[], ops: number, threads: number) {
-  const { stdout } = await promisify(execFile)('/usr/bin/python3', [
-    baselineScript,
-    '--uri',
-    uri,
-    '--uuids',
-    uuids.join(','),
-    '--ops',
-    String(ops),
-    '--threads',
-    String(threads),
-    '--warmup',
-    String(WARMUP_OPS),
-  ]);
-  return JSON.parse(stdout) as { client: string; ops: number; seconds: number };
 }
 
 /** Next lifecycle event of type `event` from the stream. */
@@ -147,7 +128,7 @@ async function main(): Promise<void> {
     for (let round = 0; round < ROUNDS; round++) {
       for (const row of ours) row.rates.push(OPS / (await runOurs(conn, uuids, OPS, row.inFlight)));
       for (const row of python) {
-        const r = await runPython(host.unixUri, uuids, OPS, row.inFlight);
+        const r = await pythonThroughput(host.unixUri, uuids, OPS, row.inFlight, WARMUP_OPS);
         pythonClient = r.client;
         row.rates.push(r.ops / r.seconds);
       }
@@ -155,7 +136,10 @@ async function main(): Promise<void> {
     for (const row of python) row.client = pythonClient;
     const rows: ThroughputRow[] = [...ours, ...python];
 
-    const events = await measureEvents(conn, running, EVENT_ROUNDS);
+    const events = {
+      ours: await measureEvents(conn, running, EVENT_ROUNDS),
+      python: await pythonEventLatency(host.unixUri, running.uuid, EVENT_ROUNDS),
+    };
     const v = await conn.connectGetLibVersion();
     const version = `${Math.floor(v / 1e6)}.${Math.floor(v / 1e3) % 1e3}.${v % 1e3}`;
     report(rows, pythonClient, events, host, version);
@@ -168,7 +152,7 @@ async function main(): Promise<void> {
 function report(
   rows: ThroughputRow[],
   pythonClient: string,
-  events: { toEvent: LatencySummary; roundTrip: LatencySummary },
+  events: Record<'ours' | 'python', { toEvent: LatencySummary; roundTrip: LatencySummary }>,
   host: LibvirtHost,
   libvirtVersion: string,
 ): void {
@@ -195,20 +179,23 @@ function report(
     ]),
   );
   console.log(
-    `\nlifecycle events: ${events.toEvent.count} state changes (suspend/resume of the running guest); ` +
+    `\nlifecycle events: ${events.ours.toEvent.count} state changes (suspend/resume of the running guest); ` +
       `the daemon changes the state during the call, so "call sent → event" bounds state change → event\n`,
   );
-  const latencyRow = (label: string, l: LatencySummary) => [
+  const latencyRow = (client: string, label: string, l: LatencySummary) => [
+    client,
     label,
     l.median.toFixed(2),
     l.p95.toFixed(2),
     l.max.toFixed(2),
   ];
   printTable(
-    ['measure', 'median ms', 'p95 ms', 'max ms'],
+    ['client', 'measure', 'median ms', 'p95 ms', 'max ms'],
     [
-      latencyRow('call sent → lifecycle event', events.toEvent),
-      latencyRow('call sent → reply', events.roundTrip),
+      latencyRow('@cockpit/libvirt', 'call sent → lifecycle event', events.ours.toEvent),
+      latencyRow('@cockpit/libvirt', 'call sent → reply', events.ours.roundTrip),
+      latencyRow(pythonClient, 'call sent → lifecycle callback', events.python.toEvent),
+      latencyRow(pythonClient, 'call sent → reply', events.python.roundTrip),
     ],
   );
 }

@@ -7,10 +7,16 @@ DOMAIN_GET_INFO, DOMAIN_GET_STATE), cycling through the domains whose UUIDs are 
 With --threads 1 the operations run back to back (one call in flight); with --threads N, N
 threads share the one connection (libvirt's remote driver lets threads have calls in flight
 together; the bindings release the GIL during each call). Prints one JSON object.
+
+With --events ROUNDS --event-uuid UUID it instead suspends and resumes that running guest ROUNDS
+times and reports, per state change, the time from the call's start to the lifecycle event's
+callback (libvirt's default event loop runs in a thread of its own), and the call's round trip.
 """
 
 import argparse
 import json
+import math
+import queue
 import threading
 import time
 
@@ -24,14 +30,67 @@ def run_ops(conn, uuids, start, count):
         dom.state()
 
 
+def summarize(samples):
+    """Nearest-rank percentiles, as bench/latency-summary.ts computes them."""
+    ordered = sorted(samples)
+
+    def rank(p):
+        return ordered[min(len(ordered) - 1, math.ceil(p * len(ordered)) - 1)]
+
+    return {"count": len(ordered), "median": rank(0.5), "p95": rank(0.95), "max": ordered[-1]}
+
+
+def measure_events(uri, uuid, rounds):
+    libvirt.virEventRegisterDefaultImpl()
+    conn = libvirt.open(uri)
+    arrivals = queue.Queue()
+
+    def run_loop():
+        while True:
+            libvirt.virEventRunDefaultImpl()
+
+    threading.Thread(target=run_loop, daemon=True).start()
+    dom = conn.lookupByUUIDString(uuid)
+    conn.domainEventRegisterAny(
+        dom,
+        libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+        lambda _c, _d, event, _detail, _o: arrivals.put((event, time.perf_counter())),
+        None,
+    )
+    to_event, round_trip = [], []
+
+    def change(call, wanted):
+        began = time.perf_counter()
+        call()
+        replied = time.perf_counter()
+        while True:
+            event, at = arrivals.get(timeout=30)
+            if event == wanted:
+                break
+        to_event.append((at - began) * 1000)
+        round_trip.append((replied - began) * 1000)
+
+    for _ in range(rounds):
+        change(dom.suspend, libvirt.VIR_DOMAIN_EVENT_SUSPENDED)
+        change(dom.resume, libvirt.VIR_DOMAIN_EVENT_RESUMED)
+    conn.close()
+    return {"toEvent": summarize(to_event), "roundTrip": summarize(round_trip)}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--uri", required=True)
-    parser.add_argument("--uuids", required=True, help="comma-separated domain UUIDs")
+    parser.add_argument("--uuids", help="comma-separated domain UUIDs")
     parser.add_argument("--ops", type=int, default=2000, help="operations (3 RPCs each)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--events", type=int, default=0, help="suspend+resume rounds")
+    parser.add_argument("--event-uuid", help="UUID of the running guest for --events")
     args = parser.parse_args()
+
+    if args.events > 0:
+        print(json.dumps(measure_events(args.uri, args.event_uuid, args.events)))
+        return
 
     uuids = args.uuids.split(",")
     conn = libvirt.open(args.uri)

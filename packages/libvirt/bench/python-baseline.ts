@@ -1,0 +1,41 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { LatencySummary } from './latency-summary.ts';
+
+// Runs libvirt_baseline.py with Debian's python3-libvirt (libvirt's C client library). It must be
+// /usr/bin/python3: a pyenv python on PATH has no libvirt module.
+
+const execFileAsync = promisify(execFile);
+const script = fileURLToPath(new URL('./libvirt_baseline.py', import.meta.url));
+
+async function runBaseline(args: string[]): Promise<unknown> {
+  const { stdout } = await execFileAsync('/usr/bin/python3', [script, ...args], { timeout: 600_000 });
+  return JSON.parse(stdout);
+}
+
+/** lookup + info + state, `ops` times, over one connection shared by `threads` threads. */
+export async function pythonThroughput(
+  uri: string,
+  uuids: string[],
+  ops: number,
+  threads: number,
+  warmupOps: number,
+): Promise<{ client: string; ops: number; seconds: number }> {
+  return (await runBaseline([
+    ...['--uri', uri, '--uuids', uuids.join(','), '--ops', String(ops)],
+    ...['--threads', String(threads), '--warmup', String(warmupOps)],
+  ])) as { client: string; ops: number; seconds: number };
+}
+
+/** Suspend/resume rounds of the running guest `uuid`: call start → lifecycle callback, and reply. */
+export async function pythonEventLatency(
+  uri: string,
+  uuid: string,
+  rounds: number,
+): Promise<{ toEvent: LatencySummary; roundTrip: LatencySummary }> {
+  return (await runBaseline(['--uri', uri, '--events', String(rounds), '--event-uuid', uuid])) as {
+    toEvent: LatencySummary;
+    roundTrip: LatencySummary;
+  };
+}
