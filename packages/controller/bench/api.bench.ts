@@ -128,6 +128,9 @@ async function drive(): Promise<void> {
     times.sort((a, b) => a - b);
 
     const hello = await load(ready.helloUrl, {}, duration, connections);
+    // The same middleware stack (request id, logs, body limit, error handling) without auth or a query:
+    // separates what the HTTP layer costs from what the token check and the database cost.
+    const healthz = await load(`${ready.controllerUrl}/healthz`, {}, duration, connections);
     const hosts = await load(
       `${ready.controllerUrl}/api/v1/hosts`,
       { authorization: `Bearer ${token}` },
@@ -136,7 +139,7 @@ async function drive(): Promise<void> {
     );
 
     const row = (name: string, r: Awaited<ReturnType<typeof autocannon>>) =>
-      `${name.padEnd(34)} ${r.requests.average.toFixed(0).padStart(8)} req/s   p50 ${String(r.latency.p50).padStart(4)} ms   p99 ${String(r.latency.p99).padStart(4)} ms`;
+      `${name.padEnd(38)} ${r.requests.average.toFixed(0).padStart(8)} req/s   p50 ${String(r.latency.p50).padStart(4)} ms   p99 ${String(r.latency.p99).padStart(4)} ms`;
     const lines = [
       '',
       `cockpit bench:api — ${new Date().toISOString()}`,
@@ -144,8 +147,10 @@ async function drive(): Promise<void> {
       `${connections} connections, ${duration} s per target after a 2 s warm-up; ${HOSTS} hosts in the list`,
       '',
       row('bare Hono hello (GET /)', hello),
+      row('GET /healthz (app stack, no auth/db)', healthz),
       row('GET /api/v1/hosts (bearer JWT)', hosts),
-      `ratio hosts / hello: ${(hosts.requests.average / hello.requests.average).toFixed(3)}`,
+      `ratio hosts / hello: ${(hosts.requests.average / hello.requests.average).toFixed(3)}` +
+        `   (healthz / hello: ${(healthz.requests.average / hello.requests.average).toFixed(3)})`,
       '',
       `login (POST /api/v1/auth/login, ${logins} sequential): p50 ${percentile(times, 50).toFixed(1)} ms, p95 ${percentile(times, 95).toFixed(1)} ms`,
       '',

@@ -34,15 +34,15 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   app.use('*', async (c, next) => {
     const incoming = c.req.header('x-request-id');
     const requestId = incoming !== undefined && INCOMING_REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    const log = services.log.child({ requestId });
     c.set('requestId', requestId);
-    c.set('services', { ...services, log });
+    c.set('services', withRequestLog(services, requestId));
     const started = performance.now();
     await next();
     c.header('X-Request-Id', requestId);
     const status = c.res.status;
-    log[status >= 500 ? 'error' : 'info'](
+    services.log[status >= 500 ? 'error' : 'info'](
       {
+        requestId,
         method: c.req.method,
         path: c.req.path,
         status,
@@ -106,6 +106,19 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   });
 
   return app;
+}
+
+// Handlers log through `c.var.services.log`, which carries the request id. The child logger is made
+// on first use only: most requests log nothing but the request line, and a child per request costs.
+function withRequestLog(services: Services, requestId: string): Services {
+  let child: Services['log'] | undefined;
+  return {
+    ...services,
+    get log() {
+      child ??= services.log.child({ requestId });
+      return child;
+    },
+  };
 }
 
 function respond(c: Context<AppEnv>, err: ApiError): Response {
