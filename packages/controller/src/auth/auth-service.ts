@@ -44,6 +44,16 @@ export interface AuthService {
    * deleted user is locked out at once rather than when the token expires. Throws AuthError `invalid_token`.
    */
   authenticate(accessToken: string): Promise<Principal>;
+  /**
+   * Checks a signed-in user's current password (before they change it) under the same throttle as
+   * logins, so a stolen access token cannot be used to guess the password. Throws AuthError `throttled`.
+   */
+  confirmPassword(input: {
+    username: string;
+    passwordHash: string;
+    password: string;
+    clientAddress: string;
+  }): Promise<boolean>;
   /** Ends every session of a user: all refresh-token families revoked. */
   revokeSessions(userId: string, reason: string): Promise<void>;
   hashPassword(password: string): Promise<string>;
@@ -141,6 +151,18 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
       if (user.disabledAt !== null) throw new AuthError('invalid_token', 'user is disabled');
       // The role comes from the user's current record; the claim must still be a valid role.
       return { userId: user.id, username: user.username, role: user.role, tokenId: claims.tokenId };
+    },
+
+    async confirmPassword({ username, passwordHash, password, clientAddress }) {
+      const now = clock.now();
+      const wait = await throttle.retryAfter(clientAddress, username, now);
+      if (wait > 0) {
+        throw new AuthError('throttled', `too many failed password checks; try again in ${wait} s`, wait);
+      }
+      const ok = await verifyPassword(passwordHash, password);
+      if (ok) await throttle.recordSuccess(clientAddress, username);
+      else await throttle.recordFailure(clientAddress, username, now);
+      return ok;
     },
 
     async revokeSessions(userId, reason) {

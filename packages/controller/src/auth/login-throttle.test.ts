@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postFrom } from '../../test/support/auth-test-helpers.ts';
 import { createTestApp, TEST_ADMIN_PASSWORD, type TestApp } from '../../test/support/test-app.ts';
+import { isAuthErrorCode } from './auth-errors.ts';
+import { createAuthService } from './auth-service.ts';
 import { blockSeconds, DEFAULT_THROTTLE_POLICY } from './login-throttle.ts';
 
 const login = (t: TestApp, from: string, username: string, password: string) =>
@@ -77,5 +79,20 @@ describe('failed-login throttling over HTTP', () => {
     // A valid login from that address does not lift the address block either.
     expect((await login(t, sprayer, 'admin', TEST_ADMIN_PASSWORD)).status).toBe(429);
     expect((await login(t, '127.0.3.2', 'admin', TEST_ADMIN_PASSWORD)).status).toBe(200);
+  });
+
+  it('is shared by every replica on the same database', async () => {
+    const replica = createAuthService({ sql: t.sql, clock: t.clock, config: t.config, log: t.services.log });
+    const from = '127.0.4.1';
+    for (let i = 0; i < DEFAULT_THROTTLE_POLICY.pair.free; i += 1) {
+      expect((await login(t, from, 'admin', `guess-${i}`)).status).toBe(401);
+    }
+    let err: unknown;
+    try {
+      await replica.login({ username: 'admin', password: TEST_ADMIN_PASSWORD, clientAddress: from });
+    } catch (e) {
+      err = e;
+    }
+    expect(isAuthErrorCode(err, 'throttled')).toBe(true);
   });
 });

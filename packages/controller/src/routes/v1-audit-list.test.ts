@@ -90,6 +90,19 @@ describe('the audit log', () => {
     expect(res.body.error.details[0].path).toBe(field);
   });
 
+  it('records requests refused by validation with the error code', async () => {
+    const res = await t.request('POST', '/api/v1/users', { token: admin.token, body: { username: 'X' } });
+    expect(res.status).toBe(400);
+    const [latest] = (await read('?limit=1')).entries;
+    expect(latest).toMatchObject({
+      action: 'POST /api/v1/users',
+      result: 'validation_failed',
+      status: 400,
+      actor_username: 'admin',
+      request_id: res.headers.get('x-request-id'),
+    });
+  });
+
   it('is readable by admins only', async () => {
     const operator = await t.userWithRole('operator');
     expect((await t.request('GET', '/api/v1/audit', { token: operator.tokens.token })).status).toBe(403);

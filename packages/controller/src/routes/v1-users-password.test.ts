@@ -53,6 +53,22 @@ describe('PUT /api/v1/users/:id/password', () => {
     expect(await loginStatus(user.username, 'my-new-password-1')).toBe(200);
   });
 
+  it('throttles guesses of the current password like logins', async () => {
+    const user = await t.userWithRole('operator');
+    const path = `/api/v1/users/${idOf(user.tokens.token)}/password`;
+    const attempt = (current_password: string) =>
+      t.request('PUT', path, {
+        token: user.tokens.token,
+        body: { password: 'the-new-password-1', current_password },
+      });
+    for (let i = 0; i < 5; i += 1) expect((await attempt(`guess-${i}`)).status).toBe(403);
+    const blocked = await attempt(user.password);
+    expect(blocked.status).toBe(429);
+    expect(blocked.headers.get('retry-after')).toBe('30');
+    t.clock.advance(30_000);
+    expect((await attempt(user.password)).status).toBe(204);
+  });
+
   it('refuses a non-admin changing someone else’s password, before looking at the body', async () => {
     const user = await t.userWithRole('operator');
     const res = await t.request('PUT', `/api/v1/users/${idOf(admin)}/password`, {

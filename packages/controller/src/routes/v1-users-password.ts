@@ -1,6 +1,8 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { annotateAudit } from '../audit/audit-middleware.ts';
+import { isAuthError, toApiError } from '../auth/auth-errors.ts';
+import { clientAddress } from '../auth/client-address.ts';
 import { BEARER_SECURITY, requireRole } from '../auth/require-role.ts';
 import { ApiError } from '../http/api-error.ts';
 import type { AppEnv } from '../http/app-env.ts';
@@ -35,7 +37,8 @@ const route = createRoute({
   tags: ['users'],
   summary: 'Set a user’s password',
   description:
-    'Admins set anyone’s password. Any user may change their own by also sending `current_password`. ' +
+    'Admins set anyone’s password. Any user may change their own by also sending `current_password` ' +
+    '(wrong: 403; checks are throttled like logins: 429 with `Retry-After`). ' +
     'Either way every refresh token of that user is revoked: other sessions end when their access token expires.',
   security: BEARER_SECURITY,
   middleware: [requireRole('viewer'), selfOrAdmin] as const,
@@ -45,7 +48,7 @@ const route = createRoute({
   },
   responses: {
     204: { description: 'Changed.' },
-    ...errorResponses('validation_failed', 'unauthorized', 'forbidden', 'not_found'),
+    ...errorResponses('validation_failed', 'unauthorized', 'forbidden', 'not_found', 'too_many_requests'),
   },
 });
 
@@ -65,9 +68,19 @@ export function registerV1UsersPassword(app: OpenAPIHono<AppEnv>): void {
           details: [{ path: 'body.current_password', message: 'is required' }],
         });
       }
-      if (!(await auth.verifyPassword(user.passwordHash, current_password))) {
-        throw new ApiError('forbidden', 'current_password is wrong');
+      let confirmed: boolean;
+      try {
+        confirmed = await auth.confirmPassword({
+          username: user.username,
+          passwordHash: user.passwordHash,
+          password: current_password,
+          clientAddress: clientAddress(c),
+        });
+      } catch (err) {
+        if (isAuthError(err)) throw toApiError(err);
+        throw err;
       }
+      if (!confirmed) throw new ApiError('forbidden', 'current_password is wrong');
     }
     await setPasswordHash(sql, id, await auth.hashPassword(password), clock.now());
     await auth.revokeSessions(id, 'password_changed');
