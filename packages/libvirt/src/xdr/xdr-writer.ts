@@ -7,6 +7,7 @@ const HYPER_MIN = -(1n << 63n);
 const HYPER_MAX = (1n << 63n) - 1n;
 const UHYPER_MAX = (1n << 64n) - 1n;
 const ZERO_PAD = Buffer.alloc(4);
+const SHORT_STRING = 32;
 
 /**
  * Appends XDR (RFC 4506) items to a growing buffer. Every item is a multiple of 4 bytes, big-endian.
@@ -96,6 +97,7 @@ export class XdrWriter {
   }
 
   string(v: string, max: number): void {
+    if (v.length <= SHORT_STRING && this.shortAscii(v, max)) return;
     const len = Buffer.byteLength(v, 'utf8');
     if (len > max) throw new XdrError(`string of ${len} bytes exceeds maximum ${max}`);
     this.uint(len);
@@ -103,6 +105,21 @@ export class XdrWriter {
     this.buf.write(v, this.pos, len, 'utf8');
     this.pos += len;
     this.pad(len);
+  }
+
+  /** Writes a short pure-ASCII string byte by byte (cheaper than Buffer.write); false if not ASCII. */
+  private shortAscii(v: string, max: number): boolean {
+    const len = v.length;
+    for (let i = 0; i < len; i++) if (v.charCodeAt(i) >= 0x80) return false;
+    if (len > max) throw new XdrError(`string of ${len} bytes exceeds maximum ${max}`);
+    this.ensure(len + 7);
+    const b = this.buf;
+    b.writeUInt32BE(len, this.pos);
+    let p = this.pos + 4;
+    for (let i = 0; i < len; i++) b[p++] = v.charCodeAt(i);
+    for (let k = len; (k & 3) !== 0; k++) b[p++] = 0;
+    this.pos = p;
+    return true;
   }
 
   /** Length word of a variable-length array, checked against its maximum. */
