@@ -9,6 +9,7 @@ import { DEFAULT_THROTTLE_POLICY, LoginThrottle, type ThrottlePolicy } from './l
 import { createDummyVerifier, hashPassword, verifyPassword } from './passwords.ts';
 import type { Principal, Role } from './principal.ts';
 import {
+  pruneDeadFamilies,
   revokeAllFamilies,
   revokeFamilyOf,
   rotateRefreshToken,
@@ -119,6 +120,7 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
       }
       await throttle.recordSuccess(clientAddress, username);
       const who = { id: user.id, username: user.username, role: user.role };
+      await pruneDeadFamilies(sql, user.id, now);
       const refreshToken = await storeRefreshToken(sql, { userId: user.id, now, ttlSeconds: refreshTtl });
       return { tokens: tokensFor(who, refreshToken), user: who };
     },

@@ -100,3 +100,15 @@ export async function revokeAllFamilies(
     returning id`;
   return rows.length;
 }
+
+/**
+ * Deletes a user's dead families (revoked, or every token expired) so the tables do not grow with
+ * every login. Run at login; live families keep their spent tokens, which reuse detection needs.
+ */
+export async function pruneDeadFamilies(sql: Sql, userId: string, now: Date): Promise<void> {
+  await sql`
+    delete from refresh_token_families f
+    where f.user_id = ${userId}
+      and (f.revoked_at is not null
+           or not exists (select 1 from refresh_tokens t where t.family_id = f.id and t.expires_at > ${now}))`;
+}

@@ -52,11 +52,14 @@ describe.each(['server', 'embedded'] as const)('POST /api/v1/auth/refresh (%s da
     expect((await refresh(t, other.refresh_token)).status).toBe(200);
   });
 
-  it('refuses an expired refresh token', async () => {
+  it('refuses an expired refresh token, and the next login prunes dead sessions', async () => {
     const tokens = await t.login('admin', TEST_ADMIN_PASSWORD);
     t.clock.advance(t.config.auth.refreshTokenTtlSeconds * 1000);
     const res = await refresh(t, tokens.refresh_token);
     expect(res.status).toBe(401);
+    await t.login('admin', TEST_ADMIN_PASSWORD);
+    const [row] = await t.sql<{ n: number }[]>`select count(*)::int as n from refresh_token_families`;
+    expect(row?.n).toBe(1);
   });
 
   it('refuses an access token, an unknown token, and answers 400 naming the field', async () => {
