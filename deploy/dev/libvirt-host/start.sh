@@ -18,6 +18,10 @@ port=$2
 check_name "$name"
 case $port in '' | *[!0-9]*) die "TCP_PORT must be a number: '$port'" ;; esac
 [ "$(id -u)" = 0 ] || die "must run as root (namespaces, bind mounts, QEMU)"
+for tool in libvirtd virtlogd virsh qemu-system-x86_64 unshare flock; do
+  command -v "$tool" >/dev/null ||
+    die "$tool not found; on Debian: apt-get install libvirt-daemon-system libvirt-clients qemu-system-x86"
+done
 
 migration_ports=${LIBVIRT_HOST_MIGRATION_PORTS:-$((port + 1))-$((port + 10))}
 mig_min=${migration_ports%-*}
