@@ -1,0 +1,36 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { claimsOf } from '../../test/support/auth-test-helpers.ts';
+import { createTestApp, TEST_ADMIN_PASSWORD, type TestApp } from '../../test/support/test-app.ts';
+import { createAuthService } from './auth-service.ts';
+
+// No key configured: the first start generates one into the data folder. A second service over the
+// same configuration (a restart) must accept the tokens of the first.
+describe.each([
+  ['HS256', { COCKPIT_JWT_SECRET: '' }],
+  ['ES256', { COCKPIT_JWT_SECRET: '', COCKPIT_JWT_ALGORITHM: 'ES256' }],
+])('generated %s signing key', (algorithm, env) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ env });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('signs with it, and tokens survive a restart', async () => {
+    const tokens = await t.login('admin', TEST_ADMIN_PASSWORD);
+    expect(claimsOf(tokens.token).header.alg).toBe(algorithm);
+    expect((await t.request('GET', '/api/v1/hosts', { token: tokens.token })).status).toBe(200);
+    const restarted = createAuthService({
+      sql: t.sql,
+      clock: t.clock,
+      config: t.config,
+      log: t.services.log,
+    });
+    expect(restarted.signingKeys.generatedFile).toBeUndefined();
+    const principal = await restarted.authenticate(tokens.token);
+    expect(principal).toMatchObject({ username: 'admin', role: 'admin' });
+    const refreshed = await restarted.refresh(tokens.refresh_token);
+    expect(refreshed.user.username).toBe('admin');
+  });
+});
