@@ -1,22 +1,30 @@
 #!/bin/sh
-# stop.sh NAME: end every process of the libvirt host NAME (libvirtd, virtlogd, its guests' QEMU)
-# and remove its folder. Succeeds when the host is not running.
+# stop.sh NAME | --all: end every process of the libvirt host NAME (libvirtd, virtlogd, its
+# guests' QEMU) and remove its folder; --all does so for every host under the hosts folder (say,
+# after a test run was killed before its afterAll). Succeeds when the host is not running.
 . "$(dirname "$0")/lib.sh"
 
-[ $# -eq 1 ] || die "usage: stop.sh NAME"
-name=$1
-check_name "$name"
-dir=$(state_dir "$name")
+[ $# -eq 1 ] || die "usage: stop.sh NAME | --all"
 [ -d "$HOSTS_DIR" ] || exit 0
+if [ "$1" = --all ]; then
+  names=$(find "$HOSTS_DIR" -mindepth 1 -maxdepth 1 -type d ! -name '.*' -printf '%f\n')
+else
+  check_name "$1"
+  names=$1
+fi
+
 exec 9>"$HOSTS_DIR/.lock"
 flock 9
-if [ -e "$dir" ]; then
-  stop_host "$dir"
-fi
-# Drop the host's line from the shared hosts file, rewriting it in place (same inode) so that the
-# other hosts' bind mounts keep seeing it.
 hosts_file="$HOSTS_DIR/hosts"
-if [ -f "$hosts_file" ] && grep -qx "127.0.0.1 $name" "$hosts_file"; then
-  kept=$(grep -vx "127.0.0.1 $name" "$hosts_file")
-  printf '%s\n' "$kept" >"$hosts_file"
-fi
+for name in $names; do
+  dir=$(state_dir "$name")
+  if [ -e "$dir" ]; then
+    stop_host "$dir"
+  fi
+  # Drop the host's line from the shared hosts file, rewriting it in place (same inode) so that
+  # the other hosts' bind mounts keep seeing it.
+  if [ -f "$hosts_file" ] && grep -qx "127.0.0.1 $name" "$hosts_file"; then
+    kept=$(grep -vx "127.0.0.1 $name" "$hosts_file")
+    printf '%s\n' "$kept" >"$hosts_file"
+  fi
+done
