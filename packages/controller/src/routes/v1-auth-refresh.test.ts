@@ -79,13 +79,21 @@ describe.each(['server', 'embedded'] as const)('POST /api/v1/auth/refresh (%s da
   });
 });
 
-describe('refresh of a disabled user', () => {
+describe('refresh races and disabled users', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await createTestApp();
   });
   afterAll(async () => {
     await t.close();
+  });
+
+  it('lets exactly one of two concurrent refreshes with one token win; the loser revokes the family', async () => {
+    const tokens = await t.login('admin', TEST_ADMIN_PASSWORD);
+    const results = await Promise.all([refresh(t, tokens.refresh_token), refresh(t, tokens.refresh_token)]);
+    expect(results.map((r) => r.status).sort()).toEqual([200, 401]);
+    const winner = results.find((r) => r.status === 200)?.body;
+    expect((await refresh(t, winner.refresh_token)).status).toBe(401);
   });
 
   it('stops working once the user is disabled, and stays dead after re-enabling', async () => {
