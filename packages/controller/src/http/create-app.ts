@@ -38,7 +38,13 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
     c.set('services', withRequestLog(services, requestId));
     const started = performance.now();
     await next();
-    c.header('X-Request-Id', requestId);
+    // On the response's headers directly: `c.header()` after the response exists rebuilds it, which
+    // makes @hono/node-server give up its fast path for plain bodies.
+    try {
+      c.res.headers.set('X-Request-Id', requestId);
+    } catch {
+      // A handler returned a Response with immutable headers (e.g. a proxied fetch): it goes out as is.
+    }
     const status = c.res.status;
     services.log[status >= 500 ? 'error' : 'info'](
       {
@@ -53,18 +59,23 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
     );
   });
 
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: services.config.http.bodyLimitBytes,
-      onError: () => {
-        throw new ApiError(
-          'payload_too_large',
-          `request body is larger than ${services.config.http.bodyLimitBytes} bytes`,
-        );
-      },
-    }),
-  );
+  const limitBody = bodyLimit({
+    maxSize: services.config.http.bodyLimitBytes,
+    onError: () => {
+      throw new ApiError(
+        'payload_too_large',
+        `request body is larger than ${services.config.http.bodyLimitBytes} bytes`,
+      );
+    },
+  });
+  // Only requests that carry a body go through the limit: it reads `c.req.raw`, which makes
+  // @hono/node-server build a full Request object, a cost most requests (GETs) need not pay.
+  app.use('*', (c, next) => {
+    const length = c.req.header('content-length');
+    const hasBody =
+      (length !== undefined && length !== '0') || c.req.header('transfer-encoding') !== undefined;
+    return hasBody ? limitBody(c, next) : next();
+  });
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',
