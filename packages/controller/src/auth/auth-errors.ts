@@ -48,9 +48,13 @@ export function toApiError(err: AuthError): ApiError {
         headers: { 'WWW-Authenticate': invalidTokenChallenge(err.message) },
         cause: err,
       });
+    // RFC 9110 §15.5.2: every 401 carries a challenge, also on the login and refresh endpoints.
     case 'invalid_credentials':
     case 'invalid_refresh_token':
     case 'refresh_token_reused':
-      return new ApiError('unauthorized', err.message, { cause: err });
+      return new ApiError('unauthorized', err.message, {
+        headers: { 'WWW-Authenticate': BEARER_REALM },
+        cause: err,
+      });
   }
 }

@@ -47,6 +47,7 @@ describe.each(['server', 'embedded'] as const)('POST /api/v1/auth/login (%s data
       expect(res.status).toBe(401);
       expect(res.body.error).toMatchObject({ code: 'unauthorized', message: 'invalid username or password' });
       expect(res.body.error.requestId).toBe(res.headers.get('x-request-id'));
+      expect(res.headers.get('www-authenticate')).toBe('Bearer realm="cockpit"');
     }
   });
 
