@@ -93,15 +93,38 @@ export function dial(uri: ParsedUri, opts: DialOptions = {}): Promise<Duplex> {
     const onError = (err: Error) => fail(err);
     const onAbort = () => fail(new Error('aborted'), 'ABORTED');
     const timer = setTimeout(() => fail(new Error(`no connection within ${timeoutMs} ms`)), timeoutMs);
-    const onReady = () => {
+    const ready = () => {
       cleanup();
       sock.setNoDelay(true);
       resolve(sock);
     };
+    // After the TLS handshake libvirtd checks our certificate and confirms with a single byte (1),
+    // or hangs up. Consume it before any packet framing starts.
+    const onConfirm = (chunk: Buffer) => {
+      sock.off('data', onConfirm);
+      sock.pause();
+      if (chunk[0] !== 1) {
+        fail(new Error(`daemon refused the TLS session (confirmation byte ${chunk[0]})`));
+        return;
+      }
+      if (chunk.length > 1) sock.unshift(chunk.subarray(1));
+      ready();
+    };
+    const onReady = () => {
+      if (uri.transport !== 'tls') {
+        ready();
+        return;
+      }
+      sock.once('end', onEnd);
+      sock.on('data', onConfirm);
+    };
+    const onEnd = () => fail(new Error('daemon closed the TLS session (client certificate refused?)'));
     const cleanup = () => {
       clearTimeout(timer);
       sock.off('error', onError);
       sock.off(readyEvent, onReady);
+      sock.off('end', onEnd);
+      sock.off('data', onConfirm);
       opts.signal?.removeEventListener('abort', onAbort);
     };
     if (opts.signal?.aborted) {

@@ -90,6 +90,8 @@ export class RpcClient implements RemoteCaller {
     );
     stream.on('close', () => this.onStreamClosed());
     stream.on('end', () => this.onStreamClosed());
+    // The dialer may have paused the stream (TLS confirmation byte); start the reader loop.
+    stream.resume();
     this.keepalive.start();
   }
 

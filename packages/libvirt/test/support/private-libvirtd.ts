@@ -40,19 +40,33 @@ async function waitFor(cond: () => Promise<boolean>, timeoutMs: number, what: ()
  * collides with another daemon on the machine (driver pid files, locks, domain state).
  * Needs root, as libvirt's system daemon does.
  */
-export async function startPrivateLibvirtd(extraConf = ''): Promise<PrivateLibvirtd> {
+export interface PrivateLibvirtdOptions {
+  /** Also listen for TLS on 127.0.0.1:port with the certificates of `makeTestPki(pkiDir)`. */
+  tls?: { port: number; pkiDir: string };
+}
+
+export async function startPrivateLibvirtd(opts: PrivateLibvirtdOptions = {}): Promise<PrivateLibvirtd> {
   const dir = mkdtempSync(join(tmpdir(), 'cockpit-libvirtd-'));
   const socketPath = join(dir, 'libvirt-sock');
   writeFileSync(
     join(dir, 'libvirtd.conf'),
     [
-      'listen_tls = 0',
+      `listen_tls = ${opts.tls ? 1 : 0}`,
       'listen_tcp = 0',
+      'listen_addr = "127.0.0.1"',
       `unix_sock_dir = "${dir}"`,
       'auth_unix_rw = "none"',
       'auth_unix_ro = "none"',
       `log_outputs = "3:file:${join(dir, 'libvirtd.log')}"`,
-      extraConf,
+      ...(opts.tls
+        ? [
+            `tls_port = "${opts.tls.port}"`,
+            'auth_tls = "none"',
+            `ca_file = "${opts.tls.pkiDir}/cacert.pem"`,
+            `cert_file = "${opts.tls.pkiDir}/servercert.pem"`,
+            `key_file = "${opts.tls.pkiDir}/serverkey.pem"`,
+          ]
+        : []),
     ].join('\n'),
   );
   const script = [
@@ -60,7 +74,7 @@ export async function startPrivateLibvirtd(extraConf = ''): Promise<PrivateLibvi
     'for d in /run/libvirt /var/lib/libvirt /var/cache/libvirt /var/log/libvirt; do',
     '  mkdir -p "$d" && mount -t tmpfs tmpfs "$d"',
     'done',
-    `exec libvirtd -f "${dir}/libvirtd.conf" -p "${dir}/libvirtd.pid"`,
+    `exec libvirtd ${opts.tls ? '--listen ' : ''}-f "${dir}/libvirtd.conf" -p "${dir}/libvirtd.pid"`,
   ].join('\n');
   const child: ChildProcess = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], {
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -1,0 +1,92 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, isDialError, isInterrupted, LibvirtClientError } from '../src/index.ts';
+import { type PrivateLibvirtd, startPrivateLibvirtd } from './support/private-libvirtd.ts';
+import { makeTestPki } from './support/test-pki.ts';
+
+// TLS with client certificates against a real libvirtd (auth_tls = "none": the certificate is the
+// credential). The daemon checks our client certificate; we check its server certificate.
+
+let daemon: PrivateLibvirtd;
+let dir: string;
+let pki: string;
+let port: number;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === 'object' && addr !== null ? addr.port : 0));
+    });
+  });
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'cockpit-tls-'));
+  pki = makeTestPki(join(dir, 'pki'));
+  port = await freePort();
+  daemon = await startPrivateLibvirtd({ tls: { port, pkiDir: pki } });
+}, 60_000);
+
+afterAll(async () => {
+  await daemon?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const read = (name: string) => readFileSync(join(pki, name));
+
+async function caught(p: Promise<unknown>): Promise<unknown> {
+  try {
+    const c = await p;
+    // A daemon may accept the handshake and hang up right after; the first call then fails.
+    await (c as { connectGetHostname(): Promise<string> }).connectGetHostname();
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected the connection to fail');
+}
+
+describe('qemu+tls / test+tls with client certificates', () => {
+  it('connects with certificates given as options', async () => {
+    const conn = await connect(`test+tls://127.0.0.1:${port}/default`, {
+      tls: { ca: read('cacert.pem'), cert: read('clientcert.pem'), key: read('clientkey.pem') },
+    });
+    const unix = await connect(daemon.uri('test'));
+    expect(await conn.connectGetHostname()).toBe(await unix.connectGetHostname());
+    expect((await conn.connectListAllDomains()).map((d) => d.name)).toContain('test');
+    await Promise.all([conn.close(), unix.close()]);
+  });
+
+  it('reads them from ?pkipath= like libvirt does', async () => {
+    const conn = await connect(`test+tls://localhost:${port}/default?pkipath=${pki}`);
+    expect(conn.name).toBe('test:///default');
+    expect(typeof (await conn.connectGetLibVersion())).toBe('number');
+    await conn.close();
+  });
+
+  it('refuses a server whose certificate our CA did not sign', async () => {
+    const other = makeTestPki(join(dir, 'other'), 'someone-else');
+    const err = await caught(
+      connect(`test+tls://127.0.0.1:${port}/default`, {
+        tls: {
+          ca: readFileSync(join(other, 'cacert.pem')),
+          cert: read('clientcert.pem'),
+          key: read('clientkey.pem'),
+        },
+      }),
+    );
+    expect(isDialError(err)).toBe(true);
+  });
+
+  it('is refused by the daemon without a client certificate', async () => {
+    const err = await caught(
+      connect(`test+tls://127.0.0.1:${port}/default`, { tls: { ca: read('cacert.pem'), cert: '', key: '' } }),
+    );
+    expect(err instanceof LibvirtClientError && (isDialError(err) || isInterrupted(err))).toBe(true);
+  });
+});
