@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the real-part test suites need, when it is missing: libvirt + QEMU (software
-# emulation), python3-libvirt (the C library, baseline of bench:libvirt), and a PostgreSQL server
+# emulation), python3-libvirt (the C library, baseline of bench:libvirt), openssl (test PKI of the
+# libvirt TLS suite), and a PostgreSQL server
 # answering on 127.0.0.1:5432. Debian only; a no-op on a machine that already has everything.
 set -euo pipefail
 need=()
-for p in libvirt-daemon-system libvirt-clients libvirt-daemon-driver-qemu qemu-system-x86 python3-libvirt postgresql; do
+for p in libvirt-daemon-system libvirt-clients libvirt-daemon-driver-qemu qemu-system-x86 python3-libvirt openssl postgresql; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
 done
 if ((${#need[@]})); then
