@@ -9,7 +9,11 @@ import {
   VIR_MIGRATE_PEER2PEER,
 } from './protocol/libvirt-constants.gen.ts';
 import { RemoteProcedures } from './protocol/remote-procedures.gen.ts';
-import { REMOTE_AUTH_NONE, REMOTE_AUTH_POLKIT } from './protocol/remote-types.gen.ts';
+import {
+  REMOTE_AUTH_NONE,
+  REMOTE_AUTH_POLKIT,
+  type RemoteDomainGetJobInfoRet,
+} from './protocol/remote-types.gen.ts';
 import { silentLogger } from './rpc/logger.ts';
 import type { CallOptions } from './rpc/remote-caller.ts';
 import { RpcClient, type RpcClientOptions } from './rpc/rpc-client.ts';
@@ -51,6 +55,9 @@ export interface DomainStats {
   params: TypedParam[];
   stats: TypedParamRecord;
 }
+
+/** virDomainJobInfo: `type` is a virDomainJobType; times in ms, data/mem/file figures in bytes. */
+export type DomainJobInfo = RemoteDomainGetJobInfoRet;
 
 export interface JobStats {
   /** virDomainJobType. */
@@ -285,7 +292,7 @@ export class LibvirtConnection {
     });
   }
 
-  async domainGetJobInfo(dom: Domain, opts?: CallOptions) {
+  async domainGetJobInfo(dom: Domain, opts?: CallOptions): Promise<DomainJobInfo> {
     return this.remote.domainGetJobInfo({ dom: toRemoteDomain(dom) }, opts);
   }
 

@@ -2,6 +2,7 @@ export {
   type ConnectOptions,
   connect,
   type DomainInfo,
+  type DomainJobInfo,
   type DomainStats,
   type JobStats,
   LibvirtConnection,
