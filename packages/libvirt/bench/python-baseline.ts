@@ -21,11 +21,11 @@ export async function pythonThroughput(
   ops: number,
   threads: number,
   warmupOps: number,
-): Promise<{ client: string; ops: number; seconds: number }> {
+): Promise<{ client: string; ops: number; seconds: number; cpuSeconds: number }> {
   return (await runBaseline([
     ...['--uri', uri, '--uuids', uuids.join(','), '--ops', String(ops)],
     ...['--threads', String(threads), '--warmup', String(warmupOps)],
-  ])) as { client: string; ops: number; seconds: number };
+  ])) as { client: string; ops: number; seconds: number; cpuSeconds: number };
 }
 
 /** Suspend/resume rounds of the running guest `uuid`: call start → lifecycle callback, and reply. */
