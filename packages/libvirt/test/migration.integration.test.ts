@@ -92,7 +92,12 @@ async function sampleRunningJob(
   settled: () => boolean,
 ): Promise<JobStats | undefined> {
   while (!settled()) {
-    const job = await conn.domainGetJobStats(dom, 0, { timeoutMs: 5_000 });
+    const job = await conn.domainGetJobStats(dom, 0, { timeoutMs: 5_000 }).catch((err: unknown) => {
+      // The migration can finish (and undefine the source) between two samples.
+      if (isNoDomain(err)) return undefined;
+      throw err;
+    });
+    if (job === undefined) return undefined;
     if (job.type === VIR_DOMAIN_JOB_UNBOUNDED && Number(job.stats[VIR_DOMAIN_JOB_MEMORY_TOTAL] ?? 0) > 0) {
       return job;
     }
