@@ -10,6 +10,7 @@
 #   LIBVIRT_HOST_MIGRATION_PORTS  "MIN-MAX" ports the host's QEMU may listen on for incoming
 #                                 migrations (default TCP_PORT+1 to TCP_PORT+10)
 #   LIBVIRT_HOST_START_TIMEOUT  seconds to wait for the daemon (default 60)
+#   LIBVIRT_HOST_LOG_LEVEL      libvirtd.log level: 1 debug … 4 errors only (default 3, warnings)
 . "$(dirname "$0")/lib.sh"
 
 [ $# -eq 2 ] || die "usage: start.sh NAME TCP_PORT"
@@ -27,6 +28,7 @@ migration_ports=${LIBVIRT_HOST_MIGRATION_PORTS:-$((port + 1))-$((port + 10))}
 mig_min=${migration_ports%-*}
 mig_max=${migration_ports#*-}
 timeout=${LIBVIRT_HOST_START_TIMEOUT:-60}
+log_level=${LIBVIRT_HOST_LOG_LEVEL:-3}
 dir=$(state_dir "$name")
 uri=$(tcp_uri "$port")
 
@@ -102,7 +104,7 @@ auth_unix_rw = "none"
 auth_unix_ro = "none"
 # Migration refuses a destination with the source's host UUID ("same host").
 host_uuid = "$(cat "$dir/host-uuid")"
-log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
+log_outputs = "$log_level:file:/var/log/libvirt/libvirtd.log"
 CONF
 
 cat >>"$dir/etc/qemu.conf" <<CONF
