@@ -171,7 +171,8 @@ export class RpcClient implements RemoteCaller {
         new LibvirtClientError('ABORTED', 'call aborted before it was sent', { cause: signal.reason }),
       );
     }
-    this.serial = (this.serial + 1) >>> 0;
+    // Serial 0 is what keepalive and event messages carry; never hand it to a call.
+    this.serial = (this.serial + 1) >>> 0 || 1;
     const serial = this.serial;
     const buf = encodePacket(
       { program, version, procedure, type: VIR_NET_CALL, serial, status: VIR_NET_OK },
