@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { guestXml } from './guest-xml.ts';
 import { type LibvirtHost, startLibvirtHost } from './libvirt-host.ts';
 import { virsh, virshDominfo, virshListAll } from './virsh.ts';
+import { waitFor } from './wait-for.ts';
 
 /** Pids of processes whose UTS namespace is `utsNs` ("uts:[…]"). */
 async function pidsInUtsNamespace(utsNs: string): Promise<number[]> {
@@ -48,6 +49,18 @@ describe('libvirt host harness', () => {
     expect(again.hostUuid).toBe(a.hostUuid);
   });
 
+  it('runs a process on a host: its hostname, its libvirtd as qemu:///system', async () => {
+    const child = a.spawn('sh', ['-c', 'hostname; virsh -q -c qemu:///system capabilities']);
+    let out = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(0);
+    expect(out.split('\n')[0]).toBe(a.name);
+    expect(out).toContain(`<uuid>${a.hostUuid}</uuid>`);
+  });
+
   it('keeps a diskless guest running and leaves no process behind when stopped', async () => {
     const host = await startLibvirtHost();
     const uts = await libvirtdUtsNamespace(host);
@@ -58,10 +71,17 @@ describe('libvirt host harness', () => {
     await virsh(host.uri, 'start', name);
     expect((await virshDominfo(host.uri, name)).State).toBe('running');
     expect(await virshListAll(host.uri)).toEqual([name]);
-    // libvirtd, virtlogd and QEMU
-    expect((await pidsInUtsNamespace(uts)).length).toBeGreaterThanOrEqual(3);
+    const onHost = host.spawn('sleep', ['600']);
+    const onHostClosed = new Promise<NodeJS.Signals | null>((resolve) =>
+      onHost.on('close', (_code, signal) => resolve(signal)),
+    );
+    // libvirtd, virtlogd, QEMU and the process started on the host
+    await waitFor(async () => ((await pidsInUtsNamespace(uts)).length >= 4 ? true : undefined), {
+      what: 'four processes on the host',
+    });
 
     await host.stop();
     expect(await pidsInUtsNamespace(uts)).toEqual([]);
+    expect(await onHostClosed).toBe('SIGTERM');
   }, 120_000);
 });

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile, type SpawnOptions, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -34,6 +34,11 @@ export interface LibvirtHost {
   hostUuid: string;
   stateDir: string;
   migrationPorts: { min: number; max: number };
+  /**
+   * Starts a process "on" the host: in its mount and UTS namespaces (deploy/dev/libvirt-host/exec.sh),
+   * where `qemu:///system` is this host's libvirtd and the hostname is `name`. `stop()` ends it too.
+   */
+  spawn(command: string, args?: readonly string[], options?: SpawnOptions): ChildProcess;
   /** Ends libvirtd, virtlogd and every guest of the host and removes its folder. Idempotent. */
   stop(): Promise<void>;
 }
@@ -103,6 +108,9 @@ export async function startLibvirtHost(options: LibvirtHostOptions = {}): Promis
     hostUuid: value('host_uuid'),
     stateDir: value('state_dir'),
     migrationPorts: range,
+    spawn(command, args = [], spawnOptions = {}) {
+      return spawn(`${scriptsDir}exec.sh`, [name, command, ...args], spawnOptions);
+    },
     stop() {
       stopped ??= runScript('stop.sh', [name]).then(() => undefined);
       return stopped;
