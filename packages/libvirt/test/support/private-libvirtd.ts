@@ -11,6 +11,8 @@ export interface PrivateLibvirtd {
   /** `test+unix:///default?socket=…` etc. */
   uri(driver: 'test' | 'qemu', path?: string): string;
   log(): string;
+  /** Sends a signal to the libvirtd process (SIGSTOP to freeze it, SIGKILL to crash it). */
+  signal(sig: NodeJS.Signals): void;
   stop(): Promise<void>;
 }
 
@@ -109,7 +111,12 @@ export async function startPrivateLibvirtd(opts: PrivateLibvirtdOptions = {}): P
     uri: (driver, path = driver === 'test' ? '/default' : '/system') =>
       `${driver}+unix://${path}?socket=${socketPath}`,
     log,
+    signal(sig) {
+      const pid = Number(readFileSync(join(dir, 'libvirtd.pid'), 'utf8').trim());
+      process.kill(pid, sig);
+    },
     async stop() {
+      if (!exited) child.kill('SIGCONT');
       if (!exited) {
         child.kill('SIGTERM');
         const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
