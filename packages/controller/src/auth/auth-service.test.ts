@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { claimsOf } from '../../test/support/auth-test-helpers.ts';
 import { createTestApp, TEST_ADMIN_PASSWORD, type TestApp } from '../../test/support/test-app.ts';
+import { isAuthErrorCode } from './auth-errors.ts';
 import { createAuthService } from './auth-service.ts';
 
 // No key configured: the first start generates one into the data folder. A second service over the
@@ -32,5 +33,43 @@ describe.each([
     expect(principal).toMatchObject({ username: 'admin', role: 'admin' });
     const refreshed = await restarted.refresh(tokens.refresh_token);
     expect(refreshed.user.username).toBe('admin');
+  });
+});
+
+describe('user status on each request', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('locks a disabled user out at once on this replica and within a second on another', async () => {
+    const admin = await t.login('admin', TEST_ADMIN_PASSWORD);
+    const user = await t.userWithRole('operator');
+    const id = String(claimsOf(user.tokens.token).payload.sub);
+    const other = createAuthService({ sql: t.sql, clock: t.clock, config: t.config, log: t.services.log });
+    // Both replicas have now seen the user enabled.
+    expect((await t.request('GET', '/api/v1/vms', { token: user.tokens.token })).status).toBe(200);
+    expect((await other.authenticate(user.tokens.token)).username).toBe(user.username);
+
+    expect((await t.request('POST', `/api/v1/users/${id}/disable`, { token: admin.token })).status).toBe(200);
+    expect((await t.request('GET', '/api/v1/vms', { token: user.tokens.token })).status).toBe(401);
+
+    const deadline = performance.now() + 5_000;
+    let refusedAfterMs: number | undefined;
+    const start = performance.now();
+    while (refusedAfterMs === undefined && performance.now() < deadline) {
+      try {
+        await other.authenticate(user.tokens.token);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      } catch (err) {
+        expect(isAuthErrorCode(err, 'invalid_token')).toBe(true);
+        refusedAfterMs = performance.now() - start;
+      }
+    }
+    expect(refusedAfterMs).toBeDefined();
+    expect(refusedAfterMs).toBeLessThan(2_500);
   });
 });

@@ -16,6 +16,7 @@ import {
   storeRefreshToken,
 } from './refresh-tokens.ts';
 import { loadSigningKeys, type SigningKeys } from './signing-keys.ts';
+import { UserStatusCache } from './user-status-cache.ts';
 
 /** The seed's login and refresh answer, field for field. */
 export interface TokenResponse {
@@ -41,8 +42,9 @@ export interface AuthService {
   /** Revokes the family of a refresh token owned by `userId`; false when there was nothing live to revoke. */
   logout(refreshToken: string, userId: string): Promise<boolean>;
   /**
-   * Verifies a bearer access token and looks its user up (one primary-key read), so a disabled or
-   * deleted user is locked out at once rather than when the token expires. Throws AuthError `invalid_token`.
+   * Verifies a bearer access token and checks its user (a primary-key read, remembered for a second),
+   * so a disabled or deleted user is locked out at once rather than when the token expires.
+   * Throws AuthError `invalid_token`.
    */
   authenticate(accessToken: string): Promise<Principal>;
   /**
@@ -57,6 +59,11 @@ export interface AuthService {
   }): Promise<boolean>;
   /** Ends every session of a user: all refresh-token families revoked. */
   revokeSessions(userId: string, reason: string): Promise<void>;
+  /**
+   * Tells this replica a user was disabled, enabled, deleted or changed, so its next request is
+   * checked against the database (other replicas notice within a second; see UserStatusCache).
+   */
+  userChanged(userId: string): void;
   hashPassword(password: string): Promise<string>;
   verifyPassword(passwordHash: string, password: string): Promise<boolean>;
   readonly signingKeys: SigningKeys;
@@ -69,6 +76,8 @@ export interface AuthServiceDeps {
   log: Logger;
   /** Tests may pass other limits; production uses the documented defaults. */
   throttlePolicy?: ThrottlePolicy;
+  /** How long a replica trusts what it read about a user (default 1000 ms). */
+  userCacheMs?: number;
 }
 
 export function createAuthService(deps: AuthServiceDeps): AuthService {
@@ -90,6 +99,12 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
   const throttle = new LoginThrottle(sql, deps.throttlePolicy ?? DEFAULT_THROTTLE_POLICY);
   const dummyVerify = createDummyVerifier();
   const refreshTtl = config.auth.refreshTokenTtlSeconds;
+  const users = new UserStatusCache(async (id) => {
+    const user = await findUserById(sql, id);
+    return (
+      user && { id: user.id, username: user.username, role: user.role, disabled: user.disabledAt !== null }
+    );
+  }, deps.userCacheMs);
 
   const tokensFor = (user: AuthenticatedUser, refreshToken: string): TokenResponse => {
     const access = accessTokens.issue(user);
@@ -148,9 +163,9 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
 
     async authenticate(accessToken) {
       const claims = accessTokens.verify(accessToken);
-      const user = await findUserById(sql, claims.userId);
+      const user = await users.get(claims.userId);
       if (user === null) throw new AuthError('invalid_token', 'user no longer exists');
-      if (user.disabledAt !== null) throw new AuthError('invalid_token', 'user is disabled');
+      if (user.disabled) throw new AuthError('invalid_token', 'user is disabled');
       // The role comes from the user's current record; the claim must still be a valid role.
       return { userId: user.id, username: user.username, role: user.role, tokenId: claims.tokenId };
     },
@@ -168,7 +183,10 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
     },
 
     async revokeSessions(userId, reason) {
+      users.forget(userId);
       await revokeAllFamilies(sql, userId, clock.now(), reason);
     },
+
+    userChanged: (userId) => users.forget(userId),
   };
 }

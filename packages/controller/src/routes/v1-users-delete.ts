@@ -33,6 +33,7 @@ export function registerV1UsersDelete(app: OpenAPIHono<AppEnv>): void {
     const outcome = await changeUnlessLastAdmin(sql, id, 'delete', clock.now());
     if (outcome === 'not_found') throw new ApiError('not_found', 'no such user');
     if (outcome === 'last_admin') throw new ApiError('conflict', 'cannot delete the last enabled admin');
+    c.var.services.auth.userChanged(id);
     return c.body(null, 204);
   });
 }

@@ -30,6 +30,7 @@ export function registerV1UsersEnable(app: OpenAPIHono<AppEnv>): void {
     const { sql, clock } = c.var.services;
     annotateAudit(c, { target: `user:${id}` });
     if (!(await enableUser(sql, id, clock.now()))) throw new ApiError('not_found', 'no such user');
+    c.var.services.auth.userChanged(id);
     const user = await findUserById(sql, id);
     if (user === null) throw new ApiError('not_found', 'no such user');
     return c.json(userJson(user), 200);
