@@ -30,7 +30,7 @@ describe('the HTTP layer', () => {
     });
   });
   afterAll(async () => {
-    await t.close();
+    await t?.close();
   });
 
   const id = '019e0014-abcd-7057-b326-000000000001';

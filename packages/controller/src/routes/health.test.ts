@@ -11,7 +11,7 @@ describe('/healthz and /readyz', () => {
     t = await createTestApp();
   });
   afterAll(async () => {
-    await t.close();
+    await t?.close();
   });
 
   it('are alive and ready on a migrated database, without a token', async () => {

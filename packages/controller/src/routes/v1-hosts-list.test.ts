@@ -9,7 +9,7 @@ describe('GET /api/v1/hosts', () => {
     viewer = (await t.userWithRole('viewer')).tokens.token;
   });
   afterAll(async () => {
-    await t.close();
+    await t?.close();
   });
 
   it('answers an empty list before any agent joined', async () => {

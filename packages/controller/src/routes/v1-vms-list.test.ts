@@ -19,7 +19,7 @@ describe('GET /api/v1/vms', () => {
              (${VM_2}, ${HOST_B}, 'db-1', 'shutoff', 4, 8192, '2026-01-01T00:00:02Z')`;
   });
   afterAll(async () => {
-    await t.close();
+    await t?.close();
   });
 
   it('lists every VM by name, its id being the libvirt domain UUID', async () => {

@@ -12,7 +12,7 @@ describe('migrate', () => {
     db = await createTestDatabase({ migrate: false });
   });
   afterAll(async () => {
-    await db.drop();
+    await db?.drop();
   });
 
   it('reports a fresh database as not current', async () => {
@@ -56,7 +56,7 @@ describe('migrate', () => {
       own = await createTestDatabase({ migrate: false });
     });
     afterAll(async () => {
-      await own.drop();
+      await own?.drop();
     });
 
     it('rolls a failing migration back whole and applies it once it is fixed', async () => {
