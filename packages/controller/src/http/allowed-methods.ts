@@ -21,7 +21,7 @@ function compile(routes: RouterRoute[]) {
           .map((segment) =>
             segment.startsWith(':') ? '[^/]+' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
           )
-          .join('/')}/?$`,
+          .join('/')}$`,
       ),
     }));
   cache.set(routes, { size: routes.length, routes: compiled });

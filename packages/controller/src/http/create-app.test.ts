@@ -116,6 +116,10 @@ describe('the HTTP layer', () => {
     expect(wrong.body.error.code).toBe('method_not_allowed');
     expect(wrong.headers.get('allow')).toBe('GET, HEAD');
 
+    // A trailing slash is another path (Hono routes strictly): 404, not a 405 that names GET.
+    const slash = await t.request('GET', '/api/v1/hosts/');
+    expect(slash.status).toBe(404);
+
     const param = await t.request('GET', `/test/echo/${id}`);
     expect(param.status).toBe(405);
     expect(param.headers.get('allow')).toBe('POST');

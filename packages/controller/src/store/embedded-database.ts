@@ -23,6 +23,10 @@ export interface EmbeddedDatabase {
  * The zero-setup database: PGlite (PostgreSQL compiled to WebAssembly) with its files under
  * `<dataDir>/pgdata`, served on a loopback port by pglite-socket. PGlite is single-session: the server
  * takes one connection at a time, so clients must connect with a pool of one (`max: 1`).
+ * LISTEN/NOTIFY is not available through it: `sql.listen` needs a second connection, which the server
+ * refuses (the client then waits forever). Nothing needs it here: an embedded database has exactly one
+ * controller, so there is no other replica to notify; code that routes between replicas must deliver
+ * in-process when `RunningController.embedded` is set.
  */
 export async function startEmbeddedDatabase(dataDir: string): Promise<EmbeddedDatabase> {
   const pgdata = join(dataDir, 'pgdata');
