@@ -29,7 +29,12 @@ export class LibvirtError extends Error {
   readonly int1: number;
   readonly int2: number;
 
-  constructor(e: RemoteError, options?: ErrorOptions) {
+  constructor(
+    e: RemoteError,
+    /** The remote procedure whose call failed (REMOTE_PROC_*), when known. */
+    readonly procedure: number | null = null,
+    options?: ErrorOptions,
+  ) {
     super(e.message ?? `libvirt error ${e.code}`, options);
     this.code = e.code;
     this.domain = e.domain;

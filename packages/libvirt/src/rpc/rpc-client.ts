@@ -13,6 +13,7 @@ import {
   VIR_NET_OK,
   VIR_NET_REPLY,
 } from '../protocol/net.gen.ts';
+import { REMOTE_PROCEDURE_NAMES } from '../protocol/remote-procedures.gen.ts';
 import { decRemoteError, REMOTE_PROGRAM, REMOTE_PROTOCOL_VERSION } from '../protocol/remote-types.gen.ts';
 import { XdrReader } from '../xdr/index.ts';
 import { Keepalive, type KeepaliveOptions } from './keepalive.ts';
@@ -38,6 +39,12 @@ interface Pending {
 
 /** A remote-program MESSAGE (event) packet. */
 export type MessageHandler = (procedure: number, body: Buffer) => void;
+
+/** `DOMAIN_GET_INFO` for remote-program procedures, `program 0x…/proc n` otherwise. */
+function procName(program: number, procedure: number): string {
+  const name = program === REMOTE_PROGRAM ? REMOTE_PROCEDURE_NAMES[procedure] : undefined;
+  return name ?? `program 0x${program.toString(16)} procedure ${procedure}`;
+}
 
 /** How many abandoned serials (timed out / aborted) we remember, so their late replies log quietly. */
 const ABANDONED_MAX = 1024;
@@ -145,7 +152,7 @@ export class RpcClient implements RemoteCaller {
     } catch (err) {
       throw new LibvirtClientError(
         'PROTOCOL',
-        `cannot decode reply to procedure ${procedure}: ${String(err)}`,
+        `cannot decode reply to ${procName(program, procedure)}: ${String(err)}`,
         {
           cause: err,
         },
@@ -186,7 +193,7 @@ export class RpcClient implements RemoteCaller {
         this.abandon(serial);
         settle();
         reject(
-          new LibvirtClientError('ABORTED', `call to procedure ${procedure} aborted`, {
+          new LibvirtClientError('ABORTED', `${procName(program, procedure)} aborted`, {
             cause: signal?.reason,
           }),
         );
@@ -201,7 +208,10 @@ export class RpcClient implements RemoteCaller {
           this.abandon(serial);
           settle();
           reject(
-            new LibvirtClientError('TIMEOUT', `procedure ${procedure} got no reply within ${timeoutMs} ms`),
+            new LibvirtClientError(
+              'TIMEOUT',
+              `${procName(program, procedure)} got no reply within ${timeoutMs} ms`,
+            ),
           );
         }, timeoutMs);
       }
@@ -302,7 +312,7 @@ export class RpcClient implements RemoteCaller {
       call.reject(
         new LibvirtClientError(
           'PROTOCOL',
-          `reply for serial ${h.serial} names procedure ${h.procedure}, expected ${call.procedure}`,
+          `reply for serial ${h.serial} names ${procName(h.program, h.procedure)}, expected ${procName(call.program, call.procedure)}`,
         ),
       );
       return;
@@ -310,7 +320,7 @@ export class RpcClient implements RemoteCaller {
     if (h.status === VIR_NET_ERROR) {
       try {
         const r = new XdrReader(p.body);
-        call.reject(new LibvirtError(decRemoteError(r)));
+        call.reject(new LibvirtError(decRemoteError(r), call.procedure));
       } catch (err) {
         call.reject(
           new LibvirtClientError('PROTOCOL', `cannot decode error reply: ${String(err)}`, { cause: err }),
