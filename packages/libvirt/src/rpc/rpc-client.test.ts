@@ -215,8 +215,24 @@ describe('RPC client against the mock daemon', () => {
     const err = await caught(c.connectGetHostname());
     expect(isNoDomain(err)).toBe(true);
     expect(
-      isLibvirtError(err) && [err.code, err.domain, err.level, err.str1, err.codeName, err.domainName],
-    ).toEqual([VIR_ERR_NO_DOMAIN, VIR_FROM_QEMU, 2, 'x', 'VIR_ERR_NO_DOMAIN', 'VIR_FROM_QEMU']);
+      isLibvirtError(err) && [
+        err.procedure,
+        err.code,
+        err.domain,
+        err.level,
+        err.str1,
+        err.codeName,
+        err.domainName,
+      ],
+    ).toEqual([
+      REMOTE_PROC_CONNECT_GET_HOSTNAME,
+      VIR_ERR_NO_DOMAIN,
+      VIR_FROM_QEMU,
+      2,
+      'x',
+      'VIR_ERR_NO_DOMAIN',
+      'VIR_FROM_QEMU',
+    ]);
   });
 
   it('a reply whose body does not decode fails that call only', async () => {
