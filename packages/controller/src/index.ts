@@ -10,6 +10,7 @@ export { ApiError, type ApiErrorCode, isApiError, isApiErrorCode } from './http/
 export type { AppEnv, Services } from './http/app-env.ts';
 export { createApp, DOCS_PATH, OPENAPI_PATH } from './http/create-app.ts';
 export { type RunningServer, serveHttp } from './http/serve.ts';
+export { uuidv7, uuidv7Time } from './ids.ts';
 export { createLogger } from './log.ts';
 export { connect } from './store/connect.ts';
 export { type EmbeddedDatabase, startEmbeddedDatabase } from './store/embedded-database.ts';
