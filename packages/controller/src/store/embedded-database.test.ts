@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -29,14 +29,19 @@ describe('embedded database (PGlite behind pglite-socket)', () => {
       expect(a[0]?.n).toBe(1);
       expect(c[0]?.sync_cursor).toBe('1716999902');
 
-      // A second controller on the same data folder is refused rather than corrupting it.
+      // A second opening of the same data folder is refused rather than corrupting it.
       const err = await startEmbeddedDatabase(dataDir).catch((e: unknown) => e);
       expect(isEmbeddedDatabaseError(err)).toBe(true);
+      expect(existsSync(join(dataDir, 'pgdata.lock'))).toBe(true);
     } finally {
       await sql.end();
       await first.close();
     }
 
+    expect(existsSync(join(dataDir, 'pgdata.lock'))).toBe(false);
+    // A lock left by a run that was killed (its pid gone, or our own pid when a container restarts
+    // the controller as pid 1) is taken over.
+    writeFileSync(join(dataDir, 'pgdata.lock'), String(process.pid));
     const second = await startEmbeddedDatabase(dataDir);
     const again = connect(second.url, { max: 1 });
     try {
@@ -47,6 +52,18 @@ describe('embedded database (PGlite behind pglite-socket)', () => {
     } finally {
       await again.end();
       await second.close();
+    }
+  });
+
+  it('refuses a data folder held by another live process', async () => {
+    const other = mkdtempSync(join(tmpdir(), 'cockpit-embedded-locked-'));
+    try {
+      // The parent of this test process is alive and is not us.
+      writeFileSync(join(other, 'pgdata.lock'), String(process.ppid));
+      const err = await startEmbeddedDatabase(other).catch((e: unknown) => e);
+      expect(isEmbeddedDatabaseError(err) && err.message).toContain(`process ${process.ppid}`);
+    } finally {
+      rmSync(other, { recursive: true, force: true });
     }
   });
 });

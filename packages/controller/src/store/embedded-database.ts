@@ -59,27 +59,31 @@ export async function startEmbeddedDatabase(dataDir: string): Promise<EmbeddedDa
   }
 }
 
+// Lock files this process holds: a lock naming our own pid is ours only if it is in here. (In a
+// container the controller is often pid 1 on every start, so a lock left by a killed run names us.)
+const held = new Set<string>();
+
 // Two PGlite processes on one data folder would corrupt it: the lock file names the owner, and a
 // lock left by a process that is gone is taken over.
 function lockDataDir(lockFile: string): () => void {
+  const where = lockFile.replace(/\.lock$/, '');
+  if (held.has(lockFile))
+    throw new EmbeddedDatabaseError(`the embedded database in ${where} is already open`);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(lockFile, 'wx');
       writeSync(fd, String(process.pid));
       closeSync(fd);
-      return () => rmSync(lockFile, { force: true });
+      held.add(lockFile);
+      return () => {
+        held.delete(lockFile);
+        rmSync(lockFile, { force: true });
+      };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const owner = Number(readFileSync(lockFile, 'utf8'));
       if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
-        throw new EmbeddedDatabaseError(
-          `the embedded database in ${lockFile.replace(/\.lock$/, '')} is in use by process ${owner}`,
-        );
-      }
-      if (owner === process.pid) {
-        throw new EmbeddedDatabaseError(
-          `the embedded database in ${lockFile.replace(/\.lock$/, '')} is already open`,
-        );
+        throw new EmbeddedDatabaseError(`the embedded database in ${where} is in use by process ${owner}`);
       }
       rmSync(lockFile, { force: true });
     }
