@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,6 +53,38 @@ describe('embedded database (PGlite behind pglite-socket)', () => {
     } finally {
       await again.end();
       await second.close();
+    }
+  });
+
+  it('keeps committed rows when the process is killed without closing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cockpit-embedded-killed-'));
+    try {
+      // A child process commits a row, then dies by SIGKILL: no close, no flush, lock file left behind.
+      const script = `
+        import { startEmbeddedDatabase } from './src/store/embedded-database.ts';
+        import { connect } from './src/store/connect.ts';
+        import { migrate } from './src/store/migrate.ts';
+        const db = await startEmbeddedDatabase(${JSON.stringify(dir)});
+        const sql = connect(db.url, { max: 1 });
+        await migrate(sql);
+        await sql\`INSERT INTO hosts (id, hostname) VALUES ('019e0014-abcd-7057-b326-00000000000a', 'survivor')\`;
+        process.kill(process.pid, 'SIGKILL');`;
+      const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        cwd: join(import.meta.dirname, '../..'),
+        encoding: 'utf8',
+      });
+      expect(child.signal).toBe('SIGKILL');
+
+      const db = await startEmbeddedDatabase(dir);
+      const sql = connect(db.url, { max: 1 });
+      try {
+        expect(await sql`SELECT hostname FROM hosts`).toEqual([{ hostname: 'survivor' }]);
+      } finally {
+        await sql.end();
+        await db.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
