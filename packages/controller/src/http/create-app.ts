@@ -5,6 +5,7 @@ import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import postgres from 'postgres';
 import type { ZodError } from 'zod';
 import { registerRoutes } from '../routes/index.ts';
 import { allowedMethods } from './allowed-methods.ts';
@@ -112,6 +113,12 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   app.onError((err, c) => {
     if (isApiError(err)) return respond(c, err);
     if (err instanceof HTTPException) return respond(c, fromHttpException(err));
+    if (isUnstorableText(err)) {
+      return respond(
+        c,
+        new ApiError('bad_request', 'request contains characters that cannot be stored (NUL)'),
+      );
+    }
     c.var.services?.log.error({ err }, 'unhandled error');
     return respond(c, new ApiError('internal', 'internal server error'));
   });
@@ -141,6 +148,12 @@ function respond(c: Context<AppEnv>, err: ApiError): Response {
 
 // Field paths name the part of the request as a client sees it: `body.username`, `query.limit`, `path.id`.
 const TARGET_NAMES: Record<string, string> = { json: 'body', form: 'body', param: 'path' };
+
+// PostgreSQL text cannot hold NUL (U+0000); a request carrying one reaches the database only as a value
+// the client sent (JSON allows "\u0000"), so that refusal is the client's mistake on any route.
+const CHARACTER_NOT_IN_REPERTOIRE = '22021';
+const isUnstorableText = (err: unknown): boolean =>
+  err instanceof postgres.PostgresError && err.code === CHARACTER_NOT_IN_REPERTOIRE;
 
 function validationFailed(target: string, error: ZodError): ApiError {
   const part = TARGET_NAMES[target] ?? target;
