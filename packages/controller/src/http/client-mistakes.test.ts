@@ -9,6 +9,8 @@ interface Operation {
   path: string;
   params: Array<{ name: string; in: string }>;
   hasBody: boolean;
+  /** Property names of the JSON body schema, each of which gets mistyped values. */
+  fields: string[];
 }
 
 const GARBAGE_BODIES: Array<{ body: string; contentType: string }> = [
@@ -35,15 +37,29 @@ describe('client mistakes on every documented route', () => {
     t = await createTestApp();
     token = (await t.userWithRole('admin')).tokens.token;
     const doc = (await t.request('GET', '/api/v1/openapi.json')).body;
+    const schemas = (doc.components?.schemas ?? {}) as Record<
+      string,
+      { properties?: Record<string, unknown> }
+    >;
+    const fieldsOf = (
+      schema: { $ref?: string; properties?: Record<string, unknown> } | undefined,
+    ): string[] => {
+      const resolved = schema?.$ref ? schemas[schema.$ref.split('/').pop() ?? ''] : schema;
+      return Object.keys(resolved?.properties ?? {});
+    };
     operations = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(
       ([path, item]) =>
         Object.entries(item).map(([method, op]) => {
-          const o = op as { parameters?: Array<{ name: string; in: string }>; requestBody?: unknown };
+          const o = op as {
+            parameters?: Array<{ name: string; in: string }>;
+            requestBody?: { content?: Record<string, { schema?: { $ref?: string } }> };
+          };
           return {
             method: method.toUpperCase(),
             path,
             params: o.parameters ?? [],
             hasBody: o.requestBody !== undefined,
+            fields: fieldsOf(o.requestBody?.content?.['application/json']?.schema),
           };
         }),
     );
@@ -55,6 +71,9 @@ describe('client mistakes on every documented route', () => {
   it('finds the routes in the OpenAPI document', () => {
     expect(operations.length).toBeGreaterThan(5);
     expect(operations).toContainEqual(expect.objectContaining({ method: 'GET', path: '/api/v1/hosts' }));
+    expect(operations).toContainEqual(
+      expect.objectContaining({ path: '/api/v1/auth/login', fields: ['username', 'password'] }),
+    );
   });
 
   it('answers malformed, mistyped and oversized requests with 4xx, never 5xx', async () => {
@@ -83,14 +102,7 @@ describe('client mistakes on every documented route', () => {
             await check(op.method, path, { rawBody: body, headers: { 'content-type': contentType } });
           }
           for (const value of GARBAGE_VALUES) {
-            const body = JSON.stringify({
-              username: value,
-              password: value,
-              refresh_token: value,
-              role: value,
-              current_password: value,
-              new_password: value,
-            });
+            const body = JSON.stringify(Object.fromEntries(op.fields.map((field) => [field, value])));
             await check(op.method, path, { rawBody: body, headers: { 'content-type': 'application/json' } });
           }
         }
