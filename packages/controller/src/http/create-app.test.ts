@@ -140,7 +140,13 @@ describe('the HTTP layer', () => {
     const kept = await t.request('GET', '/healthz', { headers: { 'x-request-id': 'client-abc.123' } });
     expect(kept.headers.get('x-request-id')).toBe('client-abc.123');
     const line = t.logs.find((l) => l.requestId === 'client-abc.123' && l.msg === 'request');
-    expect(line).toMatchObject({ method: 'GET', path: '/healthz', status: 200, level: 30 });
+    expect(line).toMatchObject({
+      method: 'GET',
+      path: '/healthz',
+      status: 200,
+      level: 30,
+      client: '127.0.0.1',
+    });
 
     const replaced = await t.request('GET', '/healthz', {
       headers: { 'x-request-id': 'bad id\twith spaces' },

@@ -7,6 +7,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import postgres from 'postgres';
 import type { ZodError } from 'zod';
+import { clientAddress } from '../auth/client-address.ts';
 import { registerRoutes } from '../routes/index.ts';
 import { allowedMethods } from './allowed-methods.ts';
 import { ApiError, type ApiErrorCode, type FieldIssue, isApiError } from './api-error.ts';
@@ -55,6 +56,7 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
         status,
         durationMs: Math.round((performance.now() - started) * 10) / 10,
         user: c.get('principal')?.username,
+        client: clientAddress(c),
       },
       'request',
     );
