@@ -199,5 +199,48 @@ function emitProcedures(): void {
   );
 }
 
+/** Procedure → its args/ret/msg codecs, for tools that handle any packet (mock daemon, wire tests). */
+function emitCodecTable(): void {
+  const procEnum = remoteDefs.find((d) => d.kind === 'enum' && d.name === 'remote_procedure');
+  if (procEnum?.kind !== 'enum') throw new Error('remote_procedure enum not found');
+  const structs = new Set(remoteDefs.flatMap((d) => (d.kind === 'struct' ? [d.name] : [])));
+  const T = (n: string) => remote.typeName(n);
+  const names = new Set<string>();
+  const rows: string[] = [];
+  for (const m of procEnum.members) {
+    const base = m.name.replace(/^REMOTE_PROC_/, '').toLowerCase();
+    const parts: string[] = [];
+    for (const kind of ['args', 'ret', 'msg']) {
+      const t = `remote_${base}_${kind}`;
+      if (!structs.has(t)) continue;
+      names.add(`enc${T(t)}`).add(`dec${T(t)}`);
+      parts.push(`${kind}: { enc: enc${T(t)}, dec: dec${T(t)} }`);
+    }
+    rows.push(`  ${m.value}: { ${parts.join(', ')} },`);
+  }
+  write(
+    'remote-codecs.gen.ts',
+    [
+      header('remote_protocol.x'),
+      "import type { XdrReader, XdrWriter } from '../xdr/index.ts';",
+      `import {\n${[...names]
+        .sort()
+        .map((n) => `  ${n},`)
+        .join('\n')}\n} from './remote-types.gen.ts';`,
+      '',
+      'export interface BodyCodec {',
+      '  enc: (w: XdrWriter, v: never) => void;',
+      '  dec: (r: XdrReader) => unknown;',
+      '}',
+      '',
+      '/** Per procedure number: the codecs of its call arguments, reply and event message (absent = empty body). */',
+      'export const REMOTE_PROCEDURE_CODECS: Readonly<Record<number, { args?: BodyCodec; ret?: BodyCodec; msg?: BodyCodec }>> = {',
+      ...rows,
+      '};',
+    ].join('\n'),
+  );
+}
+
 emitHeaderConstants();
 emitProcedures();
+emitCodecTable();
