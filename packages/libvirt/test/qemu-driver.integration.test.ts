@@ -97,6 +97,12 @@ describe('QEMU driver: a real guest', () => {
     const tcp = await connect(host.tcpUri);
     expect(await tcp.connectGetHostname()).toBe(await conn.connectGetHostname());
     expect(await tcp.connectGetVersion()).toBeGreaterThan(0);
+    // The QEMU host reports real node figures (the test driver has no memory stats).
+    const mem = await tcp.nodeGetMemoryStats();
+    expect(mem.total).toBeGreaterThan(0n);
+    expect(Object.keys(await tcp.nodeGetCpuStats())).toEqual(
+      expect.arrayContaining(['kernel', 'user', 'idle']),
+    );
     await tcp.close();
   });
 
