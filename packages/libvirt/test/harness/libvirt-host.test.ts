@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { guestXml } from './guest-xml.ts';
-import { type LibvirtHost, startLibvirtHost } from './libvirt-host.ts';
+import { isLibvirtHostError, type LibvirtHost, startLibvirtHost } from './libvirt-host.ts';
 import { virsh, virshDominfo, virshListAll } from './virsh.ts';
 import { waitFor } from './wait-for.ts';
 
@@ -43,10 +43,23 @@ describe('libvirt host harness', () => {
     expect(await libvirtdUtsNamespace(a)).not.toBe(await libvirtdUtsNamespace(b));
   });
 
-  it('starting a running host again returns the same host', async () => {
-    const again = await startLibvirtHost({ name: a.name, tcpPort: a.tcpPort });
-    expect(again.uri).toBe(a.uri);
-    expect(again.hostUuid).toBe(a.hostUuid);
+  it('starting a running host again returns the same host, also when two starts race', async () => {
+    const again = await Promise.all([
+      startLibvirtHost({ name: a.name, tcpPort: a.tcpPort }),
+      startLibvirtHost({ name: a.name, tcpPort: a.tcpPort }),
+    ]);
+    for (const host of again) {
+      expect(host.uri).toBe(a.uri);
+      expect(host.hostUuid).toBe(a.hostUuid);
+    }
+    expect((await virsh(a.uri, 'hostname')).trim()).toBe(a.name);
+  });
+
+  it('refuses to start a running host on another port', async () => {
+    const other = await startLibvirtHost({ name: a.name, tcpPort: b.tcpPort + 5 }).catch(
+      (err: unknown) => err,
+    );
+    expect(isLibvirtHostError(other)).toBe(true);
   });
 
   it('runs a process on a host: its hostname, its libvirtd as qemu:///system', async () => {
