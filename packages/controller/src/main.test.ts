@@ -37,7 +37,8 @@ async function waitFor(what: string, check: () => boolean, timeoutMs = 60_000): 
   }
 }
 
-describe('main (pnpm start)', () => {
+// Each test starts real controller processes on PGlite: seconds each, more on a loaded machine.
+describe('main (pnpm start)', { timeout: 120_000 }, () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'cockpit-main-'));
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 

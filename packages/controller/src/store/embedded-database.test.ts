@@ -7,7 +7,8 @@ import { connect } from './connect.ts';
 import { isEmbeddedDatabaseError, startEmbeddedDatabase } from './embedded-database.ts';
 import { migrate, schemaStatus } from './migrate.ts';
 
-describe('embedded database (PGlite behind pglite-socket)', () => {
+// PGlite starts in seconds, more on a loaded machine.
+describe('embedded database (PGlite behind pglite-socket)', { timeout: 120_000 }, () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'cockpit-embedded-'));
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
