@@ -24,6 +24,15 @@ state_dir() {
   echo "$HOSTS_DIR/$1"
 }
 
+# host_names -> names of the hosts under $HOSTS_DIR (folders start.sh made: they hold a port
+# file), so that other folders there (shared disk images, say) are never taken for hosts.
+host_names() {
+  for port_file in "$HOSTS_DIR"/*/port; do
+    [ -f "$port_file" ] || continue
+    basename "$(dirname "$port_file")"
+  done
+}
+
 # ns_pids STATE_DIR -> pids of every process inside the host's namespaces. Matching on the UTS
 # namespace catches QEMU too, even if libvirt gave it a mount namespace of its own; matching on
 # the mount namespace catches anything that left the UTS namespace. Both ids are recorded by

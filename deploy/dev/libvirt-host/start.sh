@@ -73,7 +73,11 @@ if daemon_pid "$dir" libvirtd >/dev/null && [ -f "$dir/ns" ]; then
 fi
 
 # Leftovers of a host that died or was never stopped: clear them out first.
-[ -e "$dir" ] && stop_host "$dir"
+if [ -d "$dir/run" ]; then
+  stop_host "$dir"
+elif [ -e "$dir" ]; then
+  die "$dir exists and is not a host's folder"
+fi
 
 mkdir -p "$dir/run/lock" "$dir/run/user" "$dir/lib" "$dir/log" "$dir/cache"
 chmod 1777 "$dir/run/lock"

@@ -8,7 +8,7 @@ if [ $# -eq 1 ]; then
   check_name "$1"
   names=$1
 else
-  names=$(find "$HOSTS_DIR" -mindepth 1 -maxdepth 1 -type d ! -name '.*' -printf '%f\n' 2>/dev/null | sort)
+  names=$(host_names)
 fi
 
 status=0

@@ -7,7 +7,7 @@
 [ $# -eq 1 ] || die "usage: stop.sh NAME | --all"
 [ -d "$HOSTS_DIR" ] || exit 0
 if [ "$1" = --all ]; then
-  names=$(find "$HOSTS_DIR" -mindepth 1 -maxdepth 1 -type d ! -name '.*' -printf '%f\n')
+  names=$(host_names)
 else
   check_name "$1"
   names=$1
@@ -18,8 +18,11 @@ flock 9
 hosts_file="$HOSTS_DIR/hosts"
 for name in $names; do
   dir=$(state_dir "$name")
-  if [ -e "$dir" ]; then
+  # Only folders start.sh made (it creates run/ first): never another folder of that name.
+  if [ -d "$dir/run" ]; then
     stop_host "$dir"
+  elif [ -e "$dir" ]; then
+    echo "libvirt-host: $dir is not a host's folder; left alone" >&2
   fi
   # Drop the host's line from the shared hosts file, rewriting it in place (same inode) so that
   # the other hosts' bind mounts keep seeing it.
