@@ -143,7 +143,15 @@ export class RpcClient implements RemoteCaller {
     dec: Decoder<R> | null,
     opts: CallOptions = {},
   ): Promise<R> {
-    const packet = await this.roundTrip(program, version, procedure, (w) => enc?.(w, args), opts);
+    let packet: Packet;
+    try {
+      packet = await this.roundTrip(program, version, procedure, (w) => enc?.(w, args), opts);
+    } catch (err) {
+      // The error was made in the reader loop or a timer; re-capture the stack here, where V8's
+      // async stack trace reaches back to the caller's code.
+      if (err instanceof Error) Error.captureStackTrace(err);
+      throw err;
+    }
     const r = new XdrReader(packet.body);
     try {
       const v = dec === null ? (undefined as R) : dec(r);
