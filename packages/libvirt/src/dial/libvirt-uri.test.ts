@@ -3,14 +3,16 @@ import { isInvalidUri } from '../errors.ts';
 import { parseLibvirtUri } from './libvirt-uri.ts';
 
 describe('libvirt URIs', () => {
-  it('qemu:///system is the system unix socket', () => {
+  it('qemu:///system is the system unix socket (libvirtd, or virtqemud on a modular host)', () => {
     const u = parseLibvirtUri('qemu:///system');
-    expect(u).toMatchObject({
-      driver: 'qemu',
-      transport: 'unix',
-      socketPath: '/var/run/libvirt/libvirt-sock',
-      name: 'qemu:///system',
-    });
+    expect(u).toMatchObject({ driver: 'qemu', transport: 'unix', name: 'qemu:///system' });
+    expect(['/var/run/libvirt/libvirt-sock', '/var/run/libvirt/virtqemud-sock']).toContain(u.socketPath);
+  });
+
+  it('mode= picks the monolithic or the modular daemon socket, as libvirt does', () => {
+    expect(parseLibvirtUri('qemu:///system?mode=direct').socketPath).toBe('/var/run/libvirt/virtqemud-sock');
+    expect(parseLibvirtUri('qemu:///system?mode=legacy').socketPath).toBe('/var/run/libvirt/libvirt-sock');
+    expect(parseLibvirtUri('qemu:///system?mode=direct').name).toBe('qemu:///system');
   });
 
   it('takes socket= from the query and strips it from the opened name', () => {

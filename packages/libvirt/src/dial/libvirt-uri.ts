@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { LibvirtClientError } from '../errors.ts';
 
 export type Transport = 'unix' | 'tcp' | 'tls';
@@ -38,12 +39,22 @@ const CLIENT_PARAMS = new Set([
   'known_hosts_verify',
 ]);
 
-function defaultSocket(path: string): string {
-  if (path === '/session') {
-    const runtime = process.env.XDG_RUNTIME_DIR ?? `/run/user/${process.getuid?.() ?? 0}`;
-    return `${runtime}/libvirt/libvirt-sock`;
-  }
-  return SYSTEM_SOCKET;
+/**
+ * libvirt's own choice of socket (remote_mode): `legacy` is the monolithic libvirtd's
+ * `libvirt-sock`; `direct` is the per-driver modular daemon's, e.g. `virtqemud-sock`; `auto` (the
+ * default) takes libvirtd's when it exists, else the modular one when that exists.
+ */
+function defaultSocket(driver: string, path: string, mode: string | null): string {
+  const dir =
+    path === '/session'
+      ? `${process.env.XDG_RUNTIME_DIR ?? `/run/user/${process.getuid?.() ?? 0}`}/libvirt`
+      : '/var/run/libvirt';
+  const legacy = `${dir}/libvirt-sock`;
+  const direct = `${dir}/virt${driver}d-sock`;
+  if (mode === 'legacy') return legacy;
+  if (mode === 'direct') return direct;
+  if (!existsSync(legacy) && existsSync(direct)) return direct;
+  return legacy;
 }
 
 export function parseLibvirtUri(uri: string): ParsedUri {
@@ -74,7 +85,10 @@ export function parseLibvirtUri(uri: string): ParsedUri {
   return {
     driver,
     transport,
-    socketPath: transport === 'unix' ? (params.get('socket') ?? defaultSocket(url.pathname)) : null,
+    socketPath:
+      transport === 'unix'
+        ? (params.get('socket') ?? defaultSocket(driver, url.pathname, params.get('mode')))
+        : null,
     host,
     port: transport === 'unix' ? null : url.port === '' ? defaultPort : Number(url.port),
     name,
