@@ -129,6 +129,11 @@ export class LibvirtConnection {
     return this.rpc.isClosed;
   }
 
+  /** Calls `listener` once with the reason when the connection closes (at once if it already has). */
+  onClose(listener: (reason: Error) => void): void {
+    this.rpc.onClose(listener);
+  }
+
   /** Says goodbye to the daemon (CONNECT_CLOSE), then closes the socket. Never throws. */
   async close(opts: CallOptions = { timeoutMs: 2000 }): Promise<void> {
     if (this.rpc.isClosed) return;

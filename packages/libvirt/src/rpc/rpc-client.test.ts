@@ -155,6 +155,9 @@ describe('RPC client against the mock daemon', () => {
     const elapsed = Date.now() - started;
     expect(isInterrupted(err)).toBe(true);
     expect(isKeepaliveTimeout((err as LibvirtClientError).cause)).toBe(true);
+    const reasons: Error[] = [];
+    c.onClose((reason) => reasons.push(reason));
+    expect(reasons.map(isKeepaliveTimeout)).toEqual([true]);
     // Dead after `count` unanswered pings plus one interval: ~120 ms, well before any call deadline.
     expect(elapsed).toBeGreaterThanOrEqual(100);
     expect(elapsed).toBeLessThan(1500);
