@@ -1,10 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { connect, type LibvirtConnection } from './connection.ts';
 import { isInterrupted } from './errors.ts';
-import { VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_STARTED } from './protocol/libvirt-constants.gen.ts';
+import {
+  VIR_DOMAIN_EVENT_ID_DEVICE_ADDED,
+  VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+  VIR_DOMAIN_EVENT_STARTED,
+} from './protocol/libvirt-constants.gen.ts';
 import {
   REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY,
   REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY,
+  REMOTE_PROC_DOMAIN_EVENT_CALLBACK_DEVICE_ADDED,
   REMOTE_PROC_DOMAIN_EVENT_CALLBACK_JOB_COMPLETED,
   REMOTE_PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE,
   REMOTE_PROC_DOMAIN_EVENT_CALLBACK_MIGRATION_ITERATION,
@@ -14,6 +19,7 @@ import {
   decRemoteConnectDomainEventCallbackDeregisterAnyArgs,
   decRemoteConnectDomainEventCallbackRegisterAnyArgs,
   encRemoteConnectDomainEventCallbackRegisterAnyRet,
+  encRemoteDomainEventCallbackDeviceAddedMsg,
   encRemoteDomainEventCallbackJobCompletedMsg,
   encRemoteDomainEventCallbackLifecycleMsg,
   encRemoteDomainEventCallbackMigrationIterationMsg,
@@ -98,6 +104,28 @@ describe('domain events', () => {
     ]);
     // Leaving the loop deregistered every callback.
     await expect.poll(() => deregistered.sort()).toEqual(registered.map((r) => r.callbackID).sort());
+  });
+
+  it('delivers other event IDs as decoded generated messages', async () => {
+    const events = await conn.domainEvents({ otherEventIds: [VIR_DOMAIN_EVENT_ID_DEVICE_ADDED] });
+    expect(registered.map((r) => r.eventID)).toEqual([VIR_DOMAIN_EVENT_ID_DEVICE_ADDED]);
+    session.event(REMOTE_PROC_DOMAIN_EVENT_CALLBACK_DEVICE_ADDED, (w) =>
+      encRemoteDomainEventCallbackDeviceAddedMsg(w, {
+        callbackID: idOf(VIR_DOMAIN_EVENT_ID_DEVICE_ADDED),
+        dom,
+        devAlias: 'net0',
+      }),
+    );
+    const { value } = await events.next();
+    expect(value).toEqual({
+      kind: 'other',
+      eventId: VIR_DOMAIN_EVENT_ID_DEVICE_ADDED,
+      procedure: REMOTE_PROC_DOMAIN_EVENT_CALLBACK_DEVICE_ADDED,
+      name: 'DOMAIN_EVENT_CALLBACK_DEVICE_ADDED',
+      domain: { name: 'vm1', uuid, id: 3 },
+      message: { callbackID: idOf(VIR_DOMAIN_EVENT_ID_DEVICE_ADDED), dom, devAlias: 'net0' },
+    });
+    await events.return?.();
   });
 
   it('keeps an event that overtakes its registration reply', async () => {

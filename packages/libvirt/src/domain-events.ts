@@ -12,6 +12,8 @@ import {
   REMOTE_PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE,
   REMOTE_PROC_DOMAIN_EVENT_CALLBACK_MIGRATION_ITERATION,
   REMOTE_PROC_DOMAIN_EVENT_CALLBACK_REBOOT,
+  REMOTE_PROCEDURE_NAMES,
+  type RemoteMessage,
   type RemoteProcedures,
 } from './protocol/remote-procedures.gen.ts';
 import type {
@@ -19,6 +21,7 @@ import type {
   RemoteDomainEventCallbackLifecycleMsg,
   RemoteDomainEventCallbackMigrationIterationMsg,
   RemoteDomainEventCallbackRebootMsg,
+  RemoteNonnullDomain,
 } from './protocol/remote-types.gen.ts';
 import type { Logger } from './rpc/logger.ts';
 import {
@@ -35,11 +38,20 @@ export type DomainEvent =
   | { kind: 'reboot'; domain: Domain }
   /** Job statistics of the finished job (VIR_DOMAIN_JOB_* fields). */
   | { kind: 'jobCompleted'; domain: Domain; params: TypedParam[]; stats: TypedParamRecord }
-  | { kind: 'migrationIteration'; domain: Domain; iteration: number };
+  | { kind: 'migrationIteration'; domain: Domain; iteration: number }
+  /** Any other event ID asked for with `otherEventIds`: the decoded generated message as it is. */
+  | {
+      kind: 'other';
+      eventId: number;
+      procedure: number;
+      name: string;
+      domain: Domain;
+      message: RemoteMessage;
+    };
 
 export type DomainEventKind = DomainEvent['kind'];
 
-const EVENT_IDS: Record<DomainEventKind, number> = {
+const EVENT_IDS: Record<Exclude<DomainEventKind, 'other'>, number> = {
   lifecycle: VIR_DOMAIN_EVENT_ID_LIFECYCLE,
   reboot: VIR_DOMAIN_EVENT_ID_REBOOT,
   jobCompleted: VIR_DOMAIN_EVENT_ID_JOB_COMPLETED,
@@ -87,8 +99,10 @@ function toEvent(proc: number, msg: unknown): { callbackID: number; event: Domai
 }
 
 export interface DomainEventOptions {
-  /** Which events; default all four kinds. */
-  kinds?: DomainEventKind[];
+  /** Which events; default all four kinds (none when only `otherEventIds` is given). */
+  kinds?: Exclude<DomainEventKind, 'other'>[];
+  /** More VIR_DOMAIN_EVENT_ID_* to register, delivered as kind `other` (e.g. DEVICE_ADDED). */
+  otherEventIds?: number[];
   /** Only this domain's events; default every domain. */
   domain?: Domain;
   /** Ends the stream (and deregisters its callbacks). */
@@ -97,7 +111,7 @@ export interface DomainEventOptions {
 
 /** Routes event messages to subscriptions by the callback id the daemon assigned at registration. */
 export class DomainEventHub {
-  private readonly byCallback = new Map<number, EventQueue<DomainEvent>>();
+  private readonly byCallback = new Map<number, { queue: EventQueue<DomainEvent>; eventId: number }>();
   // Events can in principle overtake the reply that tells us their callback id; hold them until then.
   private registering = 0;
   private early: { callbackID: number; event: DomainEvent }[] = [];
@@ -115,27 +129,60 @@ export class DomainEventHub {
     }
     let routed: { callbackID: number; event: DomainEvent } | null;
     try {
-      routed = toEvent(proc, decode(new XdrReader(body)));
+      const message = decode(new XdrReader(body));
+      routed = toEvent(proc, message) ?? this.toOther(proc, message);
     } catch (err) {
       this.logger.warn('cannot decode event message', { procedure: proc, error: String(err) });
       return;
     }
     if (routed === null) return;
-    const q = this.byCallback.get(routed.callbackID);
-    if (q !== undefined) q.push(routed.event);
-    else if (this.registering > 0) this.early.push(routed);
-    else this.logger.debug('event for unknown callback', { callbackID: routed.callbackID });
+    this.deliver(routed);
+  }
+
+  private deliver(routed: { callbackID: number; event: DomainEvent }): void {
+    const sub = this.byCallback.get(routed.callbackID);
+    if (sub === undefined) {
+      if (this.registering > 0) this.early.push(routed);
+      else this.logger.debug('event for unknown callback', { callbackID: routed.callbackID });
+      return;
+    }
+    if (routed.event.kind === 'other') routed.event.eventId = sub.eventId;
+    sub.queue.push(routed.event);
+  }
+
+  /** Callback-style messages all start with callbackID; the domain sits at `dom` or `msg.dom`. */
+  private toOther(proc: number, message: RemoteMessage): { callbackID: number; event: DomainEvent } | null {
+    const m = message as {
+      callbackID?: unknown;
+      dom?: RemoteNonnullDomain;
+      msg?: { dom?: RemoteNonnullDomain };
+    };
+    if (typeof m.callbackID !== 'number') return null;
+    const dom = m.dom ?? m.msg?.dom;
+    // Every domain event names its domain; anything else is not ours to route.
+    if (dom === undefined) return null;
+    const event: DomainEvent = {
+      kind: 'other',
+      eventId: -1,
+      procedure: proc,
+      name: REMOTE_PROCEDURE_NAMES[proc] ?? String(proc),
+      domain: fromRemoteDomain(dom),
+      message,
+    };
+    return { callbackID: m.callbackID, event };
   }
 
   /** Fails every subscription (the connection is gone). */
   closeAll(reason: Error): void {
     const queues = [...this.byCallback.values()];
     this.byCallback.clear();
-    for (const q of new Set(queues)) q.fail(reason);
+    for (const q of new Set(queues.map((s) => s.queue))) q.fail(reason);
   }
 
   async subscribe(opts: DomainEventOptions = {}): Promise<AsyncIterableIterator<DomainEvent>> {
-    const kinds = opts.kinds ?? (Object.keys(EVENT_IDS) as DomainEventKind[]);
+    const kinds =
+      opts.kinds ?? (opts.otherEventIds ? [] : (Object.keys(EVENT_IDS) as (keyof typeof EVENT_IDS)[]));
+    const eventIds = [...kinds.map((k) => EVENT_IDS[k]), ...(opts.otherEventIds ?? [])];
     const ids: number[] = [];
     const deregister = () => {
       for (const id of ids) this.byCallback.delete(id);
@@ -151,13 +198,13 @@ export class DomainEventHub {
     const onAbort = () => queue.end();
     this.registering++;
     try {
-      for (const kind of kinds) {
+      for (const eventId of eventIds) {
         const ret = await this.remote.connectDomainEventCallbackRegisterAny(
-          { eventID: EVENT_IDS[kind], dom: opts.domain ? toRemoteDomain(opts.domain) : null },
+          { eventID: eventId, dom: opts.domain ? toRemoteDomain(opts.domain) : null },
           { signal: opts.signal },
         );
         ids.push(ret.callbackID);
-        this.byCallback.set(ret.callbackID, queue);
+        this.byCallback.set(ret.callbackID, { queue, eventId });
       }
     } catch (err) {
       queue.end();
@@ -166,11 +213,7 @@ export class DomainEventHub {
       this.registering--;
       const early = this.early;
       this.early = [];
-      for (const e of early) {
-        const q = this.byCallback.get(e.callbackID);
-        if (q !== undefined) q.push(e.event);
-        else if (this.registering > 0) this.early.push(e);
-      }
+      for (const e of early) this.deliver(e);
     }
     if (opts.signal?.aborted) queue.end();
     else opts.signal?.addEventListener('abort', onAbort, { once: true });

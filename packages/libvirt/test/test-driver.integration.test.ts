@@ -9,12 +9,15 @@ import {
   isNoSupport,
   isOperationInvalid,
   type LibvirtConnection,
+  toRemoteDomain,
   VIR_DOMAIN_EVENT_DEFINED,
+  VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
   VIR_DOMAIN_EVENT_RESUMED,
   VIR_DOMAIN_EVENT_STARTED,
   VIR_DOMAIN_EVENT_STOPPED,
   VIR_DOMAIN_EVENT_SUSPENDED,
   VIR_DOMAIN_EVENT_UNDEFINED,
+  VIR_DOMAIN_METADATA_DESCRIPTION,
   VIR_DOMAIN_PAUSED,
   VIR_DOMAIN_RUNNING,
   VIR_DOMAIN_SHUTOFF,
@@ -219,6 +222,33 @@ describe('events, concurrency, cancellation', () => {
       VIR_DOMAIN_EVENT_STOPPED,
       VIR_DOMAIN_EVENT_UNDEFINED,
     ]);
+  });
+
+  it('delivers other event IDs (metadata change) through a generated stub call', async () => {
+    const test = await conn.domainLookupByName('test');
+    const events = await conn.domainEvents({
+      otherEventIds: [VIR_DOMAIN_EVENT_ID_METADATA_CHANGE],
+      domain: test,
+    });
+    await conn.remote.domainSetMetadata({
+      dom: toRemoteDomain(test),
+      type: VIR_DOMAIN_METADATA_DESCRIPTION,
+      metadata: 'described by @cockpit/libvirt',
+      key: null,
+      uri: null,
+      flags: 0,
+    });
+    const [event] = await take(events, 1);
+    expect(event).toMatchObject({
+      kind: 'other',
+      eventId: VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
+      name: 'DOMAIN_EVENT_CALLBACK_METADATA_CHANGE',
+      domain: test,
+      message: { type: VIR_DOMAIN_METADATA_DESCRIPTION },
+    });
+    expect(await conn.domainGetXmlDesc(test)).toContain(
+      '<description>described by @cockpit/libvirt</description>',
+    );
   });
 
   it('filters events by domain and stops delivering after return()', async () => {
