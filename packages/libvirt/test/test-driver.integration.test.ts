@@ -287,7 +287,7 @@ describe('events, concurrency, cancellation', () => {
   });
 
   it('keepalive against the real daemon: pings answered, connection alive', async () => {
-    const c = await connect(uri, { keepalive: { intervalMs: 100, count: 2 } });
+    const c = await connect(uri, { keepalive: { intervalMs: 100, count: 4 } });
     const started = Date.now();
     while (Date.now() - started < 800) await c.connectGetLibVersion();
     // Silence on our side while the daemon answers our pings.
