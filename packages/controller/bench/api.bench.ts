@@ -4,8 +4,8 @@
 //
 // The servers run in a child process so the load generator (autocannon) does not share their event loop.
 // Database: TEST_DATABASE_URL (a fresh database on that server, dropped afterwards) or else the embedded
-// PGlite in a temporary folder. Knobs: BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (default 20),
-// BENCH_LOGINS (default 30).
+// PGlite in a temporary folder. Knobs: BENCH_DURATION (s per round, default 5), BENCH_ROUNDS (default 3),
+// BENCH_CONNECTIONS (default 20), BENCH_LOGINS (default 30).
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -95,8 +95,16 @@ async function login(url: string): Promise<string> {
   return ((await res.json()) as { token: string }).token;
 }
 
-async function load(url: string, headers: Record<string, string>, duration: number, connections: number) {
-  await autocannon({ url, connections, duration: 2, headers }); // warm-up: JIT, pools, caches
+type Result = Awaited<ReturnType<typeof autocannon>>;
+
+async function load(
+  url: string,
+  headers: Record<string, string>,
+  duration: number,
+  connections: number,
+  warmUp: boolean,
+): Promise<Result> {
+  if (warmUp) await autocannon({ url, connections, duration: 2, headers }); // JIT, pools, caches
   const r = await autocannon({ url, connections, duration, headers });
   if (r.non2xx > 0 || r.errors > 0)
     throw new Error(`${url}: ${r.non2xx} non-2xx answers, ${r.errors} errors`);
@@ -104,7 +112,8 @@ async function load(url: string, headers: Record<string, string>, duration: numb
 }
 
 async function drive(): Promise<void> {
-  const duration = Number(process.env.BENCH_DURATION ?? 10);
+  const duration = Number(process.env.BENCH_DURATION ?? 5);
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
   const connections = Number(process.env.BENCH_CONNECTIONS ?? 20);
   const logins = Number(process.env.BENCH_LOGINS ?? 30);
   const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--serve'], {
@@ -127,30 +136,45 @@ async function drive(): Promise<void> {
     }
     times.sort((a, b) => a - b);
 
-    const hello = await load(ready.helloUrl, {}, duration, connections);
-    // The same middleware stack (request id, logs, body limit, error handling) without auth or a query:
-    // separates what the HTTP layer costs from what the token check and the database cost.
-    const healthz = await load(`${ready.controllerUrl}/healthz`, {}, duration, connections);
-    const hosts = await load(
-      `${ready.controllerUrl}/api/v1/hosts`,
-      { authorization: `Bearer ${token}` },
-      duration,
-      connections,
-    );
+    // The targets take turns, round after round, so a burst of load from elsewhere on a shared machine
+    // hits all of them alike; each target reports its median round.
+    const targets: Array<{ name: string; url: string; headers: Record<string, string> }> = [
+      { name: 'bare Hono hello (GET /)', url: ready.helloUrl, headers: {} },
+      // The same middleware stack (request id, logs, body limit, error handling) without auth or a
+      // query: separates what the HTTP layer costs from what the token check and the database cost.
+      { name: 'GET /healthz (app stack, no auth/db)', url: `${ready.controllerUrl}/healthz`, headers: {} },
+      {
+        name: 'GET /api/v1/hosts (bearer JWT)',
+        url: `${ready.controllerUrl}/api/v1/hosts`,
+        headers: { authorization: `Bearer ${token}` },
+      },
+    ];
+    const runs = targets.map(() => [] as Result[]);
+    for (let round = 0; round < rounds; round++) {
+      for (const [i, target] of targets.entries()) {
+        runs[i]?.push(await load(target.url, target.headers, duration, connections, round === 0));
+      }
+    }
+    const median = (results: Result[]): Result => {
+      const sorted = [...results].sort((a, b) => a.requests.average - b.requests.average);
+      return sorted[Math.floor(sorted.length / 2)] as Result;
+    };
+    const [hello, healthz, hosts] = runs.map(median) as [Result, Result, Result];
+    const perRound = (i: number) =>
+      (runs[i] ?? []).map((r, round) => r.requests.average / (runs[0]?.[round]?.requests.average ?? 1));
+    const range = (values: number[]) => `${Math.min(...values).toFixed(3)}–${Math.max(...values).toFixed(3)}`;
 
-    const row = (name: string, r: Awaited<ReturnType<typeof autocannon>>) =>
+    const row = (name: string, r: Result) =>
       `${name.padEnd(38)} ${r.requests.average.toFixed(0).padStart(8)} req/s   p50 ${String(r.latency.p50).padStart(4)} ms   p99 ${String(r.latency.p99).padStart(4)} ms`;
     const lines = [
       '',
       `cockpit bench:api — ${new Date().toISOString()}`,
       `node ${process.version}, ${cpus().length} CPU(s) (${cpus()[0]?.model ?? '?'}), database: ${ready.database}`,
-      `${connections} connections, ${duration} s per target after a 2 s warm-up; ${HOSTS} hosts in the list`,
+      `${connections} connections, ${rounds} rounds of ${duration} s per target (2 s warm-up first); ${HOSTS} hosts in the list`,
       '',
-      row('bare Hono hello (GET /)', hello),
-      row('GET /healthz (app stack, no auth/db)', healthz),
-      row('GET /api/v1/hosts (bearer JWT)', hosts),
-      `ratio hosts / hello: ${(hosts.requests.average / hello.requests.average).toFixed(3)}` +
-        `   (healthz / hello: ${(healthz.requests.average / hello.requests.average).toFixed(3)})`,
+      ...targets.map((t, i) => row(t.name, [hello, healthz, hosts][i] as Result)),
+      `ratio hosts / hello: ${(hosts.requests.average / hello.requests.average).toFixed(3)} (rounds: ${range(perRound(2))})`,
+      `ratio healthz / hello: ${(healthz.requests.average / hello.requests.average).toFixed(3)} (rounds: ${range(perRound(1))})`,
       '',
       `login (POST /api/v1/auth/login, ${logins} sequential): p50 ${percentile(times, 50).toFixed(1)} ms, p95 ${percentile(times, 95).toFixed(1)} ms`,
       '',

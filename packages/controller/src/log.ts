@@ -3,7 +3,7 @@ import type { LogLevel } from './config/config.ts';
 
 /**
  * The controller's structured JSON logger. Credentials never reach the log: authorization headers,
- * passwords and tokens are redacted wherever they appear in a logged object.
+ * passwords and tokens are redacted at the top level of a logged object and under `body` and `headers`.
  */
 export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
   return pino(
@@ -12,15 +12,21 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
       base: { service: 'cockpit-controller' },
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: {
+        // Named paths, not wildcards: `*.password` made redaction cost as much as the rest of a log line.
         paths: [
           'authorization',
           'password',
+          'current_password',
+          'new_password',
           'token',
           'refresh_token',
-          '*.authorization',
-          '*.password',
-          '*.token',
-          '*.refresh_token',
+          'headers.authorization',
+          'req.headers.authorization',
+          'body.password',
+          'body.current_password',
+          'body.new_password',
+          'body.token',
+          'body.refresh_token',
         ],
         censor: '[redacted]',
       },
