@@ -1,4 +1,7 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   connect,
@@ -35,6 +38,7 @@ import { guestXml, type LibvirtHost, startLibvirtHost, virshDominfo, waitFor } f
 
 let host: LibvirtHost;
 let conn: LibvirtConnection;
+const scratch = mkdtempSync(join(tmpdir(), 'cockpit-qemu-suite-'));
 
 beforeAll(async () => {
   host = await startLibvirtHost();
@@ -44,6 +48,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await conn?.close();
   await host?.stop();
+  rmSync(scratch, { recursive: true, force: true });
 }, 60_000);
 
 async function caught(p: Promise<unknown>): Promise<unknown> {
@@ -193,8 +198,16 @@ describe('QEMU driver: a real guest', () => {
   it('a throttled migration is a job we can watch and abort; the guest keeps running here', async () => {
     const target = await startLibvirtHost();
     try {
-      const dom = await conn.domainCreate(await defineGuest(conn, `abort-${process.pid}`));
-      // 1 MiB/s for 64 MiB of guest memory: the job lasts long enough to watch and abort.
+      // QEMU sends zero pages almost for free, so a diskless guest migrates in ~3 s even at 1 MiB/s.
+      // A NIC whose option ROM is 32 MiB of random bytes (ROM is guest RAM that migrates) makes the
+      // job last ~30 s at 1 MiB/s: a window to watch and abort that no machine load can close.
+      const rom = join(scratch, 'noise.rom');
+      writeFileSync(rom, randomBytes(32 * 1024 * 1024));
+      const xml = guestXml({ name: `abort-${process.pid}`, uuid: randomUUID() }).replace(
+        '</devices>',
+        `<interface type='user'><model type='e1000'/><rom file='${rom}'/></interface></devices>`,
+      );
+      const dom = await conn.domainCreate(await conn.domainDefineXml(xml));
       const migration = caught(
         conn.domainMigrateToUri(
           dom,
