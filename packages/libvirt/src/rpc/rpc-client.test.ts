@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { connect, type LibvirtConnection } from '../connection.ts';
 import {
   isAborted,
+  isAuthUnsupported,
   isClosed,
   isInterrupted,
   isKeepaliveTimeout,
@@ -14,13 +15,20 @@ import {
 import { VIR_ERR_NO_DOMAIN, VIR_FROM_QEMU } from '../protocol/libvirt-constants.gen.ts';
 import { VIR_NET_REPLY } from '../protocol/net.gen.ts';
 import {
+  REMOTE_PROC_AUTH_LIST,
+  REMOTE_PROC_AUTH_POLKIT,
   REMOTE_PROC_CONNECT_GET_CAPABILITIES,
   REMOTE_PROC_CONNECT_GET_HOSTNAME,
   REMOTE_PROC_CONNECT_GET_LIB_VERSION,
+  REMOTE_PROC_CONNECT_OPEN,
 } from '../protocol/remote-procedures.gen.ts';
 import {
+  encRemoteAuthListRet,
+  encRemoteAuthPolkitRet,
   encRemoteConnectGetHostnameRet,
   encRemoteConnectGetLibVersionRet,
+  REMOTE_AUTH_POLKIT,
+  REMOTE_AUTH_SASL,
 } from '../protocol/remote-types.gen.ts';
 import { type MockCall, MockLibvirtServer, type MockSession } from '../testing/index.ts';
 import type { Logger } from './logger.ts';
@@ -258,6 +266,38 @@ describe('RPC client against the mock daemon', () => {
     );
     const { c } = await open();
     expect(isProtocolError(await caught(c.connectGetHostname()))).toBe(true);
+  });
+
+  it('authenticates with polkit when that is what the daemon offers', async () => {
+    server.on(REMOTE_PROC_AUTH_LIST, (c, s) =>
+      s.reply(c, (w) => encRemoteAuthListRet(w, { types: [REMOTE_AUTH_POLKIT] })),
+    );
+    server.on(REMOTE_PROC_AUTH_POLKIT, (c, s) =>
+      s.reply(c, (w) => encRemoteAuthPolkitRet(w, { complete: 1 })),
+    );
+    const { c, s } = await open();
+    expect(s.received.map((p) => p.header.procedure).slice(0, 3)).toEqual([
+      REMOTE_PROC_AUTH_LIST,
+      REMOTE_PROC_AUTH_POLKIT,
+      REMOTE_PROC_CONNECT_OPEN,
+    ]);
+    expect(await c.connectGetHostname()).toBe('mock');
+  });
+
+  it('refuses a daemon that demands SASL, and closes the socket', async () => {
+    server.on(REMOTE_PROC_AUTH_LIST, (c, s) =>
+      s.reply(c, (w) => encRemoteAuthListRet(w, { types: [REMOTE_AUTH_SASL] })),
+    );
+    const session = server.nextSession();
+    let err: unknown = null;
+    try {
+      await connect(server.uri());
+    } catch (e) {
+      err = e;
+    }
+    expect(isAuthUnsupported(err)).toBe(true);
+    const s = await session;
+    await until(() => s.socket.destroyed || s.socket.readableEnded);
   });
 
   it('dialing a socket nobody listens on is a dial error', async () => {
