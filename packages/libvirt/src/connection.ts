@@ -1,7 +1,7 @@
 import { type DialOptions, dial } from './dial/dial.ts';
 import { parseLibvirtUri } from './dial/libvirt-uri.ts';
 import { type Domain, fromRemoteDomain, toRemoteDomain, uuidToBytes } from './domain.ts';
-import { type DomainEvent, DomainEventHub, type DomainEventOptions } from './domain-events.ts';
+import { DomainEventHub, type DomainEventOptions, type DomainEventStream } from './domain-events.ts';
 import { LibvirtClientError } from './errors.ts';
 import { type MigrateParams, migrateParamsToTyped } from './migrate-params.ts';
 import {
@@ -386,7 +386,7 @@ export class LibvirtConnection {
    * `return()` or the signal; the callbacks are deregistered then. Fails with INTERRUPTED if the
    * connection closes.
    */
-  domainEvents(opts?: DomainEventOptions): Promise<AsyncIterableIterator<DomainEvent>> {
+  domainEvents(opts?: DomainEventOptions): Promise<DomainEventStream> {
     return this.events.subscribe(opts);
   }
 }

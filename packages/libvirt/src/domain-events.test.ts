@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { connect, type LibvirtConnection } from './connection.ts';
-import { isInterrupted } from './errors.ts';
+import { isEventOverflow, isInterrupted } from './errors.ts';
 import {
   VIR_DOMAIN_EVENT_ID_DEVICE_ADDED,
   VIR_DOMAIN_EVENT_ID_LIFECYCLE,
@@ -163,5 +163,40 @@ describe('domain events', () => {
       err = e;
     }
     expect(isInterrupted(err)).toBe(true);
+  });
+
+  it('a reader that falls behind loses the oldest events (counted), never the newest', async () => {
+    const events = await conn.domainEvents({ kinds: ['migrationIteration'], maxBuffered: 3 });
+    for (let iteration = 1; iteration <= 5; iteration++) {
+      session.event(REMOTE_PROC_DOMAIN_EVENT_CALLBACK_MIGRATION_ITERATION, (w) =>
+        encRemoteDomainEventCallbackMigrationIterationMsg(w, { callbackID: idOf(20), dom, iteration }),
+      );
+    }
+    await expect.poll(() => events.dropped).toBe(2);
+    const got: number[] = [];
+    for await (const e of events) {
+      if (e.kind === 'migrationIteration') got.push(e.iteration);
+      if (got.length === 3) break;
+    }
+    expect(got).toEqual([3, 4, 5]);
+  });
+
+  it("overflow 'fail' ends the stream with EVENT_OVERFLOW after the buffered events, and deregisters", async () => {
+    const events = await conn.domainEvents({ kinds: ['reboot'], maxBuffered: 2, overflow: 'fail' });
+    for (let i = 0; i < 3; i++) {
+      session.event(REMOTE_PROC_DOMAIN_EVENT_CALLBACK_REBOOT, (w) =>
+        encRemoteDomainEventCallbackRebootMsg(w, { callbackID: idOf(1), msg: { dom } }),
+      );
+    }
+    await expect.poll(() => deregistered).toEqual([idOf(1)]);
+    expect((await events.next()).value).toMatchObject({ kind: 'reboot' });
+    expect((await events.next()).value).toMatchObject({ kind: 'reboot' });
+    let err: unknown = null;
+    try {
+      await events.next();
+    } catch (e) {
+      err = e;
+    }
+    expect(isEventOverflow(err)).toBe(true);
   });
 });

@@ -1,5 +1,6 @@
 import { type Domain, fromRemoteDomain, toRemoteDomain } from './domain.ts';
-import { EventQueue } from './event-queue.ts';
+import { LibvirtClientError } from './errors.ts';
+import { EventQueue, type OverflowPolicy } from './event-queue.ts';
 import {
   VIR_DOMAIN_EVENT_ID_JOB_COMPLETED,
   VIR_DOMAIN_EVENT_ID_LIFECYCLE,
@@ -107,6 +108,18 @@ export interface DomainEventOptions {
   domain?: Domain;
   /** Ends the stream (and deregisters its callbacks). */
   signal?: AbortSignal;
+  /** Most events buffered for a consumer that falls behind (default 10,000). */
+  maxBuffered?: number;
+  /**
+   * When the buffer is full: `dropOldest` (default) drops the oldest event and counts it in the
+   * stream's `dropped`; `fail` ends the stream with an EVENT_OVERFLOW error after the buffered events.
+   */
+  overflow?: OverflowPolicy;
+}
+
+/** The events of one subscription; `dropped` counts events lost to the `dropOldest` policy. */
+export interface DomainEventStream extends AsyncIterableIterator<DomainEvent> {
+  readonly dropped: number;
 }
 
 /** Routes event messages to subscriptions by the callback id the daemon assigned at registration. */
@@ -179,7 +192,7 @@ export class DomainEventHub {
     for (const q of new Set(queues.map((s) => s.queue))) q.fail(reason);
   }
 
-  async subscribe(opts: DomainEventOptions = {}): Promise<AsyncIterableIterator<DomainEvent>> {
+  async subscribe(opts: DomainEventOptions = {}): Promise<DomainEventStream> {
     const kinds =
       opts.kinds ?? (opts.otherEventIds ? [] : (Object.keys(EVENT_IDS) as (keyof typeof EVENT_IDS)[]));
     const eventIds = [...kinds.map((k) => EVENT_IDS[k]), ...(opts.otherEventIds ?? [])];
@@ -194,7 +207,13 @@ export class DomainEventHub {
       }
       opts.signal?.removeEventListener('abort', onAbort);
     };
-    const queue = new EventQueue<DomainEvent>(deregister);
+    const queue = new EventQueue<DomainEvent>({
+      onReturn: deregister,
+      maxBuffered: opts.maxBuffered,
+      overflow: opts.overflow,
+      overflowError: (max) =>
+        new LibvirtClientError('EVENT_OVERFLOW', `more than ${max} domain events waiting to be read`),
+    });
     const onAbort = () => queue.end();
     this.registering++;
     try {

@@ -100,7 +100,9 @@ export type ClientErrorCode =
   | 'DIAL'
   | 'INVALID_URI'
   /** The daemon requires an authentication method this client does not implement (e.g. SASL). */
-  | 'AUTH_UNSUPPORTED';
+  | 'AUTH_UNSUPPORTED'
+  /** An event stream's consumer fell too far behind (overflow policy `fail`). */
+  | 'EVENT_OVERFLOW';
 
 export class LibvirtClientError extends Error {
   override readonly name = 'LibvirtClientError';
@@ -126,3 +128,4 @@ export const isKeepaliveTimeout = (err: unknown) => hasClientCode(err, 'KEEPALIV
 export const isDialError = (err: unknown) => hasClientCode(err, 'DIAL');
 export const isInvalidUri = (err: unknown) => hasClientCode(err, 'INVALID_URI');
 export const isAuthUnsupported = (err: unknown) => hasClientCode(err, 'AUTH_UNSUPPORTED');
+export const isEventOverflow = (err: unknown) => hasClientCode(err, 'EVENT_OVERFLOW');

@@ -18,7 +18,12 @@ export {
   type Transport,
 } from './dial/libvirt-uri.ts';
 export { type Domain, fromRemoteDomain, toRemoteDomain, uuidFromBytes, uuidToBytes } from './domain.ts';
-export type { DomainEvent, DomainEventKind, DomainEventOptions } from './domain-events.ts';
+export type {
+  DomainEvent,
+  DomainEventKind,
+  DomainEventOptions,
+  DomainEventStream,
+} from './domain-events.ts';
 export {
   type ClientErrorCode,
   hasLibvirtCode,
@@ -28,6 +33,7 @@ export {
   isClosed,
   isDialError,
   isDomainExists,
+  isEventOverflow,
   isInterrupted,
   isInvalidArg,
   isInvalidUri,
@@ -45,6 +51,7 @@ export {
   LibvirtClientError,
   LibvirtError,
 } from './errors.ts';
+export type { OverflowPolicy } from './event-queue.ts';
 export { type MigrateParams, migrateParamsToTyped } from './migrate-params.ts';
 export { ERROR_DOMAIN_NAMES, ERROR_LEVEL_NAMES, ERROR_NUMBER_NAMES } from './protocol/error-codes.gen.ts';
 export * from './protocol/libvirt-constants.gen.ts';
