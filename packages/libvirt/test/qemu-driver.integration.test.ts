@@ -32,6 +32,7 @@ import {
   VIR_MIGRATE_LIVE,
 } from '../src/index.ts';
 import { guestXml, type LibvirtHost, startLibvirtHost, virshDominfo, waitFor } from './harness/index.ts';
+import { connectFromHost } from './support/run-on-host.ts';
 
 // The QEMU driver with real guests: diskless 64 MiB `qemu` (software emulated) guests on a libvirt
 // host from deploy/dev/libvirt-host. virsh (libvirt's C client) double-checks what we observe.
@@ -110,6 +111,21 @@ describe('QEMU driver: a real guest', () => {
     );
     await tcp.close();
   });
+
+  it("qemu:///system and qemu:///system?mode=legacy reach the host's libvirtd from a process on the host", async () => {
+    const name = `default-uri-${randomBytes(3).toString('hex')}`;
+    const dom = await defineGuest(conn, name);
+    try {
+      for (const uri of ['qemu:///system', 'qemu:///system?mode=legacy']) {
+        const report = await connectFromHost(host, uri);
+        // The default socket on that host is its libvirtd: same hostname, and it knows our guest.
+        expect(report).toMatchObject({ name: 'qemu:///system', hostname: host.name });
+        expect(report.domains).toContain(name);
+      }
+    } finally {
+      await conn.domainUndefine(dom);
+    }
+  }, 60_000);
 
   it('start, suspend, resume, reset, destroy: states, events (reboot on reset) and virsh agree', async () => {
     const dom = await defineGuest(conn, `life-${process.pid}`);

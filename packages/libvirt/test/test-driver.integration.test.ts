@@ -24,15 +24,18 @@ import {
   VIR_DOMAIN_STATS_STATE,
   VIR_ERR_XML_DETAIL,
 } from '../src/index.ts';
+import { freePortRange } from './harness/index.ts';
 import { type PrivateLibvirtd, startPrivateLibvirtd } from './support/private-libvirtd.ts';
 import { pythonLibvirt } from './support/python-libvirt.ts';
 
 let daemon: PrivateLibvirtd;
 let uri: string;
 let conn: LibvirtConnection;
+let tcpPort: number;
 
 beforeAll(async () => {
-  daemon = await startPrivateLibvirtd();
+  tcpPort = await freePortRange(1);
+  daemon = await startPrivateLibvirtd({ tcpPort });
   uri = daemon.uri('test');
   conn = await connect(uri);
 }, 30_000);
@@ -117,6 +120,23 @@ describe('host and node procedures, checked against python3-libvirt', () => {
     expect(Object.keys(cpu).sort()).toEqual(ref);
     const err = await caught(conn.nodeGetMemoryStats());
     expect(isNoSupport(err)).toBe(true);
+  });
+});
+
+describe('URIs', () => {
+  it('test+tcp://127.0.0.1:PORT/default opens the same test driver as test+unix', async () => {
+    const tcp = await connect(`test+tcp://127.0.0.1:${tcpPort}/default`);
+    try {
+      expect(tcp.name).toBe('test:///default');
+      const name = 'over-tcp';
+      const dom = await tcp.domainDefineXml(domainXml(name));
+      // Defined over TCP, seen over the unix socket: one daemon, one driver.
+      expect((await conn.domainLookupByName(name)).uuid).toBe(dom.uuid);
+      await conn.domainUndefine(dom);
+      expect(isNoDomain(await caught(tcp.domainLookupByUuid(dom.uuid)))).toBe(true);
+    } finally {
+      await tcp.close();
+    }
   });
 });
 

@@ -16,6 +16,8 @@ export interface WaitForOptions {
   intervalMs?: number;
   /** Says what was awaited, for the timeout error. */
   what?: string;
+  /** Gives up at once (with WaitTimeoutError) when this turns true: the condition can no longer come. */
+  stopIf?: () => boolean;
 }
 
 /**
@@ -24,7 +26,7 @@ export interface WaitForOptions {
  */
 export async function waitFor<T>(
   check: () => Promise<T | undefined> | T | undefined,
-  { timeoutMs = 30_000, intervalMs = 100, what = 'condition' }: WaitForOptions = {},
+  { timeoutMs = 30_000, intervalMs = 100, what = 'condition', stopIf }: WaitForOptions = {},
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
@@ -35,7 +37,7 @@ export async function waitFor<T>(
     } catch (err) {
       lastError = err;
     }
-    if (Date.now() >= deadline) {
+    if (Date.now() >= deadline || stopIf?.() === true) {
       throw new WaitTimeoutError(what, timeoutMs, { cause: lastError });
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitFor } from '../harness/wait-for.ts';
 
 /** A libvirtd of our own for one test file: its sockets in a temp dir, its state dirs private. */
 export interface PrivateLibvirtd {
@@ -27,15 +28,6 @@ function canConnect(path: string): Promise<boolean> {
   });
 }
 
-async function waitFor(cond: () => Promise<boolean>, timeoutMs: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what()}`);
-}
-
 /**
  * Starts `libvirtd -f <dir>/libvirtd.conf` in a private mount namespace whose /run/libvirt,
  * /var/lib/libvirt, /var/cache/libvirt and /var/log/libvirt are fresh tmpfs mounts, so it never
@@ -45,6 +37,8 @@ async function waitFor(cond: () => Promise<boolean>, timeoutMs: number, what: ()
 export interface PrivateLibvirtdOptions {
   /** Also listen for TLS on 127.0.0.1:port with the certificates of `makeTestPki(pkiDir)`. */
   tls?: { port: number; pkiDir: string };
+  /** Also listen for plain TCP on 127.0.0.1:port, without authentication. */
+  tcpPort?: number;
 }
 
 export async function startPrivateLibvirtd(opts: PrivateLibvirtdOptions = {}): Promise<PrivateLibvirtd> {
@@ -54,7 +48,8 @@ export async function startPrivateLibvirtd(opts: PrivateLibvirtdOptions = {}): P
     join(dir, 'libvirtd.conf'),
     [
       `listen_tls = ${opts.tls ? 1 : 0}`,
-      'listen_tcp = 0',
+      `listen_tcp = ${opts.tcpPort ? 1 : 0}`,
+      ...(opts.tcpPort ? [`tcp_port = "${opts.tcpPort}"`, 'auth_tcp = "none"'] : []),
       'listen_addr = "127.0.0.1"',
       `unix_sock_dir = "${dir}"`,
       'auth_unix_rw = "none"',
@@ -76,7 +71,7 @@ export async function startPrivateLibvirtd(opts: PrivateLibvirtdOptions = {}): P
     'for d in /run/libvirt /var/lib/libvirt /var/cache/libvirt /var/log/libvirt; do',
     '  mkdir -p "$d" && mount -t tmpfs tmpfs "$d"',
     'done',
-    `exec libvirtd ${opts.tls ? '--listen ' : ''}-f "${dir}/libvirtd.conf" -p "${dir}/libvirtd.pid"`,
+    `exec libvirtd ${opts.tls || opts.tcpPort ? '--listen ' : ''}-f "${dir}/libvirtd.conf" -p "${dir}/libvirtd.pid"`,
   ].join('\n');
   const child: ChildProcess = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], {
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -97,14 +92,17 @@ export async function startPrivateLibvirtd(opts: PrivateLibvirtdOptions = {}): P
       return '';
     }
   };
-  await waitFor(
-    async () => {
-      if (exited) throw new Error(`libvirtd exited early: ${stderr}\n${log()}`);
-      return canConnect(socketPath);
-    },
-    20_000,
-    () => `libvirtd socket ${socketPath}: ${stderr}`,
-  );
+  try {
+    await waitFor(async () => ((await canConnect(socketPath)) ? true : undefined), {
+      timeoutMs: 20_000,
+      intervalMs: 50,
+      what: `libvirtd socket ${socketPath}`,
+      // A daemon that died will never open its socket: stop at once.
+      stopIf: () => exited,
+    });
+  } catch (err) {
+    throw new Error(`libvirtd did not start: ${stderr}\n${log()}`, { cause: err });
+  }
   return {
     dir,
     socketPath,
