@@ -67,7 +67,7 @@ export {
   type PacketHeader,
 } from './rpc/packet.ts';
 export type { CallOptions, Decoder, Encoder, RemoteCaller } from './rpc/remote-caller.ts';
-export { RpcClient, type RpcClientOptions } from './rpc/rpc-client.ts';
+export { type KeepaliveStats, RpcClient, type RpcClientOptions } from './rpc/rpc-client.ts';
 export {
   fromRemoteTypedParam,
   type TypedParam,

@@ -24,7 +24,7 @@ import {
   VIR_DOMAIN_STATS_STATE,
   VIR_ERR_XML_DETAIL,
 } from '../src/index.ts';
-import { freePortRange } from './harness/index.ts';
+import { freePortRange, waitFor } from './harness/index.ts';
 import { type PrivateLibvirtd, startPrivateLibvirtd } from './support/private-libvirtd.ts';
 import { pythonLibvirt } from './support/python-libvirt.ts';
 
@@ -310,8 +310,14 @@ describe('events, concurrency, cancellation', () => {
     const c = await connect(uri, { keepalive: { intervalMs: 100, count: 4 } });
     const started = Date.now();
     while (Date.now() - started < 800) await c.connectGetLibVersion();
-    // Silence on our side while the daemon answers our pings.
-    await new Promise((r) => setTimeout(r, 600));
+    // Silence on our side while the daemon answers our pings: more pings than `count` (4), which
+    // would be fatal if they went unanswered.
+    const before = c.rpc.keepaliveStats.pongsReceived;
+    await waitFor(() => (c.rpc.keepaliveStats.pongsReceived >= before + 6 ? true : undefined), {
+      timeoutMs: 10_000,
+      intervalMs: 20,
+      what: 'six keepalive pongs from libvirtd',
+    });
     expect(c.isClosed).toBe(false);
     expect(await c.connectGetHostname()).toBe(await conn.connectGetHostname());
     await c.close();

@@ -166,6 +166,8 @@ describe('RPC client against the mock daemon', () => {
     const reasons: Error[] = [];
     c.onClose((reason) => reasons.push(reason));
     expect(reasons.map(isKeepaliveTimeout)).toEqual([true]);
+    // Exactly `count` pings went unanswered before the verdict.
+    expect(c.rpc.keepaliveStats).toMatchObject({ pingsSent: 2, pongsReceived: 0 });
     // Dead after `count` unanswered pings plus one interval: ~120 ms, well before any call deadline.
     expect(elapsed).toBeGreaterThanOrEqual(80);
     expect(elapsed).toBeLessThan(1500);
@@ -175,9 +177,12 @@ describe('RPC client against the mock daemon', () => {
   it('answered pings keep a quiet connection alive; daemon pings get pongs', async () => {
     const { c, s } = await open({ keepalive: { intervalMs: 60, count: 4 } });
     await until(() => s.received.filter((p) => p.header.program === 0x6b656570).length >= 5);
+    // More pings than `count` were needed, each answered, and the connection lives on.
+    await until(() => c.rpc.keepaliveStats.pongsReceived >= 5);
     expect(c.isClosed).toBe(false);
     s.ping();
     await until(() => s.received.some((p) => p.header.program === 0x6b656570 && p.header.procedure === 2));
+    expect(c.rpc.keepaliveStats.pingsAnswered).toBe(1);
   });
 
   it('a socket closed mid-call rejects every pending call at once with interrupted', async () => {

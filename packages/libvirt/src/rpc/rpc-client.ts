@@ -13,11 +13,12 @@ import {
   VIR_NET_OK,
   VIR_NET_REPLY,
 } from '../protocol/net.gen.ts';
-import { REMOTE_PROCEDURE_NAMES } from '../protocol/remote-procedures.gen.ts';
 import { decRemoteError, REMOTE_PROGRAM, REMOTE_PROTOCOL_VERSION } from '../protocol/remote-types.gen.ts';
 import { XdrReader } from '../xdr/index.ts';
+import { CallTable, procName } from './call-table.ts';
 import { Keepalive, type KeepaliveOptions } from './keepalive.ts';
 import { type Logger, silentLogger } from './logger.ts';
+import { OrderedWriter } from './ordered-writer.ts';
 import { encodePacket, MAX_PACKET, type Packet, PacketDecoder } from './packet.ts';
 import type { CallOptions, Decoder, Encoder, RemoteCaller } from './remote-caller.ts';
 
@@ -30,24 +31,15 @@ export interface RpcClientOptions {
   logger?: Logger;
 }
 
-interface Pending {
-  program: number;
-  procedure: number;
-  resolve(p: Packet): void;
-  reject(e: Error): void;
+export interface KeepaliveStats {
+  pingsSent: number;
+  pongsReceived: number;
+  /** PINGs of the peer we answered with a PONG. */
+  pingsAnswered: number;
 }
 
 /** A remote-program MESSAGE (event) packet. */
 export type MessageHandler = (procedure: number, body: Buffer) => void;
-
-/** `DOMAIN_GET_INFO` for remote-program procedures, `program 0x…/proc n` otherwise. */
-function procName(program: number, procedure: number): string {
-  const name = program === REMOTE_PROGRAM ? REMOTE_PROCEDURE_NAMES[procedure] : undefined;
-  return name ?? `program 0x${program.toString(16)} procedure ${procedure}`;
-}
-
-/** How many abandoned serials (timed out / aborted) we remember, so their late replies log quietly. */
-const ABANDONED_MAX = 1024;
 
 /**
  * One connection's RPC machinery: a single reader loop splitting the stream into packets, writes in
@@ -55,9 +47,7 @@ const ABANDONED_MAX = 1024;
  * When the stream ends, every pending call rejects at once with an INTERRUPTED error.
  */
 export class RpcClient implements RemoteCaller {
-  private serial = 0;
-  private readonly pending = new Map<number, Pending>();
-  private readonly abandoned = new Set<number>();
+  private readonly calls = new CallTable();
   private readonly decoder: PacketDecoder;
   private readonly keepalive: Keepalive;
   private readonly logger: Logger;
@@ -66,8 +56,8 @@ export class RpcClient implements RemoteCaller {
   private closeReason: Error | null = null;
   private readonly closeListeners: ((reason: Error) => void)[] = [];
   private messageHandler: MessageHandler | null = null;
-  private writeQueue: Buffer[] = [];
-  private draining = false;
+  private readonly writer: OrderedWriter;
+  private readonly kaStats: KeepaliveStats = { pingsSent: 0, pongsReceived: 0, pingsAnswered: 0 };
   readonly closed: Promise<Error>;
 
   constructor(
@@ -80,7 +70,10 @@ export class RpcClient implements RemoteCaller {
     this.decoder = new PacketDecoder(this.maxPacket);
     this.keepalive = new Keepalive(
       { intervalMs: opts.keepalive?.intervalMs ?? 5000, count: opts.keepalive?.count ?? 5 },
-      () => this.sendKeepalive(KEEPALIVE_PROC_PING),
+      () => {
+        this.kaStats.pingsSent++;
+        this.sendKeepalive(KEEPALIVE_PROC_PING);
+      },
       (silentMs) =>
         this.fail(
           new LibvirtClientError(
@@ -91,7 +84,7 @@ export class RpcClient implements RemoteCaller {
     );
     this.closed = new Promise((resolve) => this.closeListeners.push(resolve));
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
-    stream.on('drain', () => this.flush());
+    this.writer = new OrderedWriter(stream);
     stream.on('error', (err) =>
       this.fail(new LibvirtClientError('INTERRUPTED', `transport error: ${err.message}`, { cause: err })),
     );
@@ -112,7 +105,12 @@ export class RpcClient implements RemoteCaller {
   }
 
   get pendingCalls(): number {
-    return this.pending.size;
+    return this.calls.size;
+  }
+
+  /** Keepalive traffic so far: our pings, the peer's pongs, and the peer's pings we answered. */
+  get keepaliveStats(): KeepaliveStats {
+    return { ...this.kaStats };
   }
 
   onMessage(handler: MessageHandler | null): void {
@@ -186,84 +184,19 @@ export class RpcClient implements RemoteCaller {
         new LibvirtClientError('ABORTED', 'call aborted before it was sent', { cause: signal.reason }),
       );
     }
-    // Serial 0 is what keepalive and event messages carry; never hand it to a call.
-    this.serial = (this.serial + 1) >>> 0 || 1;
-    const serial = this.serial;
+    const serial = this.calls.nextSerial();
     const buf = encodePacket(
       { program, version, procedure, type: VIR_NET_CALL, serial, status: VIR_NET_OK },
       body,
       this.maxPacket,
     );
-    const timeoutMs = opts.timeoutMs ?? this.callTimeoutMs;
-    return new Promise<Packet>((resolve, reject) => {
-      let timer: NodeJS.Timeout | null = null;
-      const onAbort = () => {
-        this.abandon(serial);
-        settle();
-        reject(
-          new LibvirtClientError('ABORTED', `${procName(program, procedure)} aborted`, {
-            cause: signal?.reason,
-          }),
-        );
-      };
-      const settle = () => {
-        if (timer !== null) clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        this.pending.delete(serial);
-      };
-      if (timeoutMs > 0) {
-        timer = setTimeout(() => {
-          this.abandon(serial);
-          settle();
-          reject(
-            new LibvirtClientError(
-              'TIMEOUT',
-              `${procName(program, procedure)} got no reply within ${timeoutMs} ms`,
-            ),
-          );
-        }, timeoutMs);
-      }
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.pending.set(serial, {
-        program,
-        procedure,
-        resolve: (p) => {
-          settle();
-          resolve(p);
-        },
-        reject: (e) => {
-          settle();
-          reject(e);
-        },
-      });
-      this.write(buf);
-    });
+    const reply = this.calls.add(serial, program, procedure, opts.timeoutMs ?? this.callTimeoutMs, opts);
+    this.write(buf);
+    return reply;
   }
 
-  private abandon(serial: number): void {
-    this.abandoned.add(serial);
-    if (this.abandoned.size > ABANDONED_MAX) {
-      const oldest = this.abandoned.values().next().value;
-      if (oldest !== undefined) this.abandoned.delete(oldest);
-    }
-  }
-
-  /** Writes keep their order; when the kernel buffer is full we queue until `drain`. */
   private write(buf: Buffer): void {
-    if (this.closeReason !== null) return;
-    if (this.draining) {
-      this.writeQueue.push(buf);
-      return;
-    }
-    if (!this.stream.write(buf)) this.draining = true;
-  }
-
-  private flush(): void {
-    this.draining = false;
-    while (this.writeQueue.length > 0 && !this.draining) {
-      const next = this.writeQueue.shift();
-      if (next !== undefined && !this.stream.write(next)) this.draining = true;
-    }
+    if (this.closeReason === null) this.writer.write(buf);
   }
 
   private sendKeepalive(proc: number): void {
@@ -295,7 +228,10 @@ export class RpcClient implements RemoteCaller {
   private route(p: Packet): void {
     const h = p.header;
     if (h.program === KEEPALIVE_PROGRAM) {
-      if (h.procedure === KEEPALIVE_PROC_PING) this.sendKeepalive(KEEPALIVE_PROC_PONG);
+      if (h.procedure === KEEPALIVE_PROC_PING) {
+        this.kaStats.pingsAnswered++;
+        this.sendKeepalive(KEEPALIVE_PROC_PONG);
+      } else if (h.procedure === KEEPALIVE_PROC_PONG) this.kaStats.pongsReceived++;
       return;
     }
     if (h.type === VIR_NET_MESSAGE && h.program === REMOTE_PROGRAM) {
@@ -308,9 +244,9 @@ export class RpcClient implements RemoteCaller {
       this.logger.warn('ignoring packet of unexpected type', { type: h.type, procedure: h.procedure });
       return;
     }
-    const call = this.pending.get(h.serial);
+    const call = this.calls.get(h.serial);
     if (call === undefined) {
-      if (this.abandoned.delete(h.serial))
+      if (this.calls.wasAbandoned(h.serial))
         this.logger.debug('late reply to abandoned call', { serial: h.serial });
       else
         this.logger.warn('ignoring reply with unknown serial', { serial: h.serial, procedure: h.procedure });
@@ -358,17 +294,13 @@ export class RpcClient implements RemoteCaller {
     if (this.closeReason !== null) return;
     this.closeReason = reason;
     this.keepalive.stop();
-    this.writeQueue = [];
+    this.writer.clear();
     this.stream.destroy();
-    const calls = [...this.pending.values()];
-    this.pending.clear();
-    for (const c of calls) {
-      c.reject(
-        reason instanceof LibvirtClientError && reason.code === 'INTERRUPTED'
-          ? reason
-          : new LibvirtClientError('INTERRUPTED', `connection closed: ${reason.message}`, { cause: reason }),
-      );
-    }
+    this.calls.rejectAll(
+      reason instanceof LibvirtClientError && reason.code === 'INTERRUPTED'
+        ? reason
+        : new LibvirtClientError('INTERRUPTED', `connection closed: ${reason.message}`, { cause: reason }),
+    );
     for (const l of this.closeListeners.splice(0)) l(reason);
   }
 
