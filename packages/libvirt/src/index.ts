@@ -1,13 +1,4 @@
-export {
-  type ConnectOptions,
-  connect,
-  type DomainInfo,
-  type DomainJobInfo,
-  type DomainStats,
-  type JobStats,
-  LibvirtConnection,
-  type NodeInfo,
-} from './connection.ts';
+export { type ConnectOptions, connect, LibvirtConnection } from './connection.ts';
 export { type DialOptions, dial, type TlsOptions } from './dial/dial.ts';
 export {
   DEFAULT_TCP_PORT,
@@ -18,6 +9,7 @@ export {
   type Transport,
 } from './dial/libvirt-uri.ts';
 export { type Domain, fromRemoteDomain, toRemoteDomain, uuidFromBytes, uuidToBytes } from './domain.ts';
+export { DomainApi, type DomainInfo } from './domain-api.ts';
 export type {
   DomainEvent,
   DomainEventKind,
@@ -52,6 +44,8 @@ export {
   LibvirtError,
 } from './errors.ts';
 export type { OverflowPolicy } from './event-queue.ts';
+export { HostApi, type NodeInfo } from './host-api.ts';
+export { type DomainJobInfo, type DomainStats, JobApi, type JobStats } from './job-api.ts';
 export { type MigrateParams, migrateParamsToTyped } from './migrate-params.ts';
 export { ERROR_DOMAIN_NAMES, ERROR_LEVEL_NAMES, ERROR_NUMBER_NAMES } from './protocol/error-codes.gen.ts';
 export * from './protocol/libvirt-constants.gen.ts';
