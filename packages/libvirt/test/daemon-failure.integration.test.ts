@@ -7,6 +7,7 @@ import {
   type LibvirtClientError,
   type LibvirtConnection,
 } from '../src/index.ts';
+import { rejectionOf } from '../src/testing/index.ts';
 import { type PrivateLibvirtd, startPrivateLibvirtd } from './support/private-libvirtd.ts';
 
 // What a real libvirtd does when it dies or hangs, rather than what a mock is scripted to do.
@@ -24,15 +25,6 @@ afterEach(async () => {
   await daemon.stop();
 });
 
-async function caught(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
-}
-
 describe('a real libvirtd failing under the client', () => {
   it('a frozen daemon (SIGSTOP) is declared dead by keepalive; the pending call is interrupted', async () => {
     conn = await connect(daemon.uri('test'), { keepalive: { intervalMs: 100, count: 3 } });
@@ -40,21 +32,21 @@ describe('a real libvirtd failing under the client', () => {
     daemon.signal('SIGSTOP');
     const started = Date.now();
     // No deadline on the call: only keepalive can end it.
-    const err = await caught(conn.connectGetHostname({ timeoutMs: 0 }));
+    const err = await rejectionOf(conn.connectGetHostname({ timeoutMs: 0 }));
     expect(isInterrupted(err)).toBe(true);
     expect(isKeepaliveTimeout((err as LibvirtClientError).cause)).toBe(true);
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(isKeepaliveTimeout(await conn.closed)).toBe(true);
-    expect(isClosed(await caught(conn.connectGetHostname()))).toBe(true);
+    expect(isClosed(await rejectionOf(conn.connectGetHostname()))).toBe(true);
   });
 
   it('a crashed daemon (SIGKILL) interrupts event streams and pending calls at once', async () => {
     conn = await connect(daemon.uri('test'));
     const events = await conn.domainEvents();
-    const nextEvent = caught(events.next());
+    const nextEvent = rejectionOf(events.next());
     daemon.signal('SIGSTOP');
     // Sent while the daemon is frozen, so it is certainly pending when the daemon dies.
-    const call = caught(conn.connectGetCapabilities({ timeoutMs: 0 }));
+    const call = rejectionOf(conn.connectGetCapabilities({ timeoutMs: 0 }));
     daemon.signal('SIGKILL');
     expect(isInterrupted(await call)).toBe(true);
     expect(isInterrupted(await nextEvent)).toBe(true);

@@ -31,6 +31,7 @@ import {
   VIR_DOMAIN_STATS_VCPU,
   VIR_MIGRATE_LIVE,
 } from '../src/index.ts';
+import { rejectionOf } from '../src/testing/index.ts';
 import { guestXml, type LibvirtHost, startLibvirtHost, virshDominfo, waitFor } from './harness/index.ts';
 import { connectFromHost } from './support/run-on-host.ts';
 
@@ -51,15 +52,6 @@ afterAll(async () => {
   await host?.stop();
   rmSync(scratch, { recursive: true, force: true });
 }, 60_000);
-
-async function caught(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the call to fail');
-}
 
 /** Collects events in the background; `until` polls for one matching with a deadline. */
 async function record(c: LibvirtConnection, uuid: string) {
@@ -197,7 +189,7 @@ describe('QEMU driver: a real guest', () => {
     // No job running: libvirt says so, and aborting nothing is an invalid operation.
     expect((await conn.domainGetJobInfo(dom)).type).toBe(VIR_DOMAIN_JOB_NONE);
     expect((await conn.domainGetJobStats(dom)).type).toBe(VIR_DOMAIN_JOB_NONE);
-    expect(isOperationInvalid(await caught(conn.domainAbortJob(dom)))).toBe(true);
+    expect(isOperationInvalid(await rejectionOf(conn.domainAbortJob(dom)))).toBe(true);
 
     // Migration tunables, read back through the generated stubs.
     await conn.domainMigrateSetMaxSpeed(dom, 5);
@@ -224,7 +216,7 @@ describe('QEMU driver: a real guest', () => {
         `<interface type='user'><model type='e1000'/><rom file='${rom}'/></interface></devices>`,
       );
       const dom = await conn.domainCreate(await conn.domainDefineXml(xml));
-      const migration = caught(
+      const migration = rejectionOf(
         conn.domainMigrateToUri(
           dom,
           target.tcpUri,

@@ -24,6 +24,7 @@ import {
   VIR_DOMAIN_STATS_STATE,
   VIR_ERR_XML_DETAIL,
 } from '../src/index.ts';
+import { rejectionOf } from '../src/testing/index.ts';
 import { freePortRange, waitFor } from './harness/index.ts';
 import { type PrivateLibvirtd, startPrivateLibvirtd } from './support/private-libvirtd.ts';
 import { pythonLibvirt } from './support/python-libvirt.ts';
@@ -51,15 +52,6 @@ const domainXml = (name: string) => `<domain type='test'>
   <vcpu>1</vcpu>
   <os><type arch='x86_64'>hvm</type></os>
 </domain>`;
-
-async function caught(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the call to fail');
-}
 
 /** Takes events until `n` have arrived or the deadline passes. */
 async function take(
@@ -118,7 +110,7 @@ describe('host and node procedures, checked against python3-libvirt', () => {
     const cpu = await conn.nodeGetCpuStats();
     const ref = pythonLibvirt(uri, 'print(json.dumps(sorted(conn.getCPUStats(-1).keys())))');
     expect(Object.keys(cpu).sort()).toEqual(ref);
-    const err = await caught(conn.nodeGetMemoryStats());
+    const err = await rejectionOf(conn.nodeGetMemoryStats());
     expect(isNoSupport(err)).toBe(true);
   });
 });
@@ -133,7 +125,7 @@ describe('URIs', () => {
       // Defined over TCP, seen over the unix socket: one daemon, one driver.
       expect((await conn.domainLookupByName(name)).uuid).toBe(dom.uuid);
       await conn.domainUndefine(dom);
-      expect(isNoDomain(await caught(tcp.domainLookupByUuid(dom.uuid)))).toBe(true);
+      expect(isNoDomain(await rejectionOf(tcp.domainLookupByUuid(dom.uuid)))).toBe(true);
     } finally {
       await tcp.close();
     }
@@ -191,26 +183,26 @@ describe('domains on the test driver', () => {
     await conn.domainDestroy(again);
     expect((await conn.domainGetState(dom)).state).toBe(VIR_DOMAIN_SHUTOFF);
     await conn.domainUndefine(dom);
-    expect(isNoDomain(await caught(conn.domainLookupByName('lifecycle-1')))).toBe(true);
+    expect(isNoDomain(await rejectionOf(conn.domainLookupByName('lifecycle-1')))).toBe(true);
   });
 
   it('creates a transient domain from XML that vanishes when destroyed', async () => {
     const dom = await conn.domainCreateXml(domainXml('transient-1'));
     expect((await conn.domainGetInfo(dom)).state).toBe(VIR_DOMAIN_RUNNING);
     await conn.domainDestroy(dom);
-    expect(isNoDomain(await caught(conn.domainLookupByUuid(dom.uuid)))).toBe(true);
+    expect(isNoDomain(await rejectionOf(conn.domainLookupByUuid(dom.uuid)))).toBe(true);
   });
 
   it('reports libvirt errors as typed LibvirtErrors', async () => {
-    const bad = await caught(conn.domainDefineXml('<domain'));
+    const bad = await rejectionOf(conn.domainDefineXml('<domain'));
     expect(isLibvirtError(bad) && bad.code === VIR_ERR_XML_DETAIL).toBe(true);
     const test = await conn.domainLookupByName('test');
     const inactive = await conn.domainDefineXml(domainXml('inactive-1'));
-    const err = await caught(conn.domainDestroy(inactive));
+    const err = await rejectionOf(conn.domainDestroy(inactive));
     await conn.domainUndefine(inactive);
     expect(isOperationInvalid(err)).toBe(true);
     expect(isLibvirtError(err) && err.codeName).toBe('VIR_ERR_OPERATION_INVALID');
-    expect(isNoSupport(await caught(conn.domainGetJobInfo(test)))).toBe(true);
+    expect(isNoSupport(await rejectionOf(conn.domainGetJobInfo(test)))).toBe(true);
   });
 
   it('bulk statistics come back as typed parameters per domain', async () => {
@@ -302,7 +294,7 @@ describe('events, concurrency, cancellation', () => {
   it('an aborted signal rejects the call with an aborted error, and the connection stays usable', async () => {
     const ac = new AbortController();
     ac.abort();
-    expect(isAborted(await caught(conn.connectGetHostname({ signal: ac.signal })))).toBe(true);
+    expect(isAborted(await rejectionOf(conn.connectGetHostname({ signal: ac.signal })))).toBe(true);
     expect(typeof (await conn.connectGetHostname())).toBe('string');
   });
 
@@ -327,6 +319,6 @@ describe('events, concurrency, cancellation', () => {
     const c = await connect(uri);
     const pending = c.connectGetCapabilities();
     c.rpc.close();
-    expect(isInterrupted(await caught(pending))).toBe(true);
+    expect(isInterrupted(await rejectionOf(pending))).toBe(true);
   });
 });

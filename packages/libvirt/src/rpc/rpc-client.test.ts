@@ -30,7 +30,7 @@ import {
   REMOTE_AUTH_POLKIT,
   REMOTE_AUTH_SASL,
 } from '../protocol/remote-types.gen.ts';
-import { type MockCall, MockLibvirtServer, type MockSession } from '../testing/index.ts';
+import { type MockCall, MockLibvirtServer, type MockSession, rejectionOf } from '../testing/index.ts';
 import type { Logger } from './logger.ts';
 
 let server: MockLibvirtServer;
@@ -49,15 +49,6 @@ afterEach(async () => {
 type LogFn = Logger['warn'];
 function spyLogger() {
   return { warn: vi.fn<LogFn>(), debug: vi.fn<LogFn>() };
-}
-
-async function caught(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
 }
 
 /** Holds calls to `proc` instead of answering, so tests decide what the daemon does next. */
@@ -126,7 +117,7 @@ describe('RPC client against the mock daemon', () => {
     const huge = Buffer.alloc(8);
     huge.writeUInt32BE(32 * 1024 * 1024 + 1);
     s.sendRaw(huge);
-    const err = await caught(p);
+    const err = await rejectionOf(p);
     expect(isInterrupted(err)).toBe(true);
     expect(isProtocolError((err as LibvirtClientError).cause)).toBe(true);
     expect(isProtocolError(await c.closed)).toBe(true);
@@ -149,7 +140,7 @@ describe('RPC client against the mock daemon', () => {
     whole.writeUInt32BE(100);
     s.sendRaw(whole.subarray(0, 40));
     await s.end();
-    const err = await caught(p);
+    const err = await rejectionOf(p);
     expect(isInterrupted(err)).toBe(true);
     expect(isProtocolError(await c.closed)).toBe(true);
   });
@@ -159,7 +150,7 @@ describe('RPC client against the mock daemon', () => {
     server.silent = true;
     server.answerKeepalive = false;
     const started = Date.now();
-    const err = await caught(c.connectGetHostname({ timeoutMs: 0 }));
+    const err = await rejectionOf(c.connectGetHostname({ timeoutMs: 0 }));
     const elapsed = Date.now() - started;
     expect(isInterrupted(err)).toBe(true);
     expect(isKeepaliveTimeout((err as LibvirtClientError).cause)).toBe(true);
@@ -171,7 +162,7 @@ describe('RPC client against the mock daemon', () => {
     // Dead after `count` unanswered pings plus one interval: ~120 ms, well before any call deadline.
     expect(elapsed).toBeGreaterThanOrEqual(80);
     expect(elapsed).toBeLessThan(1500);
-    expect(isClosed(await caught(c.connectGetHostname()))).toBe(true);
+    expect(isClosed(await rejectionOf(c.connectGetHostname()))).toBe(true);
   });
 
   it('answered pings keep a quiet connection alive; daemon pings get pongs', async () => {
@@ -188,7 +179,7 @@ describe('RPC client against the mock daemon', () => {
   it('a socket closed mid-call rejects every pending call at once with interrupted', async () => {
     const held = hold(REMOTE_PROC_CONNECT_GET_HOSTNAME);
     const { c, s } = await open();
-    const calls = Array.from({ length: 5 }, () => caught(c.connectGetHostname({ timeoutMs: 0 })));
+    const calls = Array.from({ length: 5 }, () => rejectionOf(c.connectGetHostname({ timeoutMs: 0 })));
     await until(() => held.length === 5);
     s.destroy();
     const errs = await Promise.all(calls);
@@ -204,7 +195,7 @@ describe('RPC client against the mock daemon', () => {
     const p = c.connectGetHostname({ signal: ac.signal });
     await until(() => held.length === 1);
     ac.abort();
-    expect(isAborted(await caught(p))).toBe(true);
+    expect(isAborted(await rejectionOf(p))).toBe(true);
     s.reply(held[0] as MockCall, (w) => encRemoteConnectGetHostnameRet(w, { hostname: 'late' }));
     server.on(REMOTE_PROC_CONNECT_GET_HOSTNAME, (call, sess) =>
       sess.reply(call, (w) => encRemoteConnectGetHostnameRet(w, { hostname: 'next' })),
@@ -218,7 +209,7 @@ describe('RPC client against the mock daemon', () => {
     hold(REMOTE_PROC_CONNECT_GET_CAPABILITIES);
     const { c } = await open();
     const started = Date.now();
-    expect(isTimeout(await caught(c.connectGetCapabilities({ timeoutMs: 50 })))).toBe(true);
+    expect(isTimeout(await rejectionOf(c.connectGetCapabilities({ timeoutMs: 50 })))).toBe(true);
     expect(Date.now() - started).toBeGreaterThanOrEqual(45);
     expect(await c.connectGetHostname()).toBe('mock');
   });
@@ -228,7 +219,7 @@ describe('RPC client against the mock daemon', () => {
       s.replyError(call, { code: VIR_ERR_NO_DOMAIN, domain: VIR_FROM_QEMU, message: 'no domain', str1: 'x' }),
     );
     const { c } = await open();
-    const err = await caught(c.connectGetHostname());
+    const err = await rejectionOf(c.connectGetHostname());
     expect(isNoDomain(err)).toBe(true);
     expect(
       isLibvirtError(err) && [
@@ -254,7 +245,7 @@ describe('RPC client against the mock daemon', () => {
   it('a reply whose body does not decode fails that call only', async () => {
     server.on(REMOTE_PROC_CONNECT_GET_HOSTNAME, (call, s) => s.reply(call, (w) => w.uint(1_000_000)));
     const { c } = await open();
-    expect(isProtocolError(await caught(c.connectGetHostname()))).toBe(true);
+    expect(isProtocolError(await rejectionOf(c.connectGetHostname()))).toBe(true);
     expect(c.isClosed).toBe(false);
     server.on(REMOTE_PROC_CONNECT_GET_HOSTNAME, (call, s) =>
       s.reply(call, (w) => {
@@ -262,7 +253,7 @@ describe('RPC client against the mock daemon', () => {
         w.int(0);
       }),
     );
-    expect(isProtocolError(await caught(c.connectGetHostname()))).toBe(true);
+    expect(isProtocolError(await rejectionOf(c.connectGetHostname()))).toBe(true);
   });
 
   it('a reply naming another procedure is refused', async () => {
@@ -270,7 +261,7 @@ describe('RPC client against the mock daemon', () => {
       s.send({ ...call.header, procedure: REMOTE_PROC_CONNECT_GET_CAPABILITIES, type: VIR_NET_REPLY }),
     );
     const { c } = await open();
-    expect(isProtocolError(await caught(c.connectGetHostname()))).toBe(true);
+    expect(isProtocolError(await rejectionOf(c.connectGetHostname()))).toBe(true);
   });
 
   it('authenticates with polkit when that is what the daemon offers', async () => {
@@ -306,7 +297,7 @@ describe('RPC client against the mock daemon', () => {
   });
 
   it('dialing a socket nobody listens on is a dial error', async () => {
-    const err = await caught(connect('test+unix:///default?socket=/nonexistent/libvirt-sock'));
+    const err = await rejectionOf(connect('test+unix:///default?socket=/nonexistent/libvirt-sock'));
     expect(err instanceof LibvirtClientError && err.code).toBe('DIAL');
   });
 
