@@ -25,6 +25,15 @@ const all: TypedParam[] = [
   { field: 'b', type: 'boolean', value: true },
   { field: 'f', type: 'boolean', value: false },
   { field: 's', type: 'string', value: 'ünïcode' },
+  // The edges of each kind.
+  { field: 'imin', type: 'int', value: -(2 ** 31) },
+  { field: 'imax', type: 'int', value: 2 ** 31 - 1 },
+  { field: 'umax', type: 'uint', value: 2 ** 32 - 1 },
+  { field: 'lmin', type: 'llong', value: -(2n ** 63n) },
+  { field: 'lmax', type: 'llong', value: 2n ** 63n - 1n },
+  { field: 'dneg', type: 'double', value: -1e-300 },
+  { field: 'dinf', type: 'double', value: Number.NEGATIVE_INFINITY },
+  { field: 'empty', type: 'string', value: '' },
 ];
 
 describe('typed parameters', () => {

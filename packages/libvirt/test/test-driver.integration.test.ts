@@ -2,14 +2,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   connect,
   type DomainEvent,
+  fromRemoteTypedParam,
   isAborted,
   isInterrupted,
+  isInvalidArg,
   isLibvirtError,
   isNoDomain,
   isNoSupport,
   isOperationInvalid,
   type LibvirtConnection,
+  type TypedParam,
   toRemoteDomain,
+  toRemoteTypedParam,
+  VIR_DOMAIN_AFFECT_CONFIG,
+  VIR_DOMAIN_BLKIO_WEIGHT,
   VIR_DOMAIN_EVENT_DEFINED,
   VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
   VIR_DOMAIN_EVENT_RESUMED,
@@ -17,6 +23,7 @@ import {
   VIR_DOMAIN_EVENT_STOPPED,
   VIR_DOMAIN_EVENT_SUSPENDED,
   VIR_DOMAIN_EVENT_UNDEFINED,
+  VIR_DOMAIN_MEMORY_SOFT_LIMIT,
   VIR_DOMAIN_METADATA_DESCRIPTION,
   VIR_DOMAIN_PAUSED,
   VIR_DOMAIN_RUNNING,
@@ -191,6 +198,28 @@ describe('domains on the test driver', () => {
     expect((await conn.domainGetInfo(dom)).state).toBe(VIR_DOMAIN_RUNNING);
     await conn.domainDestroy(dom);
     expect(isNoDomain(await rejectionOf(conn.domainLookupByUuid(dom.uuid)))).toBe(true);
+  });
+
+  it('typed parameters survive the daemon: set, read back exactly, and a wrong kind is refused', async () => {
+    const dom = await conn.domainDefineXml(domainXml('typed-params-1'));
+    const target = { dom: toRemoteDomain(dom), flags: VIR_DOMAIN_AFFECT_CONFIG };
+    // ullong beyond 2^53 (a Number would round it) and uint, encoded by us, decoded by libvirt.
+    const soft: TypedParam = { field: VIR_DOMAIN_MEMORY_SOFT_LIMIT, type: 'ullong', value: 2n ** 60n + 3n };
+    await conn.remote.domainSetMemoryParameters({ ...target, params: [toRemoteTypedParam(soft)] });
+    const weight: TypedParam = { field: VIR_DOMAIN_BLKIO_WEIGHT, type: 'uint', value: 777 };
+    await conn.remote.domainSetBlkioParameters({ ...target, params: [toRemoteTypedParam(weight)] });
+    // Encoded by libvirt, decoded by us (libvirt's two-step: count, then fetch).
+    const readBack = async (get: 'domainGetMemoryParameters' | 'domainGetBlkioParameters') => {
+      const { nparams } = await conn.remote[get]({ ...target, nparams: 0 });
+      return (await conn.remote[get]({ ...target, nparams })).params.map(fromRemoteTypedParam);
+    };
+    expect(await readBack('domainGetMemoryParameters')).toContainEqual(soft);
+    expect(await readBack('domainGetBlkioParameters')).toContainEqual(weight);
+    // The daemon reads our type tag: the same field as a uint is an invalid argument.
+    const wrongKind = toRemoteTypedParam({ field: VIR_DOMAIN_MEMORY_SOFT_LIMIT, type: 'uint', value: 1 });
+    const err = await rejectionOf(conn.remote.domainSetMemoryParameters({ ...target, params: [wrongKind] }));
+    expect(isInvalidArg(err)).toBe(true);
+    await conn.domainUndefine(dom);
   });
 
   it('reports libvirt errors as typed LibvirtErrors', async () => {
