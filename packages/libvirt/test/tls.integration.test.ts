@@ -1,9 +1,10 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, isDialError, isInterrupted, LibvirtClientError } from '../src/index.ts';
+import { freePortRange } from './harness/index.ts';
 import { type PrivateLibvirtd, startPrivateLibvirtd } from './support/private-libvirtd.ts';
 import { makeTestPki } from './support/test-pki.ts';
 
@@ -15,21 +16,10 @@ let dir: string;
 let pki: string;
 let port: number;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr !== null ? addr.port : 0));
-    });
-  });
-}
-
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'cockpit-tls-'));
   pki = makeTestPki(join(dir, 'pki'));
-  port = await freePort();
+  port = await freePortRange(1);
   daemon = await startPrivateLibvirtd({ tls: { port, pkiDir: pki } });
 }, 60_000);
 
@@ -68,6 +58,21 @@ describe('qemu+tls / test+tls with client certificates', () => {
     expect(typeof (await conn.connectGetLibVersion())).toBe('number');
     await conn.close();
   });
+
+  it('qemu+tls opens the QEMU driver of the same daemon', async () => {
+    // The daemon's first QEMU open probes QEMU's capabilities: seconds, hence the longer timeout.
+    const conn = await connect(`qemu+tls://localhost:${port}/system?pkipath=${pki}`);
+    expect(conn.name).toBe('qemu:///system');
+    // The hypervisor version is QEMU's (the test driver would report libvirt's own fake 2.0.0).
+    const qemu = Number(
+      /QEMU emulator version (\d+)\.(\d+)\.(\d+)/
+        .exec(execFileSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' }))
+        ?.slice(1)
+        .reduce((v, n) => v * 1000 + Number(n), 0),
+    );
+    expect(await conn.connectGetVersion()).toBe(qemu);
+    await conn.close();
+  }, 60_000);
 
   it('refuses a server whose certificate our CA did not sign', async () => {
     const other = makeTestPki(join(dir, 'other'), 'someone-else');
