@@ -58,12 +58,9 @@ function hold(proc: number): MockCall[] {
   return held;
 }
 
+/** Waits for `cond` (vitest's poll: a deadline, not a sleep). */
 async function until(cond: () => boolean, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  await expect.poll(cond, { timeout: timeoutMs, interval: 5 }).toBe(true);
 }
 
 async function open(
