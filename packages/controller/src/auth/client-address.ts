@@ -1,17 +1,52 @@
+import { isIP } from 'node:net';
 import type { Context } from 'hono';
+import type { AppEnv } from '../http/app-env.ts';
+import { plainAddress, trustedProxyMatcher } from './trusted-proxies.ts';
 
 interface NodeBindings {
   incoming?: { socket?: { remoteAddress?: string } };
   server?: NodeBindings;
 }
 
+// One matcher per configuration object, built on its first request rather than on every one.
+const matchers = new WeakMap<readonly string[], (address: string) => boolean>();
+
+function isTrustedProxy(entries: readonly string[], address: string): boolean {
+  let matcher = matchers.get(entries);
+  if (matcher === undefined) {
+    matcher = trustedProxyMatcher(entries);
+    matchers.set(entries, matcher);
+  }
+  return matcher(address);
+}
+
 /**
- * The TCP peer's address as @hono/node-server hands it over (`c.env.incoming`). X-Forwarded-For is
- * not read: without a configured trusted proxy any client could name itself. Requests that did not
- * come through a socket (in-process `app.request`) are "unknown" unless the caller passes bindings.
+ * The client's address, for login throttling, audit rows and request logs. It is the TCP peer as
+ * @hono/node-server hands it over (`c.env.incoming`), unless that peer is one of
+ * COCKPIT_TRUSTED_PROXIES: then X-Forwarded-For is read from the right, skipping trusted proxies,
+ * and the first address that is not one is the client. Entries left of it were written by the
+ * client itself and are never believed (a client could otherwise name itself anything and dodge the
+ * per-address throttle). Requests that did not come through a socket (in-process `app.request`)
+ * are "unknown" unless the caller passes bindings.
  */
-export function clientAddress(c: Context): string {
+export function clientAddress(c: Context<AppEnv>): string {
   const env = c.env as NodeBindings | undefined;
   const bindings = env?.server ?? env;
-  return bindings?.incoming?.socket?.remoteAddress ?? 'unknown';
+  const peer = bindings?.incoming?.socket?.remoteAddress;
+  if (peer === undefined) return 'unknown';
+  const trusted = c.var.services?.config.http.trustedProxies ?? [];
+  if (trusted.length === 0 || !isTrustedProxy(trusted, peer)) return plainAddress(peer);
+  const forwarded = (c.req.header('x-forwarded-for') ?? '')
+    .split(',')
+    .map((hop) => plainAddress(hop.trim()))
+    .filter((hop) => hop !== '');
+  let client = plainAddress(peer);
+  for (let i = forwarded.length - 1; i >= 0; i--) {
+    const hop = forwarded[i] ?? '';
+    // A hop that is not an address was not written by a proxy of ours: stop at the last good one.
+    if (isIP(hop) === 0) break;
+    client = hop;
+    if (!isTrustedProxy(trusted, hop)) break;
+  }
+  return client;
 }

@@ -4,7 +4,7 @@ import type { AppEnv } from '../http/app-env.ts';
 import { BEARER_REALM, isAuthError, toApiError } from './auth-errors.ts';
 import { type Role, roleAtLeast } from './principal.ts';
 
-/** OpenAPI security requirement for routes guarded by `requireRole`; the scheme is registered by `registerBearerScheme`. */
+/** OpenAPI security requirement for routes guarded by `requireRole`; `createApp` registers the `bearer` scheme it names. */
 export const BEARER_SECURITY: Array<Record<string, string[]>> = [{ bearer: [] }];
 
 // RFC 6750 §2.1: "Bearer" (any case), one space, then a b64token.

@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { PASSWORD_MIN_LENGTH } from '../auth/passwords.ts';
 import { ConfigError, isConfigError, loadConfig } from './config.ts';
 
 function problemsOf(env: Record<string, string>): Record<string, string> {
@@ -19,7 +20,7 @@ describe('loadConfig', () => {
     const config = loadConfig({}, '/srv');
     expect(config).toEqual({
       dataDir: '/srv/.cockpit',
-      http: { port: 8080, host: '127.0.0.1', bodyLimitBytes: 1048576 },
+      http: { port: 8080, host: '127.0.0.1', bodyLimitBytes: 1048576, trustedProxies: [] },
       databaseUrl: undefined,
       adminPassword: undefined,
       logLevel: 'info',
@@ -47,6 +48,7 @@ describe('loadConfig', () => {
         COCKPIT_ADMIN_PASSWORD: 'correct horse battery',
         COCKPIT_LOG_LEVEL: 'debug',
         COCKPIT_BODY_LIMIT_BYTES: '2048',
+        COCKPIT_TRUSTED_PROXIES: '10.0.0.1, 10.1.0.0/16',
         COCKPIT_JWT_SECRET: secret,
         COCKPIT_JWT_ISSUER: 'iss',
         COCKPIT_JWT_AUDIENCE: 'aud',
@@ -55,7 +57,12 @@ describe('loadConfig', () => {
       },
       '/srv',
     );
-    expect(config.http).toEqual({ port: 9090, host: '0.0.0.0', bodyLimitBytes: 2048 });
+    expect(config.http).toEqual({
+      port: 9090,
+      host: '0.0.0.0',
+      bodyLimitBytes: 2048,
+      trustedProxies: ['10.0.0.1', '10.1.0.0/16'],
+    });
     expect(config.dataDir).toBe('/var/lib/cockpit');
     expect(config.databaseUrl).toBe('postgres://u@db:5432/cockpit');
     expect(config.adminPassword).toBe('correct horse battery');
@@ -86,6 +93,7 @@ describe('loadConfig', () => {
       COCKPIT_JWT_SECRET: 'short',
       COCKPIT_ACCESS_TOKEN_TTL: '-5',
       COCKPIT_ADMIN_PASSWORD: 'abc',
+      COCKPIT_TRUSTED_PROXIES: '10.0.0.1, proxy.example',
     });
     expect(Object.keys(problems).sort()).toEqual([
       'COCKPIT_ACCESS_TOKEN_TTL',
@@ -95,8 +103,20 @@ describe('loadConfig', () => {
       'COCKPIT_HTTP_PORT',
       'COCKPIT_JWT_SECRET',
       'COCKPIT_LOG_LEVEL',
+      'COCKPIT_TRUSTED_PROXIES',
     ]);
     expect(problems.COCKPIT_JWT_SECRET).toMatch(/32/);
+    expect(problems.COCKPIT_TRUSTED_PROXIES).toBe('not an IP address or CIDR range: proxy.example');
+  });
+
+  it("holds COCKPIT_ADMIN_PASSWORD to the users' password policy, so a short one fails before anything starts", () => {
+    const short = 'x'.repeat(PASSWORD_MIN_LENGTH - 1);
+    expect(problemsOf({ COCKPIT_ADMIN_PASSWORD: short })).toEqual({
+      COCKPIT_ADMIN_PASSWORD: `must be at least ${PASSWORD_MIN_LENGTH} characters`,
+    });
+    expect(
+      loadConfig({ COCKPIT_ADMIN_PASSWORD: 'x'.repeat(PASSWORD_MIN_LENGTH) }).adminPassword,
+    ).toHaveLength(PASSWORD_MIN_LENGTH);
   });
 
   it('never echoes a rejected secret', () => {

@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../auth/passwords.ts';
+import { parseTrustedProxies } from '../auth/trusted-proxies.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -24,7 +26,13 @@ export interface AuthConfig {
 export interface Config {
   /** Absolute path of the data folder (embedded database, generated keys). */
   dataDir: string;
-  http: { port: number; host: string; bodyLimitBytes: number };
+  http: {
+    port: number;
+    host: string;
+    bodyLimitBytes: number;
+    /** Proxies whose X-Forwarded-For is believed (COCKPIT_TRUSTED_PROXIES): IPs or CIDR ranges. */
+    trustedProxies: string[];
+  };
   /** A PostgreSQL URL; absent means the embedded PGlite under `<dataDir>/pgdata`. */
   databaseUrl?: string;
   /** Password for the `admin` user created on first start; absent means one is generated and printed once. */
@@ -77,8 +85,9 @@ const envSchema = z.object({
   COCKPIT_ADMIN_PASSWORD: optionalText.pipe(
     z
       .string()
-      .min(8, 'must be at least 8 characters')
-      .max(1024, 'must be at most 1024 characters')
+      // The users' password policy: a shorter one would pass here and only fail at the first start.
+      .min(PASSWORD_MIN_LENGTH, `must be at least ${PASSWORD_MIN_LENGTH} characters`)
+      .max(PASSWORD_MAX_LENGTH, `must be at most ${PASSWORD_MAX_LENGTH} characters`)
       .optional(),
   ),
   COCKPIT_LOG_LEVEL: optionalText.pipe(
@@ -88,6 +97,16 @@ const envSchema = z.object({
       .transform((v) => v ?? 'info'),
   ),
   COCKPIT_BODY_LIMIT_BYTES: integer(1024 * 1024, 1, 1024 * 1024 * 1024),
+  COCKPIT_TRUSTED_PROXIES: optionalText.transform((v, ctx) => {
+    const parsed = parseTrustedProxies(v ?? '');
+    if (parsed.invalid.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `not an IP address or CIDR range: ${parsed.invalid.join(', ')}`,
+      });
+    }
+    return parsed.entries;
+  }),
   COCKPIT_JWT_ALGORITHM: optionalText.pipe(
     z.enum(['HS256', 'ES256'], { error: 'must be HS256 or ES256' }).optional(),
   ),
@@ -129,6 +148,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd: string 
       port: e.COCKPIT_HTTP_PORT,
       host: e.COCKPIT_HTTP_HOST,
       bodyLimitBytes: e.COCKPIT_BODY_LIMIT_BYTES,
+      trustedProxies: e.COCKPIT_TRUSTED_PROXIES,
     },
     databaseUrl: e.COCKPIT_DATABASE_URL,
     adminPassword: e.COCKPIT_ADMIN_PASSWORD,

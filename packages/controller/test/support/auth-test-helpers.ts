@@ -62,6 +62,7 @@ export function postFrom(
   localAddress: string,
   path: string,
   body: unknown,
+  headers: Record<string, string> = {},
 ): Promise<TestResponse> {
   const url = new URL(path, t.url);
   const payload = JSON.stringify(body);
@@ -73,7 +74,11 @@ export function postFrom(
         path: url.pathname,
         method: 'POST',
         localAddress,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+        headers: {
+          ...headers,
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(payload),
+        },
       },
       (res) => {
         const chunks: Buffer[] = [];
