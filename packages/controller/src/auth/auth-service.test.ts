@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { claimsOf } from '../../test/support/auth-test-helpers.ts';
+import { claimsOf, userIdOf } from '../../test/support/auth-test-helpers.ts';
 import { createTestApp, TEST_ADMIN_PASSWORD, type TestApp } from '../../test/support/test-app.ts';
 import { isAuthErrorCode } from './auth-errors.ts';
 import { createAuthService } from './auth-service.ts';
@@ -48,7 +48,7 @@ describe('user status on each request', () => {
   it('locks a disabled user out at once on this replica and within a second on another', async () => {
     const admin = await t.login('admin', TEST_ADMIN_PASSWORD);
     const user = await t.userWithRole('operator');
-    const id = String(claimsOf(user.tokens.token).payload.sub);
+    const id = userIdOf(user.tokens.token);
     const other = createAuthService({ sql: t.sql, clock: t.clock, config: t.config, log: t.services.log });
     // Both replicas have now seen the user enabled.
     expect((await t.request('GET', '/api/v1/vms', { token: user.tokens.token })).status).toBe(200);

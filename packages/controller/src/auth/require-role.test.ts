@@ -1,9 +1,9 @@
 import jwt from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  claimsOf,
   signWithAppSecret,
   unsignedToken,
+  userIdOf,
   validClaims,
 } from '../../test/support/auth-test-helpers.ts';
 import { createTestApp, TEST_ADMIN_PASSWORD, type TestApp } from '../../test/support/test-app.ts';
@@ -116,9 +116,8 @@ describe.each(['server', 'embedded'] as const)('bearer tokens (%s database)', (d
     const admin = await t.login('admin', TEST_ADMIN_PASSWORD);
     const a = await t.userWithRole('operator');
     const b = await t.userWithRole('operator');
-    const idOf = (token: string) => String(claimsOf(token).payload.sub);
-    await t.request('POST', `/api/v1/users/${idOf(a.tokens.token)}/disable`, { token: admin.token });
-    await t.request('DELETE', `/api/v1/users/${idOf(b.tokens.token)}`, { token: admin.token });
+    await t.request('POST', `/api/v1/users/${userIdOf(a.tokens.token)}/disable`, { token: admin.token });
+    await t.request('DELETE', `/api/v1/users/${userIdOf(b.tokens.token)}`, { token: admin.token });
     const disabled = await get(a.tokens.token);
     expect(disabled.status).toBe(401);
     expect(disabled.headers.get('www-authenticate')).toContain('user is disabled');

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withAdminApp } from '../../test/support/auth-test-helpers.ts';
 import { createTestApp, TEST_ADMIN_PASSWORD, type TestApp } from '../../test/support/test-app.ts';
 
 describe.each(['server', 'embedded'] as const)('POST /api/v1/users (%s database)', (database) => {
@@ -43,12 +44,9 @@ describe.each(['server', 'embedded'] as const)('POST /api/v1/users (%s database)
 describe('POST /api/v1/users validation', () => {
   let t: TestApp;
   let admin: string;
-  beforeAll(async () => {
-    t = await createTestApp();
-    admin = (await t.login('admin', TEST_ADMIN_PASSWORD)).token;
-  });
-  afterAll(async () => {
-    await t.close();
+  withAdminApp((app, token) => {
+    t = app;
+    admin = token;
   });
 
   const good = { username: 'bob', password: 'a-long-enough-password', role: 'viewer' };

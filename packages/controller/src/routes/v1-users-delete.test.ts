@@ -1,24 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { claimsOf } from '../../test/support/auth-test-helpers.ts';
-import { createTestApp, TEST_ADMIN_PASSWORD, type TestApp } from '../../test/support/test-app.ts';
+import { describe, expect, it } from 'vitest';
+import { userIdOf, withAdminApp } from '../../test/support/auth-test-helpers.ts';
+import type { TestApp } from '../../test/support/test-app.ts';
 import { changeUnlessLastAdmin } from '../users/user-store.ts';
 
 describe('DELETE /api/v1/users/:id', () => {
   let t: TestApp;
   let admin: string;
-  beforeAll(async () => {
-    t = await createTestApp();
-    admin = (await t.login('admin', TEST_ADMIN_PASSWORD)).token;
+  withAdminApp((app, token) => {
+    t = app;
+    admin = token;
   });
-  afterAll(async () => {
-    await t.close();
-  });
-
-  const idOf = (token: string) => String(claimsOf(token).payload.sub);
 
   it('deletes a user and their sessions; the username is free again', async () => {
     const user = await t.userWithRole('viewer');
-    const id = idOf(user.tokens.token);
+    const id = userIdOf(user.tokens.token);
     expect((await t.request('DELETE', `/api/v1/users/${id}`, { token: admin })).status).toBe(204);
     expect((await t.request('GET', '/api/v1/hosts', { token: user.tokens.token })).status).toBe(401);
     const refresh = await t.request('POST', '/api/v1/auth/refresh', {
@@ -34,7 +29,9 @@ describe('DELETE /api/v1/users/:id', () => {
   });
 
   it('refuses to delete yourself (409) and answers 400 to a bad id', async () => {
-    expect((await t.request('DELETE', `/api/v1/users/${idOf(admin)}`, { token: admin })).status).toBe(409);
+    expect((await t.request('DELETE', `/api/v1/users/${userIdOf(admin)}`, { token: admin })).status).toBe(
+      409,
+    );
     const bad = await t.request('DELETE', '/api/v1/users/nope', { token: admin });
     expect(bad.status).toBe(400);
     expect(bad.body.error.details[0].path).toBe('path.id');
@@ -44,9 +41,9 @@ describe('DELETE /api/v1/users/:id', () => {
   // the race where two admins remove each other at once: whichever goes second is refused.
   it('never removes the last enabled admin', async () => {
     const other = await t.userWithRole('admin');
-    const otherId = idOf(other.tokens.token);
+    const otherId = userIdOf(other.tokens.token);
     const results = await Promise.all([
-      changeUnlessLastAdmin(t.sql, idOf(admin), 'disable', t.clock.now()),
+      changeUnlessLastAdmin(t.sql, userIdOf(admin), 'disable', t.clock.now()),
       changeUnlessLastAdmin(t.sql, otherId, 'delete', t.clock.now()),
     ]);
     expect(results.sort()).toEqual(['done', 'last_admin']);

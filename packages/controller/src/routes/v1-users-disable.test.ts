@@ -1,23 +1,18 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { claimsOf } from '../../test/support/auth-test-helpers.ts';
-import { createTestApp, TEST_ADMIN_PASSWORD, type TestApp } from '../../test/support/test-app.ts';
+import { describe, expect, it } from 'vitest';
+import { userIdOf, withAdminApp } from '../../test/support/auth-test-helpers.ts';
+import type { TestApp } from '../../test/support/test-app.ts';
 
 describe('POST /api/v1/users/:id/disable and /enable', () => {
   let t: TestApp;
   let admin: string;
-  beforeAll(async () => {
-    t = await createTestApp();
-    admin = (await t.login('admin', TEST_ADMIN_PASSWORD)).token;
+  withAdminApp((app, token) => {
+    t = app;
+    admin = token;
   });
-  afterAll(async () => {
-    await t.close();
-  });
-
-  const idOf = (token: string) => String(claimsOf(token).payload.sub);
 
   it('disables a user: no login, no refresh, access token refused; enable lets them log in again', async () => {
     const user = await t.userWithRole('operator');
-    const id = idOf(user.tokens.token);
+    const id = userIdOf(user.tokens.token);
     const res = await t.request('POST', `/api/v1/users/${id}/disable`, { token: admin });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ id, disabled: true });
@@ -35,7 +30,7 @@ describe('POST /api/v1/users/:id/disable and /enable', () => {
   });
 
   it('refuses to disable yourself (409), and 404s an unknown id on both routes', async () => {
-    const self = await t.request('POST', `/api/v1/users/${idOf(admin)}/disable`, { token: admin });
+    const self = await t.request('POST', `/api/v1/users/${userIdOf(admin)}/disable`, { token: admin });
     expect(self.status).toBe(409);
     const unknown = '019e0014-0000-7000-8000-000000000000';
     expect((await t.request('POST', `/api/v1/users/${unknown}/disable`, { token: admin })).status).toBe(404);
@@ -47,7 +42,7 @@ describe('POST /api/v1/users/:id/disable and /enable', () => {
 
   it('lets one admin disable another, who is then locked out', async () => {
     const other = await t.userWithRole('admin');
-    const res = await t.request('POST', `/api/v1/users/${idOf(other.tokens.token)}/disable`, {
+    const res = await t.request('POST', `/api/v1/users/${userIdOf(other.tokens.token)}/disable`, {
       token: admin,
     });
     expect(res.status).toBe(200);

@@ -1,25 +1,20 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { claimsOf } from '../../test/support/auth-test-helpers.ts';
-import { createTestApp, TEST_ADMIN_PASSWORD, type TestApp } from '../../test/support/test-app.ts';
+import { describe, expect, it } from 'vitest';
+import { userIdOf, withAdminApp } from '../../test/support/auth-test-helpers.ts';
+import type { TestApp } from '../../test/support/test-app.ts';
 
 describe('PUT /api/v1/users/:id/password', () => {
   let t: TestApp;
   let admin: string;
-  beforeAll(async () => {
-    t = await createTestApp();
-    admin = (await t.login('admin', TEST_ADMIN_PASSWORD)).token;
+  withAdminApp((app, token) => {
+    t = app;
+    admin = token;
   });
-  afterAll(async () => {
-    await t.close();
-  });
-
-  const idOf = (token: string) => String(claimsOf(token).payload.sub);
   const loginStatus = async (username: string, password: string) =>
     (await t.request('POST', '/api/v1/auth/login', { body: { username, password } })).status;
 
   it('lets an admin set anyone’s password and ends that user’s sessions', async () => {
     const user = await t.userWithRole('operator');
-    const id = idOf(user.tokens.token);
+    const id = userIdOf(user.tokens.token);
     const res = await t.request('PUT', `/api/v1/users/${id}/password`, {
       token: admin,
       body: { password: 'set-by-the-admin-123' },
@@ -35,7 +30,7 @@ describe('PUT /api/v1/users/:id/password', () => {
 
   it('lets a user change their own password with the current one', async () => {
     const user = await t.userWithRole('viewer');
-    const path = `/api/v1/users/${idOf(user.tokens.token)}/password`;
+    const path = `/api/v1/users/${userIdOf(user.tokens.token)}/password`;
     const token = user.tokens.token;
     const missing = await t.request('PUT', path, { token, body: { password: 'my-new-password-1' } });
     expect(missing.status).toBe(400);
@@ -55,7 +50,7 @@ describe('PUT /api/v1/users/:id/password', () => {
 
   it('throttles guesses of the current password like logins', async () => {
     const user = await t.userWithRole('operator');
-    const path = `/api/v1/users/${idOf(user.tokens.token)}/password`;
+    const path = `/api/v1/users/${userIdOf(user.tokens.token)}/password`;
     const attempt = (current_password: string) =>
       t.request('PUT', path, {
         token: user.tokens.token,
@@ -71,7 +66,7 @@ describe('PUT /api/v1/users/:id/password', () => {
 
   it('refuses a non-admin changing someone else’s password, before looking at the body', async () => {
     const user = await t.userWithRole('operator');
-    const res = await t.request('PUT', `/api/v1/users/${idOf(admin)}/password`, {
+    const res = await t.request('PUT', `/api/v1/users/${userIdOf(admin)}/password`, {
       token: user.tokens.token,
       body: { password: 'short' },
     });
@@ -90,7 +85,7 @@ describe('PUT /api/v1/users/:id/password', () => {
     });
     expect(badId.status).toBe(400);
     expect(badId.body.error.details[0].path).toBe('path.id');
-    const short = await t.request('PUT', `/api/v1/users/${idOf(admin)}/password`, {
+    const short = await t.request('PUT', `/api/v1/users/${userIdOf(admin)}/password`, {
       token: admin,
       body: { password: 'too-short' },
     });

@@ -1,6 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import jwt from 'jsonwebtoken';
-import type { TestApp, TestResponse } from './test-app.ts';
+import { afterAll, beforeAll } from 'vitest';
+import { createTestApp, TEST_ADMIN_PASSWORD, type TestApp, type TestResponse } from './test-app.ts';
 
 /** The claims of an access token, without verifying it. */
 export function claimsOf(token: string): jwt.Jwt {
@@ -99,5 +100,23 @@ export function postFrom(
     );
     req.on('error', reject);
     req.end(payload);
+  });
+}
+
+/** The user id (`sub`) an access token was issued to. */
+export const userIdOf = (token: string): string => String(claimsOf(token).payload.sub);
+
+/**
+ * For a describe block whose tests act as the first admin: starts a test app and logs in as
+ * `admin` before its tests (handing both to `ready`), and closes the app after them.
+ */
+export function withAdminApp(ready: (t: TestApp, adminToken: string) => void): void {
+  let app: TestApp | undefined;
+  beforeAll(async () => {
+    app = await createTestApp();
+    ready(app, (await app.login('admin', TEST_ADMIN_PASSWORD)).token);
+  });
+  afterAll(async () => {
+    await app?.close();
   });
 }
