@@ -29,6 +29,9 @@ const DESCRIPTIONS: Partial<Record<ApiErrorCode, string>> = {
   service_unavailable: 'Not ready to serve.',
 };
 
+/** What any route with a JSON body can also answer, before its own schema is even checked. */
+export const JSON_BODY_ERRORS: readonly ApiErrorCode[] = ['payload_too_large', 'unsupported_media_type'];
+
 /** OpenAPI `responses` entries for the error statuses a route can answer with. */
 export function errorResponses(...codes: ApiErrorCode[]) {
   const responses: Record<

@@ -20,8 +20,23 @@ describe('the auth routes in the OpenAPI document', () => {
       '200',
       '400',
       '401',
+      '413',
+      '415',
       '429',
     ]);
+    let withBody = 0;
+    for (const [path, ops] of Object.entries<Record<string, { requestBody?: unknown; responses: object }>>(
+      doc.paths,
+    )) {
+      for (const [method, operation] of Object.entries(ops)) {
+        if (operation.requestBody === undefined) continue;
+        withBody += 1;
+        expect(Object.keys(operation.responses), `${method} ${path}`).toEqual(
+          expect.arrayContaining(['400', '413', '415']),
+        );
+      }
+    }
+    expect(withBody).toBe(5);
     const guarded: Array<[string, string]> = [
       ['/api/v1/auth/logout', 'post'],
       ['/api/v1/users', 'get'],

@@ -3,7 +3,7 @@ import { annotateAudit } from '../audit/audit-middleware.ts';
 import { isAuthError, toApiError } from '../auth/auth-errors.ts';
 import { clientAddress } from '../auth/client-address.ts';
 import type { AppEnv } from '../http/app-env.ts';
-import { errorResponses } from '../http/error-envelope.ts';
+import { errorResponses, JSON_BODY_ERRORS } from '../http/error-envelope.ts';
 import { TokenResponseSchema } from './auth-schemas.ts';
 
 const LoginRequestSchema = z
@@ -26,7 +26,7 @@ const route = createRoute({
   request: { body: { required: true, content: { 'application/json': { schema: LoginRequestSchema } } } },
   responses: {
     200: { description: 'Logged in.', content: { 'application/json': { schema: TokenResponseSchema } } },
-    ...errorResponses('validation_failed', 'unauthorized', 'too_many_requests'),
+    ...errorResponses('validation_failed', 'unauthorized', 'too_many_requests', ...JSON_BODY_ERRORS),
   },
 });
 

@@ -2,7 +2,7 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { annotateAudit } from '../audit/audit-middleware.ts';
 import { BEARER_SECURITY, requireRole } from '../auth/require-role.ts';
 import type { AppEnv } from '../http/app-env.ts';
-import { errorResponses } from '../http/error-envelope.ts';
+import { errorResponses, JSON_BODY_ERRORS } from '../http/error-envelope.ts';
 
 const LogoutRequestSchema = z
   .object({ refresh_token: z.string().min(1, 'is required').max(512, 'must be at most 512 characters') })
@@ -22,7 +22,7 @@ const route = createRoute({
   request: { body: { required: true, content: { 'application/json': { schema: LogoutRequestSchema } } } },
   responses: {
     204: { description: 'Logged out.' },
-    ...errorResponses('validation_failed', 'unauthorized'),
+    ...errorResponses('validation_failed', 'unauthorized', ...JSON_BODY_ERRORS),
   },
 });
 

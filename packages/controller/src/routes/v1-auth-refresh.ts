@@ -2,7 +2,7 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { annotateAudit } from '../audit/audit-middleware.ts';
 import { isAuthError, toApiError } from '../auth/auth-errors.ts';
 import type { AppEnv } from '../http/app-env.ts';
-import { errorResponses } from '../http/error-envelope.ts';
+import { errorResponses, JSON_BODY_ERRORS } from '../http/error-envelope.ts';
 import { TokenResponseSchema } from './auth-schemas.ts';
 
 const RefreshRequestSchema = z
@@ -26,7 +26,7 @@ const route = createRoute({
       description: 'A new token pair.',
       content: { 'application/json': { schema: TokenResponseSchema } },
     },
-    ...errorResponses('validation_failed', 'unauthorized'),
+    ...errorResponses('validation_failed', 'unauthorized', ...JSON_BODY_ERRORS),
   },
 });
 

@@ -3,7 +3,7 @@ import { annotateAudit } from '../audit/audit-middleware.ts';
 import { BEARER_SECURITY, requireRole } from '../auth/require-role.ts';
 import { ApiError } from '../http/api-error.ts';
 import type { AppEnv } from '../http/app-env.ts';
-import { errorResponses } from '../http/error-envelope.ts';
+import { errorResponses, JSON_BODY_ERRORS } from '../http/error-envelope.ts';
 import { createUser } from '../users/user-store.ts';
 import { NewPasswordSchema, RoleSchema, UsernameSchema, UserSchema, userJson } from './auth-schemas.ts';
 
@@ -21,7 +21,7 @@ const route = createRoute({
   request: { body: { required: true, content: { 'application/json': { schema: CreateUserSchema } } } },
   responses: {
     201: { description: 'Created.', content: { 'application/json': { schema: UserSchema } } },
-    ...errorResponses('validation_failed', 'unauthorized', 'forbidden', 'conflict'),
+    ...errorResponses('validation_failed', 'unauthorized', 'forbidden', 'conflict', ...JSON_BODY_ERRORS),
   },
 });
 

@@ -6,7 +6,7 @@ import { clientAddress } from '../auth/client-address.ts';
 import { BEARER_SECURITY, requireRole } from '../auth/require-role.ts';
 import { ApiError } from '../http/api-error.ts';
 import type { AppEnv } from '../http/app-env.ts';
-import { errorResponses } from '../http/error-envelope.ts';
+import { errorResponses, JSON_BODY_ERRORS } from '../http/error-envelope.ts';
 import { findUserById, setPasswordHash } from '../users/user-store.ts';
 import { NewPasswordSchema, UserIdParamsSchema } from './auth-schemas.ts';
 
@@ -48,7 +48,14 @@ const route = createRoute({
   },
   responses: {
     204: { description: 'Changed.' },
-    ...errorResponses('validation_failed', 'unauthorized', 'forbidden', 'not_found', 'too_many_requests'),
+    ...errorResponses(
+      'validation_failed',
+      'unauthorized',
+      'forbidden',
+      'not_found',
+      'too_many_requests',
+      ...JSON_BODY_ERRORS,
+    ),
   },
 });
 
