@@ -17,10 +17,6 @@ export interface AuditEntry {
   clientAddress: string | null;
 }
 
-export interface AuditRecord extends AuditEntry {
-  id: number;
-}
-
 export async function recordAudit(sql: Sql, e: AuditEntry): Promise<void> {
   await sql`
     insert into audit_log (at, request_id, actor_id, actor_username, action, method, path, target, result, status, client_address)
@@ -43,26 +39,29 @@ interface AuditRow {
   client_address: string | null;
 }
 
+/** One entry as the API shows it (`GET /api/v1/audit`). */
+export interface AuditView {
+  id: number;
+  at: string;
+  request_id: string | null;
+  actor_id: string | null;
+  actor_username: string | null;
+  action: string;
+  method: string;
+  path: string;
+  target: string | null;
+  result: string;
+  status: number;
+  client_address: string | null;
+}
+
 /** Newest first; `before` is the id of the last row of the previous page (keyset pagination). */
-export async function listAudit(sql: Sql, page: { limit: number; before?: number }): Promise<AuditRecord[]> {
+export async function listAudit(sql: Sql, page: { limit: number; before?: number }): Promise<AuditView[]> {
   const rows = await sql<AuditRow[]>`
     select * from audit_log
     ${page.before === undefined ? sql`` : sql`where id < ${page.before}`}
     order by id desc
     limit ${page.limit}`;
-  return rows.map((r) => ({
-    // bigint identity comes back as a string; audit ids stay far below 2^53.
-    id: Number(r.id),
-    at: r.at,
-    requestId: r.request_id,
-    actorId: r.actor_id,
-    actorUsername: r.actor_username,
-    action: r.action,
-    method: r.method,
-    path: r.path,
-    target: r.target,
-    result: r.result,
-    status: r.status,
-    clientAddress: r.client_address,
-  }));
+  // bigint identity comes back as a string; audit ids stay far below 2^53.
+  return rows.map((r) => ({ ...r, id: Number(r.id), at: r.at.toISOString() }));
 }

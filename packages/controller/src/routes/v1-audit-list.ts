@@ -11,7 +11,7 @@ const AuditEntrySchema = z
     request_id: z.string().nullable(),
     actor_id: z.string().nullable(),
     actor_username: z.string().nullable(),
-    action: z.string().openapi({ example: 'users.create' }),
+    action: z.string().openapi({ example: 'POST /api/v1/users/:id/disable' }),
     method: z.string(),
     path: z.string(),
     target: z.string().nullable().openapi({ example: 'user:0195f0c4-0000-4000-8000-000000000000' }),
@@ -62,24 +62,10 @@ const route = createRoute({
 export function registerV1AuditList(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const { limit, before } = c.req.valid('query');
-    const rows = await listAudit(c.var.services.sql, { limit, before });
-    const entries = rows.map((r) => ({
-      id: r.id,
-      at: r.at.toISOString(),
-      request_id: r.requestId,
-      actor_id: r.actorId,
-      actor_username: r.actorUsername,
-      action: r.action,
-      method: r.method,
-      path: r.path,
-      target: r.target,
-      result: r.result,
-      status: r.status,
-      client_address: r.clientAddress,
-    }));
-    const last = rows.at(-1);
+    const entries = await listAudit(c.var.services.sql, { limit, before });
+    const last = entries.at(-1);
     return c.json(
-      { entries, next_before: rows.length === limit && last !== undefined ? last.id : null },
+      { entries, next_before: entries.length === limit && last !== undefined ? last.id : null },
       200,
     );
   });
