@@ -24,21 +24,6 @@ export async function recordAudit(sql: Sql, e: AuditEntry): Promise<void> {
             ${e.target}, ${e.result}, ${e.status}, ${e.clientAddress})`;
 }
 
-interface AuditRow {
-  id: string;
-  at: Date;
-  request_id: string | null;
-  actor_id: string | null;
-  actor_username: string | null;
-  action: string;
-  method: string;
-  path: string;
-  target: string | null;
-  result: string;
-  status: number;
-  client_address: string | null;
-}
-
 /** One entry as the API shows it (`GET /api/v1/audit`). */
 export interface AuditView {
   id: number;
@@ -54,6 +39,9 @@ export interface AuditView {
   status: number;
   client_address: string | null;
 }
+
+/** What `select *` returns: bigint identity as a string, `at` as a Date. */
+type AuditRow = Omit<AuditView, 'id' | 'at'> & { id: string; at: Date };
 
 /** Newest first; `before` is the id of the last row of the previous page (keyset pagination). */
 export async function listAudit(sql: Sql, page: { limit: number; before?: number }): Promise<AuditView[]> {

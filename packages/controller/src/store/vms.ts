@@ -23,15 +23,8 @@ export interface VmView {
   updated_at: string;
 }
 
-interface VmRow {
-  id: string;
-  host_id: string;
-  name: string;
-  state: VmState;
-  vcpus: number;
-  memory_mib: number;
-  updated_at: Date;
-}
+/** What the query returns: the view before `updated_at` becomes an ISO string. */
+type VmRow = Omit<VmView, 'updated_at'> & { updated_at: Date };
 
 export interface VmFilter {
   hostId?: string;
