@@ -83,9 +83,7 @@ describe('SimulatedDriver', () => {
     expect(sink.vms.get(vm.id)).toMatchObject({ state: VmState.VM_STATE_RUNNING, stateReason: 'unpaused' });
     await driver.power(vm.id, 'shutdown');
     expect(sink.vms.get(vm.id)?.state).toBe(VmState.VM_STATE_SHUTDOWN);
-    await expect
-      .poll(() => sink.vms.get(vm.id)?.state, { timeout: 10_000 })
-      .toBe(VmState.VM_STATE_SHUT_OFF);
+    await expect.poll(() => sink.vms.get(vm.id)?.state, { timeout: 10_000 }).toBe(VmState.VM_STATE_SHUT_OFF);
     expect(sink.vms.get(vm.id)?.stateReason).toBe('shutdown');
   });
 

@@ -1,0 +1,14 @@
+import type { Logger } from 'pino';
+import type { AgentConfig } from '../config/agent-config.ts';
+import type { HypervisorDriver } from './driver.ts';
+import type { SharedTicker } from './simulated/shared-ticker.ts';
+import { SimulatedDriver } from './simulated/simulated-driver.ts';
+
+/** The driver the configuration names. */
+export function createDriver(config: AgentConfig, log: Logger, ticker?: SharedTicker): HypervisorDriver {
+  if (config.driver === 'simulated') {
+    log.info({ vms: config.simulated.vmCount, seed: config.simulated.seed }, 'simulated hypervisor');
+    return new SimulatedDriver({ hostname: config.hostname, ...config.simulated, ticker });
+  }
+  throw new Error('libvirt driver pending');
+}
