@@ -53,7 +53,8 @@ function grpcReason(code: number): string {
     case status.DEADLINE_EXCEEDED:
       return 'deadline_exceeded';
     case status.CANCELLED:
-      return 'cancelled';
+      // Our own cancel ends a session as 'closed'; a CANCELLED status here came from the other side.
+      return 'cancelled_by_controller';
     default:
       return 'grpc_error';
   }
