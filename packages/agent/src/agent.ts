@@ -84,6 +84,12 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
       `${files.credential} holds no credential: start the agent once with --join-token (COCKPIT_AGENT_JOIN_TOKEN)`,
     );
   }
+  if (credential !== undefined && config.joinToken !== undefined) {
+    log.info(
+      { hostId: credential.hostId },
+      'the state folder holds a credential: the join token is not used',
+    );
+  }
   const journal = await openJournal(files, config.journalCapacity, log);
   const { record, interrupted } = await CommandRecord.open(files.commands);
   if (interrupted.length > 0) {

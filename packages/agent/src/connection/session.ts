@@ -82,6 +82,12 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
   function onWelcome(welcome: Welcome): void {
     clearTimeout(welcomeTimer);
     welcomedAt = Date.now();
+    if (welcome.hostId !== '' && welcome.hostId.toLowerCase() !== options.credential.hostId.toLowerCase()) {
+      log.warn(
+        { hostId: welcome.hostId, joinedAs: options.credential.hostId },
+        'the controller names this host differently than Join did',
+      );
+    }
     const start = startFor(journal, welcome.appliedCursor, log);
     log.info(
       {
