@@ -96,13 +96,14 @@ describe('reconnecting', () => {
     const sessions = controller.nextSession();
     const a = await agentWith();
     const session = await sessions;
-    await session.welcome({ heartbeatIntervalMs: 100, heartbeatDeadlineMs: 400 });
+    await session.welcome({ heartbeatIntervalMs: 100, heartbeatDeadlineMs: 1_000 });
     const timer = setInterval(
       () => void session.send({ $case: 'heartbeat', value: { sentAtMs: Date.now(), journalHead: 0 } }),
       100,
     );
     try {
-      await session.until(() => session.heartbeats().length >= 15);
+      // Over twice the deadline: only what arrives keeps the session.
+      await session.until(() => session.heartbeats().length >= 30);
     } finally {
       clearInterval(timer);
     }

@@ -48,7 +48,10 @@ export async function joinController(options: JoinControllerOptions): Promise<Ho
         (isJoinError(err) && err.code === 'unreachable') || (isCaPinError(err) && err.code === 'unreachable');
       if (!unreachable) throw err;
       const delayMs = backoff.next();
-      log.warn({ err: (err as Error).message, retryInMs: delayMs }, 'cannot reach the controller to join');
+      log.warn(
+        { err: (err as Error).message, retryInMs: delayMs, failures: backoff.failures },
+        'cannot reach the controller to join',
+      );
       await sleep(delayMs, signal);
     }
   }
