@@ -51,7 +51,13 @@ describe('CommandRecord', () => {
     expect(interrupted).toEqual([]);
     expect(reopened.get('c-1')?.outcome).toEqual({ status: 'succeeded' });
     expect(reopened.get('c-2')).toBeUndefined();
+    // What comes after the torn line is whole again.
+    await reopened.accept('c-3');
+    await reopened.finish('c-3', { status: 'succeeded' });
     await reopened.close();
+    const { record: third } = await CommandRecord.open(path);
+    expect(third.get('c-3')?.outcome).toEqual({ status: 'succeeded' });
+    await third.close();
   });
 
   it('is bounded: keeps the newest entries, forgets old ones, never an unfinished one', async () => {

@@ -145,7 +145,9 @@ export class CommandRecord {
         interrupted.push(entry.id);
       }
     }
-    await this.compact();
+    // Rewritten at every start that finds a record: that also drops a line torn by a crash, which the
+    // next append would otherwise run into. Nothing to rewrite on a first start.
+    if (text !== '') await this.compact();
     return interrupted;
   }
 
