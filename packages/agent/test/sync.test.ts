@@ -180,6 +180,23 @@ describe('sync over a real gRPC stream', () => {
     expect(second.snapshots()).toEqual([]);
   });
 
+  it('changes outrunning the stream past the journal bound: a new session, resynced by a snapshot', async () => {
+    let sessions = controller.nextSession();
+    const { driver, log } = await agentWith({ config: { journalCapacity: 20 } });
+    const first = await sessions;
+    await first.welcome();
+    await first.until(() => first.snapshots().length > 0);
+    const sent = (await first.hello).journalHead;
+    sessions = controller.nextSession();
+    // One synchronous burst: 30 changes before the sender's next turn, 10 more than the journal keeps.
+    for (let i = 0; i < 30; i++) driver.define({ name: `flood-${i}` });
+    const second = await sessions;
+    expect(log.messages('disconnected from the controller')[0]).toMatchObject({ reason: 'journal_overflow' });
+    await second.welcome({ appliedCursor: sent });
+    const chunks = await second.until(() => second.snapshots().at(-1)?.last === true && second.snapshots());
+    expect(chunks.flatMap((c) => c.vms)).toHaveLength((await driver.listVms()).length);
+  });
+
   it('a restarted agent starts above every cursor it used and sends a snapshot first', async () => {
     let sessions = controller.nextSession();
     const a = await agentWith();
