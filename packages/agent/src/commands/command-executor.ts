@@ -1,0 +1,178 @@
+import { type Command, CommandStatus, type CommandUpdate } from '@cockpit/proto';
+import type { Logger } from 'pino';
+import type { HypervisorDriver } from '../driver/driver.ts';
+import { isDriverError, UNSUPPORTED } from '../driver/driver-error.ts';
+import type { MigrationSource } from '../migration/migration-source.ts';
+import type { MigrationTarget } from '../migration/migration-target.ts';
+import type { CommandOutcome, CommandRecord } from './command-record.ts';
+import { powerOperationOf } from './power-op.ts';
+
+export interface CommandExecutorOptions {
+  record: CommandRecord;
+  driver: HypervisorDriver;
+  migrationSource: MigrationSource;
+  migrationTarget: MigrationTarget;
+  log: Logger;
+  now?: () => number;
+}
+
+/** Where command updates go: the current session's stream, when there is one. */
+export type UpdateOutlet = (update: CommandUpdate) => void;
+
+const DEADLINE_EXCEEDED: CommandOutcome = {
+  status: 'failed',
+  error: { code: 'deadline_exceeded', message: 'the command arrived after its deadline; it was not run' },
+};
+
+/**
+ * Runs the controller's commands, each id at most once. The record says so on disk before a command
+ * runs; a repeated id gets the recorded outcome (or RUNNING while it runs) and is never run again.
+ * Power operations succeed when the hypervisor accepted them: a graceful shutdown of a guest that
+ * ignores ACPI still succeeds, and the state stream shows what really happened.
+ */
+export class CommandExecutor {
+  private outlet: UpdateOutlet | undefined;
+  private readonly running = new Set<Promise<void>>();
+  private readonly abort = new AbortController();
+  private readonly now: () => number;
+
+  constructor(private readonly options: CommandExecutorOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Sends updates to `outlet` from now on (a new session); returns the function that stops it. */
+  attach(outlet: UpdateOutlet): () => void {
+    this.outlet = outlet;
+    return () => {
+      if (this.outlet === outlet) this.outlet = undefined;
+    };
+  }
+
+  handle(command: Command): void {
+    const { commandId: id } = command;
+    const log = this.options.log.child({ commandId: id });
+    if (id === '') {
+      log.warn('ignoring a command without an id');
+      return;
+    }
+    // Everything up to record.accept is synchronous, so a second copy of the id arriving at once already
+    // finds the entry and is answered instead of run.
+    const known = this.options.record.get(id);
+    if (known !== undefined) {
+      log.info(
+        { outcome: known.outcome?.status ?? 'running' },
+        'repeated command id: answering, not running',
+      );
+      this.send(
+        known.outcome === undefined
+          ? { commandId: id, status: CommandStatus.COMMAND_STATUS_RUNNING }
+          : updateOf(id, known.outcome),
+      );
+      return;
+    }
+    if (command.deadlineMs !== 0 && this.now() > command.deadlineMs) {
+      log.warn({ deadlineMs: command.deadlineMs }, 'command past its deadline: not running it');
+      this.track(this.conclude(id, DEADLINE_EXCEEDED, log));
+      return;
+    }
+    this.track(this.run(command, log));
+  }
+
+  /** Stops: running commands are abandoned unrecorded, so the next start reports them as interrupted. */
+  async close(): Promise<void> {
+    this.abort.abort();
+    await Promise.allSettled([...this.running]);
+  }
+
+  private async run(command: Command, log: Logger): Promise<void> {
+    const id = command.commandId;
+    try {
+      await this.options.record.accept(id);
+    } catch (err) {
+      // Not durably accepted: running it could run it twice after a restart, so it does not run.
+      log.error({ err }, 'could not record the command as accepted: not running it');
+      this.send(
+        updateOf(id, {
+          status: 'failed',
+          error: { code: 'internal', message: 'the agent could not record the command' },
+        }),
+      );
+      return;
+    }
+    this.send({ commandId: id, status: CommandStatus.COMMAND_STATUS_ACCEPTED });
+    log.info({ action: command.action?.$case }, 'running command');
+    const outcome = await this.execute(command);
+    if (this.abort.signal.aborted) return;
+    await this.conclude(id, outcome, log);
+  }
+
+  private async conclude(id: string, outcome: CommandOutcome, log: Logger): Promise<void> {
+    try {
+      await this.options.record.finish(id, outcome);
+    } catch (err) {
+      log.error({ err }, 'could not record the outcome; a restart will report the command as interrupted');
+    }
+    if (outcome.status === 'failed') log.warn({ error: outcome.error }, 'command failed');
+    else log.info('command succeeded');
+    this.send(updateOf(id, outcome));
+  }
+
+  private async execute(command: Command): Promise<CommandOutcome> {
+    const signal = this.abort.signal;
+    const action = command.action;
+    try {
+      switch (action?.$case) {
+        case 'power': {
+          const op = powerOperationOf(action.value.op);
+          if (op === undefined)
+            return unsupported(`power operation ${action.value.op} is not known to this agent`);
+          await this.options.driver.power(action.value.vmId, op, { signal });
+          return { status: 'succeeded' };
+        }
+        case 'migrationPrepare': {
+          const prepared = await this.options.migrationTarget.prepare(action.value);
+          return { status: 'succeeded', detail: { $case: 'migrationPrepared', value: prepared } };
+        }
+        case 'migrationPerform':
+          await this.options.migrationSource.perform(action.value);
+          return { status: 'succeeded' };
+        case 'migrationCancel':
+          await this.options.migrationSource.cancel(action.value);
+          return { status: 'succeeded' };
+        case 'migrationForceComplete':
+          await this.options.migrationSource.forceComplete(action.value);
+          return { status: 'succeeded' };
+        default:
+          return unsupported('a command this agent does not know');
+      }
+    } catch (err) {
+      if (isDriverError(err)) return { status: 'failed', error: { code: err.code, message: err.message } };
+      this.options.log.error({ err, commandId: command.commandId }, 'command failed unexpectedly');
+      return {
+        status: 'failed',
+        error: { code: 'internal', message: String((err as Error).message ?? err) },
+      };
+    }
+  }
+
+  private track(work: Promise<void>): void {
+    this.running.add(work);
+    void work.finally(() => this.running.delete(work));
+  }
+
+  private send(update: CommandUpdate): void {
+    this.outlet?.(update);
+  }
+}
+
+const unsupported = (message: string): CommandOutcome => ({
+  status: 'failed',
+  error: { code: UNSUPPORTED, message },
+});
+
+function updateOf(commandId: string, outcome: CommandOutcome): CommandUpdate {
+  if (outcome.status === 'succeeded') {
+    return { commandId, status: CommandStatus.COMMAND_STATUS_SUCCEEDED, detail: outcome.detail };
+  }
+  return { commandId, status: CommandStatus.COMMAND_STATUS_FAILED, error: outcome.error };
+}

@@ -1,0 +1,54 @@
+import type { Driver, HostInfo, Vm, VmRemovalReason } from '@cockpit/proto';
+
+/** The power operations a driver carries out (the wire's PowerOp, in the agent's words). */
+export type PowerOperation = 'start' | 'shutdown' | 'destroy' | 'reboot' | 'reset' | 'suspend' | 'resume';
+
+/**
+ * Where a driver reports what it observes. The journal behind it compares every report with the last
+ * known record, so a driver may report the same thing twice (an event and a re-list that saw it too)
+ * without producing a second change.
+ */
+export interface DriverSink {
+  /** The current record of one VM (it appeared, or may have changed). */
+  vm(vm: Vm): void;
+  /** A VM is no longer on this host. */
+  vmRemoved(id: string, name: string, reason: VmRemovalReason): void;
+  /**
+   * Every VM on the host right now: the first listing, the safety-net re-list, the listing after the
+   * driver reconnected to its hypervisor. VMs known before and missing here are gone.
+   */
+  inventory(vms: readonly Vm[]): void;
+  /** What the host is, when it changed. */
+  host(info: HostInfo): void;
+}
+
+export interface PowerOptions {
+  signal?: AbortSignal;
+}
+
+/**
+ * A hypervisor as the agent sees it. Two implementations: `libvirt` (src/driver/libvirt, the only place
+ * that uses @cockpit/libvirt) and `simulated` (src/driver/simulated, for the demo and scale tests).
+ * Live migration (src/migration) and metric samples (src/metrics) will add their own optional members.
+ */
+export interface HypervisorDriver {
+  /** What Hello.driver says. */
+  readonly kind: Driver;
+  /**
+   * Connects to the hypervisor (retrying as the driver sees fit until `signal` aborts), subscribes to
+   * its changes, then lists every VM into `sink.inventory`; resolves once that first listing was
+   * reported. From then on changes flow into `sink` until `close()`.
+   */
+  start(sink: DriverSink, signal?: AbortSignal): Promise<void>;
+  /** What the host is (known once `start` resolved). */
+  hostInfo(): HostInfo;
+  /** Every VM on the host, read now. */
+  listVms(options?: PowerOptions): Promise<Vm[]>;
+  /**
+   * Asks the hypervisor to carry out `op` on a VM. Resolves when the hypervisor accepted the request,
+   * which is not always when it is done: a graceful shutdown of a guest that ignores ACPI still
+   * resolves; the state stream shows what really happened. Rejects with a DriverError.
+   */
+  power(vmId: string, op: PowerOperation, options?: PowerOptions): Promise<void>;
+  close(): Promise<void>;
+}

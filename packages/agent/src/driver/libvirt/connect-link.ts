@@ -1,0 +1,151 @@
+import {
+  connect,
+  type Domain,
+  type DomainEventStream,
+  isNoDomain,
+  type LibvirtConnection,
+  toRemoteDomain,
+  VIR_CONNECT_LIST_DOMAINS_AUTOSTART,
+  VIR_CONNECT_LIST_DOMAINS_PERSISTENT,
+  VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE,
+  VIR_DOMAIN_EVENT_ID_TUNABLE,
+  VIR_DOMAIN_EVENT_STOPPED,
+  VIR_DOMAIN_EVENT_STOPPED_MIGRATED,
+  VIR_DOMAIN_STATS_BALLOON,
+  VIR_DOMAIN_STATS_STATE,
+  VIR_DOMAIN_STATS_VCPU,
+} from '@cockpit/libvirt';
+import type { HostInfo, Vm } from '@cockpit/proto';
+import type { PowerOperation } from '../driver.ts';
+import type { DomainNotice, LibvirtLink, NoticeStream } from './libvirt-link.ts';
+import { vmFromStats } from './vm-from-stats.ts';
+
+const STATS = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_VCPU;
+const CALL_TIMEOUT_MS = 30_000;
+
+/** Opens a connection to libvirtd (with libvirt's keepalive) as a LibvirtLink. */
+export async function connectLink(uri: string, signal: AbortSignal): Promise<LibvirtLink> {
+  return new ConnectionLink(await connect(uri, { signal, callTimeoutMs: CALL_TIMEOUT_MS }));
+}
+
+/** The one place the driver's needs meet @cockpit/libvirt's calls. */
+class ConnectionLink implements LibvirtLink {
+  constructor(private readonly conn: LibvirtConnection) {}
+
+  get closed(): Promise<Error> {
+    return this.conn.closed;
+  }
+
+  async watch(signal: AbortSignal): Promise<NoticeStream> {
+    // Lifecycle (defined, started, suspended, stopped, undefined, …), balloon (current memory) and
+    // tunable (vCPU changes) are every event after which a Vm record can differ.
+    const events = await this.conn.domainEvents({
+      kinds: ['lifecycle'],
+      otherEventIds: [VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE, VIR_DOMAIN_EVENT_ID_TUNABLE],
+      signal,
+    });
+    return noticesOf(events);
+  }
+
+  async listVms(): Promise<Vm[]> {
+    const [stats, persistent, autostart] = await Promise.all([
+      this.conn.connectGetAllDomainStats(STATS, 0),
+      this.conn.connectListAllDomains(VIR_CONNECT_LIST_DOMAINS_PERSISTENT),
+      this.conn.connectListAllDomains(VIR_CONNECT_LIST_DOMAINS_AUTOSTART),
+    ]);
+    const persistentIds = new Set(persistent.map((d) => d.uuid));
+    const autostartIds = new Set(autostart.map((d) => d.uuid));
+    return stats.map((s) =>
+      vmFromStats(s.domain, s.stats, persistentIds.has(s.domain.uuid), autostartIds.has(s.domain.uuid)),
+    );
+  }
+
+  async readVm(uuid: string): Promise<Vm | undefined> {
+    try {
+      const dom = await this.conn.domainLookupByUuid(uuid);
+      const remote = { dom: toRemoteDomain(dom) };
+      const [stats, persistent, autostart] = await Promise.all([
+        this.conn.connectGetAllDomainStats(STATS, 0, [dom]),
+        this.conn.remote.domainIsPersistent(remote),
+        this.conn.remote.domainGetAutostart(remote),
+      ]);
+      const record = stats[0];
+      if (record === undefined) return undefined;
+      return vmFromStats(dom, record.stats, persistent.persistent === 1, autostart.autostart === 1);
+    } catch (err) {
+      // Gone between the event and the read (undefined, or a transient domain that stopped).
+      if (isNoDomain(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async hostInfo(): Promise<HostInfo> {
+    const [type, hvVersion, libVersion, node, capabilities] = await Promise.all([
+      this.conn.remote.connectGetType(),
+      this.conn.connectGetVersion(),
+      this.conn.connectGetLibVersion(),
+      this.conn.nodeGetInfo(),
+      this.conn.connectGetCapabilities(),
+    ]);
+    return {
+      hypervisor: `${type.type} ${versionText(hvVersion)}`,
+      libvirtVersion: versionText(libVersion),
+      cpus: node.cpus,
+      memoryMib: Number(node.memoryKiB / 1024n),
+      cpuModel: node.model,
+      hostUuid: /<host>\s*<uuid>([^<]+)<\/uuid>/.exec(capabilities)?.[1]?.trim() ?? '',
+    };
+  }
+
+  async power(uuid: string, op: PowerOperation, signal?: AbortSignal): Promise<void> {
+    const opts = { signal };
+    const dom: Domain = await this.conn.domainLookupByUuid(uuid, opts);
+    switch (op) {
+      case 'start':
+        await this.conn.domainCreate(dom, 0, opts);
+        return;
+      case 'shutdown':
+        await this.conn.domainShutdown(dom, 0, opts);
+        return;
+      case 'destroy':
+        await this.conn.domainDestroy(dom, 0, opts);
+        return;
+      case 'reboot':
+        await this.conn.domainReboot(dom, 0, opts);
+        return;
+      case 'reset':
+        await this.conn.domainReset(dom, opts);
+        return;
+      case 'suspend':
+        await this.conn.domainSuspend(dom, opts);
+        return;
+      case 'resume':
+        await this.conn.domainResume(dom, opts);
+        return;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.conn.close();
+  }
+}
+
+function noticesOf(events: DomainEventStream): NoticeStream {
+  return {
+    get dropped() {
+      return events.dropped;
+    },
+    async *[Symbol.asyncIterator](): AsyncIterator<DomainNotice> {
+      for await (const event of events) {
+        const migratedAway =
+          event.kind === 'lifecycle' &&
+          event.event === VIR_DOMAIN_EVENT_STOPPED &&
+          event.detail === VIR_DOMAIN_EVENT_STOPPED_MIGRATED;
+        yield { uuid: event.domain.uuid.toLowerCase(), migratedAway };
+      }
+    },
+  };
+}
+
+/** libvirt's version encoding (major * 1,000,000 + minor * 1,000 + release) as text. */
+const versionText = (v: number) => `${Math.floor(v / 1_000_000)}.${Math.floor(v / 1000) % 1000}.${v % 1000}`;

@@ -1,0 +1,213 @@
+import { Driver, type HostInfo, type Vm, VmRemovalReason } from '@cockpit/proto';
+import type { Logger } from 'pino';
+import { Backoff, type BackoffOptions, sleep } from '../../connection/backoff.ts';
+import type { DriverSink, HypervisorDriver, PowerOperation, PowerOptions } from '../driver.ts';
+import { DriverError, HYPERVISOR_UNAVAILABLE, VM_NOT_FOUND } from '../driver-error.ts';
+import { isConnectionLost, toDriverError } from './libvirt-errors.ts';
+import type { LibvirtLink, NoticeStream } from './libvirt-link.ts';
+
+export interface LibvirtDriverOptions {
+  uri: string;
+  /** Re-list every VM this often: the safety net behind events. */
+  resyncIntervalMs: number;
+  log: Logger;
+  /** Opens one connection (src/driver/libvirt/connect-link.ts in production). */
+  connect: (uri: string, signal: AbortSignal) => Promise<LibvirtLink>;
+  /** Reconnect backoff (default 200 ms doubling to 30 s, full jitter). */
+  backoff?: BackoffOptions;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The hypervisor through libvirt. Subscribes to every event that changes what a VM record holds and
+ * re-reads the domain it names (events for one domain coalesce into one read); re-lists everything on
+ * connect, every `resyncIntervalMs`, and whenever events were dropped, so no drift survives a missed
+ * event. When libvirtd goes away it reconnects with backoff and re-lists.
+ */
+export class LibvirtDriver implements HypervisorDriver {
+  readonly kind = Driver.DRIVER_LIBVIRT;
+  private link: LibvirtLink | undefined;
+  private info: HostInfo | undefined;
+  private sink: DriverSink | undefined;
+  private loop: Promise<void> | undefined;
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private readonly stop = new AbortController();
+  /** Domains to read again. */
+  private readonly dirty = new Set<string>();
+  private readonly migratedAway = new Set<string>();
+  private reading = false;
+  /** Set while a listing runs: domains whose events arrived meanwhile, read again after it. */
+  private touchedWhileListing: Set<string> | undefined;
+  private readonly log: Logger;
+
+  constructor(private readonly options: LibvirtDriverOptions) {
+    this.log = options.log.child({ libvirt: options.uri });
+  }
+
+  async start(sink: DriverSink, signal?: AbortSignal): Promise<void> {
+    this.sink = sink;
+    let listed: () => void = () => undefined;
+    const ready = new Promise<void>((resolve) => {
+      listed = resolve;
+    });
+    this.loop = this.run(listed);
+    const stopped = new Promise<void>((resolve) => {
+      signal?.addEventListener('abort', () => resolve(), { once: true });
+      this.stop.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    await Promise.race([ready, stopped]);
+    this.resyncTimer = setInterval(() => void this.resync('periodic'), this.options.resyncIntervalMs);
+    this.resyncTimer.unref();
+  }
+
+  hostInfo(): HostInfo {
+    if (this.info === undefined)
+      throw new DriverError(HYPERVISOR_UNAVAILABLE, 'not connected to libvirt yet');
+    return this.info;
+  }
+
+  async listVms(): Promise<Vm[]> {
+    return this.call((link) => link.listVms());
+  }
+
+  async power(vmId: string, op: PowerOperation, options: PowerOptions = {}): Promise<void> {
+    if (!UUID.test(vmId)) throw new DriverError(VM_NOT_FOUND, `no domain with UUID '${vmId}'`);
+    await this.call((link) => link.power(vmId.toLowerCase(), op, options.signal));
+    // The events say the same; reading now brings the change without waiting for them.
+    this.markDirty(vmId.toLowerCase());
+  }
+
+  async close(): Promise<void> {
+    this.stop.abort();
+    clearInterval(this.resyncTimer);
+    await this.loop;
+  }
+
+  private async call<T>(work: (link: LibvirtLink) => Promise<T>): Promise<T> {
+    const link = this.link;
+    if (link === undefined)
+      throw new DriverError(HYPERVISOR_UNAVAILABLE, 'not connected to libvirt (reconnecting)');
+    try {
+      return await work(link);
+    } catch (err) {
+      throw toDriverError(err);
+    }
+  }
+
+  /** Connects, watches and re-lists; after the connection is lost, the same again after a backoff. */
+  private async run(listed: () => void): Promise<void> {
+    const backoff = new Backoff(this.options.backoff);
+    const signal = this.stop.signal;
+    while (!signal.aborted) {
+      let link: LibvirtLink | undefined;
+      try {
+        link = await this.options.connect(this.options.uri, signal);
+        // Subscribed before listing: whatever happens after the listing began is also an event.
+        const notices = await link.watch(signal);
+        this.link = link;
+        await this.relist(link, 'connected');
+        listed();
+        backoff.reset();
+        this.log.info('connected to libvirt');
+        await this.follow(notices);
+        if (!signal.aborted)
+          this.log.warn({ reason: (await link.closed).message }, 'libvirt connection lost');
+      } catch (err) {
+        if (signal.aborted) break;
+        this.log.warn(
+          { err: (err as Error).message },
+          link === undefined ? 'cannot connect to libvirt' : 'libvirt connection lost',
+        );
+      } finally {
+        this.link = undefined;
+        await link?.close();
+      }
+      if (signal.aborted) break;
+      const delayMs = backoff.next();
+      this.log.info({ retryInMs: delayMs, failures: backoff.failures }, 'reconnecting to libvirt');
+      await sleep(delayMs, signal);
+    }
+  }
+
+  private async follow(notices: NoticeStream): Promise<void> {
+    let dropped = notices.dropped;
+    for await (const notice of notices) {
+      if (notice.migratedAway) this.migratedAway.add(notice.uuid);
+      this.markDirty(notice.uuid);
+      if (notices.dropped !== dropped) {
+        this.log.warn({ dropped: notices.dropped - dropped }, 'libvirt events were dropped: re-listing');
+        dropped = notices.dropped;
+        void this.resync('events dropped');
+      }
+    }
+  }
+
+  private markDirty(uuid: string): void {
+    this.dirty.add(uuid);
+    this.touchedWhileListing?.add(uuid);
+    void this.readDirty();
+  }
+
+  /** Reads dirty domains one at a time, each once however many events named it meanwhile. */
+  private async readDirty(): Promise<void> {
+    if (this.reading) return;
+    this.reading = true;
+    try {
+      for (const uuid of this.dirty) {
+        const link = this.link;
+        if (link === undefined) return;
+        this.dirty.delete(uuid);
+        try {
+          this.apply(uuid, await link.readVm(uuid));
+        } catch (err) {
+          // A lost connection is the run loop's business (it re-lists after reconnecting).
+          if (isConnectionLost(err)) return;
+          this.log.warn(
+            { err: (err as Error).message, vmId: uuid },
+            'could not read a domain after its event',
+          );
+        }
+      }
+    } finally {
+      this.reading = false;
+    }
+  }
+
+  private apply(uuid: string, vm: Vm | undefined): void {
+    if (vm !== undefined) {
+      this.sink?.vm(vm);
+      return;
+    }
+    const reason = this.migratedAway.delete(uuid)
+      ? VmRemovalReason.VM_REMOVAL_REASON_MIGRATED
+      : VmRemovalReason.VM_REMOVAL_REASON_UNDEFINED;
+    this.sink?.vmRemoved(uuid, '', reason);
+  }
+
+  private async resync(why: string): Promise<void> {
+    const link = this.link;
+    if (link === undefined || this.touchedWhileListing !== undefined) return;
+    try {
+      await this.relist(link, why);
+    } catch (err) {
+      if (!isConnectionLost(err)) this.log.warn({ err: (err as Error).message, why }, 're-listing failed');
+    }
+  }
+
+  private async relist(link: LibvirtLink, why: string): Promise<void> {
+    this.touchedWhileListing = new Set();
+    try {
+      const [host, vms] = await Promise.all([link.hostInfo(), link.listVms()]);
+      this.info = host;
+      this.sink?.host(host);
+      this.sink?.inventory(vms);
+      this.log.debug({ why, vms: vms.length }, 'listed every domain');
+    } finally {
+      const touched = this.touchedWhileListing;
+      this.touchedWhileListing = undefined;
+      // Their events may be newer than the listing: read them again after it.
+      for (const uuid of touched) this.markDirty(uuid);
+    }
+  }
+}

@@ -1,0 +1,56 @@
+import { type HostInfo, type Vm, VmState } from '@cockpit/proto';
+import type { Prng } from './prng.ts';
+
+const ROLES = ['web', 'api', 'db', 'cache', 'worker', 'build', 'mail', 'proxy', 'queue', 'search'] as const;
+const SIZES = [
+  { vcpus: 1, memoryMib: 1024 },
+  { vcpus: 2, memoryMib: 2048 },
+  { vcpus: 2, memoryMib: 4096 },
+  { vcpus: 4, memoryMib: 8192 },
+  { vcpus: 8, memoryMib: 16384 },
+] as const;
+
+/**
+ * The VMs a simulated host starts with: names like `web-03`, sizes of a typical fleet, most running, some
+ * shut off, a few paused. Ids come from the generator, seeded per host, so every host of a benchmark has
+ * its own and the same seed gives the same fleet.
+ */
+export function initialVms(prng: Prng, count: number): Vm[] {
+  const counters = new Map<string, number>();
+  return Array.from({ length: count }, () => {
+    const role = prng.pick(ROLES);
+    const n = (counters.get(role) ?? 0) + 1;
+    counters.set(role, n);
+    const size = prng.pick(SIZES);
+    const roll = prng.next();
+    const [state, stateReason] =
+      roll < 0.75
+        ? [VmState.VM_STATE_RUNNING, 'booted']
+        : roll < 0.95
+          ? [VmState.VM_STATE_SHUT_OFF, 'shutdown']
+          : [VmState.VM_STATE_PAUSED, 'user'];
+    return {
+      id: prng.uuid(),
+      name: `${role}-${String(n).padStart(2, '0')}`,
+      state,
+      stateReason,
+      vcpus: size.vcpus,
+      memoryMib: size.memoryMib,
+      maxMemoryMib: size.memoryMib,
+      persistent: true,
+      autostart: prng.next() < 0.5,
+    };
+  });
+}
+
+/** A plausible host: it says it is simulated in its hypervisor and version strings. */
+export function simulatedHost(prng: Prng): HostInfo {
+  return {
+    hypervisor: 'QEMU 7.2.0 (simulated)',
+    libvirtVersion: '9.0.0 (simulated)',
+    cpus: prng.pick([32, 48, 64, 96]),
+    memoryMib: prng.pick([131072, 262144, 524288]),
+    cpuModel: 'simulated x86_64',
+    hostUuid: prng.uuid(),
+  };
+}

@@ -1,0 +1,60 @@
+import { isAgentStartError, startAgent } from './agent.ts';
+import { parseCommandLine } from './config/agent-config.ts';
+import { isConfigError } from './config/config-error.ts';
+import { helpText } from './config/options.ts';
+import { createLogger } from './log/logger.ts';
+import { AGENT_VERSION } from './version.ts';
+
+// `cockpit-agent`: one agent in the foreground until SIGINT/SIGTERM, a thin wrapper of startAgent.
+// Exit codes: 0 after a clean stop, 2 for a configuration it must not start with, 1 when it cannot go on
+// (join refused, credential revoked, CA pin mismatch, anything unexpected).
+
+const cwd = process.env.INIT_CWD ?? process.cwd();
+const fail = (code: number, message: string): never => {
+  process.stderr.write(`cockpit-agent: ${message}\n`);
+  process.exit(code);
+};
+
+try {
+  const parsed = parseCommandLine(process.argv.slice(2), process.env, cwd);
+  if (parsed.kind === 'help') {
+    process.stdout.write(helpText());
+    process.exit(0);
+  }
+  if (parsed.kind === 'version') {
+    process.stdout.write(`${AGENT_VERSION}\n`);
+    process.exit(0);
+  }
+  const log = createLogger(parsed.config.logLevel);
+  const agent = await startAgent({ config: parsed.config, log });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting at once');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    void agent.close();
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  const stopped = await agent.stopped;
+  if (stopped.kind === 'revoked') {
+    log.fatal({ message: stopped.message }, 'host revoked');
+    fail(
+      1,
+      `the controller revoked this host${stopped.message ? ` (${stopped.message})` : ''}; its credential was moved to ` +
+        `credential.revoked.json in ${parsed.config.stateDir}. Join again with a new --join-token to return.`,
+    );
+  }
+  if (stopped.kind === 'failed') {
+    log.fatal({ err: stopped.error }, 'agent failed');
+    fail(1, stopped.error.message);
+  }
+  log.info('stopped');
+  process.exit(0);
+} catch (err) {
+  if (isConfigError(err) || isAgentStartError(err)) fail(2, err.message);
+  fail(1, `failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+}
