@@ -9,9 +9,12 @@ export interface Domain {
   id: number;
 }
 
+/** A UUID in any case spelling, with or without hyphens; anything else is INVALID_ARGUMENT. */
 export function uuidToBytes(uuid: string): Buffer {
   const hex = uuid.replace(/-/g, '');
-  if (!/^[0-9a-fA-F]{32}$/.test(hex)) throw new LibvirtClientError('PROTOCOL', `not a UUID: ${uuid}`);
+  if (!/^[0-9a-fA-F]{32}$/.test(hex)) {
+    throw new LibvirtClientError('INVALID_ARGUMENT', `not a UUID: ${JSON.stringify(uuid)}`);
+  }
   return Buffer.from(hex, 'hex');
 }
 

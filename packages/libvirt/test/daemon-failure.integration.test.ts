@@ -28,25 +28,25 @@ afterEach(async () => {
 describe('a real libvirtd failing under the client', () => {
   it('a frozen daemon (SIGSTOP) is declared dead by keepalive; the pending call is interrupted', async () => {
     conn = await connect(daemon.uri('test'), { keepalive: { intervalMs: 100, count: 3 } });
-    expect(await conn.connectGetHostname()).toBeTruthy();
+    expect(await conn.host.getHostname()).toBeTruthy();
     daemon.signal('SIGSTOP');
     const started = Date.now();
     // No deadline on the call: only keepalive can end it.
-    const err = await rejectionOf(conn.connectGetHostname({ timeoutMs: 0 }));
+    const err = await rejectionOf(conn.host.getHostname({ timeoutMs: 0 }));
     expect(isInterrupted(err)).toBe(true);
     expect(isKeepaliveTimeout((err as LibvirtClientError).cause)).toBe(true);
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(isKeepaliveTimeout(await conn.closed)).toBe(true);
-    expect(isClosed(await rejectionOf(conn.connectGetHostname()))).toBe(true);
+    expect(isClosed(await rejectionOf(conn.host.getHostname()))).toBe(true);
   });
 
   it('a crashed daemon (SIGKILL) interrupts event streams and pending calls at once', async () => {
     conn = await connect(daemon.uri('test'));
-    const events = await conn.domainEvents();
+    const events = await conn.domains.events();
     const nextEvent = rejectionOf(events.next());
     daemon.signal('SIGSTOP');
     // Sent while the daemon is frozen, so it is certainly pending when the daemon dies.
-    const call = rejectionOf(conn.connectGetCapabilities({ timeoutMs: 0 }));
+    const call = rejectionOf(conn.host.getCapabilities({ timeoutMs: 0 }));
     daemon.signal('SIGKILL');
     expect(isInterrupted(await call)).toBe(true);
     expect(isInterrupted(await nextEvent)).toBe(true);

@@ -1,8 +1,6 @@
 import { LibvirtClientError } from '../errors.ts';
 import { REMOTE_PROCEDURE_NAMES } from '../protocol/remote-procedures.gen.ts';
 import { REMOTE_PROGRAM } from '../protocol/remote-types.gen.ts';
-import type { Packet } from './packet.ts';
-import type { CallOptions } from './remote-caller.ts';
 
 /** `DOMAIN_GET_INFO` for remote-program procedures, `program 0x…/proc n` otherwise. */
 export function procName(program: number, procedure: number): string {
@@ -14,7 +12,8 @@ export function procName(program: number, procedure: number): string {
 export interface PendingCall {
   program: number;
   procedure: number;
-  resolve(p: Packet): void;
+  /** Settles the call with its reply body, decoded at once (the body may live in a reused buffer). */
+  reply(body: Buffer): void;
   reject(e: Error): void;
 }
 
@@ -41,18 +40,18 @@ export class CallTable {
   }
 
   /**
-   * Registers the call `serial` and returns the promise of its reply packet. `timeoutMs` 0 = no
+   * Registers the call `serial` and returns the promise of its decoded reply. `timeoutMs` 0 = no
    * deadline. The caller sends the packet after this returns.
    */
-  add(
+  add<R>(
     serial: number,
     program: number,
     procedure: number,
     timeoutMs: number,
-    opts: CallOptions,
-  ): Promise<Packet> {
-    const { signal } = opts;
-    return new Promise<Packet>((resolve, reject) => {
+    signal: AbortSignal | undefined,
+    decode: (body: Buffer) => R,
+  ): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
       let timer: NodeJS.Timeout | null = null;
       const settle = () => {
         if (timer !== null) clearTimeout(timer);
@@ -86,9 +85,13 @@ export class CallTable {
       this.pending.set(serial, {
         program,
         procedure,
-        resolve: (p) => {
+        reply: (body) => {
           settle();
-          resolve(p);
+          try {
+            resolve(decode(body));
+          } catch (err) {
+            reject(err);
+          }
         },
         reject: (e) => {
           settle();

@@ -38,7 +38,11 @@ export function encodePacket(h: PacketHeader, body?: (w: XdrWriter) => void, max
   w.int(h.status);
   body?.(w);
   if (w.length > maxPacket) {
-    throw new LibvirtClientError('PROTOCOL', `outgoing packet of ${w.length} bytes exceeds ${maxPacket}`);
+    // What we send is made of the caller's arguments: too much of it is their mistake, not the peer's.
+    throw new LibvirtClientError(
+      'INVALID_ARGUMENT',
+      `outgoing packet of ${w.length} bytes exceeds ${maxPacket}`,
+    );
   }
   w.patchUint(0, w.length);
   return w.finish();

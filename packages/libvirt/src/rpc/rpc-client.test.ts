@@ -74,7 +74,7 @@ async function open(
 describe('RPC client against the mock daemon', () => {
   it('handshakes (auth list, open, keepalive feature) and sends the stripped name', async () => {
     const { c, s } = await open();
-    expect(await c.connectGetHostname()).toBe('mock');
+    expect(await c.host.getHostname()).toBe('mock');
     expect(s.received.map((p) => p.header.procedure).slice(0, 3)).toEqual([66, 1, 60]);
     expect(c.name).toBe('test:///default');
   });
@@ -83,7 +83,7 @@ describe('RPC client against the mock daemon', () => {
     const logger = spyLogger();
     const held = hold(REMOTE_PROC_CONNECT_GET_HOSTNAME);
     const { c, s } = await open({ logger });
-    const p = c.connectGetHostname();
+    const p = c.host.getHostname();
     await until(() => held.length === 1);
     const call = held[0] as MockCall;
     s.reply(call, (w) => encRemoteConnectGetHostnameRet(w, { hostname: 'stray' }), { serial: 99_999 });
@@ -98,7 +98,7 @@ describe('RPC client against the mock daemon', () => {
   it('routes many interleaved replies by serial, answered in reverse order', async () => {
     const held = hold(REMOTE_PROC_CONNECT_GET_LIB_VERSION);
     const { c, s } = await open();
-    const calls = Array.from({ length: 50 }, () => c.connectGetLibVersion());
+    const calls = Array.from({ length: 50 }, () => c.host.getLibVersion());
     await until(() => held.length === 50);
     for (const call of [...held].reverse()) {
       s.reply(call, (w) => encRemoteConnectGetLibVersionRet(w, { libVer: BigInt(call.header.serial) }));
@@ -110,7 +110,7 @@ describe('RPC client against the mock daemon', () => {
   it('an oversized packet closes the connection with a protocol error; pending calls are interrupted', async () => {
     hold(REMOTE_PROC_CONNECT_GET_CAPABILITIES);
     const { c, s } = await open();
-    const p = c.connectGetCapabilities();
+    const p = c.host.getCapabilities();
     const huge = Buffer.alloc(8);
     huge.writeUInt32BE(32 * 1024 * 1024 + 1);
     s.sendRaw(huge);
@@ -131,7 +131,7 @@ describe('RPC client against the mock daemon', () => {
   it('a packet cut short by the daemon closing is a protocol error', async () => {
     const held = hold(REMOTE_PROC_CONNECT_GET_HOSTNAME);
     const { c, s } = await open();
-    const p = c.connectGetHostname();
+    const p = c.host.getHostname();
     await until(() => held.length === 1);
     const whole = Buffer.alloc(100);
     whole.writeUInt32BE(100);
@@ -147,7 +147,7 @@ describe('RPC client against the mock daemon', () => {
     server.silent = true;
     server.answerKeepalive = false;
     const started = Date.now();
-    const err = await rejectionOf(c.connectGetHostname({ timeoutMs: 0 }));
+    const err = await rejectionOf(c.host.getHostname({ timeoutMs: 0 }));
     const elapsed = Date.now() - started;
     expect(isInterrupted(err)).toBe(true);
     expect(isKeepaliveTimeout((err as LibvirtClientError).cause)).toBe(true);
@@ -159,7 +159,7 @@ describe('RPC client against the mock daemon', () => {
     // Dead after `count` unanswered pings plus one interval: ~120 ms, well before any call deadline.
     expect(elapsed).toBeGreaterThanOrEqual(80);
     expect(elapsed).toBeLessThan(1500);
-    expect(isClosed(await rejectionOf(c.connectGetHostname()))).toBe(true);
+    expect(isClosed(await rejectionOf(c.host.getHostname()))).toBe(true);
   });
 
   it('answered pings keep a quiet connection alive; daemon pings get pongs', async () => {
@@ -176,7 +176,7 @@ describe('RPC client against the mock daemon', () => {
   it('a socket closed mid-call rejects every pending call at once with interrupted', async () => {
     const held = hold(REMOTE_PROC_CONNECT_GET_HOSTNAME);
     const { c, s } = await open();
-    const calls = Array.from({ length: 5 }, () => rejectionOf(c.connectGetHostname({ timeoutMs: 0 })));
+    const calls = Array.from({ length: 5 }, () => rejectionOf(c.host.getHostname({ timeoutMs: 0 })));
     await until(() => held.length === 5);
     s.destroy();
     const errs = await Promise.all(calls);
@@ -189,7 +189,7 @@ describe('RPC client against the mock daemon', () => {
     const held = hold(REMOTE_PROC_CONNECT_GET_HOSTNAME);
     const { c, s } = await open({ logger });
     const ac = new AbortController();
-    const p = c.connectGetHostname({ signal: ac.signal });
+    const p = c.host.getHostname({ signal: ac.signal });
     await until(() => held.length === 1);
     ac.abort();
     expect(isAborted(await rejectionOf(p))).toBe(true);
@@ -197,7 +197,7 @@ describe('RPC client against the mock daemon', () => {
     server.on(REMOTE_PROC_CONNECT_GET_HOSTNAME, (call, sess) =>
       sess.reply(call, (w) => encRemoteConnectGetHostnameRet(w, { hostname: 'next' })),
     );
-    expect(await c.connectGetHostname()).toBe('next');
+    expect(await c.host.getHostname()).toBe('next');
     expect(logger.warn).not.toHaveBeenCalled();
     expect(logger.debug).toHaveBeenCalledWith('late reply to abandoned call', expect.anything());
   });
@@ -206,9 +206,9 @@ describe('RPC client against the mock daemon', () => {
     hold(REMOTE_PROC_CONNECT_GET_CAPABILITIES);
     const { c } = await open();
     const started = Date.now();
-    expect(isTimeout(await rejectionOf(c.connectGetCapabilities({ timeoutMs: 50 })))).toBe(true);
+    expect(isTimeout(await rejectionOf(c.host.getCapabilities({ timeoutMs: 50 })))).toBe(true);
     expect(Date.now() - started).toBeGreaterThanOrEqual(45);
-    expect(await c.connectGetHostname()).toBe('mock');
+    expect(await c.host.getHostname()).toBe('mock');
   });
 
   it('decodes remote_error into a LibvirtError with code, domain, level and strings', async () => {
@@ -216,7 +216,7 @@ describe('RPC client against the mock daemon', () => {
       s.replyError(call, { code: VIR_ERR_NO_DOMAIN, domain: VIR_FROM_QEMU, message: 'no domain', str1: 'x' }),
     );
     const { c } = await open();
-    const err = await rejectionOf(c.connectGetHostname());
+    const err = await rejectionOf(c.host.getHostname());
     expect(isNoDomain(err)).toBe(true);
     expect(
       isLibvirtError(err) && [
@@ -242,7 +242,7 @@ describe('RPC client against the mock daemon', () => {
   it('a reply whose body does not decode fails that call only', async () => {
     server.on(REMOTE_PROC_CONNECT_GET_HOSTNAME, (call, s) => s.reply(call, (w) => w.uint(1_000_000)));
     const { c } = await open();
-    expect(isProtocolError(await rejectionOf(c.connectGetHostname()))).toBe(true);
+    expect(isProtocolError(await rejectionOf(c.host.getHostname()))).toBe(true);
     expect(c.isClosed).toBe(false);
     server.on(REMOTE_PROC_CONNECT_GET_HOSTNAME, (call, s) =>
       s.reply(call, (w) => {
@@ -250,7 +250,7 @@ describe('RPC client against the mock daemon', () => {
         w.int(0);
       }),
     );
-    expect(isProtocolError(await rejectionOf(c.connectGetHostname()))).toBe(true);
+    expect(isProtocolError(await rejectionOf(c.host.getHostname()))).toBe(true);
   });
 
   it('a reply naming another procedure is refused', async () => {
@@ -258,7 +258,7 @@ describe('RPC client against the mock daemon', () => {
       s.send({ ...call.header, procedure: REMOTE_PROC_CONNECT_GET_CAPABILITIES, type: VIR_NET_REPLY }),
     );
     const { c } = await open();
-    expect(isProtocolError(await rejectionOf(c.connectGetHostname()))).toBe(true);
+    expect(isProtocolError(await rejectionOf(c.host.getHostname()))).toBe(true);
   });
 
   it('authenticates with polkit when that is what the daemon offers', async () => {
@@ -274,7 +274,7 @@ describe('RPC client against the mock daemon', () => {
       REMOTE_PROC_AUTH_POLKIT,
       REMOTE_PROC_CONNECT_OPEN,
     ]);
-    expect(await c.connectGetHostname()).toBe('mock');
+    expect(await c.host.getHostname()).toBe('mock');
   });
 
   it('refuses a daemon that demands SASL, and closes the socket', async () => {
@@ -301,7 +301,7 @@ describe('RPC client against the mock daemon', () => {
   it('works over TCP too', async () => {
     const tcp = await MockLibvirtServer.start({ transport: 'tcp' });
     const c = await connect(tcp.uri());
-    expect(await c.connectGetHostname()).toBe('mock');
+    expect(await c.host.getHostname()).toBe('mock');
     await c.close();
     await tcp.close();
   });

@@ -1,11 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { connect, type LibvirtConnection } from './connection.ts';
-import { isEventOverflow, isInterrupted } from './errors.ts';
+import { connect, type LibvirtConnection } from '../connection.ts';
+import { isEventOverflow, isInterrupted } from '../errors.ts';
 import {
   VIR_DOMAIN_EVENT_ID_DEVICE_ADDED,
   VIR_DOMAIN_EVENT_ID_LIFECYCLE,
   VIR_DOMAIN_EVENT_STARTED,
-} from './protocol/libvirt-constants.gen.ts';
+} from '../protocol/libvirt-constants.gen.ts';
 import {
   REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY,
   REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY,
@@ -14,7 +14,7 @@ import {
   REMOTE_PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE,
   REMOTE_PROC_DOMAIN_EVENT_CALLBACK_MIGRATION_ITERATION,
   REMOTE_PROC_DOMAIN_EVENT_CALLBACK_REBOOT,
-} from './protocol/remote-procedures.gen.ts';
+} from '../protocol/remote-procedures.gen.ts';
 import {
   decRemoteConnectDomainEventCallbackDeregisterAnyArgs,
   decRemoteConnectDomainEventCallbackRegisterAnyArgs,
@@ -24,8 +24,8 @@ import {
   encRemoteDomainEventCallbackLifecycleMsg,
   encRemoteDomainEventCallbackMigrationIterationMsg,
   encRemoteDomainEventCallbackRebootMsg,
-} from './protocol/remote-types.gen.ts';
-import { MockLibvirtServer, type MockSession } from './testing/index.ts';
+} from '../protocol/remote-types.gen.ts';
+import { MockLibvirtServer, type MockSession } from '../testing/index.ts';
 
 const dom = { name: 'vm1', uuid: Buffer.from('00112233445566778899aabbccddeeff', 'hex'), id: 3 };
 const uuid = '00112233-4455-6677-8899-aabbccddeeff';
@@ -64,7 +64,7 @@ const idOf = (eventID: number) => registered.find((r) => r.eventID === eventID)?
 
 describe('domain events', () => {
   it('registers one callback per kind and decodes all four kinds', async () => {
-    const events = await conn.domainEvents();
+    const events = await conn.domains.events();
     expect(registered.map((r) => r.eventID).sort((a, b) => a - b)).toEqual([0, 1, 20, 21]);
     session.event(REMOTE_PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE, (w) =>
       encRemoteDomainEventCallbackLifecycleMsg(w, {
@@ -107,7 +107,7 @@ describe('domain events', () => {
   });
 
   it('delivers other event IDs as decoded generated messages', async () => {
-    const events = await conn.domainEvents({ otherEventIds: [VIR_DOMAIN_EVENT_ID_DEVICE_ADDED] });
+    const events = await conn.domains.events({ otherEventIds: [VIR_DOMAIN_EVENT_ID_DEVICE_ADDED] });
     expect(registered.map((r) => r.eventID)).toEqual([VIR_DOMAIN_EVENT_ID_DEVICE_ADDED]);
     session.event(REMOTE_PROC_DOMAIN_EVENT_CALLBACK_DEVICE_ADDED, (w) =>
       encRemoteDomainEventCallbackDeviceAddedMsg(w, {
@@ -135,14 +135,14 @@ describe('domain events', () => {
       );
       s.reply(call, (w) => encRemoteConnectDomainEventCallbackRegisterAnyRet(w, { callbackID: 7 }));
     });
-    const events = await conn.domainEvents({ kinds: ['lifecycle'] });
+    const events = await conn.domains.events({ kinds: ['lifecycle'] });
     const first = await events.next();
     expect(first.value).toMatchObject({ kind: 'lifecycle', event: 2 });
   });
 
   it('ignores events for callbacks nobody holds, and ends streams on abort', async () => {
     const ac = new AbortController();
-    const events = await conn.domainEvents({ kinds: ['reboot'], signal: ac.signal });
+    const events = await conn.domains.events({ kinds: ['reboot'], signal: ac.signal });
     session.event(REMOTE_PROC_DOMAIN_EVENT_CALLBACK_REBOOT, (w) =>
       encRemoteDomainEventCallbackRebootMsg(w, { callbackID: 999, msg: { dom } }),
     );
@@ -153,7 +153,7 @@ describe('domain events', () => {
   });
 
   it('fails the stream with interrupted when the connection dies', async () => {
-    const events = await conn.domainEvents({ kinds: ['lifecycle'] });
+    const events = await conn.domains.events({ kinds: ['lifecycle'] });
     const pending = events.next();
     session.destroy();
     let err: unknown = null;
@@ -166,7 +166,7 @@ describe('domain events', () => {
   });
 
   it('a reader that falls behind loses the oldest events (counted), never the newest', async () => {
-    const events = await conn.domainEvents({ kinds: ['migrationIteration'], maxBuffered: 3 });
+    const events = await conn.domains.events({ kinds: ['migrationIteration'], maxBuffered: 3 });
     for (let iteration = 1; iteration <= 5; iteration++) {
       session.event(REMOTE_PROC_DOMAIN_EVENT_CALLBACK_MIGRATION_ITERATION, (w) =>
         encRemoteDomainEventCallbackMigrationIterationMsg(w, { callbackID: idOf(20), dom, iteration }),
@@ -182,7 +182,7 @@ describe('domain events', () => {
   });
 
   it("overflow 'fail' ends the stream with EVENT_OVERFLOW after the buffered events, and deregisters", async () => {
-    const events = await conn.domainEvents({ kinds: ['reboot'], maxBuffered: 2, overflow: 'fail' });
+    const events = await conn.domains.events({ kinds: ['reboot'], maxBuffered: 2, overflow: 'fail' });
     for (let i = 0; i < 3; i++) {
       session.event(REMOTE_PROC_DOMAIN_EVENT_CALLBACK_REBOOT, (w) =>
         encRemoteDomainEventCallbackRebootMsg(w, { callbackID: idOf(1), msg: { dom } }),

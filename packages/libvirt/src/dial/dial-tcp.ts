@@ -1,0 +1,17 @@
+import { connect, type Socket } from 'node:net';
+import type { TcpUri } from './libvirt-uri.ts';
+import { socketReady } from './socket-ready.ts';
+
+/** A connected TCP socket to `host:port` (libvirtd's listen_tcp, without TLS). */
+export async function dialTcp(uri: TcpUri, signal: AbortSignal): Promise<Socket> {
+  const sock = connect({ host: uri.host, port: uri.port });
+  try {
+    await socketReady(sock, 'connect', signal);
+  } catch (err) {
+    sock.destroy();
+    throw err;
+  }
+  // Calls are whole packets written at once: never hold one back waiting for an ACK.
+  sock.setNoDelay(true);
+  return sock;
+}
