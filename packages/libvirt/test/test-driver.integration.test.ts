@@ -1,4 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { connect as netConnect } from 'node:net';
+import { Duplex } from 'node:stream';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   connect,
   type DomainEvent,
@@ -10,13 +14,14 @@ import {
   isNoDomain,
   isNoSupport,
   isOperationInvalid,
-  type LibvirtConnection,
+  LibvirtConnection,
   type TypedParam,
   toRemoteDomain,
   toRemoteTypedParam,
   VIR_DOMAIN_AFFECT_CONFIG,
   VIR_DOMAIN_BLKIO_WEIGHT,
   VIR_DOMAIN_EVENT_DEFINED,
+  VIR_DOMAIN_EVENT_ID_LIFECYCLE,
   VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
   VIR_DOMAIN_EVENT_RESUMED,
   VIR_DOMAIN_EVENT_STARTED,
@@ -31,7 +36,7 @@ import {
   VIR_DOMAIN_STATS_STATE,
   VIR_ERR_XML_DETAIL,
 } from '../src/index.ts';
-import { rejectionOf } from '../src/testing/index.ts';
+import { rejectionOf, within } from '../src/testing/index.ts';
 import { freePortRange, waitFor } from './harness/index.ts';
 import { type PrivateLibvirtd, startPrivateLibvirtd } from './support/private-libvirtd.ts';
 import { pythonLibvirt } from './support/python-libvirt.ts';
@@ -53,6 +58,17 @@ afterAll(async () => {
   await daemon?.stop();
 });
 
+// Connections a test opens beside `conn` are closed after it, whether it passed or not.
+const extra = new Set<LibvirtConnection>();
+const track = (c: LibvirtConnection) => {
+  extra.add(c);
+  return c;
+};
+afterEach(() => {
+  for (const c of extra) c.rpc.close();
+  extra.clear();
+});
+
 const domainXml = (name: string) => `<domain type='test'>
   <name>${name}</name>
   <memory unit='MiB'>64</memory>
@@ -60,19 +76,28 @@ const domainXml = (name: string) => `<domain type='test'>
   <os><type arch='x86_64'>hvm</type></os>
 </domain>`;
 
-/** Takes events until `n` have arrived or the deadline passes. */
+/**
+ * Takes `n` events, or fails after `timeoutMs` naming what did not arrive. The stream stays open
+ * (its iterator is driven by hand, not by for-await, which would close it on break).
+ */
 async function take(
-  events: AsyncIterableIterator<DomainEvent>,
+  events: AsyncIterator<DomainEvent>,
   n: number,
   timeoutMs = 5000,
+  what = `${n} event(s)`,
 ): Promise<DomainEvent[]> {
   const out: DomainEvent[] = [];
-  const timer = setTimeout(() => void events.return?.(), timeoutMs);
-  for await (const e of events) {
-    out.push(e);
-    if (out.length === n) break;
+  const deadline = AbortSignal.timeout(timeoutMs);
+  const timedOut = new Promise<never>((_, reject) =>
+    deadline.addEventListener('abort', () =>
+      reject(new Error(`no ${what} within ${timeoutMs} ms (got ${JSON.stringify(out.map((e) => e.kind))})`)),
+    ),
+  );
+  while (out.length < n) {
+    const r = await Promise.race([events.next(), timedOut]);
+    if (r.done) throw new Error(`stream ended after ${out.length} of ${what}`);
+    out.push(r.value);
   }
-  clearTimeout(timer);
   return out;
 }
 
@@ -124,7 +149,7 @@ describe('host and node procedures, checked against python3-libvirt', () => {
 
 describe('URIs', () => {
   it('test+tcp://127.0.0.1:PORT/default opens the same test driver as test+unix', async () => {
-    const tcp = await connect(`test+tcp://127.0.0.1:${tcpPort}/default`);
+    const tcp = track(await connect(`test+tcp://127.0.0.1:${tcpPort}/default`));
     try {
       expect(tcp.name).toBe('test:///default');
       const name = 'over-tcp';
@@ -245,6 +270,79 @@ describe('domains on the test driver', () => {
   });
 });
 
+describe('several event streams of the same kind on one connection', () => {
+  const registerLifecycleRaw = () =>
+    conn.remote.connectDomainEventCallbackRegisterAny({ eventID: VIR_DOMAIN_EVENT_ID_LIFECYCLE, dom: null });
+
+  it('both receive every event; the daemon callback lives until the last one leaves', async () => {
+    const a = await conn.domains.events({ kinds: ['lifecycle'] });
+    const b = await conn.domains.events({ kinds: ['lifecycle'] });
+    // The daemon itself tracks one callback per event ID and domain on a connection: a second raw
+    // registration beside ours is refused, which is why the streams share one.
+    expect(isLibvirtError(await rejectionOf(registerLifecycleRaw()))).toBe(true);
+    const dom = await conn.domains.defineXml(domainXml('fan-out-1'));
+    const [fromA] = await take(a, 1);
+    const [fromB] = await take(b, 1, 5000, 'a DEFINED event on the second stream');
+    expect(
+      [fromA, fromB].map((e) => e?.kind === 'lifecycle' && e.domain.uuid === dom.uuid && e.event),
+    ).toEqual([VIR_DOMAIN_EVENT_DEFINED, VIR_DOMAIN_EVENT_DEFINED]);
+    // One leaves; the other still hears the daemon.
+    await a.return?.();
+    await conn.domains.undefine(dom);
+    const [later] = await take(b, 1, 5000, 'an UNDEFINED event after the first stream left');
+    expect(later?.kind === 'lifecycle' && later.event).toBe(VIR_DOMAIN_EVENT_UNDEFINED);
+    await b.return?.();
+    // The last one gone, the daemon's callback is deregistered: a raw registration is accepted again.
+    const { callbackID } = await waitFor(() => registerLifecycleRaw().catch(() => undefined), {
+      timeoutMs: 3000,
+      intervalMs: 20,
+      what: 'the daemon to accept a lifecycle registration after both streams left',
+    });
+    await conn.remote.connectDomainEventCallbackDeregisterAny({ callbackID });
+  });
+});
+
+describe('opening over a stream the caller already has', () => {
+  it('a unix socket connected by the caller', async () => {
+    const sock = netConnect({ path: daemon.socketPath });
+    await once(sock, 'connect');
+    const own = track(await LibvirtConnection.open(sock, 'test:///default'));
+    expect(await own.host.getHostname()).toBe(await conn.host.getHostname());
+    expect((await own.domains.lookupByName('test')).name).toBe('test');
+    await own.close();
+    expect(sock.destroyed).toBe(true);
+  });
+
+  it("an SSH-like pipe: a child process's stdin/stdout bridged to the daemon's socket", async () => {
+    // What libvirt's ssh transport runs on the far side (`nc -U <socket>`), as a Node one-liner.
+    const bridge = spawn(
+      process.execPath,
+      [
+        '-e',
+        'const s = require("node:net").connect(process.argv[1]); process.stdin.pipe(s); s.pipe(process.stdout);',
+        daemon.socketPath,
+      ],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
+    const exited = once(bridge, 'exit');
+    try {
+      const { stdin, stdout } = bridge;
+      if (stdin === null || stdout === null) throw new Error('no stdio pipes');
+      const stream = Duplex.from({ readable: stdout, writable: stdin });
+      const piped = track(await LibvirtConnection.open(stream, 'test:///default'));
+      expect(piped.name).toBe('test:///default');
+      const test = await piped.domains.lookupByName('test');
+      expect((await piped.domains.getState(test)).state).toBe(VIR_DOMAIN_RUNNING);
+      expect(await piped.host.getLibVersion()).toBe(await conn.host.getLibVersion());
+      await piped.close();
+      // Closing the connection closed the pipe, and the bridge ended with it.
+      await within(exited, { withinMs: 3000, what: 'the bridge process to exit once the pipe closed' });
+    } finally {
+      if (bridge.exitCode === null) bridge.kill();
+    }
+  });
+});
+
 describe('events, concurrency, cancellation', () => {
   it('delivers lifecycle events with event and detail codes', async () => {
     const events = await conn.domains.events({ kinds: ['lifecycle'] });
@@ -254,7 +352,10 @@ describe('events, concurrency, cancellation', () => {
     await conn.domains.resume(dom);
     await conn.domains.destroy(dom);
     await conn.domains.undefine(dom);
-    const got = (await take(events, 6)).filter((e) => e.domain.uuid === dom.uuid);
+    const got = (await take(events, 6, 5000, 'six lifecycle events')).filter(
+      (e) => e.domain.uuid === dom.uuid,
+    );
+    await events.return?.();
     expect(got.map((e) => (e.kind === 'lifecycle' ? e.event : -1))).toEqual([
       VIR_DOMAIN_EVENT_DEFINED,
       VIR_DOMAIN_EVENT_STARTED,
@@ -279,7 +380,8 @@ describe('events, concurrency, cancellation', () => {
       uri: null,
       flags: 0,
     });
-    const [event] = await take(events, 1);
+    const [event] = await take(events, 1, 5000, 'a metadata change event');
+    await events.return?.();
     expect(event).toMatchObject({
       kind: 'other',
       eventId: VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
@@ -328,14 +430,14 @@ describe('events, concurrency, cancellation', () => {
   });
 
   it('keepalive against the real daemon: pings answered, connection alive', async () => {
-    const c = await connect(uri, { keepalive: { intervalMs: 100, count: 4 } });
+    const c = track(await connect(uri, { keepalive: { intervalMs: 100, count: 4 } }));
     const started = Date.now();
     while (Date.now() - started < 800) await c.host.getLibVersion();
     // Silence on our side while the daemon answers our pings: more pings than `count` (4), which
     // would be fatal if they went unanswered.
     const before = c.rpc.keepaliveStats.pongsReceived;
     await waitFor(() => (c.rpc.keepaliveStats.pongsReceived >= before + 6 ? true : undefined), {
-      timeoutMs: 10_000,
+      timeoutMs: 3000,
       intervalMs: 20,
       what: 'six keepalive pongs from libvirtd',
     });
@@ -345,9 +447,10 @@ describe('events, concurrency, cancellation', () => {
   });
 
   it('closing rejects pending calls at once with an interrupted error', async () => {
-    const c = await connect(uri);
+    const c = track(await connect(uri));
     const pending = c.host.getCapabilities();
     c.rpc.close();
-    expect(isInterrupted(await rejectionOf(pending))).toBe(true);
+    const err = await rejectionOf(pending, { withinMs: 1000, what: 'closing to reject the pending call' });
+    expect(isInterrupted(err)).toBe(true);
   });
 });

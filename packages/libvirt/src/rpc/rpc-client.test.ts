@@ -12,6 +12,7 @@ import {
   isTimeout,
   LibvirtClientError,
 } from '../errors.ts';
+import { KEEPALIVE_PROC_PONG, KEEPALIVE_PROGRAM } from '../protocol/keepalive.gen.ts';
 import { VIR_ERR_NO_DOMAIN, VIR_FROM_QEMU } from '../protocol/libvirt-constants.gen.ts';
 import { VIR_NET_REPLY } from '../protocol/net.gen.ts';
 import {
@@ -58,9 +59,11 @@ function hold(proc: number): MockCall[] {
   return held;
 }
 
-/** Waits for `cond` (vitest's poll: a deadline, not a sleep). */
-async function until(cond: () => boolean, timeoutMs = 2000): Promise<void> {
-  await expect.poll(cond, { timeout: timeoutMs, interval: 5 }).toBe(true);
+/** Waits for `cond` (vitest's poll: a deadline, not a sleep); a failure names `what` did not happen. */
+async function until(cond: () => boolean, what: string, timeoutMs = 2000): Promise<void> {
+  await expect
+    .poll(cond, { timeout: timeoutMs, interval: 5, message: `${what} (waited ${timeoutMs} ms)` })
+    .toBe(true);
 }
 
 async function open(
@@ -84,7 +87,7 @@ describe('RPC client against the mock daemon', () => {
     const held = hold(REMOTE_PROC_CONNECT_GET_HOSTNAME);
     const { c, s } = await open({ logger });
     const p = c.host.getHostname();
-    await until(() => held.length === 1);
+    await until(() => held.length === 1, 'the daemon to receive the call');
     const call = held[0] as MockCall;
     s.reply(call, (w) => encRemoteConnectGetHostnameRet(w, { hostname: 'stray' }), { serial: 99_999 });
     s.reply(call, (w) => encRemoteConnectGetHostnameRet(w, { hostname: 'right' }));
@@ -99,7 +102,7 @@ describe('RPC client against the mock daemon', () => {
     const held = hold(REMOTE_PROC_CONNECT_GET_LIB_VERSION);
     const { c, s } = await open();
     const calls = Array.from({ length: 50 }, () => c.host.getLibVersion());
-    await until(() => held.length === 50);
+    await until(() => held.length === 50, 'the daemon to receive 50 calls');
     for (const call of [...held].reverse()) {
       s.reply(call, (w) => encRemoteConnectGetLibVersionRet(w, { libVer: BigInt(call.header.serial) }));
     }
@@ -132,7 +135,7 @@ describe('RPC client against the mock daemon', () => {
     const held = hold(REMOTE_PROC_CONNECT_GET_HOSTNAME);
     const { c, s } = await open();
     const p = c.host.getHostname();
-    await until(() => held.length === 1);
+    await until(() => held.length === 1, 'the daemon to receive the call');
     const whole = Buffer.alloc(100);
     whole.writeUInt32BE(100);
     s.sendRaw(whole.subarray(0, 40));
@@ -147,7 +150,10 @@ describe('RPC client against the mock daemon', () => {
     server.silent = true;
     server.answerKeepalive = false;
     const started = Date.now();
-    const err = await rejectionOf(c.host.getHostname({ timeoutMs: 0 }));
+    const err = await rejectionOf(c.host.getHostname({ timeoutMs: 0 }), {
+      withinMs: 2000,
+      what: 'keepalive to declare the silent daemon dead and interrupt the call',
+    });
     const elapsed = Date.now() - started;
     expect(isInterrupted(err)).toBe(true);
     expect(isKeepaliveTimeout((err as LibvirtClientError).cause)).toBe(true);
@@ -164,20 +170,34 @@ describe('RPC client against the mock daemon', () => {
 
   it('answered pings keep a quiet connection alive; daemon pings get pongs', async () => {
     const { c, s } = await open({ keepalive: { intervalMs: 60, count: 4 } });
-    await until(() => s.received.filter((p) => p.header.program === 0x6b656570).length >= 5);
+    await until(
+      () => s.received.filter((p) => p.header.program === KEEPALIVE_PROGRAM).length >= 5,
+      'five keepalive pings from the client',
+    );
     // More pings than `count` were needed, each answered, and the connection lives on.
-    await until(() => c.rpc.keepaliveStats.pongsReceived >= 5);
+    await until(() => c.rpc.keepaliveStats.pongsReceived >= 5, 'five pongs counted by the client');
     expect(c.isClosed).toBe(false);
     s.ping();
-    await until(() => s.received.some((p) => p.header.program === 0x6b656570 && p.header.procedure === 2));
+    await until(
+      () =>
+        s.received.some(
+          (p) => p.header.program === KEEPALIVE_PROGRAM && p.header.procedure === KEEPALIVE_PROC_PONG,
+        ),
+      "the client's pong to the daemon's ping",
+    );
     expect(c.rpc.keepaliveStats.pingsAnswered).toBe(1);
   });
 
   it('a socket closed mid-call rejects every pending call at once with interrupted', async () => {
     const held = hold(REMOTE_PROC_CONNECT_GET_HOSTNAME);
     const { c, s } = await open();
-    const calls = Array.from({ length: 5 }, () => rejectionOf(c.host.getHostname({ timeoutMs: 0 })));
-    await until(() => held.length === 5);
+    const calls = Array.from({ length: 5 }, () =>
+      rejectionOf(c.host.getHostname({ timeoutMs: 0 }), {
+        withinMs: 2000,
+        what: 'the closed socket to interrupt the pending call',
+      }),
+    );
+    await until(() => held.length === 5, 'the daemon to receive five calls');
     s.destroy();
     const errs = await Promise.all(calls);
     expect(errs.every(isInterrupted)).toBe(true);
@@ -190,9 +210,11 @@ describe('RPC client against the mock daemon', () => {
     const { c, s } = await open({ logger });
     const ac = new AbortController();
     const p = c.host.getHostname({ signal: ac.signal });
-    await until(() => held.length === 1);
+    await until(() => held.length === 1, 'the daemon to receive the call');
     ac.abort();
-    expect(isAborted(await rejectionOf(p))).toBe(true);
+    expect(isAborted(await rejectionOf(p, { withinMs: 1000, what: 'the abort to reject the call' }))).toBe(
+      true,
+    );
     s.reply(held[0] as MockCall, (w) => encRemoteConnectGetHostnameRet(w, { hostname: 'late' }));
     server.on(REMOTE_PROC_CONNECT_GET_HOSTNAME, (call, sess) =>
       sess.reply(call, (w) => encRemoteConnectGetHostnameRet(w, { hostname: 'next' })),
@@ -206,7 +228,8 @@ describe('RPC client against the mock daemon', () => {
     hold(REMOTE_PROC_CONNECT_GET_CAPABILITIES);
     const { c } = await open();
     const started = Date.now();
-    expect(isTimeout(await rejectionOf(c.host.getCapabilities({ timeoutMs: 50 })))).toBe(true);
+    const deadline = { withinMs: 2000, what: 'the 50 ms deadline to reject the call' };
+    expect(isTimeout(await rejectionOf(c.host.getCapabilities({ timeoutMs: 50 }), deadline))).toBe(true);
     expect(Date.now() - started).toBeGreaterThanOrEqual(45);
     expect(await c.host.getHostname()).toBe('mock');
   });
@@ -290,7 +313,7 @@ describe('RPC client against the mock daemon', () => {
     }
     expect(isAuthUnsupported(err)).toBe(true);
     const s = await session;
-    await until(() => s.socket.destroyed || s.socket.readableEnded);
+    await until(() => s.socket.destroyed || s.socket.readableEnded, 'the client to close the refused socket');
   });
 
   it('dialing a socket nobody listens on is a dial error', async () => {
