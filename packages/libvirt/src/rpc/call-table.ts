@@ -1,6 +1,8 @@
 import { LibvirtClientError } from '../errors.ts';
 import { REMOTE_PROCEDURE_NAMES } from '../protocol/remote-procedures.gen.ts';
 import { REMOTE_PROGRAM } from '../protocol/remote-types.gen.ts';
+import { XdrReader } from '../xdr/index.ts';
+import type { Decoder } from './remote-caller.ts';
 
 /** `DOMAIN_GET_INFO` for remote-program procedures, `program 0x…/proc n` otherwise. */
 export function procName(program: number, procedure: number): string {
@@ -14,7 +16,10 @@ export interface PendingCall {
   procedure: number;
   /** Settles the call with its reply body, decoded at once (the body may live in a reused buffer). */
   reply(body: Buffer): void;
+  /** Settles the call with a failure. */
   reject(e: Error): void;
+  /** Gives up on the call (deadline, abort): its serial is remembered, its late reply dropped. */
+  abandon(e: Error): void;
 }
 
 /** How many abandoned serials (timed out / aborted) we remember, so their late replies log quietly. */
@@ -40,8 +45,8 @@ export class CallTable {
   }
 
   /**
-   * Registers the call `serial` and returns the promise of its decoded reply. `timeoutMs` 0 = no
-   * deadline. The caller sends the packet after this returns.
+   * Registers the call `serial` and returns the promise of its reply, decoded with `decoder` (null:
+   * an empty reply). `timeoutMs` 0 = no deadline. The caller sends the packet after this returns.
    */
   add<R>(
     serial: number,
@@ -49,55 +54,13 @@ export class CallTable {
     procedure: number,
     timeoutMs: number,
     signal: AbortSignal | undefined,
-    decode: (body: Buffer) => R,
+    decoder: Decoder<R> | null,
   ): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      let timer: NodeJS.Timeout | null = null;
-      const settle = () => {
-        if (timer !== null) clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        this.pending.delete(serial);
-      };
-      const abandon = (err: Error) => {
-        this.abandon(serial);
-        settle();
-        reject(err);
-      };
-      const onAbort = () =>
-        abandon(
-          new LibvirtClientError('ABORTED', `${procName(program, procedure)} aborted`, {
-            cause: signal?.reason,
-          }),
-        );
-      if (timeoutMs > 0) {
-        timer = setTimeout(
-          () =>
-            abandon(
-              new LibvirtClientError(
-                'TIMEOUT',
-                `${procName(program, procedure)} got no reply within ${timeoutMs} ms`,
-              ),
-            ),
-          timeoutMs,
-        );
-      }
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.pending.set(serial, {
-        program,
-        procedure,
-        reply: (body) => {
-          settle();
-          try {
-            resolve(decode(body));
-          } catch (err) {
-            reject(err);
-          }
-        },
-        reject: (e) => {
-          settle();
-          reject(e);
-        },
-      });
+      const call = new Call(this, serial, program, procedure, decoder, signal, resolve, reject);
+      if (timeoutMs > 0) call.timer = setTimeout(onDeadline, timeoutMs, call, timeoutMs);
+      signal?.addEventListener('abort', call, { once: true });
+      this.pending.set(serial, call);
     });
   }
 
@@ -117,11 +80,97 @@ export class CallTable {
     for (const c of calls) c.reject(err);
   }
 
+  /** Forgets a settled call; with `abandoned`, remembers its serial so a late reply logs quietly. */
+  remove(serial: number, abandoned: boolean): void {
+    this.pending.delete(serial);
+    if (abandoned) this.abandon(serial);
+  }
+
   private abandon(serial: number): void {
     this.abandoned.add(serial);
     if (this.abandoned.size > ABANDONED_MAX) {
       const oldest = this.abandoned.values().next().value;
       if (oldest !== undefined) this.abandoned.delete(oldest);
     }
+  }
+}
+
+function onDeadline(call: Pick<PendingCall, 'program' | 'procedure' | 'abandon'>, timeoutMs: number): void {
+  call.abandon(
+    new LibvirtClientError(
+      'TIMEOUT',
+      `${procName(call.program, call.procedure)} got no reply within ${timeoutMs} ms`,
+    ),
+  );
+}
+
+/**
+ * One pending call. A class rather than closures: one object per call on the hot path, and the
+ * AbortSignal listener is the call itself (`handleEvent`).
+ */
+class Call<R> implements PendingCall {
+  timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly table: CallTable,
+    private readonly serial: number,
+    readonly program: number,
+    readonly procedure: number,
+    private readonly decoder: Decoder<R> | null,
+    private readonly signal: AbortSignal | undefined,
+    private readonly resolve: (v: R) => void,
+    private readonly fail: (e: unknown) => void,
+  ) {}
+
+  reply(body: Buffer): void {
+    this.settle(false);
+    let value: R;
+    try {
+      value = decodeReply(this.program, this.procedure, this.decoder, body);
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    this.resolve(value);
+  }
+
+  reject(e: Error): void {
+    this.settle(false);
+    this.fail(e);
+  }
+
+  /** The signal fired. */
+  handleEvent(): void {
+    const name = procName(this.program, this.procedure);
+    this.abandon(new LibvirtClientError('ABORTED', `${name} aborted`, { cause: this.signal?.reason }));
+  }
+
+  /** Gives up on the call (deadline, abort): its serial is remembered, its late reply dropped. */
+  abandon(err: Error): void {
+    this.settle(true);
+    this.fail(err);
+  }
+
+  private settle(abandoned: boolean): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.signal?.removeEventListener('abort', this);
+    this.table.remove(this.serial, abandoned);
+  }
+}
+
+/** Decodes a reply body in full: an undecodable body or trailing bytes fail the call with PROTOCOL. */
+export function decodeReply<R>(program: number, procedure: number, dec: Decoder<R> | null, body: Buffer): R {
+  const r = new XdrReader(body);
+  try {
+    const v = dec === null ? (undefined as R) : dec(r);
+    r.end();
+    return v;
+  } catch (err) {
+    throw new LibvirtClientError(
+      'PROTOCOL',
+      `cannot decode reply to ${procName(program, procedure)}: ${String(err)}`,
+      { cause: err },
+    );
   }
 }

@@ -201,9 +201,7 @@ export class RpcClient implements RemoteCaller {
       );
     }
     const timeoutMs = opts.timeoutMs ?? this.callTimeoutMs;
-    const reply = this.calls.add(serial, program, procedure, timeoutMs, signal, (body) =>
-      decodeReply(program, procedure, dec, body),
-    );
+    const reply = this.calls.add(serial, program, procedure, timeoutMs, signal, dec);
     this.write(buf);
     return reply;
   }
@@ -320,21 +318,5 @@ export class RpcClient implements RemoteCaller {
   /** Graceful local close: pending calls reject with INTERRUPTED. */
   close(): void {
     this.fail(new LibvirtClientError('INTERRUPTED', 'connection closed by client'));
-  }
-}
-
-/** Decodes a reply body in full: an undecodable body or trailing bytes fail the call with PROTOCOL. */
-function decodeReply<R>(program: number, procedure: number, dec: Decoder<R> | null, body: Buffer): R {
-  const r = new XdrReader(body);
-  try {
-    const v = dec === null ? (undefined as R) : dec(r);
-    r.end();
-    return v;
-  } catch (err) {
-    throw new LibvirtClientError(
-      'PROTOCOL',
-      `cannot decode reply to ${procName(program, procedure)}: ${String(err)}`,
-      { cause: err },
-    );
   }
 }
