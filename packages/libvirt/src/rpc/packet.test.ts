@@ -43,6 +43,19 @@ describe('packet framing', () => {
     expect(d.push(c.subarray(10)).map((p) => p.header.serial)).toEqual([3]);
   });
 
+  it('a transient chunk (a reused read buffer) may be overwritten once pushed: the tail was copied', () => {
+    const d = new PacketDecoder();
+    const whole = encodePacket({ ...header, serial: 7 }, (w) => w.string('kept across reads', 64));
+    const readBuffer = Buffer.alloc(64);
+    whole.copy(readBuffer, 0, 0, 20);
+    expect(d.push(readBuffer.subarray(0, 20), true)).toEqual([]);
+    readBuffer.fill(0xee);
+    whole.copy(readBuffer, 0, 20);
+    const [p] = d.push(readBuffer.subarray(0, whole.length - 20), true);
+    expect(p?.header.serial).toBe(7);
+    expect(p?.body.equals(whole.subarray(MIN_PACKET))).toBe(true);
+  });
+
   it('refuses lengths below a header and above libvirt maximum as protocol errors', () => {
     expect(isProtocolError(caught(() => new PacketDecoder().push(Buffer.from('0000001b', 'hex'))))).toBe(
       true,

@@ -20,6 +20,7 @@ import { DEFAULT_KEEPALIVE, Keepalive, type KeepaliveOptions } from './keepalive
 import { type Logger, silentLogger } from './logger.ts';
 import { OrderedWriter } from './ordered-writer.ts';
 import { encodePacket, MAX_PACKET, type Packet, PacketDecoder } from './packet.ts';
+import { READ_RELAY, type RelayedStream } from './read-relay.ts';
 import type { CallOptions, Decoder, Encoder, RemoteCaller } from './remote-caller.ts';
 
 /** Deadline of a call that names none (CallOptions.timeoutMs), ms. */
@@ -94,7 +95,9 @@ export class RpcClient implements RemoteCaller {
         ),
     );
     this.closed = new Promise((resolve) => this.closeListeners.push(resolve));
-    stream.on('data', (chunk: Buffer) => this.onData(chunk));
+    const relay = (stream as RelayedStream)[READ_RELAY];
+    if (relay !== undefined) relay.attach((chunk, transient) => this.onData(chunk, transient));
+    else stream.on('data', (chunk: Buffer) => this.onData(chunk, false));
     this.writer = new OrderedWriter(stream);
     stream.on('error', (err) =>
       this.fail(new LibvirtClientError('INTERRUPTED', `transport error: ${err.message}`, { cause: err })),
@@ -223,12 +226,13 @@ export class RpcClient implements RemoteCaller {
     );
   }
 
-  private onData(chunk: Buffer): void {
+  /** `transient`: the chunk lives in a reused read buffer, valid only during this call. */
+  private onData(chunk: Buffer, transient: boolean): void {
     if (this.closeReason !== null) return;
     this.keepalive.received();
     let packets: Packet[];
     try {
-      packets = this.decoder.push(chunk);
+      packets = this.decoder.push(chunk, transient);
     } catch (err) {
       this.fail(err instanceof Error ? err : new Error(String(err)));
       return;
