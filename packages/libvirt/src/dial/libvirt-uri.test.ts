@@ -37,9 +37,25 @@ describe('libvirt URIs', () => {
     });
     expect(parseLibvirtUri('test+tcp://h/default')).toMatchObject({ port: 16509, name: 'test:///default' });
     expect(parseLibvirtUri('qemu+tls://h.example/system')).toMatchObject({ transport: 'tls', port: 16514 });
-    // No transport but a host means TLS, as in libvirt.
-    expect(parseLibvirtUri('qemu://h.example/system').transport).toBe('tls');
+    // No transport but a host means TLS, as in libvirt: on TLS's port.
+    expect(parseLibvirtUri('qemu://h.example/system')).toMatchObject({
+      transport: 'tls',
+      host: 'h.example',
+      port: 16514,
+      name: 'qemu:///system',
+    });
+    expect(parseLibvirtUri('qemu://h.example:1234/system')).toMatchObject({ transport: 'tls', port: 1234 });
     expect(parseLibvirtUri('qemu+tcp://[::1]:1/system')).toMatchObject({ host: '::1', port: 1 });
+  });
+
+  it('tls takes its certificate folder and no_verify from the query', () => {
+    expect(parseLibvirtUri('qemu+tls://h/system?pkipath=/p&no_verify=1')).toMatchObject({
+      pkiPath: '/p',
+      noVerify: true,
+      name: 'qemu:///system',
+    });
+    expect(parseLibvirtUri('qemu+tls://h/system')).toMatchObject({ pkiPath: null, noVerify: false });
+    expect(parseLibvirtUri('qemu+tls://h/system?no_verify=0')).toMatchObject({ noVerify: false });
   });
 
   it('passes unknown query parameters on to the daemon, and honours name=', () => {

@@ -30,9 +30,11 @@ const ABANDONED_MAX = 1024;
  * and AbortSignal, remembers abandoned serials, and rejects everything at once when asked.
  */
 export class CallTable {
-  private serial = 0;
   private readonly pending = new Map<number, PendingCall>();
   private readonly abandoned = new Set<number>();
+
+  /** `serial`: the last serial handed out (a new connection starts at 0). */
+  constructor(private serial = 0) {}
 
   get size(): number {
     return this.pending.size;
