@@ -51,9 +51,9 @@ async function runOurs(
   let next = 0;
   const worker = async () => {
     for (let i = next++; i < ops; i = next++) {
-      const dom = await conn.domainLookupByUuid(uuids[i % uuids.length] as string);
-      await conn.domainGetInfo(dom);
-      await conn.domainGetState(dom);
+      const dom = await conn.domains.lookupByUuid(uuids[i % uuids.length] as string);
+      await conn.domains.getInfo(dom);
+      await conn.domains.getState(dom);
     }
   };
   const began = performance.now();
@@ -78,7 +78,7 @@ async function nextLifecycle(events: AsyncIterator<DomainEvent>, event: number):
  * in progress), and the call's own round trip for scale.
  */
 async function measureEvents(conn: LibvirtConnection, dom: Domain, rounds: number) {
-  const stream = await conn.domainEvents({ kinds: ['lifecycle'], domain: dom });
+  const stream = await conn.domains.events({ kinds: ['lifecycle'], domain: dom });
   const toEvent: number[] = [];
   const roundTrip: number[] = [];
   const change = async (call: () => Promise<void>, event: number) => {
@@ -90,8 +90,8 @@ async function measureEvents(conn: LibvirtConnection, dom: Domain, rounds: numbe
   };
   try {
     for (let i = 0; i < rounds; i++) {
-      await change(() => conn.domainSuspend(dom), VIR_DOMAIN_EVENT_SUSPENDED);
-      await change(() => conn.domainResume(dom), VIR_DOMAIN_EVENT_RESUMED);
+      await change(() => conn.domains.suspend(dom), VIR_DOMAIN_EVENT_SUSPENDED);
+      await change(() => conn.domains.resume(dom), VIR_DOMAIN_EVENT_RESUMED);
     }
   } finally {
     await stream.return?.();
@@ -103,10 +103,10 @@ async function setUpGuests(conn: LibvirtConnection, host: LibvirtHost) {
   const domains: Domain[] = [];
   for (let i = 0; i < GUESTS; i++) {
     const name = `bench-${host.name}-${i}`;
-    domains.push(await conn.domainDefineXml(guestXml({ name, uuid: randomUUID() })));
+    domains.push(await conn.domains.defineXml(guestXml({ name, uuid: randomUUID() })));
   }
   // One running guest: info/state of a live QEMU domain, and the guest whose events we time.
-  const running = await conn.domainCreate(domains[0] as Domain);
+  const running = await conn.domains.create(domains[0] as Domain);
   return { uuids: domains.map((d) => d.uuid), running };
 }
 
@@ -152,7 +152,7 @@ async function main(): Promise<void> {
       ours: await measureEvents(conn, running, EVENT_ROUNDS),
       python: await pythonEventLatency(host.unixUri, running.uuid, EVENT_ROUNDS),
     };
-    const v = await conn.connectGetLibVersion();
+    const v = await conn.host.getLibVersion();
     const version = `${Math.floor(v / 1e6)}.${Math.floor(v / 1e3) % 1e3}.${v % 1e3}`;
     report(rows, pythonClient, events, host, version);
   } finally {

@@ -1,74 +1,81 @@
+import type { Duplex } from 'node:stream';
+import { DomainApi } from './api/domain-api.ts';
+import { HostApi } from './api/host-api.ts';
+import { JobApi } from './api/job-api.ts';
+import { MigrationApi } from './api/migration-api.ts';
 import { type DialOptions, dial } from './dial/dial.ts';
 import { parseLibvirtUri } from './dial/libvirt-uri.ts';
-import { DomainEventHub, type DomainEventOptions, type DomainEventStream } from './domain-events.ts';
-import { LibvirtClientError } from './errors.ts';
-import { JobApi } from './job-api.ts';
-import { VIR_DRV_FEATURE_PROGRAM_KEEPALIVE } from './protocol/libvirt-constants.gen.ts';
+import { DomainEventHub } from './events/domain-event-hub.ts';
+import { openSession } from './open-session.ts';
 import { RemoteProcedures } from './protocol/remote-procedures.gen.ts';
-import { REMOTE_AUTH_NONE, REMOTE_AUTH_POLKIT } from './protocol/remote-types.gen.ts';
 import { silentLogger } from './rpc/logger.ts';
 import type { CallOptions } from './rpc/remote-caller.ts';
 import { RpcClient, type RpcClientOptions } from './rpc/rpc-client.ts';
 
-export interface ConnectOptions extends DialOptions, RpcClientOptions {
+export interface OpenOptions extends RpcClientOptions {
   /** Open read-only (VIR_CONNECT_RO). */
   readOnly?: boolean;
+  /** Aborts the handshake. */
+  signal?: AbortSignal;
 }
 
+export interface ConnectOptions extends DialOptions, OpenOptions {}
+
 /**
- * One connection to a libvirt daemon, in libvirt's own terms (method names follow the C API without
- * its `vir` prefix). Every method takes CallOptions (AbortSignal + deadline). Anything not wrapped
- * here is reachable, typed, through `remote` (every non-stream procedure of remote_protocol.x).
- * The methods live in layers by subject: HostApi (host-api.ts) ← DomainApi (domain-api.ts) ← JobApi
- * (job-api.ts: statistics, jobs, migration) ← this class (opening, closing, events).
+ * One connection to a libvirt daemon. The API is grouped by subject, each a small object over the
+ * same RPC client: `host`, `domains` (with their events), `jobs`, `migration`; anything not wrapped
+ * is reachable, typed, through `remote` (every non-stream procedure of remote_protocol.x). Every
+ * call takes CallOptions (AbortSignal + deadline).
  */
-export class LibvirtConnection extends JobApi {
-  private readonly events: DomainEventHub;
+export class LibvirtConnection {
+  /** Every non-stream procedure of remote_protocol.x, typed: what the subjects are made of. */
+  readonly remote: RemoteProcedures;
+  readonly host: HostApi;
+  readonly domains: DomainApi;
+  readonly jobs: JobApi;
+  readonly migration: MigrationApi;
 
   private constructor(
     readonly rpc: RpcClient,
-    /** The URI this connection was opened with, and the name the daemon opened. */
-    readonly uri: string,
+    /** The name the daemon opened, e.g. `qemu:///system`. */
     readonly name: string,
-    opts: ConnectOptions,
+    opts: OpenOptions,
   ) {
-    super(new RemoteProcedures(rpc));
-    this.events = new DomainEventHub(this.remote, opts.logger ?? silentLogger);
-    rpc.onMessage((proc, body) => this.events.handleMessage(proc, body));
-    rpc.onClose((reason) => this.events.closeAll(reason));
+    this.remote = new RemoteProcedures(rpc);
+    const domainEvents = new DomainEventHub(this.remote, opts.logger ?? silentLogger);
+    rpc.onMessage((proc, body) => domainEvents.handleMessage(proc, body));
+    rpc.onClose((reason) => domainEvents.closeAll(reason));
+    this.host = new HostApi(this.remote);
+    this.domains = new DomainApi(this.remote, domainEvents);
+    this.jobs = new JobApi(this.remote);
+    this.migration = new MigrationApi(this.remote);
   }
 
-  /** Dials `uri` (see README for the accepted forms), authenticates (none/polkit), opens the driver. */
+  /** Dials `uri` (see README for the accepted forms), then opens it as `open` does. */
   static async connect(uri: string, opts: ConnectOptions = {}): Promise<LibvirtConnection> {
     const parsed = parseLibvirtUri(uri);
-    const stream = await dial(parsed, opts);
-    const conn = new LibvirtConnection(new RpcClient(stream, opts), uri, parsed.name, opts);
-    const callOpts: CallOptions = { signal: opts.signal };
+    return LibvirtConnection.open(await dial(parsed, opts), parsed.name, opts);
+  }
+
+  /**
+   * Opens the driver `name` (e.g. `qemu:///system`) over a stream that is already connected to a
+   * daemon: a socket dialed by the caller, an SSH channel, a proxy (go-libvirt's AlreadyConnected).
+   * Authenticates (none/polkit) and, with keepalive on, asks the daemon to ping us. The connection
+   * owns the stream from here on: a failed open destroys it.
+   */
+  static async open(stream: Duplex, name: string, opts: OpenOptions = {}): Promise<LibvirtConnection> {
+    const conn = new LibvirtConnection(new RpcClient(stream, opts), name, opts);
     try {
-      await conn.authenticate(callOpts);
-      await conn.remote.connectOpen({ name: parsed.name, flags: opts.readOnly ? 1 : 0 }, callOpts);
-      if ((opts.keepalive?.intervalMs ?? 5000) > 0) {
-        // Asking about the keepalive feature is what makes libvirtd start pinging us too.
-        await conn.remote.connectSupportsFeature({ feature: VIR_DRV_FEATURE_PROGRAM_KEEPALIVE }, callOpts);
-      }
+      await openSession(conn.remote, name, {
+        readOnly: opts.readOnly ?? false,
+        keepalive: conn.rpc.keepaliveEnabled,
+        signal: opts.signal,
+      });
     } catch (err) {
       conn.rpc.close();
       throw err;
     }
     return conn;
-  }
-
-  private async authenticate(opts: CallOptions): Promise<void> {
-    const { types } = await this.remote.authList(opts);
-    if (types.length === 0 || types.includes(REMOTE_AUTH_NONE)) return;
-    if (types.includes(REMOTE_AUTH_POLKIT)) {
-      const { complete } = await this.remote.authPolkit(opts);
-      if (complete !== 0) return;
-    }
-    throw new LibvirtClientError(
-      'AUTH_UNSUPPORTED',
-      `daemon requires authentication types [${types.join(', ')}]`,
-    );
   }
 
   get closed(): Promise<Error> {
@@ -93,18 +100,6 @@ export class LibvirtConnection extends JobApi {
       // The socket is closed below whatever the daemon said.
     }
     this.rpc.close();
-  }
-
-  // ---- events ----
-
-  /**
-   * Registers domain event callbacks and returns their events as an async iterator. Resolves once
-   * the daemon has registered them, so no event after this point is missed. Stop with `break`,
-   * `return()` or the signal; the callbacks are deregistered then. Fails with INTERRUPTED if the
-   * connection closes.
-   */
-  domainEvents(opts?: DomainEventOptions): Promise<DomainEventStream> {
-    return this.events.subscribe(opts);
   }
 }
 

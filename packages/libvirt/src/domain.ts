@@ -9,10 +9,34 @@ export interface Domain {
   id: number;
 }
 
+/** Hex digit values by char code; -1 for anything else. */
+const HEX_VALUE = Int8Array.from({ length: 128 }, (_, c) => {
+  const ch = String.fromCharCode(c);
+  return /[0-9a-fA-F]/.test(ch) ? Number.parseInt(ch, 16) : -1;
+});
+const HYPHEN = 0x2d;
+
+/**
+ * A UUID in any case spelling, with or without hyphens, as its 16 bytes; anything else is
+ * INVALID_ARGUMENT. A plain loop: every call on a domain converts one.
+ */
 export function uuidToBytes(uuid: string): Buffer {
-  const hex = uuid.replace(/-/g, '');
-  if (!/^[0-9a-fA-F]{32}$/.test(hex)) throw new LibvirtClientError('PROTOCOL', `not a UUID: ${uuid}`);
-  return Buffer.from(hex, 'hex');
+  const out = Buffer.alloc(16);
+  let digits = 0;
+  for (let i = 0; i < uuid.length; i++) {
+    const c = uuid.charCodeAt(i);
+    if (c === HYPHEN) continue;
+    const v = HEX_VALUE[c] ?? -1;
+    if (v < 0 || digits === 32) throw notUuid(uuid);
+    out[digits >> 1] = (out[digits >> 1] ?? 0) | (digits & 1 ? v : v << 4);
+    digits++;
+  }
+  if (digits !== 32) throw notUuid(uuid);
+  return out;
+}
+
+function notUuid(uuid: string): LibvirtClientError {
+  return new LibvirtClientError('INVALID_ARGUMENT', `not a UUID: ${JSON.stringify(uuid)}`);
 }
 
 export function uuidFromBytes(b: Uint8Array): string {

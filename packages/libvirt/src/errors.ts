@@ -99,6 +99,12 @@ export type ClientErrorCode =
   /** Opening the transport failed (socket missing, connection refused, TLS handshake). */
   | 'DIAL'
   | 'INVALID_URI'
+  /**
+   * The caller passed a value the protocol cannot carry (not a UUID, not an integer, out of range,
+   * too large for a packet): refused before anything was sent. libvirt's own VIR_ERR_INVALID_ARG,
+   * which the daemon reports, is `isInvalidArg`.
+   */
+  | 'INVALID_ARGUMENT'
   /** The daemon requires an authentication method this client does not implement (e.g. SASL). */
   | 'AUTH_UNSUPPORTED'
   /** An event stream's consumer fell too far behind (overflow policy `fail`). */
@@ -127,5 +133,6 @@ export const isProtocolError = (err: unknown) => hasClientCode(err, 'PROTOCOL');
 export const isKeepaliveTimeout = (err: unknown) => hasClientCode(err, 'KEEPALIVE_TIMEOUT');
 export const isDialError = (err: unknown) => hasClientCode(err, 'DIAL');
 export const isInvalidUri = (err: unknown) => hasClientCode(err, 'INVALID_URI');
+export const isInvalidArgument = (err: unknown) => hasClientCode(err, 'INVALID_ARGUMENT');
 export const isAuthUnsupported = (err: unknown) => hasClientCode(err, 'AUTH_UNSUPPORTED');
 export const isEventOverflow = (err: unknown) => hasClientCode(err, 'EVENT_OVERFLOW');

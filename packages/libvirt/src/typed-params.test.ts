@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { migrateParamsToTyped } from './migrate-params.ts';
+import { migrateParamsToTyped } from './api/migrate-params.ts';
 import {
   VIR_MIGRATE_PARAM_BANDWIDTH,
   VIR_MIGRATE_PARAM_MIGRATE_DISKS,

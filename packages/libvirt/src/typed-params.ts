@@ -1,3 +1,4 @@
+import { integerArgument } from './arguments.ts';
 import { LibvirtClientError } from './errors.ts';
 import {
   VIR_TYPED_PARAM_BOOLEAN,
@@ -46,13 +47,6 @@ export function fromRemoteTypedParam(p: RemoteTypedParam): TypedParam {
   }
 }
 
-function bigintOf(field: string, v: number | bigint): bigint {
-  if (typeof v === 'bigint') return v;
-  if (!Number.isSafeInteger(v))
-    throw new LibvirtClientError('PROTOCOL', `typed parameter ${field}: ${v} is not an integer`);
-  return BigInt(v);
-}
-
 export function toRemoteTypedParam(p: TypedParam): RemoteTypedParam {
   switch (p.type) {
     case 'int':
@@ -60,9 +54,15 @@ export function toRemoteTypedParam(p: TypedParam): RemoteTypedParam {
     case 'uint':
       return { field: p.field, value: { type: VIR_TYPED_PARAM_UINT, ui: p.value } };
     case 'llong':
-      return { field: p.field, value: { type: VIR_TYPED_PARAM_LLONG, l: bigintOf(p.field, p.value) } };
+      return {
+        field: p.field,
+        value: { type: VIR_TYPED_PARAM_LLONG, l: integerArgument(`typed parameter ${p.field}`, p.value) },
+      };
     case 'ullong':
-      return { field: p.field, value: { type: VIR_TYPED_PARAM_ULLONG, ul: bigintOf(p.field, p.value) } };
+      return {
+        field: p.field,
+        value: { type: VIR_TYPED_PARAM_ULLONG, ul: integerArgument(`typed parameter ${p.field}`, p.value) },
+      };
     case 'double':
       return { field: p.field, value: { type: VIR_TYPED_PARAM_DOUBLE, d: p.value } };
     case 'boolean':

@@ -49,7 +49,7 @@ const MIGRATE_FLAGS =
 /** Collects a connection's domain events in the background until `stop()`. */
 async function recordEvents(conn: LibvirtConnection, opts: DomainEventOptions = {}) {
   const abort = new AbortController();
-  const stream = await conn.domainEvents({ ...opts, signal: abort.signal });
+  const stream = await conn.domains.events({ ...opts, signal: abort.signal });
   const events: DomainEvent[] = [];
   let failure: unknown;
   const pump = (async () => {
@@ -92,7 +92,7 @@ async function sampleRunningJob(
   settled: () => boolean,
 ): Promise<JobStats | undefined> {
   while (!settled()) {
-    const job = await conn.domainGetJobStats(dom, 0, { timeoutMs: 5_000 }).catch((err: unknown) => {
+    const job = await conn.jobs.getStats(dom, 0, { timeoutMs: 5_000 }).catch((err: unknown) => {
       // The migration can finish (and undefine the source) between two samples.
       if (isNoDomain(err)) return undefined;
       throw err;
@@ -125,9 +125,9 @@ describe('peer-to-peer live migration between two libvirt hosts', () => {
   it('moves a running guest to B, persistent there and gone from A, with job stats and events', async () => {
     const name = `mig-${randomUUID().slice(0, 8)}`;
     const uuid = randomUUID();
-    const defined = await connA.domainDefineXml(guestXml({ name, uuid, memoryMiB: 64 }));
-    const dom = await connA.domainCreate(defined);
-    expect((await connA.domainGetState(dom)).state).toBe(VIR_DOMAIN_RUNNING);
+    const defined = await connA.domains.defineXml(guestXml({ name, uuid, memoryMiB: 64 }));
+    const dom = await connA.domains.create(defined);
+    expect((await connA.domains.getState(dom)).state).toBe(VIR_DOMAIN_RUNNING);
     expect((await virshDominfo(hostA.uri, name)).State).toBe('running');
 
     const eventsA = await recordEvents(connA, { domain: dom });
@@ -136,8 +136,8 @@ describe('peer-to-peer live migration between two libvirt hosts', () => {
     // 1 MiB/s stretches the ~600 KiB a diskless guest sends to about a second, long enough to
     // watch the job on the source while the migrate call is in flight on the same connection.
     let settled = false;
-    const migration = connA
-      .domainMigrateToUri(
+    const migration = connA.migration
+      .toUri(
         dom,
         hostB.uri,
         { uri: `tcp://127.0.0.1:${hostB.migrationPorts.min}`, listenAddress: '127.0.0.1', bandwidthMiBs: 1 },
@@ -164,13 +164,13 @@ describe('peer-to-peer live migration between two libvirt hosts', () => {
     expect(isVirshError(gone)).toBe(true);
 
     // Our client agrees.
-    const lookupA = await connA.domainLookupByUuid(uuid).catch((err: unknown) => err);
+    const lookupA = await connA.domains.lookupByUuid(uuid).catch((err: unknown) => err);
     expect(isNoDomain(lookupA)).toBe(true);
-    const domB = await connB.domainLookupByUuid(uuid);
-    expect((await connB.domainGetState(domB)).state).toBe(VIR_DOMAIN_RUNNING);
+    const domB = await connB.domains.lookupByUuid(uuid);
+    expect((await connB.domains.getState(domB)).state).toBe(VIR_DOMAIN_RUNNING);
 
     // The destination keeps the finished job's statistics.
-    const completed = await connB.domainGetJobStats(domB, VIR_DOMAIN_JOB_STATS_COMPLETED);
+    const completed = await connB.jobs.getStats(domB, VIR_DOMAIN_JOB_STATS_COMPLETED);
     expect(completed.type).toBe(VIR_DOMAIN_JOB_COMPLETED);
     expect(completed.stats[VIR_DOMAIN_JOB_OPERATION]).toBe(VIR_DOMAIN_JOB_OPERATION_MIGRATION_IN);
     expect(Number(completed.stats[VIR_DOMAIN_JOB_MEMORY_TOTAL])).toBeGreaterThanOrEqual(GUEST_MEMORY_BYTES);
@@ -207,7 +207,7 @@ describe('peer-to-peer live migration between two libvirt hosts', () => {
 
     // And back to A without a migrate URI: B's daemon asks A for a port of A's own range and its
     // QEMU reaches A by hostname (the harness resolves host names to 127.0.0.1).
-    await connB.domainMigrateToUri(domB, hostA.uri, {}, MIGRATE_FLAGS, { timeoutMs: 120_000 });
+    await connB.migration.toUri(domB, hostA.uri, {}, MIGRATE_FLAGS, { timeoutMs: 120_000 });
     const infoA = await virshDominfo(hostA.uri, name);
     expect(infoA.State).toBe('running');
     expect(infoA.Persistent).toBe('yes');

@@ -56,7 +56,7 @@ afterAll(async () => {
 /** Collects events in the background; `until` polls for one matching with a deadline. */
 async function record(c: LibvirtConnection, uuid: string) {
   const ac = new AbortController();
-  const stream = await c.domainEvents({ signal: ac.signal });
+  const stream = await c.domains.events({ signal: ac.signal });
   const seen: DomainEvent[] = [];
   let failure: unknown;
   const pump = (async () => {
@@ -87,18 +87,18 @@ const lifecycle = (event: number, detail: number) => (e: DomainEvent) =>
   e.kind === 'lifecycle' && e.event === event && e.detail === detail;
 
 async function defineGuest(c: LibvirtConnection, name: string): Promise<Domain> {
-  return c.domainDefineXml(guestXml({ name, uuid: randomUUID() }));
+  return c.domains.defineXml(guestXml({ name, uuid: randomUUID() }));
 }
 
 describe('QEMU driver: a real guest', () => {
   it('connects over TCP with auth none as well as over the unix socket', async () => {
     const tcp = await connect(host.tcpUri);
-    expect(await tcp.connectGetHostname()).toBe(await conn.connectGetHostname());
-    expect(await tcp.connectGetVersion()).toBeGreaterThan(0);
+    expect(await tcp.host.getHostname()).toBe(await conn.host.getHostname());
+    expect(await tcp.host.getVersion()).toBeGreaterThan(0);
     // The QEMU host reports real node figures (the test driver has no memory stats).
-    const mem = await tcp.nodeGetMemoryStats();
+    const mem = await tcp.host.getMemoryStats();
     expect(mem.total).toBeGreaterThan(0n);
-    expect(Object.keys(await tcp.nodeGetCpuStats())).toEqual(
+    expect(Object.keys(await tcp.host.getCpuStats())).toEqual(
       expect.arrayContaining(['kernel', 'user', 'idle']),
     );
     await tcp.close();
@@ -115,23 +115,23 @@ describe('QEMU driver: a real guest', () => {
         expect(report.domains).toContain(name);
       }
     } finally {
-      await conn.domainUndefine(dom);
+      await conn.domains.undefine(dom);
     }
   }, 60_000);
 
   it('start, suspend, resume, reset, destroy: states, events (reboot on reset) and virsh agree', async () => {
     const dom = await defineGuest(conn, `life-${process.pid}`);
     const events = await record(conn, dom.uuid);
-    const running = await conn.domainCreate(dom);
+    const running = await conn.domains.create(dom);
     await events.until(lifecycle(VIR_DOMAIN_EVENT_STARTED, VIR_DOMAIN_EVENT_STARTED_BOOTED), 'started event');
-    expect((await conn.domainGetState(running)).state).toBe(VIR_DOMAIN_RUNNING);
+    expect((await conn.domains.getState(running)).state).toBe(VIR_DOMAIN_RUNNING);
     expect((await virshDominfo(host.unixUri, dom.uuid)).State).toBe('running');
 
-    const info = await conn.domainGetInfo(running);
+    const info = await conn.domains.getInfo(running);
     expect(info).toMatchObject({ state: VIR_DOMAIN_RUNNING, maxMemKiB: 65536n, nrVirtCpu: 1 });
     // The vCPU is really executing: CPU time grows.
     await waitFor(
-      async () => ((await conn.domainGetInfo(running)).cpuTimeNs > info.cpuTimeNs ? true : undefined),
+      async () => ((await conn.domains.getInfo(running)).cpuTimeNs > info.cpuTimeNs ? true : undefined),
       {
         what: 'cpu time to grow',
         timeoutMs: 10_000,
@@ -139,42 +139,42 @@ describe('QEMU driver: a real guest', () => {
       },
     );
 
-    await conn.domainSuspend(running);
+    await conn.domains.suspend(running);
     await events.until(
       lifecycle(VIR_DOMAIN_EVENT_SUSPENDED, VIR_DOMAIN_EVENT_SUSPENDED_PAUSED),
       'suspended event',
     );
-    expect((await conn.domainGetState(running)).state).toBe(VIR_DOMAIN_PAUSED);
+    expect((await conn.domains.getState(running)).state).toBe(VIR_DOMAIN_PAUSED);
     expect((await virshDominfo(host.unixUri, dom.uuid)).State).toBe('paused');
-    await conn.domainResume(running);
+    await conn.domains.resume(running);
     await events.until(
       lifecycle(VIR_DOMAIN_EVENT_RESUMED, VIR_DOMAIN_EVENT_RESUMED_UNPAUSED),
       'resumed event',
     );
 
     // QEMU's RESET is reported by libvirt as a reboot event.
-    await conn.domainReset(running);
+    await conn.domains.reset(running);
     await events.until((e) => e.kind === 'reboot', 'reboot event');
 
     // ACPI shutdown is accepted; the BIOS-only guest ignores it, so destroy it.
-    await conn.domainShutdown(running);
-    await conn.domainDestroy(running);
+    await conn.domains.shutdown(running);
+    await conn.domains.destroy(running);
     await events.until(
       lifecycle(VIR_DOMAIN_EVENT_STOPPED, VIR_DOMAIN_EVENT_STOPPED_DESTROYED),
       'stopped event',
     );
-    expect((await conn.domainGetState(dom)).state).toBe(VIR_DOMAIN_SHUTOFF);
+    expect((await conn.domains.getState(dom)).state).toBe(VIR_DOMAIN_SHUTOFF);
     await events.stop();
 
-    const paused = await conn.domainCreate(dom, VIR_DOMAIN_START_PAUSED);
-    expect((await conn.domainGetState(paused)).state).toBe(VIR_DOMAIN_PAUSED);
-    await conn.domainDestroy(paused);
-    await conn.domainUndefine(dom);
+    const paused = await conn.domains.create(dom, VIR_DOMAIN_START_PAUSED);
+    expect((await conn.domains.getState(paused)).state).toBe(VIR_DOMAIN_PAUSED);
+    await conn.domains.destroy(paused);
+    await conn.domains.undefine(dom);
   }, 90_000);
 
   it('bulk statistics and job information of a running guest', async () => {
-    const dom = await conn.domainCreate(await defineGuest(conn, `stats-${process.pid}`));
-    const [rec] = await conn.connectGetAllDomainStats(
+    const dom = await conn.domains.create(await defineGuest(conn, `stats-${process.pid}`));
+    const [rec] = await conn.domains.getAllStats(
       VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL | VIR_DOMAIN_STATS_VCPU,
       0,
       [dom],
@@ -183,24 +183,24 @@ describe('QEMU driver: a real guest', () => {
     expect(rec?.stats['state.state']).toBe(VIR_DOMAIN_RUNNING);
     expect(rec?.params.find((p) => p.field === 'cpu.time')?.type).toBe('ullong');
     expect(rec?.stats['vcpu.current']).toBe(1);
-    const all = await conn.connectGetAllDomainStats(VIR_DOMAIN_STATS_STATE);
+    const all = await conn.domains.getAllStats(VIR_DOMAIN_STATS_STATE);
     expect(all.some((s) => s.domain.uuid === dom.uuid)).toBe(true);
 
     // No job running: libvirt says so, and aborting nothing is an invalid operation.
-    expect((await conn.domainGetJobInfo(dom)).type).toBe(VIR_DOMAIN_JOB_NONE);
-    expect((await conn.domainGetJobStats(dom)).type).toBe(VIR_DOMAIN_JOB_NONE);
-    expect(isOperationInvalid(await rejectionOf(conn.domainAbortJob(dom)))).toBe(true);
+    expect((await conn.jobs.getInfo(dom)).type).toBe(VIR_DOMAIN_JOB_NONE);
+    expect((await conn.jobs.getStats(dom)).type).toBe(VIR_DOMAIN_JOB_NONE);
+    expect(isOperationInvalid(await rejectionOf(conn.jobs.abort(dom)))).toBe(true);
 
     // Migration tunables, read back through the generated stubs.
-    await conn.domainMigrateSetMaxSpeed(dom, 5);
+    await conn.migration.setMaxSpeed(dom, 5);
     const speed = await conn.remote.domainMigrateGetMaxSpeed({ dom: toRemoteDomain(dom), flags: 0 });
     expect(speed.bandwidth).toBe(5n);
-    await conn.domainMigrateSetMaxDowntime(dom, 123);
+    await conn.migration.setMaxDowntime(dom, 123);
     const downtime = await conn.remote.domainMigrateGetMaxDowntime({ dom: toRemoteDomain(dom), flags: 0 });
     expect(downtime.downtime).toBe(123n);
 
-    await conn.domainDestroy(dom);
-    await conn.domainUndefine(dom);
+    await conn.domains.destroy(dom);
+    await conn.domains.undefine(dom);
   }, 60_000);
 
   it('a throttled migration is a job we can watch and abort; the guest keeps running here', async () => {
@@ -215,9 +215,9 @@ describe('QEMU driver: a real guest', () => {
         '</devices>',
         `<interface type='user'><model type='e1000'/><rom file='${rom}'/></interface></devices>`,
       );
-      const dom = await conn.domainCreate(await conn.domainDefineXml(xml));
+      const dom = await conn.domains.create(await conn.domains.defineXml(xml));
       const migration = rejectionOf(
-        conn.domainMigrateToUri(
+        conn.migration.toUri(
           dom,
           target.tcpUri,
           { bandwidthMiBs: 1, uri: `tcp://127.0.0.1:${target.migrationPorts.min}` },
@@ -229,30 +229,30 @@ describe('QEMU driver: a real guest', () => {
       );
       const job = await waitFor(
         async () => {
-          const j = await conn.domainGetJobInfo(dom);
+          const j = await conn.jobs.getInfo(dom);
           return j.type === VIR_DOMAIN_JOB_UNBOUNDED && j.dataTotal > 0n ? j : undefined;
         },
         { what: 'migration job with data', timeoutMs: 30_000, intervalMs: 20 },
       );
       expect(job.dataTotal).toBeGreaterThan(0n);
-      const stats = await conn.domainGetJobStats(dom);
+      const stats = await conn.jobs.getStats(dom);
       expect(stats.type).toBe(VIR_DOMAIN_JOB_UNBOUNDED);
       expect(typeof stats.stats[VIR_DOMAIN_JOB_DATA_TOTAL]).toBe('bigint');
 
-      await conn.domainAbortJob(dom);
+      await conn.jobs.abort(dom);
       const err = await migration;
       // "operation aborted: job 'migration out' canceled by client"
       expect(isOperationAborted(err)).toBe(true);
       await waitFor(
-        async () => ((await conn.domainGetJobInfo(dom)).type === VIR_DOMAIN_JOB_NONE ? true : undefined),
+        async () => ((await conn.jobs.getInfo(dom)).type === VIR_DOMAIN_JOB_NONE ? true : undefined),
         {
           what: 'job to end',
           timeoutMs: 20_000,
         },
       );
-      expect((await conn.domainGetState(dom)).state).toBe(VIR_DOMAIN_RUNNING);
-      await conn.domainDestroy(dom);
-      await conn.domainUndefine(dom);
+      expect((await conn.domains.getState(dom)).state).toBe(VIR_DOMAIN_RUNNING);
+      await conn.domains.destroy(dom);
+      await conn.domains.undefine(dom);
     } finally {
       await target.stop();
     }

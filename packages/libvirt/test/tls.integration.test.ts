@@ -3,7 +3,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, isDialError, isInterrupted, LibvirtClientError } from '../src/index.ts';
+import {
+  connect,
+  isDialError,
+  isInterrupted,
+  LibvirtClientError,
+  type LibvirtConnection,
+} from '../src/index.ts';
 import { freePortRange } from './harness/index.ts';
 import { type PrivateLibvirtd, startPrivateLibvirtd } from './support/private-libvirtd.ts';
 import { makeTestPki } from './support/test-pki.ts';
@@ -30,11 +36,11 @@ afterAll(async () => {
 
 const read = (name: string) => readFileSync(join(pki, name));
 
-async function caught(p: Promise<unknown>): Promise<unknown> {
+async function caught(p: Promise<LibvirtConnection>): Promise<unknown> {
   try {
     const c = await p;
     // A daemon may accept the handshake and hang up right after; the first call then fails.
-    await (c as { connectGetHostname(): Promise<string> }).connectGetHostname();
+    await c.host.getHostname();
   } catch (err) {
     return err;
   }
@@ -47,15 +53,15 @@ describe('qemu+tls / test+tls with client certificates', () => {
       tls: { ca: read('cacert.pem'), cert: read('clientcert.pem'), key: read('clientkey.pem') },
     });
     const unix = await connect(daemon.uri('test'));
-    expect(await conn.connectGetHostname()).toBe(await unix.connectGetHostname());
-    expect((await conn.connectListAllDomains()).map((d) => d.name)).toContain('test');
+    expect(await conn.host.getHostname()).toBe(await unix.host.getHostname());
+    expect((await conn.domains.listAll()).map((d) => d.name)).toContain('test');
     await Promise.all([conn.close(), unix.close()]);
   });
 
   it('reads them from ?pkipath= like libvirt does', async () => {
     const conn = await connect(`test+tls://localhost:${port}/default?pkipath=${pki}`);
     expect(conn.name).toBe('test:///default');
-    expect(typeof (await conn.connectGetLibVersion())).toBe('number');
+    expect(typeof (await conn.host.getLibVersion())).toBe('number');
     await conn.close();
   });
 
@@ -70,7 +76,7 @@ describe('qemu+tls / test+tls with client certificates', () => {
         ?.slice(1)
         .reduce((v, n) => v * 1000 + Number(n), 0),
     );
-    expect(await conn.connectGetVersion()).toBe(qemu);
+    expect(await conn.host.getVersion()).toBe(qemu);
     await conn.close();
   }, 60_000);
 

@@ -109,9 +109,9 @@ describe('wire compatibility with libvirt C', () => {
   it('our client sends the same call bodies as the C client for the same calls', async () => {
     const before = proxy.packets.length;
     const conn = await connect(`test+unix:///default?socket=${proxy.socketPath}`);
-    const test = await conn.domainLookupByName('test');
-    await conn.domainGetInfo(test);
-    await conn.connectListAllDomains();
+    const test = await conn.domains.lookupByName('test');
+    await conn.domains.getInfo(test);
+    await conn.domains.listAll();
     await conn.close();
     const ours = proxy.packets
       .slice(before)

@@ -1,25 +1,48 @@
 import { existsSync } from 'node:fs';
 import { LibvirtClientError } from '../errors.ts';
 
-export type Transport = 'unix' | 'tcp' | 'tls';
-
-/** An ordinary libvirt URI, taken apart: where to dial and what name to open on the daemon. */
-export interface ParsedUri {
+interface UriBase {
   /** Hypervisor driver, e.g. `qemu`, `test`. */
   driver: string;
-  transport: Transport;
-  /** For unix: the socket path. */
-  socketPath: string | null;
-  host: string | null;
-  port: number | null;
   /** The name sent in CONNECT_OPEN: the URI without transport, host and client-only parameters. */
   name: string;
   params: URLSearchParams;
 }
 
+/** `qemu:///system`, `qemu+unix:///system?socket=…`: a local unix socket. */
+export interface UnixUri extends UriBase {
+  transport: 'unix';
+  socketPath: string;
+}
+
+/** `qemu+tcp://host[:16509]/system`: plain TCP (libvirtd's `auth_tcp`). */
+export interface TcpUri extends UriBase {
+  transport: 'tcp';
+  host: string;
+  port: number;
+}
+
+/** `qemu+tls://host[:16514]/system`, `qemu://host/system`: TLS with client certificates. */
+export interface TlsUri extends UriBase {
+  transport: 'tls';
+  host: string;
+  port: number;
+  /** `?pkipath=`: folder of cacert.pem, clientcert.pem, clientkey.pem; null = libvirt's defaults. */
+  pkiPath: string | null;
+  /** `?no_verify=1`: skip verifying the server's certificate. */
+  noVerify: boolean;
+}
+
+/** An ordinary libvirt URI, taken apart: where to dial (by transport) and what name to open. */
+export type ParsedUri = UnixUri | TcpUri | TlsUri;
+export type Transport = ParsedUri['transport'];
+
 export const DEFAULT_TCP_PORT = 16509;
 export const DEFAULT_TLS_PORT = 16514;
-export const SYSTEM_SOCKET = '/var/run/libvirt/libvirt-sock';
+/** Where the system daemons' sockets live. */
+const SYSTEM_SOCKET_DIR = '/var/run/libvirt';
+/** The monolithic libvirtd's system socket (`qemu:///system` unless only a modular daemon runs). */
+export const SYSTEM_SOCKET = `${SYSTEM_SOCKET_DIR}/libvirt-sock`;
 
 // Parameters the client consumes (see libvirt's remote driver); everything else reaches the daemon.
 const CLIENT_PARAMS = new Set([
@@ -48,7 +71,7 @@ function defaultSocket(driver: string, path: string, mode: string | null): strin
   const dir =
     path === '/session'
       ? `${process.env.XDG_RUNTIME_DIR ?? `/run/user/${process.getuid?.() ?? 0}`}/libvirt`
-      : '/var/run/libvirt';
+      : SYSTEM_SOCKET_DIR;
   const legacy = `${dir}/libvirt-sock`;
   const direct = `${dir}/virt${driver}d-sock`;
   if (mode === 'legacy') return legacy;
@@ -69,29 +92,33 @@ export function parseLibvirtUri(uri: string): ParsedUri {
   if (driver === '' || rest.length > 0) throw new LibvirtClientError('INVALID_URI', `bad scheme in ${uri}`);
   const host = url.hostname === '' ? null : url.hostname.replace(/^\[(.*)\]$/, '$1');
   // libvirt's rule: no transport means unix without a host and TLS with one.
-  const transport = (explicit ?? (host === null ? 'unix' : 'tls')) as Transport;
-  if (transport !== 'unix' && transport !== 'tcp' && transport !== 'tls') {
-    throw new LibvirtClientError('INVALID_URI', `unsupported transport '${explicit}' in ${uri}`);
-  }
-  if (transport !== 'unix' && host === null) {
-    throw new LibvirtClientError('INVALID_URI', `${transport} transport needs a host in ${uri}`);
-  }
+  const transport = explicit ?? (host === null ? 'unix' : 'tls');
   const params = url.searchParams;
   const kept = new URLSearchParams();
   for (const [k, v] of params) if (!CLIENT_PARAMS.has(k)) kept.append(k, v);
   const query = kept.toString();
-  const name = params.get('name') ?? `${driver}://${url.pathname}${query === '' ? '' : `?${query}`}`;
-  const defaultPort = transport === 'tls' ? DEFAULT_TLS_PORT : DEFAULT_TCP_PORT;
-  return {
+  const base = {
     driver,
-    transport,
-    socketPath:
-      transport === 'unix'
-        ? (params.get('socket') ?? defaultSocket(driver, url.pathname, params.get('mode')))
-        : null,
-    host,
-    port: transport === 'unix' ? null : url.port === '' ? defaultPort : Number(url.port),
-    name,
+    name: params.get('name') ?? `${driver}://${url.pathname}${query === '' ? '' : `?${query}`}`,
     params,
+  };
+  if (transport === 'unix') {
+    const socketPath = params.get('socket') ?? defaultSocket(driver, url.pathname, params.get('mode'));
+    return { ...base, transport, socketPath };
+  }
+  if (transport !== 'tcp' && transport !== 'tls') {
+    throw new LibvirtClientError('INVALID_URI', `unsupported transport '${explicit}' in ${uri}`);
+  }
+  if (host === null)
+    throw new LibvirtClientError('INVALID_URI', `${transport} transport needs a host in ${uri}`);
+  const port = (fallback: number) => (url.port === '' ? fallback : Number(url.port));
+  if (transport === 'tcp') return { ...base, transport, host, port: port(DEFAULT_TCP_PORT) };
+  return {
+    ...base,
+    transport,
+    host,
+    port: port(DEFAULT_TLS_PORT),
+    pkiPath: params.get('pkipath'),
+    noVerify: params.get('no_verify') === '1',
   };
 }

@@ -1,8 +1,8 @@
 import { LibvirtClientError } from '../errors.ts';
 import { REMOTE_PROCEDURE_NAMES } from '../protocol/remote-procedures.gen.ts';
 import { REMOTE_PROGRAM } from '../protocol/remote-types.gen.ts';
-import type { Packet } from './packet.ts';
-import type { CallOptions } from './remote-caller.ts';
+import { XdrReader } from '../xdr/index.ts';
+import type { Decoder } from './remote-caller.ts';
 
 /** `DOMAIN_GET_INFO` for remote-program procedures, `program 0x…/proc n` otherwise. */
 export function procName(program: number, procedure: number): string {
@@ -14,8 +14,12 @@ export function procName(program: number, procedure: number): string {
 export interface PendingCall {
   program: number;
   procedure: number;
-  resolve(p: Packet): void;
+  /** Settles the call with its reply body, decoded at once (the body may live in a reused buffer). */
+  reply(body: Buffer): void;
+  /** Settles the call with a failure. */
   reject(e: Error): void;
+  /** Gives up on the call (deadline, abort): its serial is remembered, its late reply dropped. */
+  abandon(e: Error): void;
 }
 
 /** How many abandoned serials (timed out / aborted) we remember, so their late replies log quietly. */
@@ -26,9 +30,11 @@ const ABANDONED_MAX = 1024;
  * and AbortSignal, remembers abandoned serials, and rejects everything at once when asked.
  */
 export class CallTable {
-  private serial = 0;
   private readonly pending = new Map<number, PendingCall>();
   private readonly abandoned = new Set<number>();
+
+  /** `serial`: the last serial handed out (a new connection starts at 0). */
+  constructor(private serial = 0) {}
 
   get size(): number {
     return this.pending.size;
@@ -41,60 +47,22 @@ export class CallTable {
   }
 
   /**
-   * Registers the call `serial` and returns the promise of its reply packet. `timeoutMs` 0 = no
-   * deadline. The caller sends the packet after this returns.
+   * Registers the call `serial` and returns the promise of its reply, decoded with `decoder` (null:
+   * an empty reply). `timeoutMs` 0 = no deadline. The caller sends the packet after this returns.
    */
-  add(
+  add<R>(
     serial: number,
     program: number,
     procedure: number,
     timeoutMs: number,
-    opts: CallOptions,
-  ): Promise<Packet> {
-    const { signal } = opts;
-    return new Promise<Packet>((resolve, reject) => {
-      let timer: NodeJS.Timeout | null = null;
-      const settle = () => {
-        if (timer !== null) clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        this.pending.delete(serial);
-      };
-      const abandon = (err: Error) => {
-        this.abandon(serial);
-        settle();
-        reject(err);
-      };
-      const onAbort = () =>
-        abandon(
-          new LibvirtClientError('ABORTED', `${procName(program, procedure)} aborted`, {
-            cause: signal?.reason,
-          }),
-        );
-      if (timeoutMs > 0) {
-        timer = setTimeout(
-          () =>
-            abandon(
-              new LibvirtClientError(
-                'TIMEOUT',
-                `${procName(program, procedure)} got no reply within ${timeoutMs} ms`,
-              ),
-            ),
-          timeoutMs,
-        );
-      }
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.pending.set(serial, {
-        program,
-        procedure,
-        resolve: (p) => {
-          settle();
-          resolve(p);
-        },
-        reject: (e) => {
-          settle();
-          reject(e);
-        },
-      });
+    signal: AbortSignal | undefined,
+    decoder: Decoder<R> | null,
+  ): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      const call = new Call(this, serial, program, procedure, decoder, signal, resolve, reject);
+      if (timeoutMs > 0) call.timer = setTimeout(onDeadline, timeoutMs, call, timeoutMs);
+      signal?.addEventListener('abort', call, { once: true });
+      this.pending.set(serial, call);
     });
   }
 
@@ -114,11 +82,97 @@ export class CallTable {
     for (const c of calls) c.reject(err);
   }
 
+  /** Forgets a settled call; with `abandoned`, remembers its serial so a late reply logs quietly. */
+  remove(serial: number, abandoned: boolean): void {
+    this.pending.delete(serial);
+    if (abandoned) this.abandon(serial);
+  }
+
   private abandon(serial: number): void {
     this.abandoned.add(serial);
     if (this.abandoned.size > ABANDONED_MAX) {
       const oldest = this.abandoned.values().next().value;
       if (oldest !== undefined) this.abandoned.delete(oldest);
     }
+  }
+}
+
+function onDeadline(call: Pick<PendingCall, 'program' | 'procedure' | 'abandon'>, timeoutMs: number): void {
+  call.abandon(
+    new LibvirtClientError(
+      'TIMEOUT',
+      `${procName(call.program, call.procedure)} got no reply within ${timeoutMs} ms`,
+    ),
+  );
+}
+
+/**
+ * One pending call. A class rather than closures: one object per call on the hot path, and the
+ * AbortSignal listener is the call itself (`handleEvent`).
+ */
+class Call<R> implements PendingCall {
+  timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly table: CallTable,
+    private readonly serial: number,
+    readonly program: number,
+    readonly procedure: number,
+    private readonly decoder: Decoder<R> | null,
+    private readonly signal: AbortSignal | undefined,
+    private readonly resolve: (v: R) => void,
+    private readonly fail: (e: unknown) => void,
+  ) {}
+
+  reply(body: Buffer): void {
+    this.settle(false);
+    let value: R;
+    try {
+      value = decodeReply(this.program, this.procedure, this.decoder, body);
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    this.resolve(value);
+  }
+
+  reject(e: Error): void {
+    this.settle(false);
+    this.fail(e);
+  }
+
+  /** The signal fired. */
+  handleEvent(): void {
+    const name = procName(this.program, this.procedure);
+    this.abandon(new LibvirtClientError('ABORTED', `${name} aborted`, { cause: this.signal?.reason }));
+  }
+
+  /** Gives up on the call (deadline, abort): its serial is remembered, its late reply dropped. */
+  abandon(err: Error): void {
+    this.settle(true);
+    this.fail(err);
+  }
+
+  private settle(abandoned: boolean): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.signal?.removeEventListener('abort', this);
+    this.table.remove(this.serial, abandoned);
+  }
+}
+
+/** Decodes a reply body in full: an undecodable body or trailing bytes fail the call with PROTOCOL. */
+export function decodeReply<R>(program: number, procedure: number, dec: Decoder<R> | null, body: Buffer): R {
+  const r = new XdrReader(body);
+  try {
+    const v = dec === null ? (undefined as R) : dec(r);
+    r.end();
+    return v;
+  } catch (err) {
+    throw new LibvirtClientError(
+      'PROTOCOL',
+      `cannot decode reply to ${procName(program, procedure)}: ${String(err)}`,
+      { cause: err },
+    );
   }
 }

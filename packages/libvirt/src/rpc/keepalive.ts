@@ -5,6 +5,9 @@ export interface KeepaliveOptions {
   count: number;
 }
 
+/** libvirt's defaults (virKeepAliveStart: 5 s interval, 5 pings). */
+export const DEFAULT_KEEPALIVE: KeepaliveOptions = { intervalMs: 5000, count: 5 };
+
 /**
  * libvirt's keepalive, client side: whenever the peer has been silent for `intervalMs` we send a PING;
  * any packet from the peer (PONG or otherwise) proves it alive. After `count` unanswered pings and

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isProtocolError } from '../errors.ts';
-import { encodePacket, MAX_PACKET, PacketDecoder } from './packet.ts';
+import { isInvalidArgument, isProtocolError } from '../errors.ts';
+import { encodePacket, MAX_PACKET, MIN_PACKET, PacketDecoder } from './packet.ts';
 
 const header = { program: 0x20008086, version: 1, procedure: 1, type: 0, serial: 5, status: 0 };
 const EMPTY_CALL = '0000001c 20008086 00000001 00000001 00000000 00000005 00000000'.replace(/\s/g, '');
@@ -43,6 +43,19 @@ describe('packet framing', () => {
     expect(d.push(c.subarray(10)).map((p) => p.header.serial)).toEqual([3]);
   });
 
+  it('a transient chunk (a reused read buffer) may be overwritten once pushed: the tail was copied', () => {
+    const d = new PacketDecoder();
+    const whole = encodePacket({ ...header, serial: 7 }, (w) => w.string('kept across reads', 64));
+    const readBuffer = Buffer.alloc(64);
+    whole.copy(readBuffer, 0, 0, 20);
+    expect(d.push(readBuffer.subarray(0, 20), true)).toEqual([]);
+    readBuffer.fill(0xee);
+    whole.copy(readBuffer, 0, 20);
+    const [p] = d.push(readBuffer.subarray(0, whole.length - 20), true);
+    expect(p?.header.serial).toBe(7);
+    expect(p?.body.equals(whole.subarray(MIN_PACKET))).toBe(true);
+  });
+
   it('refuses lengths below a header and above libvirt maximum as protocol errors', () => {
     expect(isProtocolError(caught(() => new PacketDecoder().push(Buffer.from('0000001b', 'hex'))))).toBe(
       true,
@@ -55,9 +68,26 @@ describe('packet framing', () => {
     );
   });
 
-  it('refuses to send a packet over the limit', () => {
-    expect(
-      isProtocolError(caught(() => encodePacket(header, (w) => w.opaqueFixed(Buffer.alloc(64), 64), 64))),
-    ).toBe(true);
+  it('accepts packets of exactly the smallest and the largest legal length', () => {
+    const smallest = new PacketDecoder(64).push(encodePacket(header));
+    expect(smallest.map((p) => p.body.length)).toEqual([0]);
+    // 64 bytes in all: length word + header (28) + 36 bytes of body.
+    const exact = encodePacket(header, (w) => w.opaqueFixed(Buffer.alloc(36, 7), 36), 64);
+    expect(exact.length).toBe(64);
+    const [p] = new PacketDecoder(64).push(exact);
+    expect(p?.body).toEqual(Buffer.alloc(36, 7));
+  });
+
+  it("accepts a packet of exactly libvirt's 32 MiB maximum by default", () => {
+    const bodyLen = MAX_PACKET - MIN_PACKET;
+    const buf = encodePacket(header, (w) => w.opaqueFixed(Buffer.alloc(bodyLen), bodyLen));
+    expect(buf.length).toBe(MAX_PACKET);
+    const out = new PacketDecoder().push(buf);
+    expect(out.map((p) => p.body.length)).toEqual([bodyLen]);
+  });
+
+  it("refuses to send a packet over the limit: the caller's argument, nothing is written", () => {
+    const err = caught(() => encodePacket(header, (w) => w.opaqueFixed(Buffer.alloc(40), 40), 64));
+    expect(isInvalidArgument(err)).toBe(true);
   });
 });

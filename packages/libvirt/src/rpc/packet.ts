@@ -38,7 +38,11 @@ export function encodePacket(h: PacketHeader, body?: (w: XdrWriter) => void, max
   w.int(h.status);
   body?.(w);
   if (w.length > maxPacket) {
-    throw new LibvirtClientError('PROTOCOL', `outgoing packet of ${w.length} bytes exceeds ${maxPacket}`);
+    // What we send is made of the caller's arguments: too much of it is their mistake, not the peer's.
+    throw new LibvirtClientError(
+      'INVALID_ARGUMENT',
+      `outgoing packet of ${w.length} bytes exceeds ${maxPacket}`,
+    );
   }
   w.patchUint(0, w.length);
   return w.finish();
@@ -70,7 +74,12 @@ export class PacketDecoder {
     return this.buffered;
   }
 
-  push(chunk: Buffer): Packet[] {
+  /**
+   * Takes the next bytes of the stream and returns the packets they complete. With `transient` the
+   * chunk's memory is reused after this call: the returned packets must be consumed before the next
+   * push, and the unfinished tail is copied.
+   */
+  push(chunk: Buffer, transient = false): Packet[] {
     this.chunks.push(chunk);
     this.buffered += chunk.length;
     const out: Packet[] = [];
@@ -86,6 +95,10 @@ export class PacketDecoder {
       const buf = this.take(head);
       out.push({ header: decodeHeader(buf), body: buf.subarray(MIN_PACKET) });
     }
+    // The unfinished tail is at the end: older chunks are already ours, only the transient one is copied.
+    const last = this.chunks.length - 1;
+    const tail = this.chunks[last];
+    if (transient && tail !== undefined) this.chunks[last] = Buffer.from(tail);
     return out;
   }
 

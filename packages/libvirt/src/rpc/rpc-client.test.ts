@@ -12,6 +12,7 @@ import {
   isTimeout,
   LibvirtClientError,
 } from '../errors.ts';
+import { KEEPALIVE_PROC_PONG, KEEPALIVE_PROGRAM } from '../protocol/keepalive.gen.ts';
 import { VIR_ERR_NO_DOMAIN, VIR_FROM_QEMU } from '../protocol/libvirt-constants.gen.ts';
 import { VIR_NET_REPLY } from '../protocol/net.gen.ts';
 import {
@@ -58,9 +59,11 @@ function hold(proc: number): MockCall[] {
   return held;
 }
 
-/** Waits for `cond` (vitest's poll: a deadline, not a sleep). */
-async function until(cond: () => boolean, timeoutMs = 2000): Promise<void> {
-  await expect.poll(cond, { timeout: timeoutMs, interval: 5 }).toBe(true);
+/** Waits for `cond` (vitest's poll: a deadline, not a sleep); a failure names `what` did not happen. */
+async function until(cond: () => boolean, what: string, timeoutMs = 2000): Promise<void> {
+  await expect
+    .poll(cond, { timeout: timeoutMs, interval: 5, message: `${what} (waited ${timeoutMs} ms)` })
+    .toBe(true);
 }
 
 async function open(
@@ -74,7 +77,7 @@ async function open(
 describe('RPC client against the mock daemon', () => {
   it('handshakes (auth list, open, keepalive feature) and sends the stripped name', async () => {
     const { c, s } = await open();
-    expect(await c.connectGetHostname()).toBe('mock');
+    expect(await c.host.getHostname()).toBe('mock');
     expect(s.received.map((p) => p.header.procedure).slice(0, 3)).toEqual([66, 1, 60]);
     expect(c.name).toBe('test:///default');
   });
@@ -83,8 +86,8 @@ describe('RPC client against the mock daemon', () => {
     const logger = spyLogger();
     const held = hold(REMOTE_PROC_CONNECT_GET_HOSTNAME);
     const { c, s } = await open({ logger });
-    const p = c.connectGetHostname();
-    await until(() => held.length === 1);
+    const p = c.host.getHostname();
+    await until(() => held.length === 1, 'the daemon to receive the call');
     const call = held[0] as MockCall;
     s.reply(call, (w) => encRemoteConnectGetHostnameRet(w, { hostname: 'stray' }), { serial: 99_999 });
     s.reply(call, (w) => encRemoteConnectGetHostnameRet(w, { hostname: 'right' }));
@@ -98,8 +101,8 @@ describe('RPC client against the mock daemon', () => {
   it('routes many interleaved replies by serial, answered in reverse order', async () => {
     const held = hold(REMOTE_PROC_CONNECT_GET_LIB_VERSION);
     const { c, s } = await open();
-    const calls = Array.from({ length: 50 }, () => c.connectGetLibVersion());
-    await until(() => held.length === 50);
+    const calls = Array.from({ length: 50 }, () => c.host.getLibVersion());
+    await until(() => held.length === 50, 'the daemon to receive 50 calls');
     for (const call of [...held].reverse()) {
       s.reply(call, (w) => encRemoteConnectGetLibVersionRet(w, { libVer: BigInt(call.header.serial) }));
     }
@@ -110,7 +113,7 @@ describe('RPC client against the mock daemon', () => {
   it('an oversized packet closes the connection with a protocol error; pending calls are interrupted', async () => {
     hold(REMOTE_PROC_CONNECT_GET_CAPABILITIES);
     const { c, s } = await open();
-    const p = c.connectGetCapabilities();
+    const p = c.host.getCapabilities();
     const huge = Buffer.alloc(8);
     huge.writeUInt32BE(32 * 1024 * 1024 + 1);
     s.sendRaw(huge);
@@ -131,8 +134,8 @@ describe('RPC client against the mock daemon', () => {
   it('a packet cut short by the daemon closing is a protocol error', async () => {
     const held = hold(REMOTE_PROC_CONNECT_GET_HOSTNAME);
     const { c, s } = await open();
-    const p = c.connectGetHostname();
-    await until(() => held.length === 1);
+    const p = c.host.getHostname();
+    await until(() => held.length === 1, 'the daemon to receive the call');
     const whole = Buffer.alloc(100);
     whole.writeUInt32BE(100);
     s.sendRaw(whole.subarray(0, 40));
@@ -147,7 +150,10 @@ describe('RPC client against the mock daemon', () => {
     server.silent = true;
     server.answerKeepalive = false;
     const started = Date.now();
-    const err = await rejectionOf(c.connectGetHostname({ timeoutMs: 0 }));
+    const err = await rejectionOf(c.host.getHostname({ timeoutMs: 0 }), {
+      withinMs: 2000,
+      what: 'keepalive to declare the silent daemon dead and interrupt the call',
+    });
     const elapsed = Date.now() - started;
     expect(isInterrupted(err)).toBe(true);
     expect(isKeepaliveTimeout((err as LibvirtClientError).cause)).toBe(true);
@@ -159,25 +165,39 @@ describe('RPC client against the mock daemon', () => {
     // Dead after `count` unanswered pings plus one interval: ~120 ms, well before any call deadline.
     expect(elapsed).toBeGreaterThanOrEqual(80);
     expect(elapsed).toBeLessThan(1500);
-    expect(isClosed(await rejectionOf(c.connectGetHostname()))).toBe(true);
+    expect(isClosed(await rejectionOf(c.host.getHostname()))).toBe(true);
   });
 
   it('answered pings keep a quiet connection alive; daemon pings get pongs', async () => {
     const { c, s } = await open({ keepalive: { intervalMs: 60, count: 4 } });
-    await until(() => s.received.filter((p) => p.header.program === 0x6b656570).length >= 5);
+    await until(
+      () => s.received.filter((p) => p.header.program === KEEPALIVE_PROGRAM).length >= 5,
+      'five keepalive pings from the client',
+    );
     // More pings than `count` were needed, each answered, and the connection lives on.
-    await until(() => c.rpc.keepaliveStats.pongsReceived >= 5);
+    await until(() => c.rpc.keepaliveStats.pongsReceived >= 5, 'five pongs counted by the client');
     expect(c.isClosed).toBe(false);
     s.ping();
-    await until(() => s.received.some((p) => p.header.program === 0x6b656570 && p.header.procedure === 2));
+    await until(
+      () =>
+        s.received.some(
+          (p) => p.header.program === KEEPALIVE_PROGRAM && p.header.procedure === KEEPALIVE_PROC_PONG,
+        ),
+      "the client's pong to the daemon's ping",
+    );
     expect(c.rpc.keepaliveStats.pingsAnswered).toBe(1);
   });
 
   it('a socket closed mid-call rejects every pending call at once with interrupted', async () => {
     const held = hold(REMOTE_PROC_CONNECT_GET_HOSTNAME);
     const { c, s } = await open();
-    const calls = Array.from({ length: 5 }, () => rejectionOf(c.connectGetHostname({ timeoutMs: 0 })));
-    await until(() => held.length === 5);
+    const calls = Array.from({ length: 5 }, () =>
+      rejectionOf(c.host.getHostname({ timeoutMs: 0 }), {
+        withinMs: 2000,
+        what: 'the closed socket to interrupt the pending call',
+      }),
+    );
+    await until(() => held.length === 5, 'the daemon to receive five calls');
     s.destroy();
     const errs = await Promise.all(calls);
     expect(errs.every(isInterrupted)).toBe(true);
@@ -189,15 +209,17 @@ describe('RPC client against the mock daemon', () => {
     const held = hold(REMOTE_PROC_CONNECT_GET_HOSTNAME);
     const { c, s } = await open({ logger });
     const ac = new AbortController();
-    const p = c.connectGetHostname({ signal: ac.signal });
-    await until(() => held.length === 1);
+    const p = c.host.getHostname({ signal: ac.signal });
+    await until(() => held.length === 1, 'the daemon to receive the call');
     ac.abort();
-    expect(isAborted(await rejectionOf(p))).toBe(true);
+    expect(isAborted(await rejectionOf(p, { withinMs: 1000, what: 'the abort to reject the call' }))).toBe(
+      true,
+    );
     s.reply(held[0] as MockCall, (w) => encRemoteConnectGetHostnameRet(w, { hostname: 'late' }));
     server.on(REMOTE_PROC_CONNECT_GET_HOSTNAME, (call, sess) =>
       sess.reply(call, (w) => encRemoteConnectGetHostnameRet(w, { hostname: 'next' })),
     );
-    expect(await c.connectGetHostname()).toBe('next');
+    expect(await c.host.getHostname()).toBe('next');
     expect(logger.warn).not.toHaveBeenCalled();
     expect(logger.debug).toHaveBeenCalledWith('late reply to abandoned call', expect.anything());
   });
@@ -206,9 +228,10 @@ describe('RPC client against the mock daemon', () => {
     hold(REMOTE_PROC_CONNECT_GET_CAPABILITIES);
     const { c } = await open();
     const started = Date.now();
-    expect(isTimeout(await rejectionOf(c.connectGetCapabilities({ timeoutMs: 50 })))).toBe(true);
+    const deadline = { withinMs: 2000, what: 'the 50 ms deadline to reject the call' };
+    expect(isTimeout(await rejectionOf(c.host.getCapabilities({ timeoutMs: 50 }), deadline))).toBe(true);
     expect(Date.now() - started).toBeGreaterThanOrEqual(45);
-    expect(await c.connectGetHostname()).toBe('mock');
+    expect(await c.host.getHostname()).toBe('mock');
   });
 
   it('decodes remote_error into a LibvirtError with code, domain, level and strings', async () => {
@@ -216,7 +239,7 @@ describe('RPC client against the mock daemon', () => {
       s.replyError(call, { code: VIR_ERR_NO_DOMAIN, domain: VIR_FROM_QEMU, message: 'no domain', str1: 'x' }),
     );
     const { c } = await open();
-    const err = await rejectionOf(c.connectGetHostname());
+    const err = await rejectionOf(c.host.getHostname());
     expect(isNoDomain(err)).toBe(true);
     expect(
       isLibvirtError(err) && [
@@ -242,7 +265,7 @@ describe('RPC client against the mock daemon', () => {
   it('a reply whose body does not decode fails that call only', async () => {
     server.on(REMOTE_PROC_CONNECT_GET_HOSTNAME, (call, s) => s.reply(call, (w) => w.uint(1_000_000)));
     const { c } = await open();
-    expect(isProtocolError(await rejectionOf(c.connectGetHostname()))).toBe(true);
+    expect(isProtocolError(await rejectionOf(c.host.getHostname()))).toBe(true);
     expect(c.isClosed).toBe(false);
     server.on(REMOTE_PROC_CONNECT_GET_HOSTNAME, (call, s) =>
       s.reply(call, (w) => {
@@ -250,7 +273,7 @@ describe('RPC client against the mock daemon', () => {
         w.int(0);
       }),
     );
-    expect(isProtocolError(await rejectionOf(c.connectGetHostname()))).toBe(true);
+    expect(isProtocolError(await rejectionOf(c.host.getHostname()))).toBe(true);
   });
 
   it('a reply naming another procedure is refused', async () => {
@@ -258,7 +281,7 @@ describe('RPC client against the mock daemon', () => {
       s.send({ ...call.header, procedure: REMOTE_PROC_CONNECT_GET_CAPABILITIES, type: VIR_NET_REPLY }),
     );
     const { c } = await open();
-    expect(isProtocolError(await rejectionOf(c.connectGetHostname()))).toBe(true);
+    expect(isProtocolError(await rejectionOf(c.host.getHostname()))).toBe(true);
   });
 
   it('authenticates with polkit when that is what the daemon offers', async () => {
@@ -274,7 +297,7 @@ describe('RPC client against the mock daemon', () => {
       REMOTE_PROC_AUTH_POLKIT,
       REMOTE_PROC_CONNECT_OPEN,
     ]);
-    expect(await c.connectGetHostname()).toBe('mock');
+    expect(await c.host.getHostname()).toBe('mock');
   });
 
   it('refuses a daemon that demands SASL, and closes the socket', async () => {
@@ -290,7 +313,7 @@ describe('RPC client against the mock daemon', () => {
     }
     expect(isAuthUnsupported(err)).toBe(true);
     const s = await session;
-    await until(() => s.socket.destroyed || s.socket.readableEnded);
+    await until(() => s.socket.destroyed || s.socket.readableEnded, 'the client to close the refused socket');
   });
 
   it('dialing a socket nobody listens on is a dial error', async () => {
@@ -301,7 +324,7 @@ describe('RPC client against the mock daemon', () => {
   it('works over TCP too', async () => {
     const tcp = await MockLibvirtServer.start({ transport: 'tcp' });
     const c = await connect(tcp.uri());
-    expect(await c.connectGetHostname()).toBe('mock');
+    expect(await c.host.getHostname()).toBe('mock');
     await c.close();
     await tcp.close();
   });

@@ -14,15 +14,20 @@ import {
   VIR_NET_REPLY,
 } from '../protocol/net.gen.ts';
 import { decRemoteError, REMOTE_PROGRAM, REMOTE_PROTOCOL_VERSION } from '../protocol/remote-types.gen.ts';
-import { XdrReader } from '../xdr/index.ts';
+import { isXdrError, XdrReader } from '../xdr/index.ts';
 import { CallTable, procName } from './call-table.ts';
-import { Keepalive, type KeepaliveOptions } from './keepalive.ts';
+import { DEFAULT_KEEPALIVE, Keepalive, type KeepaliveOptions } from './keepalive.ts';
 import { type Logger, silentLogger } from './logger.ts';
 import { OrderedWriter } from './ordered-writer.ts';
 import { encodePacket, MAX_PACKET, type Packet, PacketDecoder } from './packet.ts';
+import { READ_RELAY, type RelayedStream } from './read-relay.ts';
 import type { CallOptions, Decoder, Encoder, RemoteCaller } from './remote-caller.ts';
 
+/** Deadline of a call that names none (CallOptions.timeoutMs), ms. */
+export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
+
 export interface RpcClientOptions {
+  /** Default: libvirt's (5 s interval, 5 pings); interval 0 disables keepalive. */
   keepalive?: Partial<KeepaliveOptions>;
   /** Default deadline of every call, ms (default 30 s). 0 disables. */
   callTimeoutMs?: number;
@@ -58,6 +63,8 @@ export class RpcClient implements RemoteCaller {
   private messageHandler: MessageHandler | null = null;
   private readonly writer: OrderedWriter;
   private readonly kaStats: KeepaliveStats = { pingsSent: 0, pongsReceived: 0, pingsAnswered: 0 };
+  /** Whether this side runs keepalive (a non-zero interval). */
+  readonly keepaliveEnabled: boolean;
   readonly closed: Promise<Error>;
 
   constructor(
@@ -65,11 +72,16 @@ export class RpcClient implements RemoteCaller {
     opts: RpcClientOptions = {},
   ) {
     this.logger = opts.logger ?? silentLogger;
-    this.callTimeoutMs = opts.callTimeoutMs ?? 30_000;
+    this.callTimeoutMs = opts.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     this.maxPacket = Math.min(opts.maxPacketBytes ?? MAX_PACKET, MAX_PACKET);
     this.decoder = new PacketDecoder(this.maxPacket);
+    const keepalive: KeepaliveOptions = {
+      intervalMs: opts.keepalive?.intervalMs ?? DEFAULT_KEEPALIVE.intervalMs,
+      count: opts.keepalive?.count ?? DEFAULT_KEEPALIVE.count,
+    };
+    this.keepaliveEnabled = keepalive.intervalMs > 0;
     this.keepalive = new Keepalive(
-      { intervalMs: opts.keepalive?.intervalMs ?? 5000, count: opts.keepalive?.count ?? 5 },
+      keepalive,
       () => {
         this.kaStats.pingsSent++;
         this.sendKeepalive(KEEPALIVE_PROC_PING);
@@ -83,7 +95,9 @@ export class RpcClient implements RemoteCaller {
         ),
     );
     this.closed = new Promise((resolve) => this.closeListeners.push(resolve));
-    stream.on('data', (chunk: Buffer) => this.onData(chunk));
+    const relay = (stream as RelayedStream)[READ_RELAY];
+    if (relay !== undefined) relay.attach((chunk, transient) => this.onData(chunk, transient));
+    else stream.on('data', (chunk: Buffer) => this.onData(chunk, false));
     this.writer = new OrderedWriter(stream);
     stream.on('error', (err) =>
       this.fail(new LibvirtClientError('INTERRUPTED', `transport error: ${err.message}`, { cause: err })),
@@ -141,38 +155,25 @@ export class RpcClient implements RemoteCaller {
     dec: Decoder<R> | null,
     opts: CallOptions = {},
   ): Promise<R> {
-    let packet: Packet;
     try {
-      packet = await this.roundTrip(program, version, procedure, (w) => enc?.(w, args), opts);
+      return await this.roundTrip(program, version, procedure, args, enc, dec, opts);
     } catch (err) {
       // The error was made in the reader loop or a timer; re-capture the stack here, where V8's
       // async stack trace reaches back to the caller's code.
       if (err instanceof Error) Error.captureStackTrace(err);
       throw err;
     }
-    const r = new XdrReader(packet.body);
-    try {
-      const v = dec === null ? (undefined as R) : dec(r);
-      r.end();
-      return v;
-    } catch (err) {
-      throw new LibvirtClientError(
-        'PROTOCOL',
-        `cannot decode reply to ${procName(program, procedure)}: ${String(err)}`,
-        {
-          cause: err,
-        },
-      );
-    }
   }
 
-  private roundTrip(
+  private roundTrip<A, R>(
     program: number,
     version: number,
     procedure: number,
-    body: Parameters<typeof encodePacket>[1],
+    args: A,
+    enc: Encoder<A> | null,
+    dec: Decoder<R> | null,
     opts: CallOptions,
-  ): Promise<Packet> {
+  ): Promise<R> {
     if (this.closeReason !== null) {
       return Promise.reject(
         new LibvirtClientError('CLOSED', 'connection is closed', { cause: this.closeReason }),
@@ -185,12 +186,25 @@ export class RpcClient implements RemoteCaller {
       );
     }
     const serial = this.calls.nextSerial();
-    const buf = encodePacket(
-      { program, version, procedure, type: VIR_NET_CALL, serial, status: VIR_NET_OK },
-      body,
-      this.maxPacket,
-    );
-    const reply = this.calls.add(serial, program, procedure, opts.timeoutMs ?? this.callTimeoutMs, opts);
+    let buf: Buffer;
+    try {
+      buf = encodePacket(
+        { program, version, procedure, type: VIR_NET_CALL, serial, status: VIR_NET_OK },
+        enc === null ? undefined : (w) => enc(w, args),
+        this.maxPacket,
+      );
+    } catch (err) {
+      // The caller's arguments do not fit the protocol: nothing has been sent.
+      return Promise.reject(
+        isXdrError(err)
+          ? new LibvirtClientError('INVALID_ARGUMENT', `${procName(program, procedure)}: ${err.message}`, {
+              cause: err,
+            })
+          : err,
+      );
+    }
+    const timeoutMs = opts.timeoutMs ?? this.callTimeoutMs;
+    const reply = this.calls.add(serial, program, procedure, timeoutMs, signal, dec);
     this.write(buf);
     return reply;
   }
@@ -212,12 +226,13 @@ export class RpcClient implements RemoteCaller {
     );
   }
 
-  private onData(chunk: Buffer): void {
+  /** `transient`: the chunk lives in a reused read buffer, valid only during this call. */
+  private onData(chunk: Buffer, transient: boolean): void {
     if (this.closeReason !== null) return;
     this.keepalive.received();
     let packets: Packet[];
     try {
-      packets = this.decoder.push(chunk);
+      packets = this.decoder.push(chunk, transient);
     } catch (err) {
       this.fail(err instanceof Error ? err : new Error(String(err)));
       return;
@@ -272,7 +287,7 @@ export class RpcClient implements RemoteCaller {
       }
       return;
     }
-    call.resolve(p);
+    call.reply(p.body);
   }
 
   private onStreamClosed(): void {

@@ -45,7 +45,8 @@ export class MockLibvirtServer {
 
   private constructor(
     private readonly server: Server,
-    private readonly socketPath: string | null,
+    /** The unix socket it listens on (null for TCP). */
+    readonly socketPath: string | null,
     private readonly dir: string | null,
   ) {
     this.on(REMOTE_PROC_AUTH_LIST, (c, s) =>

@@ -52,6 +52,36 @@ describe('XDR primitives against RFC 4506 byte vectors', () => {
     r.end();
   });
 
+  it('variable opaque whose length is a multiple of 4 has no padding, and what follows decodes', () => {
+    for (const len of [0, 4, 8]) {
+      const data = Buffer.from(Array.from({ length: len }, (_, i) => i + 1));
+      const encoded = write((w) => {
+        w.opaqueVar(data, 16);
+        w.int(-2);
+      });
+      expect(encoded.length / 2).toBe(4 + len + 4);
+      const r = new XdrReader(bytes(encoded));
+      expect([...r.opaqueVar(16)]).toEqual([...data]);
+      expect(r.int()).toBe(-2);
+      r.end();
+    }
+  });
+
+  it('fixed opaque of a multiple of 4 bytes: no padding either', () => {
+    expect(write((w) => w.opaqueFixed(Buffer.from([1, 2, 3, 4]), 4))).toBe('01020304');
+    const r = new XdrReader(bytes('01020304 ffffffff'));
+    expect([...r.opaqueFixed(4)]).toEqual([1, 2, 3, 4]);
+    expect(r.int()).toBe(-1);
+    r.end();
+  });
+
+  it('decoded opaque data is a copy, not a view of the (reusable) input', () => {
+    const input = bytes('00000002 aabb0000');
+    const out = new XdrReader(input).opaqueVar(8);
+    input.fill(0);
+    expect([...out]).toEqual([0xaa, 0xbb]);
+  });
+
   it('fixed opaque has no length word', () => {
     expect(write((w) => w.opaqueFixed(Buffer.from([0xaa, 0xbb, 0xcc]), 3))).toBe('aabbcc00');
     expect([...new XdrReader(bytes('aabbcc00')).opaqueFixed(3)]).toEqual([0xaa, 0xbb, 0xcc]);

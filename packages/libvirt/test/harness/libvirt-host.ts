@@ -12,7 +12,10 @@ const scriptsDir = fileURLToPath(new URL('../../../../deploy/dev/libvirt-host/',
 const PORTS_PER_HOST = 11;
 
 export interface LibvirtHostOptions {
-  /** Host name (also its hostname); [a-z0-9-]. Default: `lvh-` + random suffix. */
+  /**
+   * Host name (also its hostname); [a-z0-9-]. Default: `$LIBVIRT_HOST_NAME_PREFIX-` (default `lvh`)
+   * and a random suffix, so that parallel work can tell its hosts apart.
+   */
   name?: string;
   /** libvirtd's TCP port on 127.0.0.1. Default: a free one. */
   tcpPort?: number;
@@ -85,7 +88,8 @@ function parseKeyValues(text: string): Map<string, string> {
 
 /** Starts (or finds running) a libvirt host in its own namespaces; see deploy/dev/libvirt-host. */
 export async function startLibvirtHost(options: LibvirtHostOptions = {}): Promise<LibvirtHost> {
-  const name = options.name ?? `lvh-${randomBytes(3).toString('hex')}`;
+  const prefix = process.env.LIBVIRT_HOST_NAME_PREFIX ?? 'lvh';
+  const name = options.name ?? `${prefix}-${randomBytes(3).toString('hex')}`;
   const tcpPort = options.tcpPort ?? (await freePortRange(PORTS_PER_HOST));
   const range = options.migrationPorts ?? { min: tcpPort + 1, max: tcpPort + PORTS_PER_HOST - 1 };
   const out = await runScript('start.sh', [name, String(tcpPort)], {

@@ -6,11 +6,11 @@ import { connect } from '../../src/index.ts';
 const uri = process.argv[2];
 if (uri === undefined) throw new Error('usage: connect-uri.ts URI');
 const conn = await connect(uri, { callTimeoutMs: 10_000 });
-const domains = await conn.connectListAllDomains();
+const domains = await conn.domains.listAll();
 process.stdout.write(
   `${JSON.stringify({
     name: conn.name,
-    hostname: await conn.connectGetHostname(),
+    hostname: await conn.host.getHostname(),
     domains: domains.map((d) => d.name).sort(),
   })}\n`,
 );

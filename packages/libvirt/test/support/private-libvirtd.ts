@@ -101,7 +101,14 @@ export async function startPrivateLibvirtd(opts: PrivateLibvirtdOptions = {}): P
       stopIf: () => exited,
     });
   } catch (err) {
-    throw new Error(`libvirtd did not start: ${stderr}\n${log()}`, { cause: err });
+    const message = `libvirtd did not start: ${stderr}\n${log()}`;
+    // Leave nothing behind: neither a daemon that may still come up nor its folder.
+    if (!exited) {
+      child.kill('SIGKILL');
+      await exit;
+    }
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(message, { cause: err });
   }
   return {
     dir,

@@ -1,3 +1,4 @@
+import { integerArgument } from '../arguments.ts';
 import {
   VIR_MIGRATE_PARAM_AUTO_CONVERGE_INCREMENT,
   VIR_MIGRATE_PARAM_AUTO_CONVERGE_INITIAL,
@@ -15,8 +16,8 @@ import {
   VIR_MIGRATE_PARAM_PERSIST_XML,
   VIR_MIGRATE_PARAM_TLS_DESTINATION,
   VIR_MIGRATE_PARAM_URI,
-} from './protocol/libvirt-constants.gen.ts';
-import type { TypedParam } from './typed-params.ts';
+} from '../protocol/libvirt-constants.gen.ts';
+import type { TypedParam } from '../typed-params.ts';
 
 /** virDomainMigrate* typed parameters (VIR_MIGRATE_PARAM_*), each with the type libvirt expects. */
 export interface MigrateParams {
@@ -57,7 +58,7 @@ export function migrateParamsToTyped(p: MigrateParams): TypedParam[] {
     if (v !== undefined) out.push({ field, type: 'int', value: v });
   };
   const ullong = (field: string, v: number | bigint | undefined) => {
-    if (v !== undefined) out.push({ field, type: 'ullong', value: BigInt(v) });
+    if (v !== undefined) out.push({ field, type: 'ullong', value: integerArgument(field, v) });
   };
   str(VIR_MIGRATE_PARAM_URI, p.uri);
   str(VIR_MIGRATE_PARAM_DEST_NAME, p.destName);
