@@ -39,7 +39,7 @@ class ConnectionLink implements LibvirtLink {
   async watch(signal: AbortSignal): Promise<NoticeStream> {
     // Lifecycle (defined, started, suspended, stopped, undefined, …), balloon (current memory) and
     // tunable (vCPU changes) are every event after which a Vm record can differ.
-    const events = await this.conn.domainEvents({
+    const events = await this.conn.domains.events({
       kinds: ['lifecycle'],
       otherEventIds: [VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE, VIR_DOMAIN_EVENT_ID_TUNABLE],
       signal,
@@ -49,9 +49,9 @@ class ConnectionLink implements LibvirtLink {
 
   async listVms(): Promise<Vm[]> {
     const [stats, persistent, autostart] = await Promise.all([
-      this.conn.connectGetAllDomainStats(STATS, 0),
-      this.conn.connectListAllDomains(VIR_CONNECT_LIST_DOMAINS_PERSISTENT),
-      this.conn.connectListAllDomains(VIR_CONNECT_LIST_DOMAINS_AUTOSTART),
+      this.conn.domains.getAllStats(STATS, 0),
+      this.conn.domains.listAll(VIR_CONNECT_LIST_DOMAINS_PERSISTENT),
+      this.conn.domains.listAll(VIR_CONNECT_LIST_DOMAINS_AUTOSTART),
     ]);
     const persistentIds = new Set(persistent.map((d) => d.uuid));
     const autostartIds = new Set(autostart.map((d) => d.uuid));
@@ -62,10 +62,10 @@ class ConnectionLink implements LibvirtLink {
 
   async readVm(uuid: string): Promise<Vm | undefined> {
     try {
-      const dom = await this.conn.domainLookupByUuid(uuid);
+      const dom = await this.conn.domains.lookupByUuid(uuid);
       const remote = { dom: toRemoteDomain(dom) };
       const [stats, persistent, autostart] = await Promise.all([
-        this.conn.connectGetAllDomainStats(STATS, 0, [dom]),
+        this.conn.domains.getAllStats(STATS, 0, [dom]),
         this.conn.remote.domainIsPersistent(remote),
         this.conn.remote.domainGetAutostart(remote),
       ]);
@@ -82,10 +82,10 @@ class ConnectionLink implements LibvirtLink {
   async hostInfo(): Promise<HostInfo> {
     const [type, hvVersion, libVersion, node, capabilities] = await Promise.all([
       this.conn.remote.connectGetType(),
-      this.conn.connectGetVersion(),
-      this.conn.connectGetLibVersion(),
-      this.conn.nodeGetInfo(),
-      this.conn.connectGetCapabilities(),
+      this.conn.host.getVersion(),
+      this.conn.host.getLibVersion(),
+      this.conn.host.getNodeInfo(),
+      this.conn.host.getCapabilities(),
     ]);
     return {
       hypervisor: `${type.type} ${versionText(hvVersion)}`,
@@ -99,28 +99,28 @@ class ConnectionLink implements LibvirtLink {
 
   async power(uuid: string, op: PowerOperation, signal?: AbortSignal): Promise<void> {
     const opts = { signal };
-    const dom: Domain = await this.conn.domainLookupByUuid(uuid, opts);
+    const dom: Domain = await this.conn.domains.lookupByUuid(uuid, opts);
     switch (op) {
       case 'start':
-        await this.conn.domainCreate(dom, 0, opts);
+        await this.conn.domains.create(dom, 0, opts);
         return;
       case 'shutdown':
-        await this.conn.domainShutdown(dom, 0, opts);
+        await this.conn.domains.shutdown(dom, 0, opts);
         return;
       case 'destroy':
-        await this.conn.domainDestroy(dom, 0, opts);
+        await this.conn.domains.destroy(dom, 0, opts);
         return;
       case 'reboot':
-        await this.conn.domainReboot(dom, 0, opts);
+        await this.conn.domains.reboot(dom, 0, opts);
         return;
       case 'reset':
-        await this.conn.domainReset(dom, opts);
+        await this.conn.domains.reset(dom, opts);
         return;
       case 'suspend':
-        await this.conn.domainSuspend(dom, opts);
+        await this.conn.domains.suspend(dom, opts);
         return;
       case 'resume':
-        await this.conn.domainResume(dom, opts);
+        await this.conn.domains.resume(dom, opts);
         return;
     }
   }

@@ -18,7 +18,7 @@ export function libvirtUriProblem(uri: string): string | undefined {
  */
 export function migrationUriFor(libvirtUri: string): string {
   try {
-    return parseLibvirtUri(libvirtUri).host === null ? '' : libvirtUri;
+    return parseLibvirtUri(libvirtUri).transport === 'unix' ? '' : libvirtUri;
   } catch {
     return '';
   }
