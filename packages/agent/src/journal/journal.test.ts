@@ -16,6 +16,7 @@ const vm = (id: string, state: VmState = VmState.VM_STATE_RUNNING, extra: Partia
   maxMemoryMib: 64,
   persistent: true,
   autostart: false,
+  disks: [],
   ...extra,
 });
 

@@ -25,5 +25,6 @@ export function vmFromStats(
     maxMemoryMib: Math.floor(num(stats['balloon.maximum']) / 1024),
     persistent,
     autostart,
+    disks: [],
   };
 }

@@ -39,6 +39,7 @@ export function initialVms(prng: Prng, count: number): Vm[] {
       maxMemoryMib: size.memoryMib,
       persistent: true,
       autostart: prng.next() < 0.5,
+      disks: [],
     };
   });
 }

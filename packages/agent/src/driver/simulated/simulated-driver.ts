@@ -102,6 +102,7 @@ export class SimulatedDriver implements HypervisorDriver {
       maxMemoryMib: vm.memoryMib ?? 1024,
       persistent: true,
       autostart: false,
+      disks: [],
       ...vm,
     };
     this.vms.set(record.id, record);

@@ -6,6 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { Disk } from "./sync.js";
 
 export const CopyStorage = {
   COPY_STORAGE_UNSPECIFIED: 0,
@@ -70,6 +71,12 @@ export interface MigrationPrepare {
   migrationId: string;
   vmId: string;
   vmName: string;
+  /**
+   * How the disks will travel. With COPY_STORAGE_ALL or _INC the destination makes sure an empty image of
+   * each disk (same path, format and capacity) can be created there, as libvirt's storage copy needs.
+   */
+  copyStorage: CopyStorage;
+  disks: Disk[];
 }
 
 export interface MigrationPrepared {
@@ -140,7 +147,7 @@ export interface MigrationForceComplete {
 }
 
 function createBaseMigrationPrepare(): MigrationPrepare {
-  return { migrationId: "", vmId: "", vmName: "" };
+  return { migrationId: "", vmId: "", vmName: "", copyStorage: 0, disks: [] };
 }
 
 export const MigrationPrepare: MessageFns<MigrationPrepare> = {
@@ -153,6 +160,12 @@ export const MigrationPrepare: MessageFns<MigrationPrepare> = {
     }
     if (message.vmName !== "") {
       writer.uint32(26).string(message.vmName);
+    }
+    if (message.copyStorage !== 0) {
+      writer.uint32(32).int32(message.copyStorage);
+    }
+    for (const v of message.disks) {
+      Disk.encode(v!, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -194,6 +207,22 @@ export const MigrationPrepare: MessageFns<MigrationPrepare> = {
             message.vmName = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.copyStorage = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.disks.push(Disk.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -223,6 +252,14 @@ export const MigrationPrepare: MessageFns<MigrationPrepare> = {
         : isSet(object.vm_name)
         ? globalThis.String(object.vm_name)
         : "",
+      copyStorage: isSet(object.copyStorage)
+        ? copyStorageFromJSON(object.copyStorage)
+        : isSet(object.copy_storage)
+        ? copyStorageFromJSON(object.copy_storage)
+        : 0,
+      disks: globalThis.Array.isArray(object?.disks)
+        ? object.disks.map((e: any) => Disk.fromJSON(e))
+        : [],
     };
   },
 
@@ -237,6 +274,12 @@ export const MigrationPrepare: MessageFns<MigrationPrepare> = {
     if (message.vmName !== "") {
       obj.vmName = message.vmName;
     }
+    if (message.copyStorage !== 0) {
+      obj.copyStorage = copyStorageToJSON(message.copyStorage);
+    }
+    if (message.disks?.length) {
+      obj.disks = message.disks.map((e) => Disk.toJSON(e));
+    }
     return obj;
   },
 
@@ -248,6 +291,8 @@ export const MigrationPrepare: MessageFns<MigrationPrepare> = {
     message.migrationId = object.migrationId ?? "";
     message.vmId = object.vmId ?? "";
     message.vmName = object.vmName ?? "";
+    message.copyStorage = object.copyStorage ?? 0;
+    message.disks = object.disks?.map((e) => Disk.fromPartial(e)) || [];
     return message;
   },
 };

@@ -312,6 +312,21 @@ export interface Vm {
   /** Defined persistently on this host (survives shut off), as opposed to transient. */
   persistent: boolean;
   autostart: boolean;
+  /** File and block disks, in the domain's order. */
+  disks: Disk[];
+}
+
+export interface Disk {
+  /** The guest's device name, e.g. "vda". */
+  target: string;
+  /** Host path of the image or block device; empty for network disks. */
+  path: string;
+  /** Image format as libvirt names it ("qcow2", "raw", …). */
+  format: string;
+  capacityBytes: number;
+  readOnly: boolean;
+  /** The domain marks it shareable between VMs. */
+  shareable: boolean;
 }
 
 export interface VmRemoved {
@@ -1343,6 +1358,7 @@ function createBaseVm(): Vm {
     maxMemoryMib: 0,
     persistent: false,
     autostart: false,
+    disks: [],
   };
 }
 
@@ -1374,6 +1390,9 @@ export const Vm: MessageFns<Vm> = {
     }
     if (message.autostart !== false) {
       writer.uint32(72).bool(message.autostart);
+    }
+    for (const v of message.disks) {
+      Disk.encode(v!, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -1463,6 +1482,14 @@ export const Vm: MessageFns<Vm> = {
             message.autostart = reader.bool();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.disks.push(Disk.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1498,6 +1525,9 @@ export const Vm: MessageFns<Vm> = {
         : 0,
       persistent: isSet(object.persistent) ? globalThis.Boolean(object.persistent) : false,
       autostart: isSet(object.autostart) ? globalThis.Boolean(object.autostart) : false,
+      disks: globalThis.Array.isArray(object?.disks)
+        ? object.disks.map((e: any) => Disk.fromJSON(e))
+        : [],
     };
   },
 
@@ -1530,6 +1560,9 @@ export const Vm: MessageFns<Vm> = {
     if (message.autostart !== false) {
       obj.autostart = message.autostart;
     }
+    if (message.disks?.length) {
+      obj.disks = message.disks.map((e) => Disk.toJSON(e));
+    }
     return obj;
   },
 
@@ -1547,6 +1580,164 @@ export const Vm: MessageFns<Vm> = {
     message.maxMemoryMib = object.maxMemoryMib ?? 0;
     message.persistent = object.persistent ?? false;
     message.autostart = object.autostart ?? false;
+    message.disks = object.disks?.map((e) => Disk.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseDisk(): Disk {
+  return { target: "", path: "", format: "", capacityBytes: 0, readOnly: false, shareable: false };
+}
+
+export const Disk: MessageFns<Disk> = {
+  encode(message: Disk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.target !== "") {
+      writer.uint32(10).string(message.target);
+    }
+    if (message.path !== "") {
+      writer.uint32(18).string(message.path);
+    }
+    if (message.format !== "") {
+      writer.uint32(26).string(message.format);
+    }
+    if (message.capacityBytes !== 0) {
+      writer.uint32(32).uint64(message.capacityBytes);
+    }
+    if (message.readOnly !== false) {
+      writer.uint32(40).bool(message.readOnly);
+    }
+    if (message.shareable !== false) {
+      writer.uint32(48).bool(message.shareable);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Disk {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDisk();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.target = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.format = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.capacityBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.readOnly = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.shareable = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Disk {
+    return {
+      target: isSet(object.target) ? globalThis.String(object.target) : "",
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      format: isSet(object.format) ? globalThis.String(object.format) : "",
+      capacityBytes: isSet(object.capacityBytes)
+        ? globalThis.Number(object.capacityBytes)
+        : isSet(object.capacity_bytes)
+        ? globalThis.Number(object.capacity_bytes)
+        : 0,
+      readOnly: isSet(object.readOnly)
+        ? globalThis.Boolean(object.readOnly)
+        : isSet(object.read_only)
+        ? globalThis.Boolean(object.read_only)
+        : false,
+      shareable: isSet(object.shareable) ? globalThis.Boolean(object.shareable) : false,
+    };
+  },
+
+  toJSON(message: Disk): unknown {
+    const obj: any = {};
+    if (message.target !== "") {
+      obj.target = message.target;
+    }
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.format !== "") {
+      obj.format = message.format;
+    }
+    if (message.capacityBytes !== 0) {
+      obj.capacityBytes = Math.round(message.capacityBytes);
+    }
+    if (message.readOnly !== false) {
+      obj.readOnly = message.readOnly;
+    }
+    if (message.shareable !== false) {
+      obj.shareable = message.shareable;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Disk>): Disk {
+    return Disk.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Disk>): Disk {
+    const message = createBaseDisk();
+    message.target = object.target ?? "";
+    message.path = object.path ?? "";
+    message.format = object.format ?? "";
+    message.capacityBytes = object.capacityBytes ?? 0;
+    message.readOnly = object.readOnly ?? false;
+    message.shareable = object.shareable ?? false;
     return message;
   },
 };
