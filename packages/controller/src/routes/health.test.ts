@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../../test/support/test-app.ts';
 import { createTestDatabase, type TestDatabase } from '../../test/support/test-database.ts';
-import type { Services } from '../http/app-env.ts';
+import type { Services } from '../create-services.ts';
+import { connect } from '../database/connect.ts';
 import { createApp } from '../http/create-app.ts';
-import { connect } from '../store/connect.ts';
 
 describe('/healthz and /readyz', () => {
   let t: TestApp;

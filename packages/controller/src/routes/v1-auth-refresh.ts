@@ -1,15 +1,11 @@
-import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { annotateAudit } from '../audit/audit-middleware.ts';
-import { isAuthError, toApiError } from '../auth/auth-errors.ts';
+import { type OpenAPIHono, z } from '@hono/zod-openapi';
+import { RefreshTokenSchema, TokenResponseSchema } from '../auth/auth-schema.ts';
 import type { AppEnv } from '../http/app-env.ts';
-import { errorResponses, JSON_BODY_ERRORS } from '../http/error-envelope.ts';
-import { TokenResponseSchema } from './auth-schemas.ts';
+import { publicRoute } from '../http/define-route.ts';
 
-const RefreshRequestSchema = z
-  .object({ refresh_token: z.string().min(1, 'is required').max(512, 'must be at most 512 characters') })
-  .openapi('RefreshRequest');
+const RefreshRequestSchema = z.object({ refresh_token: RefreshTokenSchema }).openapi('RefreshRequest');
 
-const route = createRoute({
+const route = publicRoute({
   method: 'post',
   path: '/api/v1/auth/refresh',
   tags: ['auth'],
@@ -26,21 +22,13 @@ const route = createRoute({
       description: 'A new token pair.',
       content: { 'application/json': { schema: TokenResponseSchema } },
     },
-    ...errorResponses('validation_failed', 'unauthorized', ...JSON_BODY_ERRORS),
   },
+  errors: ['unauthorized'],
 });
 
 export function registerV1AuthRefresh(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
-    const { refresh_token } = c.req.valid('json');
-
-    try {
-      const { tokens, user } = await c.var.services.auth.refresh(refresh_token);
-      annotateAudit(c, { actorId: user.id, actorUsername: user.username, target: `user:${user.id}` });
-      return c.json(tokens, 200);
-    } catch (err) {
-      if (isAuthError(err)) throw toApiError(err);
-      throw err;
-    }
+    const { tokens } = await c.var.services.auth.refresh(c.var.caller, c.req.valid('json').refresh_token);
+    return c.json(tokens, 200);
   });
 }

@@ -62,9 +62,9 @@ describe('embedded database (PGlite behind pglite-socket)', { timeout: 120_000 }
     try {
       // A child process commits a row, then dies by SIGKILL: no close, no flush, lock file left behind.
       const script = `
-        import { startEmbeddedDatabase } from './src/store/embedded-database.ts';
-        import { connect } from './src/store/connect.ts';
-        import { migrate } from './src/store/migrate.ts';
+        import { startEmbeddedDatabase } from './src/database/embedded-database.ts';
+        import { connect } from './src/database/connect.ts';
+        import { migrate } from './src/database/migrate.ts';
         const db = await startEmbeddedDatabase(${JSON.stringify(dir)});
         const sql = connect(db.url, { max: 1 });
         await migrate(sql);
