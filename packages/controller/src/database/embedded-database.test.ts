@@ -15,7 +15,8 @@ describe('embedded database (PGlite behind pglite-socket)', { timeout: 120_000 }
   it('serves the postgres client on loopback with a pool of one, and keeps its data across a restart', async () => {
     const first = await startEmbeddedDatabase(dataDir);
     expect(first.url).toMatch(/^postgres:\/\/postgres@127\.0\.0\.1:\d+\//);
-    const sql = connect(first.url, { max: 1 });
+    // With a statement timeout, as the controller connects: PGlite accepts it (without enforcing it).
+    const sql = connect(first.url, { max: 1, statementTimeoutMs: 200 });
     try {
       await migrate(sql);
       await sql`INSERT INTO hosts (id, hostname, status, sync_cursor)
