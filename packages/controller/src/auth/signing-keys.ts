@@ -127,23 +127,15 @@ function readOrCreate(
   }
 }
 
-function parsePrivateKey(pem: string, where: string): KeyObject {
-  let key: KeyObject;
-  try {
-    key = createPrivateKey(pem);
-  } catch (err) {
-    throw new SigningKeyError('bad_jwt_key', `${where} is not a PEM private key`, { cause: err });
-  }
-  assertP256(key, where);
-  return key;
-}
+const parsePrivateKey = (pem: string, where: string): KeyObject => parseKey(pem, where, 'private');
+const parsePublicKey = (pem: string, where: string): KeyObject => parseKey(pem, where, 'public');
 
-function parsePublicKey(pem: string, where: string): KeyObject {
+function parseKey(pem: string, where: string, kind: 'private' | 'public'): KeyObject {
   let key: KeyObject;
   try {
-    key = createPublicKey(pem);
+    key = kind === 'private' ? createPrivateKey(pem) : createPublicKey(pem);
   } catch (err) {
-    throw new SigningKeyError('bad_jwt_key', `${where} is not a PEM public key`, { cause: err });
+    throw new SigningKeyError('bad_jwt_key', `${where} is not a PEM ${kind} key`, { cause: err });
   }
   assertP256(key, where);
   return key;

@@ -1,5 +1,6 @@
 import { createRoute, type RouteConfig } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
+import type { ZodType } from 'zod';
 import type { Role } from '../auth/principal.ts';
 import type { ApiErrorCode } from './api-error.ts';
 import type { AuthedEnv } from './app-env.ts';
@@ -58,3 +59,15 @@ function withErrors(route: Omit<RouteSpec, 'errors'>, errors: readonly ApiErrorC
     ),
   };
 }
+
+/** A `responses` entry: a JSON answer of `schema`. */
+export const jsonResponse = <S extends ZodType>(description: string, schema: S) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+
+/** A `request.body`: required JSON of `schema` (other media types are refused with 415). */
+export const jsonBody = <S extends ZodType>(schema: S) => ({
+  required: true as const,
+  content: { 'application/json': { schema } },
+});

@@ -6,7 +6,7 @@ describe('pathsWithNul', () => {
     const value = {
       plain: 'fine',
       count: 3,
-      nested: { deep: ['ok', 'b\u0000d'], ['k\u0000ey']: 'value' },
+      nested: { deep: ['ok', 'b\u0000d'], 'k\u0000ey': 'value' },
       when: new Date(0),
       nothing: null,
     };

@@ -2,7 +2,7 @@ import { type OpenAPIHono, z } from '@hono/zod-openapi';
 import { schemaStatus } from '../database/migrate.ts';
 import { ApiError } from '../http/api-error.ts';
 import type { AppEnv } from '../http/app-env.ts';
-import { publicRoute } from '../http/define-route.ts';
+import { jsonResponse, publicRoute } from '../http/define-route.ts';
 
 // A probe that hangs is as bad as one that fails: readiness answers within this bound.
 export const READY_TIMEOUT_MS = 2000;
@@ -13,10 +13,7 @@ const healthz = publicRoute({
   tags: ['health'],
   summary: 'Liveness: the process serves HTTP',
   responses: {
-    200: {
-      description: 'Alive',
-      content: { 'application/json': { schema: z.object({ status: z.literal('ok') }) } },
-    },
+    200: jsonResponse('Alive', z.object({ status: z.literal('ok') })),
   },
 });
 
@@ -26,10 +23,7 @@ const readyz = publicRoute({
   tags: ['health'],
   summary: 'Readiness: the database answers and its schema is current',
   responses: {
-    200: {
-      description: 'Ready',
-      content: { 'application/json': { schema: z.object({ status: z.literal('ready') }) } },
-    },
+    200: jsonResponse('Ready', z.object({ status: z.literal('ready') })),
   },
   errors: ['service_unavailable'],
 });

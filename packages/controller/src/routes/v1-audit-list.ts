@@ -1,7 +1,7 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi';
 import { AuditEntrySchema } from '../audit/audit-schema.ts';
 import type { AppEnv } from '../http/app-env.ts';
-import { authedRoute } from '../http/define-route.ts';
+import { authedRoute, jsonResponse } from '../http/define-route.ts';
 
 const QuerySchema = z.object({
   limit: z.coerce
@@ -27,14 +27,10 @@ const route = authedRoute('admin', {
   description: 'Pass the last entry’s id as `before` (or use `next_before`) for the next page.',
   request: { query: QuerySchema },
   responses: {
-    200: {
-      description: 'A page of entries.',
-      content: {
-        'application/json': {
-          schema: z.object({ entries: z.array(AuditEntrySchema), next_before: z.number().int().nullable() }),
-        },
-      },
-    },
+    200: jsonResponse(
+      'A page of entries.',
+      z.object({ entries: z.array(AuditEntrySchema), next_before: z.number().int().nullable() }),
+    ),
   },
 });
 

@@ -1,7 +1,7 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi';
 import { PresentedPasswordSchema, TokenResponseSchema } from '../auth/auth-schema.ts';
 import type { AppEnv } from '../http/app-env.ts';
-import { publicRoute } from '../http/define-route.ts';
+import { jsonBody, jsonResponse, publicRoute } from '../http/define-route.ts';
 
 const LoginRequestSchema = z
   .object({
@@ -20,9 +20,9 @@ const route = publicRoute({
     'Returns an access token (`token`, a JWT valid `expires_in` seconds) and a one-use refresh token. ' +
     'Failed logins are throttled per client address, per username and per address+username pair: ' +
     'a throttled attempt gets 429 with `Retry-After` and is not counted.',
-  request: { body: { required: true, content: { 'application/json': { schema: LoginRequestSchema } } } },
+  request: { body: jsonBody(LoginRequestSchema) },
   responses: {
-    200: { description: 'Logged in.', content: { 'application/json': { schema: TokenResponseSchema } } },
+    200: jsonResponse('Logged in.', TokenResponseSchema),
   },
   errors: ['unauthorized', 'too_many_requests'],
 });

@@ -1,7 +1,7 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi';
 import { RefreshTokenSchema } from '../auth/auth-schema.ts';
 import type { AppEnv } from '../http/app-env.ts';
-import { authedRoute } from '../http/define-route.ts';
+import { authedRoute, jsonBody } from '../http/define-route.ts';
 
 const LogoutRequestSchema = z.object({ refresh_token: RefreshTokenSchema }).openapi('LogoutRequest');
 
@@ -14,7 +14,7 @@ const route = authedRoute('viewer', {
     'Revokes the presented refresh token and every token rotated from the same login. The access ' +
     'token stays valid until it expires. Like token revocation (RFC 7009 §2.2), an unknown, already ' +
     'revoked or someone else’s refresh token still answers 204 and changes nothing.',
-  request: { body: { required: true, content: { 'application/json': { schema: LogoutRequestSchema } } } },
+  request: { body: jsonBody(LogoutRequestSchema) },
   responses: { 204: { description: 'Logged out.' } },
 });
 

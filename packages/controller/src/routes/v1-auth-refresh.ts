@@ -1,7 +1,7 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi';
 import { RefreshTokenSchema, TokenResponseSchema } from '../auth/auth-schema.ts';
 import type { AppEnv } from '../http/app-env.ts';
-import { publicRoute } from '../http/define-route.ts';
+import { jsonBody, jsonResponse, publicRoute } from '../http/define-route.ts';
 
 const RefreshRequestSchema = z.object({ refresh_token: RefreshTokenSchema }).openapi('RefreshRequest');
 
@@ -16,12 +16,9 @@ const route = publicRoute({
     'answers 401. There is no grace period: a client that lost a refresh response (network error, ' +
     'crash) cannot retry with the old token: that retry is reuse, it ends the session, and the ' +
     'client logs in again. A grace window would let a thief who raced the client keep a live token.',
-  request: { body: { required: true, content: { 'application/json': { schema: RefreshRequestSchema } } } },
+  request: { body: jsonBody(RefreshRequestSchema) },
   responses: {
-    200: {
-      description: 'A new token pair.',
-      content: { 'application/json': { schema: TokenResponseSchema } },
-    },
+    200: jsonResponse('A new token pair.', TokenResponseSchema),
   },
   errors: ['unauthorized'],
 });

@@ -1,6 +1,6 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../http/app-env.ts';
-import { authedRoute } from '../http/define-route.ts';
+import { authedRoute, jsonBody, jsonResponse } from '../http/define-route.ts';
 import { NewPasswordSchema, RoleSchema, UsernameSchema, UserSchema } from '../users/user-schema.ts';
 
 const CreateUserSchema = z
@@ -12,9 +12,9 @@ const route = authedRoute('admin', {
   path: '/api/v1/users',
   tags: ['users'],
   summary: 'Create a user (admins only)',
-  request: { body: { required: true, content: { 'application/json': { schema: CreateUserSchema } } } },
+  request: { body: jsonBody(CreateUserSchema) },
   responses: {
-    201: { description: 'Created.', content: { 'application/json': { schema: UserSchema } } },
+    201: jsonResponse('Created.', UserSchema),
   },
   errors: ['conflict'],
 });

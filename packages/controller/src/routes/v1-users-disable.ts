@@ -1,6 +1,6 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../http/app-env.ts';
-import { authedRoute } from '../http/define-route.ts';
+import { authedRoute, jsonResponse } from '../http/define-route.ts';
 import { UserSchema } from '../users/user-schema.ts';
 import { UserIdParamsSchema } from './user-id-params.ts';
 
@@ -14,10 +14,7 @@ const route = authedRoute('admin', {
     'tokens are refused from the next request on. You cannot disable yourself or the last enabled admin (409).',
   request: { params: UserIdParamsSchema },
   responses: {
-    200: {
-      description: 'Disabled (or already was).',
-      content: { 'application/json': { schema: UserSchema } },
-    },
+    200: jsonResponse('Disabled (or already was).', UserSchema),
   },
   errors: ['not_found', 'conflict'],
 });

@@ -1,6 +1,6 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../http/app-env.ts';
-import { authedRoute } from '../http/define-route.ts';
+import { authedRoute, jsonResponse } from '../http/define-route.ts';
 import { UserSchema } from '../users/user-schema.ts';
 import { UserIdParamsSchema } from './user-id-params.ts';
 
@@ -11,10 +11,7 @@ const route = authedRoute('admin', {
   summary: 'Enable a disabled user (admins only)',
   request: { params: UserIdParamsSchema },
   responses: {
-    200: {
-      description: 'Enabled (or already was).',
-      content: { 'application/json': { schema: UserSchema } },
-    },
+    200: jsonResponse('Enabled (or already was).', UserSchema),
   },
   errors: ['not_found'],
 });

@@ -1,6 +1,6 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../http/app-env.ts';
-import { authedRoute } from '../http/define-route.ts';
+import { authedRoute, jsonResponse } from '../http/define-route.ts';
 import { UserSchema } from '../users/user-schema.ts';
 
 const route = authedRoute('admin', {
@@ -9,10 +9,7 @@ const route = authedRoute('admin', {
   tags: ['users'],
   summary: 'List users (admins only)',
   responses: {
-    200: {
-      description: 'Every user, by username.',
-      content: { 'application/json': { schema: z.object({ users: z.array(UserSchema) }) } },
-    },
+    200: jsonResponse('Every user, by username.', z.object({ users: z.array(UserSchema) })),
   },
 });
 

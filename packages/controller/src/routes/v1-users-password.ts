@@ -2,7 +2,7 @@ import { type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { PresentedPasswordSchema } from '../auth/auth-schema.ts';
 import type { AppEnv, AuthedEnv } from '../http/app-env.ts';
-import { authedRoute } from '../http/define-route.ts';
+import { authedRoute, jsonBody } from '../http/define-route.ts';
 import { NewPasswordSchema } from '../users/user-schema.ts';
 import { checkMaySetPassword } from '../users/user-service.ts';
 import { UserIdParamsSchema } from './user-id-params.ts';
@@ -35,7 +35,7 @@ const route = authedRoute('viewer', {
   middleware: [selfOrAdmin],
   request: {
     params: UserIdParamsSchema,
-    body: { required: true, content: { 'application/json': { schema: ChangePasswordSchema } } },
+    body: jsonBody(ChangePasswordSchema),
   },
   responses: { 204: { description: 'Changed.' } },
   errors: ['not_found', 'too_many_requests'],

@@ -1,6 +1,6 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../http/app-env.ts';
-import { authedRoute } from '../http/define-route.ts';
+import { authedRoute, jsonResponse } from '../http/define-route.ts';
 import { VM_STATES, VmSchema } from '../vms/vm-schema.ts';
 
 const route = authedRoute('viewer', {
@@ -15,10 +15,7 @@ const route = authedRoute('viewer', {
     }),
   },
   responses: {
-    200: {
-      description: 'The VMs, by name',
-      content: { 'application/json': { schema: z.object({ vms: z.array(VmSchema) }) } },
-    },
+    200: jsonResponse('The VMs, by name', z.object({ vms: z.array(VmSchema) })),
   },
 });
 
