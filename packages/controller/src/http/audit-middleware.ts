@@ -17,13 +17,13 @@ export function auditMutations(): MiddlewareHandler<AppEnv> {
     if (READ_ONLY.has(c.req.method)) return next();
     await next();
     // `requireRole` replaces the caller with one that has a principal; the note is the same object.
-    const { principal, audit: note, clientAddress } = c.var.caller;
+    const { principal, audit: note, clientAddress } = c.get('caller');
     const status = c.res.status;
-    const { audit, clock, log } = c.var.services;
+    const { audit, clock, log } = c.get('services');
     try {
       await audit.record({
         at: clock.now(),
-        requestId: c.var.requestId,
+        requestId: c.get('requestId'),
         actorId: principal?.userId ?? note.actorId ?? null,
         actorUsername: principal?.username ?? note.actorUsername ?? null,
         action: note.action ?? `${c.req.method} ${routePath(c, -1)}`,
@@ -31,7 +31,7 @@ export function auditMutations(): MiddlewareHandler<AppEnv> {
         path: c.req.path,
         target: note.target ?? null,
         // The code the caller got (set by onError and notFound).
-        result: status < 400 ? 'success' : (c.var.errorCode ?? codeForStatus(status)),
+        result: status < 400 ? 'success' : (c.get('errorCode') ?? codeForStatus(status)),
         status,
         clientAddress,
       });

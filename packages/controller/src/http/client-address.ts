@@ -35,7 +35,7 @@ export function clientAddress(c: Context<AppEnv>): string {
   const bindings = env?.server ?? env;
   const peer = bindings?.incoming?.socket?.remoteAddress;
   if (peer === undefined) return 'unknown';
-  const trusted = c.var.services?.config.http.trustedProxies ?? [];
+  const trusted = c.get('services')?.config.http.trustedProxies ?? [];
   if (trusted.length === 0 || !isTrustedProxy(trusted, peer)) return plainAddress(peer);
   const forwarded = (c.req.header('x-forwarded-for') ?? '')
     .split(',')

@@ -19,7 +19,7 @@ export const onError: ErrorHandler<AppEnv> = (err, c) => {
   if (isApiError(err)) return respond(c, err);
   if (isServiceError(err)) return respond(c, toApiError(err));
   if (err instanceof HTTPException) return respond(c, fromHttpException(err));
-  c.var.services?.log.error({ err }, 'unhandled error');
+  c.get('services')?.log.error({ err }, 'unhandled error');
   return respond(c, new ApiError('internal', 'internal server error'));
 };
 

@@ -37,7 +37,8 @@ export function requestContext(services: Services): MiddlewareHandler<AppEnv> {
         path: c.req.path,
         status,
         durationMs: Math.round((performance.now() - started) * 10) / 10,
-        user: c.var.caller.principal?.username,
+        // c.get, not c.var: c.var copies every variable into a new object on each read.
+        user: c.get('caller').principal?.username,
         client,
       },
       'request',

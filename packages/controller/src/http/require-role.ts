@@ -45,8 +45,8 @@ export function requireRole(role: Role): MiddlewareHandler<AuthedEnv> {
       });
     }
     // A refused token is a ServiceError `invalid_token`: onError answers it with its challenge.
-    const principal = await c.var.services.auth.authenticate(match[1]);
-    c.set('caller', { ...c.var.caller, principal });
+    const principal = await c.get('services').auth.authenticate(match[1]);
+    c.set('caller', { ...c.get('caller'), principal });
     if (!roleAtLeast(principal.role, role)) {
       throw new ApiError('forbidden', `this endpoint requires the ${role} role`, {
         headers: { 'WWW-Authenticate': `${BEARER_REALM}, error="insufficient_scope"` },
