@@ -20,8 +20,6 @@ import {
 import { loadSigningKeys, type SigningKeys } from './signing-keys.ts';
 import { UserStatusCache } from './user-status-cache.ts';
 
-export type { TokenResponse } from './auth-schema.ts';
-
 export interface AuthenticatedUser {
   id: string;
   username: string;

@@ -52,7 +52,7 @@ export interface TestApp {
   request<T = any>(method: string, path: string, options?: RequestOptions): Promise<TestResponse<T>>;
   /** Logs in through the API; throws unless it answers 200. */
   login(username: string, password: string): Promise<TokenResponse>;
-  /** Creates a user with the role (directly in the store) and logs in as them. */
+  /** Creates a user with the role (directly in the database) and logs in as them. */
   userWithRole(role: Role): Promise<{ username: string; password: string; tokens: TokenResponse }>;
   close(): Promise<void>;
 }
