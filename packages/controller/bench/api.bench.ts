@@ -16,9 +16,9 @@ import autocannon from 'autocannon';
 import { Hono } from 'hono';
 import { pino } from 'pino';
 import { startController } from '../src/controller.ts';
+import { connect } from '../src/database/connect.ts';
 import { serveHttp } from '../src/http/serve.ts';
 import { createLogger } from '../src/log.ts';
-import { connect } from '../src/store/connect.ts';
 
 const ADMIN_PASSWORD = 'bench-admin-password-1';
 const HOSTS = 10;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { uuidv7, uuidv7Time } from './ids.ts';
+import { sameId, uuidv7, uuidv7Time } from './ids.ts';
 
 describe('uuidv7', () => {
   it('is an RFC 9562 version 7 UUID carrying its creation time', () => {
@@ -20,5 +20,13 @@ describe('uuidv7', () => {
   it('reads back the seed host id time prefix', () => {
     // The seed's example host id is a UUIDv7 too.
     expect(uuidv7Time('019e0014-abcd-7057-b326-000000000001').getUTCFullYear()).toBe(2026);
+  });
+});
+
+describe('sameId', () => {
+  it('compares UUIDs as values, whatever the letter case', () => {
+    const id = '019e0014-abcd-7057-b326-00000000000a';
+    expect(sameId(id, id.toUpperCase())).toBe(true);
+    expect(sameId(id, '019e0014-abcd-7057-b326-00000000000b')).toBe(false);
   });
 });

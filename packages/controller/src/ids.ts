@@ -19,3 +19,6 @@ export function uuidv7(now: number | Date = Date.now()): string {
 export function uuidv7Time(id: string): Date {
   return new Date(Number.parseInt(id.replaceAll('-', '').slice(0, 12), 16));
 }
+
+/** Whether two UUIDs name the same thing: compared as values, so the spelling's letter case does not matter. */
+export const sameId = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();

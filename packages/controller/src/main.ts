@@ -1,7 +1,7 @@
 import { isSigningKeyError } from './auth/signing-keys.ts';
 import { isConfigError } from './config/config.ts';
 import { startController } from './controller.ts';
-import { isEmbeddedDatabaseError } from './store/embedded-database.ts';
+import { isEmbeddedDatabaseError } from './database/embedded-database.ts';
 import { isAdminPasswordError } from './users/ensure-admin-user.ts';
 
 // `pnpm start`: one controller in the foreground until SIGINT/SIGTERM.

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { Clock } from '../clock.ts';
-import { AuthError } from './auth-errors.ts';
+import { ServiceError } from '../service-error.ts';
 import { ROLES, type Role } from './principal.ts';
 import type { SigningKeys } from './signing-keys.ts';
 
@@ -29,7 +29,7 @@ export interface VerifiedAccessToken {
 
 export interface AccessTokens {
   issue(user: { id: string; role: Role }): { token: string; expiresIn: number };
-  /** Throws AuthError('invalid_token') for anything but a token this controller issued and that is still valid. */
+  /** Throws ServiceError('invalid_token') for anything but a token this controller issued and that is still valid. */
   verify(token: string): VerifiedAccessToken;
 }
 
@@ -68,7 +68,7 @@ export function createAccessTokens(settings: AccessTokenSettings): AccessTokens 
           complete: true,
         });
       } catch (err) {
-        throw new AuthError('invalid_token', describeJwtError(err), undefined, { cause: err });
+        throw new ServiceError('invalid_token', describeJwtError(err), { cause: err });
       }
       return checkClaims(decoded, now);
     },
@@ -76,7 +76,7 @@ export function createAccessTokens(settings: AccessTokenSettings): AccessTokens 
 }
 
 function checkClaims(decoded: jwt.Jwt, now: number): VerifiedAccessToken {
-  const invalid = (why: string) => new AuthError('invalid_token', why);
+  const invalid = (why: string) => new ServiceError('invalid_token', why);
   if (decoded.header.typ !== ACCESS_TOKEN_HEADER_TYP) throw invalid('not an access token');
   const p = decoded.payload;
   if (typeof p !== 'object' || p === null) throw invalid('malformed token');

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { claimsOf, userIdOf } from '../../test/support/auth-test-helpers.ts';
 import { createTestApp, TEST_ADMIN_PASSWORD, type TestApp } from '../../test/support/test-app.ts';
-import { isAuthErrorCode } from './auth-errors.ts';
+import { isServiceError } from '../service-error.ts';
 import { createAuthService } from './auth-service.ts';
 
 // No key configured: the first start generates one into the data folder. A second service over the
@@ -31,7 +31,10 @@ describe.each([
     expect(restarted.signingKeys.generatedFile).toBeUndefined();
     const principal = await restarted.authenticate(tokens.token);
     expect(principal).toMatchObject({ username: 'admin', role: 'admin' });
-    const refreshed = await restarted.refresh(tokens.refresh_token);
+    const refreshed = await restarted.refresh(
+      { clientAddress: '127.0.0.1', audit: {} },
+      tokens.refresh_token,
+    );
     expect(refreshed.user.username).toBe('admin');
   });
 });
@@ -65,7 +68,7 @@ describe('user status on each request', () => {
         await other.authenticate(user.tokens.token);
         await new Promise((resolve) => setTimeout(resolve, 50));
       } catch (err) {
-        expect(isAuthErrorCode(err, 'invalid_token')).toBe(true);
+        expect(isServiceError(err, 'invalid_token')).toBe(true);
         refusedAfterMs = performance.now() - start;
       }
     }

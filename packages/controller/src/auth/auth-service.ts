@@ -1,10 +1,12 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config/config.ts';
-import type { Sql } from '../store/sql.ts';
-import { findUserById, findUserByUsername } from '../users/user-store.ts';
+import type { Sql, Tx } from '../database/sql.ts';
+import { ServiceError } from '../service-error.ts';
+import { findCredentials, findUser } from '../users/user-queries.ts';
 import { createAccessTokens } from './access-tokens.ts';
-import { AuthError } from './auth-errors.ts';
+import type { TokenResponse } from './auth-schema.ts';
+import type { Caller, SignedInCaller } from './caller.ts';
 import { DEFAULT_THROTTLE_POLICY, LoginThrottle, type ThrottlePolicy } from './login-throttle.ts';
 import { createDummyVerifier, hashPassword, verifyPassword } from './passwords.ts';
 import type { Principal, Role } from './principal.ts';
@@ -18,13 +20,6 @@ import {
 import { loadSigningKeys, type SigningKeys } from './signing-keys.ts';
 import { UserStatusCache } from './user-status-cache.ts';
 
-/** The seed's login and refresh answer, field for field. */
-export interface TokenResponse {
-  token: string;
-  refresh_token: string;
-  expires_in: number;
-}
-
 export interface AuthenticatedUser {
   id: string;
   username: string;
@@ -32,24 +27,27 @@ export interface AuthenticatedUser {
 }
 
 export interface AuthService {
-  /** Username + password → tokens. Throws AuthError `throttled` or `invalid_credentials`. */
-  login(input: { username: string; password: string; clientAddress: string }): Promise<{
-    tokens: TokenResponse;
-    user: AuthenticatedUser;
-  }>;
-  /** Spends a refresh token for a new pair. Throws AuthError `invalid_refresh_token` or `refresh_token_reused`. */
-  refresh(refreshToken: string): Promise<{ tokens: TokenResponse; user: AuthenticatedUser }>;
-  /** Revokes the family of a refresh token owned by `userId`; false when there was nothing live to revoke. */
-  logout(refreshToken: string, userId: string): Promise<boolean>;
+  /** Username + password → tokens. Throws ServiceError `throttled` or `invalid_credentials`. */
+  login(
+    caller: Caller,
+    input: { username: string; password: string },
+  ): Promise<{ tokens: TokenResponse; user: AuthenticatedUser }>;
+  /** Spends a refresh token for a new pair. Throws ServiceError `invalid_refresh_token` or `refresh_token_reused`. */
+  refresh(caller: Caller, refreshToken: string): Promise<{ tokens: TokenResponse; user: AuthenticatedUser }>;
+  /**
+   * Revokes the family of a refresh token owned by the caller; false when there was nothing live to
+   * revoke (an unknown or someone else's token changes nothing, RFC 7009 §2.2).
+   */
+  logout(caller: SignedInCaller, refreshToken: string): Promise<boolean>;
   /**
    * Verifies a bearer access token and checks its user (a primary-key read, remembered for a second),
    * so a disabled or deleted user is locked out at once rather than when the token expires.
-   * Throws AuthError `invalid_token`.
+   * Throws ServiceError `invalid_token`.
    */
   authenticate(accessToken: string): Promise<Principal>;
   /**
    * Checks a signed-in user's current password (before they change it) under the same throttle as
-   * logins, so a stolen access token cannot be used to guess the password. Throws AuthError `throttled`.
+   * logins, so a stolen access token cannot be used to guess the password. Throws ServiceError `throttled`.
    */
   confirmPassword(input: {
     username: string;
@@ -57,8 +55,8 @@ export interface AuthService {
     password: string;
     clientAddress: string;
   }): Promise<boolean>;
-  /** Ends every session of a user: all refresh-token families revoked. */
-  revokeSessions(userId: string, reason: string): Promise<void>;
+  /** Ends every session of a user (all refresh-token families revoked), in `tx` when given. */
+  revokeSessions(userId: string, reason: string, tx?: Tx): Promise<void>;
   /**
    * Tells this replica a user was disabled, enabled, deleted or changed, so its next request is
    * checked against the database (other replicas notice within a second; see UserStatusCache).
@@ -69,15 +67,18 @@ export interface AuthService {
   readonly signingKeys: SigningKeys;
 }
 
-export interface AuthServiceDeps {
-  sql: Sql;
-  clock: Clock;
-  config: Config;
-  log: Logger;
+export interface AuthOptions {
   /** Tests may pass other limits; production uses the documented defaults. */
   throttlePolicy?: ThrottlePolicy;
   /** How long a replica trusts what it read about a user (default 1000 ms). */
   userCacheMs?: number;
+}
+
+export interface AuthServiceDeps extends AuthOptions {
+  sql: Sql;
+  clock: Clock;
+  config: Config;
+  log: Logger;
 }
 
 export function createAuthService(deps: AuthServiceDeps): AuthService {
@@ -99,73 +100,85 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
   const throttle = new LoginThrottle(sql, deps.throttlePolicy ?? DEFAULT_THROTTLE_POLICY);
   const dummyVerify = createDummyVerifier();
   const refreshTtl = config.auth.refreshTokenTtlSeconds;
-  const users = new UserStatusCache(async (id) => {
-    const user = await findUserById(sql, id);
-    return (
-      user && { id: user.id, username: user.username, role: user.role, disabled: user.disabledAt !== null }
-    );
-  }, deps.userCacheMs);
+  const users = new UserStatusCache((id) => findUser(sql, id), deps.userCacheMs);
 
   const tokensFor = (user: AuthenticatedUser, refreshToken: string): TokenResponse => {
     const access = accessTokens.issue(user);
     return { token: access.token, refresh_token: refreshToken, expires_in: access.expiresIn };
   };
+  const throttled = (what: string, wait: number) =>
+    new ServiceError('throttled', `too many failed ${what}; try again in ${wait} s`, {
+      retryAfterSeconds: wait,
+    });
 
   return {
     signingKeys: keys,
     hashPassword,
     verifyPassword,
 
-    async login({ username, password, clientAddress }) {
+    async login(caller, { username, password }) {
+      caller.audit.actorUsername = username;
       const now = clock.now();
-      const wait = await throttle.retryAfter(clientAddress, username, now);
-      if (wait > 0) {
-        throw new AuthError('throttled', `too many failed logins; try again in ${wait} s`, wait);
-      }
-      const user = await findUserByUsername(sql, username);
+      const wait = await throttle.retryAfter(caller.clientAddress, username, now);
+      if (wait > 0) throw throttled('logins', wait);
+      const found = await findCredentials(sql, { username });
       let ok = false;
-      if (user === null || user.disabledAt !== null) {
+      if (found === null || found.user.disabled) {
         await dummyVerify(password);
       } else {
-        ok = await verifyPassword(user.passwordHash, password);
+        ok = await verifyPassword(found.passwordHash, password);
       }
-      if (!ok || user === null) {
-        await throttle.recordFailure(clientAddress, username, now);
-        throw new AuthError('invalid_credentials', 'invalid username or password');
+      if (!ok || found === null) {
+        await throttle.recordFailure(caller.clientAddress, username, now);
+        throw new ServiceError('invalid_credentials', 'invalid username or password');
       }
-      await throttle.recordSuccess(clientAddress, username);
-      const who = { id: user.id, username: user.username, role: user.role };
-      await pruneDeadFamilies(sql, user.id, now);
-      const refreshToken = await storeRefreshToken(sql, { userId: user.id, now, ttlSeconds: refreshTtl });
+      await throttle.recordSuccess(caller.clientAddress, username);
+      const { id, role } = found.user;
+      const who = { id, username: found.user.username, role };
+      Object.assign(caller.audit, { actorId: id, target: `user:${id}` });
+      await pruneDeadFamilies(sql, id, now);
+      const refreshToken = await storeRefreshToken(sql, { userId: id, now, ttlSeconds: refreshTtl });
       return { tokens: tokensFor(who, refreshToken), user: who };
     },
 
-    async refresh(refreshToken) {
+    async refresh(caller, refreshToken) {
       const outcome = await rotateRefreshToken(sql, refreshToken, clock.now(), refreshTtl);
       switch (outcome.kind) {
-        case 'rotated':
-          return { tokens: tokensFor(outcome.user, outcome.token), user: outcome.user };
+        case 'rotated': {
+          const { user } = outcome;
+          Object.assign(caller.audit, {
+            actorId: user.id,
+            actorUsername: user.username,
+            target: `user:${user.id}`,
+          });
+          return { tokens: tokensFor(user, outcome.token), user };
+        }
         case 'reused':
           log.warn(
             { familyId: outcome.familyId, userId: outcome.userId },
             'refresh token reused: its whole family is revoked',
           );
-          throw new AuthError(
+          throw new ServiceError(
             'refresh_token_reused',
             'refresh token already used; every token of this session is now revoked, log in again',
           );
         case 'invalid':
-          throw new AuthError('invalid_refresh_token', 'refresh token is invalid, expired or revoked');
+          throw new ServiceError('invalid_refresh_token', 'refresh token is invalid, expired or revoked');
       }
     },
 
-    logout: (refreshToken, userId) => revokeFamilyOf(sql, refreshToken, userId, clock.now()),
+    async logout(caller, refreshToken) {
+      const { userId } = caller.principal;
+      const revoked = await revokeFamilyOf(sql, refreshToken, userId, clock.now());
+      if (revoked) caller.audit.target = `user:${userId}`;
+      return revoked;
+    },
 
     async authenticate(accessToken) {
       const claims = accessTokens.verify(accessToken);
       const user = await users.get(claims.userId);
-      if (user === null) throw new AuthError('invalid_token', 'user no longer exists');
-      if (user.disabled) throw new AuthError('invalid_token', 'user is disabled');
+      if (user === null) throw new ServiceError('invalid_token', 'user no longer exists');
+      if (user.disabled) throw new ServiceError('invalid_token', 'user is disabled');
       // The role comes from the user's current record; the claim must still be a valid role.
       return { userId: user.id, username: user.username, role: user.role, tokenId: claims.tokenId };
     },
@@ -173,18 +186,15 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
     async confirmPassword({ username, passwordHash, password, clientAddress }) {
       const now = clock.now();
       const wait = await throttle.retryAfter(clientAddress, username, now);
-      if (wait > 0) {
-        throw new AuthError('throttled', `too many failed password checks; try again in ${wait} s`, wait);
-      }
+      if (wait > 0) throw throttled('password checks', wait);
       const ok = await verifyPassword(passwordHash, password);
       if (ok) await throttle.recordSuccess(clientAddress, username);
       else await throttle.recordFailure(clientAddress, username, now);
       return ok;
     },
 
-    async revokeSessions(userId, reason) {
-      users.forget(userId);
-      await revokeAllFamilies(sql, userId, clock.now(), reason);
+    async revokeSessions(userId, reason, tx) {
+      await revokeAllFamilies(tx ?? sql, userId, clock.now(), reason);
     },
 
     userChanged: (userId) => users.forget(userId),

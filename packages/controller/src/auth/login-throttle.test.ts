@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postFrom } from '../../test/support/auth-test-helpers.ts';
 import { createTestApp, TEST_ADMIN_PASSWORD, type TestApp } from '../../test/support/test-app.ts';
-import { isAuthErrorCode } from './auth-errors.ts';
+import { isServiceError } from '../service-error.ts';
 import { createAuthService } from './auth-service.ts';
 import { blockSeconds, DEFAULT_THROTTLE_POLICY } from './login-throttle.ts';
 
@@ -89,10 +89,13 @@ describe('failed-login throttling over HTTP', () => {
     }
     let err: unknown;
     try {
-      await replica.login({ username: 'admin', password: TEST_ADMIN_PASSWORD, clientAddress: from });
+      await replica.login(
+        { clientAddress: from, audit: {} },
+        { username: 'admin', password: TEST_ADMIN_PASSWORD },
+      );
     } catch (e) {
       err = e;
     }
-    expect(isAuthErrorCode(err, 'throttled')).toBe(true);
+    expect(isServiceError(err, 'throttled')).toBe(true);
   });
 });

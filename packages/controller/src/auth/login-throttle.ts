@@ -1,4 +1,4 @@
-import type { Sql } from '../store/sql.ts';
+import type { Sql } from '../database/sql.ts';
 
 /** One counter's rule: `free` failures pass, then each further one blocks for `base·2^k` seconds up to `cap`. */
 export interface ThrottleRule {

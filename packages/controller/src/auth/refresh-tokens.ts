@@ -1,6 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type postgres from 'postgres';
-import type { Sql } from '../store/sql.ts';
+import type { Sql, Tx } from '../database/sql.ts';
 import type { Role } from './principal.ts';
 
 /** 256 random bits, base64url: opaque to clients, unguessable, and never stored in the clear. */
@@ -9,7 +8,7 @@ export const hashRefreshToken = (token: string): string => createHash('sha256').
 
 /** Stores a new token; a fresh family when none is given (a login), else the rotating family. */
 export async function storeRefreshToken(
-  sql: Sql | postgres.TransactionSql,
+  sql: Sql | Tx,
   input: { userId: string; familyId?: string; now: Date; ttlSeconds: number },
 ): Promise<string> {
   const token = newRefreshToken();
@@ -89,7 +88,7 @@ export async function revokeFamilyOf(sql: Sql, token: string, userId: string, no
 
 /** Revokes every live family of a user (disabled, password changed). */
 export async function revokeAllFamilies(
-  sql: Sql,
+  sql: Sql | Tx,
   userId: string,
   now: Date,
   reason: string,

@@ -6,8 +6,8 @@ import jwt from 'jsonwebtoken';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../clock.ts';
 import { type AuthConfig, loadConfig } from '../config/config.ts';
+import { isServiceError } from '../service-error.ts';
 import { createAccessTokens } from './access-tokens.ts';
-import { isAuthErrorCode } from './auth-errors.ts';
 import {
   ES256_KEY_FILE,
   HS256_KEY_FILE,
@@ -107,7 +107,7 @@ describe('loadSigningKeys', () => {
     } catch (e) {
       err = e;
     }
-    expect(isAuthErrorCode(err, 'invalid_token')).toBe(true);
+    expect(isServiceError(err, 'invalid_token')).toBe(true);
   });
 
   it('refuses a public key that does not match the private key, and a key that is not P-256', () => {

@@ -8,21 +8,13 @@ import {
 } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { CodedError } from '../coded-error.ts';
 import type { AuthConfig, JwtAlgorithm } from '../config/config.ts';
 
 export type SigningKeyErrorCode = 'weak_jwt_secret' | 'bad_jwt_key';
 
 /** A signing key the controller must not start with. */
-export class SigningKeyError extends Error {
-  override readonly name = 'SigningKeyError';
-  constructor(
-    readonly code: SigningKeyErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
+export class SigningKeyError extends CodedError<SigningKeyErrorCode> {}
 
 export const isSigningKeyError = (err: unknown): err is SigningKeyError => err instanceof SigningKeyError;
 
@@ -77,7 +69,7 @@ export function loadSigningKeys(auth: AuthConfig, dataDir: string): SigningKeys 
     if (bytes.length < MIN_SECRET_BYTES) {
       throw new SigningKeyError(
         'weak_jwt_secret',
-        `${join(dataDir, HS256_KEY_FILE)} holds a key shorter than 32 bytes`,
+        `${join(dataDir, HS256_KEY_FILE)} holds a key shorter than ${MIN_SECRET_BYTES} bytes`,
       );
     }
     const key = createSecretKey(bytes);
@@ -135,23 +127,15 @@ function readOrCreate(
   }
 }
 
-function parsePrivateKey(pem: string, where: string): KeyObject {
-  let key: KeyObject;
-  try {
-    key = createPrivateKey(pem);
-  } catch (err) {
-    throw new SigningKeyError('bad_jwt_key', `${where} is not a PEM private key`, { cause: err });
-  }
-  assertP256(key, where);
-  return key;
-}
+const parsePrivateKey = (pem: string, where: string): KeyObject => parseKey(pem, where, 'private');
+const parsePublicKey = (pem: string, where: string): KeyObject => parseKey(pem, where, 'public');
 
-function parsePublicKey(pem: string, where: string): KeyObject {
+function parseKey(pem: string, where: string, kind: 'private' | 'public'): KeyObject {
   let key: KeyObject;
   try {
-    key = createPublicKey(pem);
+    key = kind === 'private' ? createPrivateKey(pem) : createPublicKey(pem);
   } catch (err) {
-    throw new SigningKeyError('bad_jwt_key', `${where} is not a PEM public key`, { cause: err });
+    throw new SigningKeyError('bad_jwt_key', `${where} is not a PEM ${kind} key`, { cause: err });
   }
   assertP256(key, where);
   return key;

@@ -1,17 +1,13 @@
-import type { Role } from './principal.ts';
+import type { UserView } from '../users/user-schema.ts';
 
-export interface UserStatus {
-  id: string;
-  username: string;
-  role: Role;
-  disabled: boolean;
-}
+/** What a request's bearer check needs of its user. */
+export type UserStatus = Pick<UserView, 'id' | 'username' | 'role' | 'disabled'>;
 
 /**
  * What each request's bearer check needs to know about its user, kept for a moment. Looking the
  * user up on every request halves the throughput of a simple authenticated read (measured with
  * bench:api), so each replica remembers a user for `ttlMs` (1 s by default): changes made through
- * this replica (disable, delete, password) drop the entry at once; other replicas see them within
+ * this replica (every one goes through UserService) drop the entry at once; other replicas see them within
  * `ttlMs`. Concurrent misses for one user share one query. Monotonic time, not the injected clock:
  * this is a cache lifetime, not a business rule.
  */

@@ -21,7 +21,7 @@ describe('loadConfig', () => {
     expect(config).toEqual({
       dataDir: '/srv/.cockpit',
       http: { port: 8080, host: '127.0.0.1', bodyLimitBytes: 1048576, trustedProxies: [] },
-      databaseUrl: undefined,
+      database: { url: undefined, statementTimeoutMs: 15_000 },
       adminPassword: undefined,
       logLevel: 'info',
       auth: {
@@ -45,6 +45,7 @@ describe('loadConfig', () => {
         COCKPIT_HTTP_HOST: '0.0.0.0',
         COCKPIT_DATA_DIR: '/var/lib/cockpit',
         COCKPIT_DATABASE_URL: 'postgres://u@db:5432/cockpit',
+        COCKPIT_DATABASE_STATEMENT_TIMEOUT_MS: '5000',
         COCKPIT_ADMIN_PASSWORD: 'correct horse battery',
         COCKPIT_LOG_LEVEL: 'debug',
         COCKPIT_BODY_LIMIT_BYTES: '2048',
@@ -64,7 +65,7 @@ describe('loadConfig', () => {
       trustedProxies: ['10.0.0.1', '10.1.0.0/16'],
     });
     expect(config.dataDir).toBe('/var/lib/cockpit');
-    expect(config.databaseUrl).toBe('postgres://u@db:5432/cockpit');
+    expect(config.database).toEqual({ url: 'postgres://u@db:5432/cockpit', statementTimeoutMs: 5000 });
     expect(config.adminPassword).toBe('correct horse battery');
     expect(config.logLevel).toBe('debug');
     expect(config.auth).toMatchObject({
@@ -79,7 +80,7 @@ describe('loadConfig', () => {
 
   it('treats empty variables as unset', () => {
     expect(loadConfig({ COCKPIT_DATABASE_URL: '', COCKPIT_HTTP_PORT: ' ' }, '/srv')).toMatchObject({
-      databaseUrl: undefined,
+      database: { url: undefined },
       http: { port: 8080 },
     });
   });
@@ -90,6 +91,7 @@ describe('loadConfig', () => {
       COCKPIT_LOG_LEVEL: 'loud',
       COCKPIT_BODY_LIMIT_BYTES: '0',
       COCKPIT_DATABASE_URL: 'mysql://db',
+      COCKPIT_DATABASE_STATEMENT_TIMEOUT_MS: '15s',
       COCKPIT_JWT_SECRET: 'short',
       COCKPIT_ACCESS_TOKEN_TTL: '-5',
       COCKPIT_ADMIN_PASSWORD: 'abc',
@@ -99,6 +101,7 @@ describe('loadConfig', () => {
       'COCKPIT_ACCESS_TOKEN_TTL',
       'COCKPIT_ADMIN_PASSWORD',
       'COCKPIT_BODY_LIMIT_BYTES',
+      'COCKPIT_DATABASE_STATEMENT_TIMEOUT_MS',
       'COCKPIT_DATABASE_URL',
       'COCKPIT_HTTP_PORT',
       'COCKPIT_JWT_SECRET',

@@ -2,7 +2,10 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../auth/passwords.ts';
-import { parseTrustedProxies } from '../auth/trusted-proxies.ts';
+import { MIN_SECRET_BYTES } from '../auth/signing-keys.ts';
+import { CodedError } from '../coded-error.ts';
+import { DEFAULT_STATEMENT_TIMEOUT_MS } from '../database/connect.ts';
+import { parseTrustedProxies } from '../http/trusted-proxies.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -33,8 +36,12 @@ export interface Config {
     /** Proxies whose X-Forwarded-For is believed (COCKPIT_TRUSTED_PROXIES): IPs or CIDR ranges. */
     trustedProxies: string[];
   };
-  /** A PostgreSQL URL; absent means the embedded PGlite under `<dataDir>/pgdata`. */
-  databaseUrl?: string;
+  database: {
+    /** A PostgreSQL URL; absent means the embedded PGlite under `<dataDir>/pgdata`. */
+    url?: string;
+    /** The longest one statement may run, in milliseconds; 0: no limit. */
+    statementTimeoutMs: number;
+  };
   /** Password for the `admin` user created on first start; absent means one is generated and printed once. */
   adminPassword?: string;
   logLevel: LogLevel;
@@ -42,17 +49,17 @@ export interface Config {
 }
 
 /** A configuration that cannot start: every bad variable, each with what is wrong with it. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  readonly code = 'invalid_config';
+export class ConfigError extends CodedError<'invalid_config'> {
   constructor(readonly problems: ReadonlyArray<{ variable: string; message: string }>) {
-    super(`invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.message}`).join('\n')}`);
+    super(
+      'invalid_config',
+      `invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.message}`).join('\n')}`,
+    );
   }
 }
 
 export const isConfigError = (err: unknown): err is ConfigError => err instanceof ConfigError;
 
-export const MIN_JWT_SECRET_LENGTH = 32;
 const DAY = 24 * 60 * 60;
 
 // Empty strings count as unset, so `COCKPIT_DATABASE_URL= pnpm start` means "embedded".
@@ -82,6 +89,7 @@ const envSchema = z.object({
       .regex(/^postgres(ql)?:\/\/.+/, 'must be a postgres:// or postgresql:// URL')
       .optional(),
   ),
+  COCKPIT_DATABASE_STATEMENT_TIMEOUT_MS: integer(DEFAULT_STATEMENT_TIMEOUT_MS, 0, 60 * 60 * 1000),
   COCKPIT_ADMIN_PASSWORD: optionalText.pipe(
     z
       .string()
@@ -113,7 +121,11 @@ const envSchema = z.object({
   COCKPIT_JWT_SECRET: optionalText.pipe(
     z
       .string()
-      .min(MIN_JWT_SECRET_LENGTH, `too short: use at least ${MIN_JWT_SECRET_LENGTH} random characters`)
+      // The signing key's own rule (bytes, as it checks them), reported here with every other bad value.
+      .refine(
+        (secret) => Buffer.byteLength(secret, 'utf8') >= MIN_SECRET_BYTES,
+        `too short: use at least ${MIN_SECRET_BYTES} bytes of random text`,
+      )
       .optional(),
   ),
   COCKPIT_JWT_PRIVATE_KEY_FILE: optionalText,
@@ -150,7 +162,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd: string 
       bodyLimitBytes: e.COCKPIT_BODY_LIMIT_BYTES,
       trustedProxies: e.COCKPIT_TRUSTED_PROXIES,
     },
-    databaseUrl: e.COCKPIT_DATABASE_URL,
+    database: { url: e.COCKPIT_DATABASE_URL, statementTimeoutMs: e.COCKPIT_DATABASE_STATEMENT_TIMEOUT_MS },
     adminPassword: e.COCKPIT_ADMIN_PASSWORD,
     logLevel: e.COCKPIT_LOG_LEVEL,
     auth: {

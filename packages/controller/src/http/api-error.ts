@@ -1,5 +1,8 @@
-// The one error type handlers throw. Its closed set of codes maps to HTTP status in one place
-// (statusOf), and onError turns it into the one envelope { error: { code, message, requestId, details? } }.
+import { CodedError } from '../coded-error.ts';
+
+// The one error type of the HTTP layer. Its closed set of codes maps to HTTP status in one table
+// (API_ERROR_STATUS), and onError turns it into the one envelope { error: { code, message, requestId, details? } }.
+// Domain services throw ServiceError instead; src/http/service-errors.ts maps those to ApiErrors.
 
 export const API_ERROR_STATUS = {
   validation_failed: 400,
@@ -31,17 +34,12 @@ export interface ApiErrorOptions {
   cause?: unknown;
 }
 
-export class ApiError extends Error {
-  override readonly name = 'ApiError';
+export class ApiError extends CodedError<ApiErrorCode> {
   readonly details: unknown;
   readonly headers: Record<string, string>;
 
-  constructor(
-    readonly code: ApiErrorCode,
-    message: string,
-    options: ApiErrorOptions = {},
-  ) {
-    super(message, { cause: options.cause });
+  constructor(code: ApiErrorCode, message: string, options: ApiErrorOptions = {}) {
+    super(code, message, { cause: options.cause });
     this.details = options.details;
     this.headers = options.headers ?? {};
   }
@@ -54,6 +52,18 @@ export class ApiError extends Error {
 export function statusOf(code: ApiErrorCode): (typeof API_ERROR_STATUS)[ApiErrorCode] {
   return API_ERROR_STATUS[code];
 }
+
+// The same table read the other way. `validation_failed` is left out: only validation produces it,
+// while a bare 400 (malformed JSON from Hono) is a `bad_request`.
+const CODE_OF_STATUS = new Map<number, ApiErrorCode>(
+  (Object.entries(API_ERROR_STATUS) as Array<[ApiErrorCode, number]>)
+    .filter(([code]) => code !== 'validation_failed')
+    .map(([code, status]) => [status, code]),
+);
+
+/** The code of a bare HTTP status (Hono's HTTPException): its entry in API_ERROR_STATUS, else by class. */
+export const codeForStatus = (status: number): ApiErrorCode =>
+  CODE_OF_STATUS.get(status) ?? (status < 500 ? 'bad_request' : 'internal');
 
 export const isApiError = (err: unknown): err is ApiError => err instanceof ApiError;
 export const isApiErrorCode = (err: unknown, code: ApiErrorCode): boolean =>

@@ -1,27 +1,24 @@
-import type { Logger } from 'pino';
-import type { AuthService } from '../auth/auth-service.ts';
-import type { Principal } from '../auth/principal.ts';
-import type { Clock } from '../clock.ts';
-import type { Config } from '../config/config.ts';
-import type { Sql } from '../store/sql.ts';
+import type { Caller, SignedInCaller } from '../auth/caller.ts';
+import type { Services } from '../create-services.ts';
+import type { ApiErrorCode } from './api-error.ts';
 
 /**
- * Everything a handler may use, handed in through Hono's typed context (`c.var.services`) rather
- * than imported singletons, so a test builds the app with its own database, clock and keys.
+ * What every handler finds in Hono's typed context. Services arrive through it (`c.var.services`)
+ * rather than imported singletons, so a test builds the app with its own database, clock and keys.
  */
-export interface Services {
-  config: Config;
-  sql: Sql;
-  clock: Clock;
-  log: Logger;
-  auth: AuthService;
-}
-
 export interface AppEnv {
   Variables: {
+    /** The services, with a logger that carries this request's id. */
     services: Services;
     requestId: string;
-    /** Set by the bearer-auth middleware on every route that requires a token. */
-    principal: Principal;
+    /** Who calls, as the services take it; `principal` is set behind `requireRole` only. */
+    caller: Caller;
+    /** The error code this request was answered with, once it failed (for the audit row). */
+    errorCode?: ApiErrorCode;
   };
+}
+
+/** The context behind `requireRole` (routes made with `authedRoute`): the caller is signed in. */
+export interface AuthedEnv {
+  Variables: AppEnv['Variables'] & { caller: SignedInCaller };
 }

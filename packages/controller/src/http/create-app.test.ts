@@ -67,6 +67,21 @@ describe('the HTTP layer', () => {
     expect(missing.body.error.details).toHaveLength(2);
   });
 
+  it('refuses NUL characters in any validated field with 400 naming it, on every route', async () => {
+    const res = await t.request('POST', `/test/echo/${id}`, { body: { name: 'a\u0000b', count: 1 } });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('validation_failed');
+    expect(res.body.error.details).toEqual([
+      { path: 'body.name', message: 'must not contain NUL (U+0000) characters' },
+    ]);
+    // A real route: the name never reaches the database (whose text cannot hold NUL).
+    const login = await t.request('POST', '/api/v1/auth/login', {
+      body: { username: 'adm\u0000in', password: 'whatever-it-is' },
+    });
+    expect(login.status).toBe(400);
+    expect(login.body.error.details[0].path).toBe('body.username');
+  });
+
   it('answers malformed JSON with 400 bad_request', async () => {
     const res = await t.request('POST', `/test/echo/${id}`, {
       rawBody: '{"name": "a",',

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../../test/support/test-app.ts';
 import { createTestDatabase, type TestDatabase } from '../../test/support/test-database.ts';
-import type { Services } from '../http/app-env.ts';
+import type { Services } from '../create-services.ts';
+import { connect } from '../database/connect.ts';
 import { createApp } from '../http/create-app.ts';
-import { connect } from '../store/connect.ts';
 
 describe('/healthz and /readyz', () => {
   let t: TestApp;
@@ -33,6 +33,37 @@ describe('/healthz and /readyz', () => {
       expect((await app.request('/healthz')).status).toBe(200);
     } finally {
       await unmigrated.drop();
+    }
+  });
+
+  it('cancels its probe query when it gives up, so the connection is free again', async () => {
+    // The probe runs on a pool of one; another connection holds a lock its query must wait for.
+    const probeSql = connect(t.db.url, { max: 1 });
+    const locker = await t.sql.reserve();
+    try {
+      await locker`begin`;
+      await locker`lock table schema_migrations in access exclusive mode`;
+      const app = createApp({ ...t.services, sql: probeSql });
+      const res = await app.request('/readyz');
+      expect(res.status).toBe(503);
+      // Nothing waits on the lock any more, although it is still held...
+      await expect
+        .poll(
+          async () =>
+            (
+              await locker<{ n: number }[]>`
+                select count(*)::int as n from pg_stat_activity
+                where datname = current_database() and wait_event_type = 'Lock'`
+            )[0]?.n,
+          { timeout: 10_000, message: 'the probe query still waits on the lock' },
+        )
+        .toBe(0);
+      // ...and the pool's only connection serves the next query.
+      expect(await probeSql`select 1 as ok`).toEqual([{ ok: 1 }]);
+    } finally {
+      await locker`rollback`;
+      locker.release();
+      await probeSql.end();
     }
   });
 

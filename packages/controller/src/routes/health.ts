@@ -1,37 +1,31 @@
-import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { type OpenAPIHono, z } from '@hono/zod-openapi';
+import { schemaStatus } from '../database/migrate.ts';
 import { ApiError } from '../http/api-error.ts';
 import type { AppEnv } from '../http/app-env.ts';
-import { errorResponses } from '../http/error-envelope.ts';
-import { schemaStatus } from '../store/migrate.ts';
+import { jsonResponse, publicRoute } from '../http/define-route.ts';
 
 // A probe that hangs is as bad as one that fails: readiness answers within this bound.
-const READY_TIMEOUT_MS = 2000;
+export const READY_TIMEOUT_MS = 2000;
 
-const healthz = createRoute({
+const healthz = publicRoute({
   method: 'get',
   path: '/healthz',
   tags: ['health'],
   summary: 'Liveness: the process serves HTTP',
   responses: {
-    200: {
-      description: 'Alive',
-      content: { 'application/json': { schema: z.object({ status: z.literal('ok') }) } },
-    },
+    200: jsonResponse('Alive', z.object({ status: z.literal('ok') })),
   },
 });
 
-const readyz = createRoute({
+const readyz = publicRoute({
   method: 'get',
   path: '/readyz',
   tags: ['health'],
   summary: 'Readiness: the database answers and its schema is current',
   responses: {
-    200: {
-      description: 'Ready',
-      content: { 'application/json': { schema: z.object({ status: z.literal('ready') }) } },
-    },
-    ...errorResponses('service_unavailable'),
+    200: jsonResponse('Ready', z.object({ status: z.literal('ready') })),
   },
+  errors: ['service_unavailable'],
 });
 
 export function registerHealth(app: OpenAPIHono<AppEnv>): void {
@@ -39,28 +33,30 @@ export function registerHealth(app: OpenAPIHono<AppEnv>): void {
 
   app.openapi(readyz, async (c) => {
     const { sql, log } = c.var.services;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`no answer within ${READY_TIMEOUT_MS} ms`)),
-        READY_TIMEOUT_MS,
+    // When the bound passes, the probe's query is cancelled on the server (so it gives its connection
+    // back) and the answer does not wait for the cancel to land: PGlite, for one, ignores cancels.
+    const deadline = new AbortController();
+    const timedOut = new Promise<never>((_, reject) => {
+      deadline.signal.addEventListener('abort', () =>
+        reject(new Error(`no answer within ${READY_TIMEOUT_MS} ms`)),
       );
     });
+    const timer = setTimeout(() => deadline.abort(), READY_TIMEOUT_MS);
+    let schema: Awaited<ReturnType<typeof schemaStatus>>;
     try {
-      const schema = await Promise.race([schemaStatus(sql), timeout]);
-      if (!schema.current) {
-        throw new ApiError('service_unavailable', 'database schema is not current', {
-          details: { database: 'ok', pendingMigrations: schema.pending },
-        });
-      }
+      schema = await Promise.race([schemaStatus(sql, undefined, { signal: deadline.signal }), timedOut]);
     } catch (err) {
-      if (err instanceof ApiError) throw err;
       log.warn({ err }, 'readiness check: database unreachable');
       throw new ApiError('service_unavailable', 'database unreachable', {
         details: { database: 'unreachable' },
       });
     } finally {
       clearTimeout(timer);
+    }
+    if (!schema.current) {
+      throw new ApiError('service_unavailable', 'database schema is not current', {
+        details: { database: 'ok', pendingMigrations: schema.pending },
+      });
     }
     return c.json({ status: 'ready' as const }, 200);
   });

@@ -1,15 +1,39 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../http/app-env.ts';
 import { registerHealth } from './health.ts';
-import { registerAuthRoutes } from './register-auth-routes.ts';
+import { registerV1AuditList } from './v1-audit-list.ts';
+import { registerV1AuthLogin } from './v1-auth-login.ts';
+import { registerV1AuthLogout } from './v1-auth-logout.ts';
+import { registerV1AuthRefresh } from './v1-auth-refresh.ts';
 import { registerV1HostsList } from './v1-hosts-list.ts';
+import { registerV1UsersCreate } from './v1-users-create.ts';
+import { registerV1UsersDelete } from './v1-users-delete.ts';
+import { registerV1UsersDisable } from './v1-users-disable.ts';
+import { registerV1UsersEnable } from './v1-users-enable.ts';
+import { registerV1UsersList } from './v1-users-list.ts';
+import { registerV1UsersPassword } from './v1-users-password.ts';
 import { registerV1VmsList } from './v1-vms-list.ts';
 
-/** Every route of the API, one file each; each file exports `registerXxx(app)`. */
+/**
+ * Every route of the API, one file each (`v1-users-disable.ts` → `registerV1UsersDisable`). A new
+ * route is one line here; the role × route matrix test fails until it says who may call it.
+ */
+const ROUTES: ReadonlyArray<(app: OpenAPIHono<AppEnv>) => void> = [
+  registerHealth,
+  registerV1AuthLogin,
+  registerV1AuthRefresh,
+  registerV1AuthLogout,
+  registerV1HostsList,
+  registerV1VmsList,
+  registerV1UsersList,
+  registerV1UsersCreate,
+  registerV1UsersPassword,
+  registerV1UsersDisable,
+  registerV1UsersEnable,
+  registerV1UsersDelete,
+  registerV1AuditList,
+];
+
 export function registerRoutes(app: OpenAPIHono<AppEnv>): void {
-  // First: it mounts the audit middleware, which must precede every route it records.
-  registerAuthRoutes(app);
-  registerHealth(app);
-  registerV1HostsList(app);
-  registerV1VmsList(app);
+  for (const register of ROUTES) register(app);
 }

@@ -48,6 +48,30 @@ describe('role × route matrix', () => {
     expect(routesOf(t)).toEqual(Object.keys(ACCESS).sort());
   });
 
+  // The OpenAPI security requirement and its enforcement come from one helper (authedRoute); this
+  // holds them together from the outside: documented as needing a token ⇔ refused without one above.
+  it('documents bearer security on exactly the routes that need a token', async () => {
+    const doc = (await t.request('GET', '/api/v1/openapi.json')).body as {
+      paths: Record<string, Record<string, { security?: unknown }>>;
+    };
+    const documented = Object.fromEntries(
+      Object.entries(doc.paths).flatMap(([path, operations]) =>
+        Object.entries(operations).map(([method, op]) => [
+          `${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`,
+          op.security === undefined ? 'public' : 'token',
+        ]),
+      ),
+    );
+    const expected = Object.fromEntries(
+      Object.entries(ACCESS)
+        .filter(([route]) => route !== 'GET /api/v1/openapi.json')
+        .map(([route, need]) => [route, need === 'public' ? 'public' : 'token']),
+    );
+    expect(Object.fromEntries(Object.entries(documented).filter(([route]) => route in ACCESS))).toEqual(
+      expected,
+    );
+  });
+
   const call = (route: string, token?: string) => {
     const [method = '', path = ''] = route.split(' ');
     const withBody = method !== 'GET' && method !== 'DELETE';

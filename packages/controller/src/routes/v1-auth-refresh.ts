@@ -1,15 +1,11 @@
-import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { annotateAudit } from '../audit/audit-middleware.ts';
-import { isAuthError, toApiError } from '../auth/auth-errors.ts';
+import { type OpenAPIHono, z } from '@hono/zod-openapi';
+import { RefreshTokenSchema, TokenResponseSchema } from '../auth/auth-schema.ts';
 import type { AppEnv } from '../http/app-env.ts';
-import { errorResponses, JSON_BODY_ERRORS } from '../http/error-envelope.ts';
-import { TokenResponseSchema } from './auth-schemas.ts';
+import { jsonBody, jsonResponse, publicRoute } from '../http/define-route.ts';
 
-const RefreshRequestSchema = z
-  .object({ refresh_token: z.string().min(1, 'is required').max(512, 'must be at most 512 characters') })
-  .openapi('RefreshRequest');
+const RefreshRequestSchema = z.object({ refresh_token: RefreshTokenSchema }).openapi('RefreshRequest');
 
-const route = createRoute({
+const route = publicRoute({
   method: 'post',
   path: '/api/v1/auth/refresh',
   tags: ['auth'],
@@ -20,27 +16,16 @@ const route = createRoute({
     'answers 401. There is no grace period: a client that lost a refresh response (network error, ' +
     'crash) cannot retry with the old token: that retry is reuse, it ends the session, and the ' +
     'client logs in again. A grace window would let a thief who raced the client keep a live token.',
-  request: { body: { required: true, content: { 'application/json': { schema: RefreshRequestSchema } } } },
+  request: { body: jsonBody(RefreshRequestSchema) },
   responses: {
-    200: {
-      description: 'A new token pair.',
-      content: { 'application/json': { schema: TokenResponseSchema } },
-    },
-    ...errorResponses('validation_failed', 'unauthorized', ...JSON_BODY_ERRORS),
+    200: jsonResponse('A new token pair.', TokenResponseSchema),
   },
+  errors: ['unauthorized'],
 });
 
 export function registerV1AuthRefresh(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
-    const { refresh_token } = c.req.valid('json');
-
-    try {
-      const { tokens, user } = await c.var.services.auth.refresh(refresh_token);
-      annotateAudit(c, { actorId: user.id, actorUsername: user.username, target: `user:${user.id}` });
-      return c.json(tokens, 200);
-    } catch (err) {
-      if (isAuthError(err)) throw toApiError(err);
-      throw err;
-    }
+    const { tokens } = await c.var.services.auth.refresh(c.var.caller, c.req.valid('json').refresh_token);
+    return c.json(tokens, 200);
   });
 }

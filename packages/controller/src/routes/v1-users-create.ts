@@ -1,47 +1,26 @@
-import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { annotateAudit } from '../audit/audit-middleware.ts';
-import { BEARER_SECURITY, requireRole } from '../auth/require-role.ts';
-import { ApiError } from '../http/api-error.ts';
+import { type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../http/app-env.ts';
-import { errorResponses, JSON_BODY_ERRORS } from '../http/error-envelope.ts';
-import { createUser } from '../users/user-store.ts';
-import { NewPasswordSchema, RoleSchema, UsernameSchema, UserSchema, userJson } from './auth-schemas.ts';
+import { authedRoute, jsonBody, jsonResponse } from '../http/define-route.ts';
+import { NewPasswordSchema, RoleSchema, UsernameSchema, UserSchema } from '../users/user-schema.ts';
 
 const CreateUserSchema = z
   .object({ username: UsernameSchema, password: NewPasswordSchema, role: RoleSchema })
   .openapi('CreateUserRequest');
 
-const route = createRoute({
+const route = authedRoute('admin', {
   method: 'post',
   path: '/api/v1/users',
   tags: ['users'],
   summary: 'Create a user (admins only)',
-  security: BEARER_SECURITY,
-  middleware: [requireRole('admin')] as const,
-  request: { body: { required: true, content: { 'application/json': { schema: CreateUserSchema } } } },
+  request: { body: jsonBody(CreateUserSchema) },
   responses: {
-    201: { description: 'Created.', content: { 'application/json': { schema: UserSchema } } },
-    ...errorResponses('validation_failed', 'unauthorized', 'forbidden', 'conflict', ...JSON_BODY_ERRORS),
+    201: jsonResponse('Created.', UserSchema),
   },
+  errors: ['conflict'],
 });
 
 export function registerV1UsersCreate(app: OpenAPIHono<AppEnv>): void {
-  app.openapi(route, async (c) => {
-    const { username, password, role } = c.req.valid('json');
-    const { sql, auth, clock } = c.var.services;
-    annotateAudit(c, { target: `username:${username}` });
-    const user = await createUser(sql, {
-      username,
-      passwordHash: await auth.hashPassword(password),
-      role,
-      now: clock.now(),
-    });
-    if (user === null) {
-      throw new ApiError('conflict', `username "${username}" is taken`, {
-        details: [{ path: 'body.username', message: 'is taken' }],
-      });
-    }
-    annotateAudit(c, { target: `user:${user.id}` });
-    return c.json(userJson(user), 201);
-  });
+  app.openapi(route, async (c) =>
+    c.json(await c.var.services.users.create(c.var.caller, c.req.valid('json')), 201),
+  );
 }

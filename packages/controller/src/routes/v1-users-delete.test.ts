@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { userIdOf, withAdminApp } from '../../test/support/auth-test-helpers.ts';
 import type { TestApp } from '../../test/support/test-app.ts';
-import { changeUnlessLastAdmin } from '../users/user-store.ts';
 
 describe('DELETE /api/v1/users/:id', () => {
   let t: TestApp;
@@ -35,20 +34,5 @@ describe('DELETE /api/v1/users/:id', () => {
     const bad = await t.request('DELETE', '/api/v1/users/nope', { token: admin });
     expect(bad.status).toBe(400);
     expect(bad.body.error.details[0].path).toBe('path.id');
-  });
-
-  // Through the API the caller is always another enabled admin, so the store enforces the rule for
-  // the race where two admins remove each other at once: whichever goes second is refused.
-  it('never removes the last enabled admin', async () => {
-    const other = await t.userWithRole('admin');
-    const otherId = userIdOf(other.tokens.token);
-    const results = await Promise.all([
-      changeUnlessLastAdmin(t.sql, userIdOf(admin), 'disable', t.clock.now()),
-      changeUnlessLastAdmin(t.sql, otherId, 'delete', t.clock.now()),
-    ]);
-    expect(results.sort()).toEqual(['done', 'last_admin']);
-    const [row] = await t.sql<{ n: number }[]>`
-      select count(*)::int as n from users where role = 'admin' and disabled_at is null`;
-    expect(row?.n).toBe(1);
   });
 });

@@ -1,29 +1,18 @@
-import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { BEARER_SECURITY, requireRole } from '../auth/require-role.ts';
+import { type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../http/app-env.ts';
-import { errorResponses } from '../http/error-envelope.ts';
-import { listUsers } from '../users/user-store.ts';
-import { UserSchema, userJson } from './auth-schemas.ts';
+import { authedRoute, jsonResponse } from '../http/define-route.ts';
+import { UserSchema } from '../users/user-schema.ts';
 
-const route = createRoute({
+const route = authedRoute('admin', {
   method: 'get',
   path: '/api/v1/users',
   tags: ['users'],
   summary: 'List users (admins only)',
-  security: BEARER_SECURITY,
-  middleware: [requireRole('admin')] as const,
   responses: {
-    200: {
-      description: 'Every user, by username.',
-      content: { 'application/json': { schema: z.object({ users: z.array(UserSchema) }) } },
-    },
-    ...errorResponses('unauthorized', 'forbidden'),
+    200: jsonResponse('Every user, by username.', z.object({ users: z.array(UserSchema) })),
   },
 });
 
 export function registerV1UsersList(app: OpenAPIHono<AppEnv>): void {
-  app.openapi(route, async (c) => {
-    const users = await listUsers(c.var.services.sql);
-    return c.json({ users: users.map(userJson) }, 200);
-  });
+  app.openapi(route, async (c) => c.json({ users: await c.var.services.users.list() }, 200));
 }

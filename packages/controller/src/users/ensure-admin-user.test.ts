@@ -4,7 +4,7 @@ import { createTestDatabase, type TestDatabase } from '../../test/support/test-d
 import { verifyPassword } from '../auth/passwords.ts';
 import { ManualClock } from '../clock.ts';
 import { ensureAdminUser, isAdminPasswordError } from './ensure-admin-user.ts';
-import { findUserByUsername } from './user-store.ts';
+import { findCredentials } from './user-queries.ts';
 
 const log = pino({ level: 'silent' });
 
@@ -25,7 +25,7 @@ describe('ensureAdminUser', () => {
       err = e;
     }
     expect(isAdminPasswordError(err)).toBe(true);
-    expect(await findUserByUsername(db.sql, 'admin')).toBeNull();
+    expect(await findCredentials(db.sql, { username: 'admin' })).toBeNull();
   });
 
   it('creates admin with a generated password printed once, then leaves later starts alone', async () => {
@@ -37,9 +37,9 @@ describe('ensureAdminUser', () => {
     expect(printed).toHaveLength(1);
     const password = /^ {3}(\S+)$/m.exec(printed[0] ?? '')?.[1] ?? '';
     expect(password.length).toBeGreaterThanOrEqual(24);
-    const admin = await findUserByUsername(db.sql, 'admin');
-    expect(admin?.role).toBe('admin');
-    expect(admin?.createdAt.getTime()).toBe(clock.now().getTime());
+    const admin = await findCredentials(db.sql, { username: 'admin' });
+    expect(admin?.user.role).toBe('admin');
+    expect(new Date(admin?.user.created_at ?? 0).getTime()).toBe(clock.now().getTime());
     expect(await verifyPassword(admin?.passwordHash ?? '', password)).toBe(true);
 
     expect(await ensureAdminUser({ sql: db.sql, config: {}, log, print })).toBe('exists');

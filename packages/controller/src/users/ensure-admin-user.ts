@@ -3,17 +3,15 @@ import type { Logger } from 'pino';
 import { hashPassword, PASSWORD_MIN_LENGTH } from '../auth/passwords.ts';
 import type { Clock } from '../clock.ts';
 import { systemClock } from '../clock.ts';
+import { CodedError } from '../coded-error.ts';
 import type { Config } from '../config/config.ts';
-import type { Sql } from '../store/sql.ts';
-import { countUsers, createUser } from './user-store.ts';
+import type { Sql } from '../database/sql.ts';
+import { countUsers, insertUser } from './user-queries.ts';
 
 export const FIRST_ADMIN_USERNAME = 'admin';
 
 /** COCKPIT_ADMIN_PASSWORD shorter than the password policy allows. */
-export class AdminPasswordError extends Error {
-  override readonly name = 'AdminPasswordError';
-  readonly code = 'weak_admin_password';
-}
+export class AdminPasswordError extends CodedError<'weak_admin_password'> {}
 
 export const isAdminPasswordError = (err: unknown): err is AdminPasswordError =>
   err instanceof AdminPasswordError;
@@ -39,10 +37,13 @@ export async function ensureAdminUser(deps: EnsureAdminDeps): Promise<EnsureAdmi
   if ((await countUsers(sql)) > 0) return 'exists';
   const configured = config.adminPassword;
   if (configured !== undefined && configured.length < PASSWORD_MIN_LENGTH) {
-    throw new AdminPasswordError(`COCKPIT_ADMIN_PASSWORD must be at least ${PASSWORD_MIN_LENGTH} characters`);
+    throw new AdminPasswordError(
+      'weak_admin_password',
+      `COCKPIT_ADMIN_PASSWORD must be at least ${PASSWORD_MIN_LENGTH} characters`,
+    );
   }
   const password = configured ?? randomBytes(18).toString('base64url');
-  const user = await createUser(sql, {
+  const user = await insertUser(sql, {
     username: FIRST_ADMIN_USERNAME,
     passwordHash: await hashPassword(password),
     role: 'admin',

@@ -3,17 +3,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import { type AuthService, createAuthService, type TokenResponse } from '../../src/auth/auth-service.ts';
+import type { TokenResponse } from '../../src/auth/auth-schema.ts';
+import type { AuthOptions } from '../../src/auth/auth-service.ts';
+import { hashPassword } from '../../src/auth/passwords.ts';
 import type { Role } from '../../src/auth/principal.ts';
 import { ManualClock } from '../../src/clock.ts';
-import { type Config, loadConfig } from '../../src/config/config.ts';
-import type { AppEnv, Services } from '../../src/http/app-env.ts';
-import { createApp } from '../../src/http/create-app.ts';
-import { type RunningServer, serveHttp } from '../../src/http/serve.ts';
+import type { Config } from '../../src/config/config.ts';
+import { type RunningController, startController } from '../../src/controller.ts';
+import type { Services } from '../../src/create-services.ts';
+import type { Sql } from '../../src/database/sql.ts';
+import type { AppEnv } from '../../src/http/app-env.ts';
 import { createLogger } from '../../src/log.ts';
-import type { Sql } from '../../src/store/sql.ts';
-import { ensureAdminUser } from '../../src/users/ensure-admin-user.ts';
-import { createUser } from '../../src/users/user-store.ts';
+import { insertUser } from '../../src/users/user-queries.ts';
 import { createEmbeddedTestDatabase, createTestDatabase, type TestDatabase } from './test-database.ts';
 
 export const TEST_ADMIN_PASSWORD = 'test-admin-password-0123';
@@ -39,7 +40,6 @@ export interface RequestOptions {
 export interface TestApp {
   app: OpenAPIHono<AppEnv>;
   services: Services;
-  auth: AuthService;
   sql: Sql;
   clock: ManualClock;
   config: Config;
@@ -52,7 +52,7 @@ export interface TestApp {
   request<T = any>(method: string, path: string, options?: RequestOptions): Promise<TestResponse<T>>;
   /** Logs in through the API; throws unless it answers 200. */
   login(username: string, password: string): Promise<TokenResponse>;
-  /** Creates a user with the role (directly in the store) and logs in as them. */
+  /** Creates a user with the role (directly in the database) and logs in as them. */
   userWithRole(role: Role): Promise<{ username: string; password: string; tokens: TokenResponse }>;
   close(): Promise<void>;
 }
@@ -63,44 +63,46 @@ export interface TestAppOptions {
   /** Extra COCKPIT_* variables, on top of a random HS256 secret and a temporary data folder. */
   env?: Record<string, string>;
   clock?: ManualClock;
-  /** Passed to createAuthService beside the defaults (e.g. a throttle policy). */
-  authOptions?: Partial<Parameters<typeof createAuthService>[0]>;
+  /** Passed to the auth service beside the defaults (e.g. a throttle policy). */
+  authOptions?: AuthOptions;
 }
 
 /**
- * The whole controller app against its own database, with a ManualClock and the first admin
- * (password TEST_ADMIN_PASSWORD), served on a loopback port.
+ * The whole controller, built by startController (the production composition root) against its own
+ * database, with a ManualClock and the first admin (password TEST_ADMIN_PASSWORD), served on a
+ * loopback port.
  */
 export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const dataDir = mkdtempSync(join(tmpdir(), 'cockpit-test-app-'));
   const db =
     options.database === 'embedded' ? await createEmbeddedTestDatabase() : await createTestDatabase();
-  let server: RunningServer | undefined;
+  let controller: RunningController | undefined;
   try {
-    const config = loadConfig(
-      {
-        COCKPIT_DATA_DIR: dataDir,
-        COCKPIT_JWT_SECRET: randomBytes(32).toString('hex'),
-        COCKPIT_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
-        COCKPIT_LOG_LEVEL: 'debug',
-        ...options.env,
-      },
-      dataDir,
-    );
     const logs: Array<Record<string, unknown>> = [];
-    const log = createLogger(config.logLevel, {
+    const log = createLogger('debug', {
       write: (line: string) => {
         logs.push(JSON.parse(line) as Record<string, unknown>);
       },
     });
     const clock = options.clock ?? new ManualClock(Date.now());
     const sql = db.sql;
-    const auth = createAuthService({ sql, clock, config, log, ...options.authOptions });
-    await ensureAdminUser({ sql, config, log, clock, print: () => undefined });
-    const services: Services = { config, sql, clock, log, auth };
-    const app = createApp(services);
-    server = await serveHttp(app.fetch, { port: 0, host: '127.0.0.1' });
-    const url = server.url;
+    controller = await startController({
+      env: {
+        COCKPIT_DATA_DIR: dataDir,
+        COCKPIT_HTTP_PORT: '0',
+        COCKPIT_JWT_SECRET: randomBytes(32).toString('hex'),
+        COCKPIT_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
+        COCKPIT_LOG_LEVEL: 'debug',
+        ...options.env,
+      },
+      cwd: dataDir,
+      clock,
+      log,
+      sql,
+      print: () => undefined,
+      ...options.authOptions,
+    });
+    const { app, services, config, url } = controller;
 
     // biome-ignore lint/suspicious/noExplicitAny: see TestApp.request.
     const request = async <T = any>(method: string, path: string, opts: RequestOptions = {}) => {
@@ -135,20 +137,14 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       users += 1;
       const username = `${role}${users}`;
       const password = `${role}-password-${users}-${randomBytes(4).toString('hex')}`;
-      await createUser(sql, {
-        username,
-        passwordHash: await auth.hashPassword(password),
-        role,
-        now: clock.now(),
-      });
+      await insertUser(sql, { username, passwordHash: await hashPassword(password), role, now: clock.now() });
       return { username, password, tokens: await login(username, password) };
     };
 
-    const running = server;
+    const running = controller;
     return {
       app,
       services,
-      auth,
       sql,
       clock,
       config,
@@ -159,13 +155,13 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       login,
       userWithRole,
       close: async () => {
-        await running.close(1000);
+        await running.close();
         await db.drop();
         rmSync(dataDir, { recursive: true, force: true });
       },
     };
   } catch (err) {
-    await server?.close(0);
+    await controller?.close();
     await db.drop();
     rmSync(dataDir, { recursive: true, force: true });
     throw err;

@@ -3,10 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
-import { connect } from '../../src/store/connect.ts';
-import { startEmbeddedDatabase } from '../../src/store/embedded-database.ts';
-import { migrate } from '../../src/store/migrate.ts';
-import type { Sql } from '../../src/store/sql.ts';
+import { connect } from '../../src/database/connect.ts';
+import { startEmbeddedDatabase } from '../../src/database/embedded-database.ts';
+import { migrate } from '../../src/database/migrate.ts';
+import type { Sql } from '../../src/database/sql.ts';
 
 export interface TestDatabase {
   url: string;

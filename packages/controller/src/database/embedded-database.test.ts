@@ -15,7 +15,8 @@ describe('embedded database (PGlite behind pglite-socket)', { timeout: 120_000 }
   it('serves the postgres client on loopback with a pool of one, and keeps its data across a restart', async () => {
     const first = await startEmbeddedDatabase(dataDir);
     expect(first.url).toMatch(/^postgres:\/\/postgres@127\.0\.0\.1:\d+\//);
-    const sql = connect(first.url, { max: 1 });
+    // With a statement timeout, as the controller connects: PGlite accepts it (without enforcing it).
+    const sql = connect(first.url, { max: 1, statementTimeoutMs: 200 });
     try {
       await migrate(sql);
       await sql`INSERT INTO hosts (id, hostname, status, sync_cursor)
@@ -62,9 +63,9 @@ describe('embedded database (PGlite behind pglite-socket)', { timeout: 120_000 }
     try {
       // A child process commits a row, then dies by SIGKILL: no close, no flush, lock file left behind.
       const script = `
-        import { startEmbeddedDatabase } from './src/store/embedded-database.ts';
-        import { connect } from './src/store/connect.ts';
-        import { migrate } from './src/store/migrate.ts';
+        import { startEmbeddedDatabase } from './src/database/embedded-database.ts';
+        import { connect } from './src/database/connect.ts';
+        import { migrate } from './src/database/migrate.ts';
         const db = await startEmbeddedDatabase(${JSON.stringify(dir)});
         const sql = connect(db.url, { max: 1 });
         await migrate(sql);

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import type { Context } from 'hono';
-import type { AppEnv } from '../http/app-env.ts';
+import type { AppEnv } from './app-env.ts';
 import { plainAddress, trustedProxyMatcher } from './trusted-proxies.ts';
 
 interface NodeBindings {
@@ -21,7 +21,8 @@ function isTrustedProxy(entries: readonly string[], address: string): boolean {
 }
 
 /**
- * The client's address, for login throttling, audit rows and request logs. It is the TCP peer as
+ * The client's address, for login throttling, audit rows and request logs (read once per request
+ * into `c.var.caller.clientAddress`). It is the TCP peer as
  * @hono/node-server hands it over (`c.env.incoming`), unless that peer is one of
  * COCKPIT_TRUSTED_PROXIES: then X-Forwarded-For is read from the right, skipping trusted proxies,
  * and the first address that is not one is the client. Entries left of it were written by the
@@ -34,7 +35,7 @@ export function clientAddress(c: Context<AppEnv>): string {
   const bindings = env?.server ?? env;
   const peer = bindings?.incoming?.socket?.remoteAddress;
   if (peer === undefined) return 'unknown';
-  const trusted = c.var.services?.config.http.trustedProxies ?? [];
+  const trusted = c.get('services')?.config.http.trustedProxies ?? [];
   if (trusted.length === 0 || !isTrustedProxy(trusted, peer)) return plainAddress(peer);
   const forwarded = (c.req.header('x-forwarded-for') ?? '')
     .split(',')

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postFrom } from '../../test/support/auth-test-helpers.ts';
 import { createTestApp, TEST_ADMIN_PASSWORD, type TestApp } from '../../test/support/test-app.ts';
-import { DEFAULT_THROTTLE_POLICY } from './login-throttle.ts';
+import { DEFAULT_THROTTLE_POLICY } from '../auth/login-throttle.ts';
 import { parseTrustedProxies, trustedProxyMatcher } from './trusted-proxies.ts';
 
 describe('trusted proxy entries', () => {

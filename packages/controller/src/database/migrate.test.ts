@@ -49,6 +49,23 @@ describe('migrate', () => {
     }
   });
 
+  it('still accepts a database migrated before 0001_core.sql was reformatted', async () => {
+    const earlier = await createTestDatabase();
+    try {
+      // What every database migrated by the earlier release recorded for version 1.
+      await earlier.sql`
+        update schema_migrations
+        set checksum = '2a742a26be876925c4f69fa8a7dd424c1c4203c94f1a63fea54a97bc60e0260a'
+        where version = 1`;
+      expect(await migrate(earlier.sql)).toEqual({ applied: [] });
+      await earlier.sql`update schema_migrations set checksum = ${'0'.repeat(64)} where version = 1`;
+      const err = await migrate(earlier.sql).catch((e: unknown) => e);
+      expect(isMigrationError(err) && err.code).toBe('checksum_mismatch');
+    } finally {
+      await earlier.drop();
+    }
+  });
+
   describe('with its own migration files', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cockpit-migrations-'));
     let own: TestDatabase;
@@ -76,6 +93,18 @@ describe('migrate', () => {
     it('refuses a migration that changed after it was applied', async () => {
       writeFileSync(join(dir, '0001_a.sql'), 'CREATE TABLE a (x int, y int);');
       const err = await migrate(own.sql, await loadMigrations(dir)).catch((e: unknown) => e);
+      expect(isMigrationError(err) && err.code).toBe('checksum_mismatch');
+    });
+
+    it('accepts a changed migration only when its former checksum is listed for it', async () => {
+      writeFileSync(join(dir, '0001_a.sql'), 'CREATE TABLE a (x int);');
+      const applied = (await loadMigrations(dir))[0]?.checksum ?? '';
+      // The same statement in another letter case: the recorded checksum is this file's former one.
+      writeFileSync(join(dir, '0001_a.sql'), 'create table a (x int);');
+      expect(await migrate(own.sql, await loadMigrations(dir, { 1: [applied] }))).toEqual({ applied: [] });
+      const err = await migrate(own.sql, await loadMigrations(dir, { 2: [applied] })).catch(
+        (e: unknown) => e,
+      );
       expect(isMigrationError(err) && err.code).toBe('checksum_mismatch');
     });
 

@@ -2,11 +2,10 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { CodedError } from '../coded-error.ts';
 
-export class EmbeddedDatabaseError extends Error {
-  override readonly name = 'EmbeddedDatabaseError';
-  readonly code = 'data_dir_in_use';
-}
+/** The data folder's embedded database is already open, in this process or another. */
+export class EmbeddedDatabaseError extends CodedError<'data_dir_in_use'> {}
 
 export const isEmbeddedDatabaseError = (err: unknown): err is EmbeddedDatabaseError =>
   err instanceof EmbeddedDatabaseError;
@@ -68,7 +67,7 @@ const held = new Set<string>();
 function lockDataDir(lockFile: string): () => void {
   const where = lockFile.replace(/\.lock$/, '');
   if (held.has(lockFile))
-    throw new EmbeddedDatabaseError(`the embedded database in ${where} is already open`);
+    throw new EmbeddedDatabaseError('data_dir_in_use', `the embedded database in ${where} is already open`);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(lockFile, 'wx');
@@ -83,12 +82,15 @@ function lockDataDir(lockFile: string): () => void {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const owner = Number(readFileSync(lockFile, 'utf8'));
       if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
-        throw new EmbeddedDatabaseError(`the embedded database in ${where} is in use by process ${owner}`);
+        throw new EmbeddedDatabaseError(
+          'data_dir_in_use',
+          `the embedded database in ${where} is in use by process ${owner}`,
+        );
       }
       rmSync(lockFile, { force: true });
     }
   }
-  throw new EmbeddedDatabaseError(`could not lock ${lockFile}`);
+  throw new EmbeddedDatabaseError('data_dir_in_use', `could not lock ${lockFile}`);
 }
 
 function isAlive(pid: number): boolean {

@@ -1,0 +1,42 @@
+import type { MiddlewareHandler } from 'hono';
+import { routePath } from 'hono/route';
+import { codeForStatus } from './api-error.ts';
+import type { AppEnv } from './app-env.ts';
+
+const READ_ONLY = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Writes one audit row for every mutating call under the path it is mounted on, whatever route
+ * handles it (future routes are covered without doing anything), after the response is decided:
+ * who, what, target, result and the request id. What the call was about comes from the services,
+ * which note it on `c.var.caller.audit`. A failed audit write is logged, not turned into a failed
+ * request the caller would retry.
+ */
+export function auditMutations(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (READ_ONLY.has(c.req.method)) return next();
+    await next();
+    // `requireRole` replaces the caller with one that has a principal; the note is the same object.
+    const { principal, audit: note, clientAddress } = c.get('caller');
+    const status = c.res.status;
+    const { audit, clock, log } = c.get('services');
+    try {
+      await audit.record({
+        at: clock.now(),
+        requestId: c.get('requestId'),
+        actorId: principal?.userId ?? note.actorId ?? null,
+        actorUsername: principal?.username ?? note.actorUsername ?? null,
+        action: note.action ?? `${c.req.method} ${routePath(c, -1)}`,
+        method: c.req.method,
+        path: c.req.path,
+        target: note.target ?? null,
+        // The code the caller got (set by onError and notFound).
+        result: status < 400 ? 'success' : (c.get('errorCode') ?? codeForStatus(status)),
+        status,
+        clientAddress,
+      });
+    } catch (err) {
+      log.error({ err, path: c.req.path }, 'could not write the audit log');
+    }
+  };
+}

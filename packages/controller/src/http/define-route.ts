@@ -1,0 +1,73 @@
+import { createRoute, type RouteConfig } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
+import type { ZodType } from 'zod';
+import type { Role } from '../auth/principal.ts';
+import type { ApiErrorCode } from './api-error.ts';
+import type { AuthedEnv } from './app-env.ts';
+import { errorResponses, JSON_BODY_ERRORS } from './error-envelope.ts';
+import { BEARER_SECURITY, requireRole } from './require-role.ts';
+
+/** A route's OpenAPI definition as a route file writes it: its success responses, and its own errors. */
+export type RouteSpec = Omit<RouteConfig, 'security' | 'middleware' | 'hide'> & {
+  /**
+   * The error answers particular to this route (what its service may refuse with). Those that follow
+   * from its kind are added by publicRoute/authedRoute: `validation_failed` when it takes
+   * parameters, 413 and 415 when it takes a JSON body, 401 and 403 behind a token.
+   */
+  errors?: readonly ApiErrorCode[];
+};
+
+/**
+ * A route anyone may call, without a token: the OpenAPI document lists no security for it. Handlers
+ * get the public context, whose caller has no principal.
+ */
+export function publicRoute<R extends RouteSpec>(spec: R) {
+  const { errors = [], ...route } = spec;
+  return createRoute({ ...route, responses: withErrors(route, errors) as R['responses'] });
+}
+
+/**
+ * A route that needs a bearer token of a user holding at least `role`. The OpenAPI security
+ * requirement and the middleware that enforces it (`requireRole`) come from here together, so they
+ * cannot drift apart; `middleware` given in the spec runs after it. Handlers get the authenticated
+ * context: `c.var.caller.principal` is typed as present.
+ */
+export function authedRoute<R extends RouteSpec & { middleware?: MiddlewareHandler<AuthedEnv>[] }>(
+  role: Role,
+  spec: R,
+) {
+  const { errors = [], middleware = [], ...route } = spec;
+  return createRoute({
+    ...route,
+    security: BEARER_SECURITY,
+    // Typed as one middleware: the handler's context is what requireRole establishes.
+    middleware: [requireRole(role), ...middleware] as [MiddlewareHandler<AuthedEnv>],
+    responses: withErrors(route, [...errors, 'unauthorized', 'forbidden']) as R['responses'],
+  });
+}
+
+function withErrors(route: Omit<RouteSpec, 'errors'>, errors: readonly ApiErrorCode[]) {
+  const request = route.request;
+  const takesInput =
+    request?.params !== undefined || request?.query !== undefined || request?.body !== undefined;
+  return {
+    ...route.responses,
+    ...errorResponses(
+      ...(takesInput ? (['validation_failed'] as const) : []),
+      ...errors,
+      ...(request?.body !== undefined ? JSON_BODY_ERRORS : []),
+    ),
+  };
+}
+
+/** A `responses` entry: a JSON answer of `schema`. */
+export const jsonResponse = <S extends ZodType>(description: string, schema: S) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+
+/** A `request.body`: required JSON of `schema` (other media types are refused with 415). */
+export const jsonBody = <S extends ZodType>(schema: S) => ({
+  required: true as const,
+  content: { 'application/json': { schema } },
+});

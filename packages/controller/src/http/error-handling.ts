@@ -1,0 +1,59 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { isServiceError } from '../service-error.ts';
+import { allowedMethods } from './allowed-methods.ts';
+import { ApiError, codeForStatus, isApiError } from './api-error.ts';
+import type { AppEnv } from './app-env.ts';
+import { errorBody } from './error-envelope.ts';
+import { toApiError } from './service-errors.ts';
+
+/**
+ * Every failure becomes the one envelope here, in tiers: our own ApiError as it is; a domain
+ * service's ServiceError through its one mapping (service-errors.ts); Hono's HTTPException (malformed
+ * JSON, wrong media type) by its status; anything else is a bug: logged with its stack, answered 500
+ * without it.
+ */
+export const onError: ErrorHandler<AppEnv> = (err, c) => {
+  if (isApiError(err)) return respond(c, err);
+  if (isServiceError(err)) return respond(c, toApiError(err));
+  if (err instanceof HTTPException) return respond(c, fromHttpException(err));
+  c.get('services')?.log.error({ err }, 'unhandled error');
+  return respond(c, new ApiError('internal', 'internal server error'));
+};
+
+/** No handler: 405 with `Allow` when the path exists with other methods, else 404. */
+export function notFound(app: OpenAPIHono<AppEnv>): NotFoundHandler<AppEnv> {
+  return (c) => {
+    const allow = allowedMethods(app.routes, c.req.path);
+    if (allow.length > 0) {
+      return respond(
+        c,
+        new ApiError('method_not_allowed', `${c.req.method} is not allowed on ${c.req.path}`, {
+          headers: { Allow: allow.join(', ') },
+        }),
+      );
+    }
+    return respond(c, new ApiError('not_found', `no route for ${c.req.method} ${c.req.path}`));
+  };
+}
+
+function respond(c: Context<AppEnv>, err: ApiError): Response {
+  c.set('errorCode', err.code);
+  for (const [name, value] of Object.entries(err.headers)) c.header(name, value);
+  const requestId = c.get('requestId');
+  if (requestId !== undefined) c.header('X-Request-Id', requestId);
+  return c.json(errorBody(c, err.code, err.message, err.details), err.status as ContentfulStatusCode);
+}
+
+function fromHttpException(err: HTTPException): ApiError {
+  const code = codeForStatus(err.status);
+  const message =
+    err.status === 415
+      ? 'request body must be JSON (Content-Type: application/json)'
+      : err.status >= 500
+        ? 'internal server error'
+        : err.message || code;
+  return new ApiError(code, message, { cause: err });
+}

@@ -1,0 +1,60 @@
+import { randomUUID } from 'node:crypto';
+import type { MiddlewareHandler } from 'hono';
+import type { Services } from '../create-services.ts';
+import type { AppEnv } from './app-env.ts';
+import { clientAddress } from './client-address.ts';
+
+// A caller's request id is kept when it is short and plain, so it can be followed through their logs
+// and ours; anything else (log injection, megabyte headers) is replaced.
+const INCOMING_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * First on every request: its id (also the `X-Request-Id` response header), the services with a
+ * logger that carries the id, the caller the services are handed, and one log line when it is done.
+ */
+export function requestContext(services: Services): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const incoming = c.req.header('x-request-id');
+    const requestId = incoming !== undefined && INCOMING_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    c.set('requestId', requestId);
+    c.set('services', withRequestLog(services, requestId));
+    const client = clientAddress(c);
+    c.set('caller', { clientAddress: client, audit: {} });
+    const started = performance.now();
+    await next();
+    // On the response's headers directly: `c.header()` after the response exists rebuilds it, which
+    // makes @hono/node-server give up its fast path for plain bodies.
+    try {
+      c.res.headers.set('X-Request-Id', requestId);
+    } catch {
+      // A handler returned a Response with immutable headers (e.g. a proxied fetch): it goes out as is.
+    }
+    const status = c.res.status;
+    services.log[status >= 500 ? 'error' : 'info'](
+      {
+        requestId,
+        method: c.req.method,
+        path: c.req.path,
+        status,
+        durationMs: Math.round((performance.now() - started) * 10) / 10,
+        // c.get, not c.var: c.var copies every variable into a new object on each read.
+        user: c.get('caller').principal?.username,
+        client,
+      },
+      'request',
+    );
+  };
+}
+
+// Handlers log through `c.var.services.log`, which carries the request id. The child logger is made
+// on first use only: most requests log nothing but the request line, and a child per request costs.
+function withRequestLog(services: Services, requestId: string): Services {
+  let child: Services['log'] | undefined;
+  return {
+    ...services,
+    get log() {
+      child ??= services.log.child({ requestId });
+      return child;
+    },
+  };
+}

@@ -1,0 +1,57 @@
+import { CodedError } from './coded-error.ts';
+
+/**
+ * Why a domain service refused a request. The set is closed: each entry point (the HTTP API today, the
+ * agents' gRPC service next) maps every code to its own status in one place (`src/http/service-errors.ts`
+ * for HTTP), so a service never knows which transport asked.
+ */
+export const SERVICE_ERROR_CODES = [
+  /** An input breaks a rule only the service can check (it depends on who asks or on stored state). */
+  'invalid_argument',
+  'not_found',
+  /** The request conflicts with the current state: a taken name, the last admin, yourself. */
+  'conflict',
+  /** The caller is known but may not do this. */
+  'forbidden',
+  /** Unknown user, wrong password or disabled user: deliberately one code so callers cannot tell which. */
+  'invalid_credentials',
+  /** Too many failed attempts; `retryAfterSeconds` says when to try again. */
+  'throttled',
+  /** Unknown, expired or revoked refresh token. */
+  'invalid_refresh_token',
+  /** An already-rotated refresh token came back: its whole family is now revoked. */
+  'refresh_token_reused',
+  /** A bearer access token that fails verification, or whose user is gone or disabled. */
+  'invalid_token',
+] as const;
+
+export type ServiceErrorCode = (typeof SERVICE_ERROR_CODES)[number];
+
+/** One input at fault, named as the API names it (`username`, `current_password`). */
+export interface InputIssue {
+  input: string;
+  message: string;
+}
+
+export interface ServiceErrorOptions {
+  /** The inputs at fault, when the error is about particular ones. */
+  inputs?: readonly InputIssue[];
+  /** With `throttled`: seconds until the caller may try again. */
+  retryAfterSeconds?: number;
+  cause?: unknown;
+}
+
+export class ServiceError extends CodedError<ServiceErrorCode> {
+  readonly inputs: readonly InputIssue[];
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(code: ServiceErrorCode, message: string, options: ServiceErrorOptions = {}) {
+    super(code, message, { cause: options.cause });
+    this.inputs = options.inputs ?? [];
+    this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+}
+
+/** A ServiceError, or one with the given code. */
+export const isServiceError = (err: unknown, code?: ServiceErrorCode): err is ServiceError =>
+  err instanceof ServiceError && (code === undefined || err.code === code);
