@@ -194,9 +194,13 @@ describe('live migration between two libvirt hosts, through their agents', () =>
     const progress = progressOf(a.session, commandId);
     expect(progress.length).toBeGreaterThan(0);
     expect(progress.some((p) => p.memoryTotal >= 64 * MIB && p.elapsedMs > 0)).toBe(true);
-    expect(
-      final.detail?.$case === 'migrationProgress' && final.detail.value.memoryTotal,
-    ).toBeGreaterThanOrEqual(64 * MIB);
+    // The final figures come from libvirt's job-completed event: the downtime is known by then.
+    const figures = final.detail?.$case === 'migrationProgress' ? final.detail.value : undefined;
+    expect(figures).toMatchObject({ memoryRemaining: 0, dataRemaining: 0, postCopy: false });
+    expect(figures?.memoryTotal).toBeGreaterThanOrEqual(64 * MIB);
+    expect(figures?.downtimeMs).toBeGreaterThan(0);
+    // Nothing after the final update.
+    expect(a.session.commandUpdates(commandId).at(-1)?.status).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
 
     expect(await virshDominfo(b.host.uri, vm.name)).toMatchObject({
       State: 'running',

@@ -102,9 +102,8 @@ export class MigrationSource {
         migrateUri: step.destinationMigrateUri,
         options,
       });
+      // A cancel that came while the migration was starting aborts it now (it waits for this).
       started(job);
-      // A cancel that came while the migration was starting.
-      if (outgoing.stopReason !== undefined) void this.stop(outgoing, job, log);
       const final = await this.follow(outgoing, job, context, log);
       completed = true;
       return final;
@@ -174,12 +173,14 @@ export class MigrationSource {
   ): Promise<MigrationProgress | undefined> {
     let last: MigrationProgress | undefined;
     let sampling = false;
+    // Set when the job ended: a sample still in flight then reports nothing after the final update.
+    let over = false;
     const sample = async () => {
       if (sampling) return;
       sampling = true;
       try {
         const progress = await job.progress();
-        if (progress !== undefined && !context.signal?.aborted) {
+        if (progress !== undefined && !over && !context.signal?.aborted) {
           last = progress;
           context.progress(progress);
         }
@@ -203,6 +204,7 @@ export class MigrationSource {
       const final = await untilAborted(job.finished, context.signal);
       return final ?? last;
     } finally {
+      over = true;
       clearInterval(sampler);
       clearTimeout(timeout);
     }
