@@ -143,6 +143,9 @@ describe('simulated live migration', () => {
       state: VmState.VM_STATE_PAUSED,
       stateReason: 'migration',
     });
+    // The migration holds the VM on both hosts meanwhile, as libvirt's job lock does.
+    await expect(a.driver.power(vm.id, 'shutdown')).rejects.toMatchObject({ code: 'OPERATION_TIMEOUT' });
+    await expect(b.driver.power(vm.id, 'resume')).rejects.toMatchObject({ code: 'OPERATION_TIMEOUT' });
     const cancel = await finalOf(a.session, await send(a.session, cancelStep(migrationId, vm.id)));
     expect(cancel.status).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
     expect(await finalOf(a.session, commandId)).toMatchObject({

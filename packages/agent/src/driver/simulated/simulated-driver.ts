@@ -95,7 +95,7 @@ export class SimulatedDriver implements HypervisorDriver {
       // What libvirt answers while the migration job holds the domain.
       throw new DriverError(
         'OPERATION_TIMEOUT',
-        'Timeout while waiting for the domain job: cannot acquire state change lock (held by remoteDispatchDomainMigratePerform3Params)',
+        'Timed out during operation: cannot acquire state change lock (held by monitor=remoteDispatchDomainMigratePerform3Params)',
       );
     }
     const active = vm.state !== VmState.VM_STATE_SHUT_OFF && vm.state !== VmState.VM_STATE_CRASHED;
