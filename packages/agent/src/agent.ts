@@ -35,6 +35,8 @@ export interface AgentOptions {
   stableAfterMs?: number;
   /** How long to wait for Welcome (default 15 s). */
   welcomeTimeoutMs?: number;
+  /** Live-migration timings (default: progress every second, a cancel waits up to 30 s). */
+  migration?: { progressIntervalMs?: number; cancelWaitMs?: number };
 }
 
 /** How an agent stopped for good. */
@@ -102,8 +104,8 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
   const executor = new CommandExecutor({
     record,
     driver,
-    migrationSource: new MigrationSource(),
-    migrationTarget: new MigrationTarget(),
+    migrationSource: new MigrationSource({ driver, log, ...options.migration }),
+    migrationTarget: new MigrationTarget({ driver, migrationUri: config.migrationUri, log }),
     log,
   });
   const trust = new ControllerTrust(config, files);

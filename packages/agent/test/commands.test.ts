@@ -156,17 +156,20 @@ describe('commands', () => {
     });
   });
 
-  it('migration steps are answered "unsupported" by this agent version', async () => {
+  it('a migration step this agent cannot take is FAILED with its code (no --migration-uri: not a target)', async () => {
     const { session } = await connected();
     await session.command({
       commandId: 'c-mig',
       deadlineMs: 0,
-      action: { $case: 'migrationPrepare', value: { migrationId: 'm-1', vmId: 'v', vmName: 'v', copyStorage: 0, disks: [] } },
+      action: {
+        $case: 'migrationPrepare',
+        value: { migrationId: 'm-1', vmId: 'v', vmName: 'v', copyStorage: 0, disks: [] },
+      },
     });
     const [final] = await finalUpdate(session, 'c-mig');
     expect(final).toMatchObject({
       status: CommandStatus.COMMAND_STATUS_FAILED,
-      error: { code: 'unsupported' },
+      error: { code: 'not_a_migration_target' },
     });
   });
 });

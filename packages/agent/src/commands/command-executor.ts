@@ -133,9 +133,22 @@ export class CommandExecutor {
           const prepared = await this.options.migrationTarget.prepare(action.value);
           return { status: 'succeeded', detail: { $case: 'migrationPrepared', value: prepared } };
         }
-        case 'migrationPerform':
-          await this.options.migrationSource.perform(action.value);
-          return { status: 'succeeded' };
+        case 'migrationPerform': {
+          const final = await this.options.migrationSource.perform(action.value, {
+            signal,
+            progress: (value) =>
+              this.send({
+                commandId: command.commandId,
+                status: CommandStatus.COMMAND_STATUS_RUNNING,
+                detail: { $case: 'migrationProgress', value },
+              }),
+          });
+          // The final figures (downtime included, when libvirt reports it) ride on the SUCCEEDED update.
+          return {
+            status: 'succeeded',
+            detail: final === undefined ? undefined : { $case: 'migrationProgress', value: final },
+          };
+        }
         case 'migrationCancel':
           await this.options.migrationSource.cancel(action.value);
           return { status: 'succeeded' };

@@ -99,6 +99,24 @@ describe('parseCommandLine', () => {
     );
   });
 
+  it('a simulated host is a migration target under sim://<hostname>, unless set', () => {
+    const base = ['--controller', 'localhost:1', '--insecure-plaintext', '--driver', 'simulated'];
+    expect(run([...base, '--hostname', 'node-07']).migrationUri).toBe('sim://node-07');
+    expect(run([...base, '--migration-uri', 'sim://elsewhere']).migrationUri).toBe('sim://elsewhere');
+  });
+
+  it('--shared-storage: absolute folders, comma-separated', () => {
+    const base = ['--controller', 'localhost:1', '--insecure-plaintext'];
+    expect(run(base).sharedStorage).toEqual([]);
+    expect(run([...base, '--shared-storage', '/srv/images/, /mnt/san']).sharedStorage).toEqual([
+      '/srv/images',
+      '/mnt/san',
+    ]);
+    expect(problemsOf([...base, '--shared-storage', '/srv/images,images,./x'])).toEqual([
+      '--shared-storage (COCKPIT_AGENT_SHARED_STORAGE): must be absolute folders: images, ./x',
+    ]);
+  });
+
   it('reads the CA file at once', () => {
     const config = run(['--controller', 'ctl:443', '--ca-file', caPem]);
     expect(config.tls).toMatchObject({ mode: 'ca-file', caFile: caPem });

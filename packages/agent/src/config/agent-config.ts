@@ -31,6 +31,8 @@ export interface AgentConfig {
   driver: 'libvirt' | 'simulated';
   libvirtUri: string;
   migrationUri: string;
+  /** Folders declared shared between hosts (live migration leaves their disks in place). */
+  sharedStorage: string[];
   stateDir: string;
   joinToken?: string;
   tls: TlsConfig;
@@ -63,8 +65,11 @@ export function parseCommandLine(
   const libvirtUri = v.text('libvirtUri', 'qemu:///system');
   const uriProblem = libvirtUriProblem(libvirtUri);
   if (driver === 'libvirt' && uriProblem !== undefined) v.problem('libvirtUri', uriProblem);
+  const hostname = v.text('hostname', osHostname());
+  // A simulated host is found by the others of its process under sim://<hostname> (the simulated
+  // driver's registry), as a libvirt host is reached under its libvirtd's URI.
   const migrationUri =
-    read.settings.migrationUri ?? (driver === 'libvirt' ? migrationUriFor(libvirtUri) : '');
+    read.settings.migrationUri ?? (driver === 'libvirt' ? migrationUriFor(libvirtUri) : `sim://${hostname}`);
   const insecure = v.boolean('insecurePlaintext');
   const tls = tlsConfig(v, insecure, controller, abs);
   const config: AgentConfig = {
@@ -72,10 +77,11 @@ export function parseCommandLine(
     driver,
     libvirtUri,
     migrationUri,
+    sharedStorage: sharedFolders(v),
     stateDir: abs(v.text('stateDir', '/var/lib/cockpit-agent')),
     joinToken: read.settings.joinToken,
     tls: tls ?? { mode: 'insecure-plaintext' },
-    hostname: v.text('hostname', osHostname()),
+    hostname,
     logLevel: v.oneOf('logLevel', LOG_LEVELS, 'info'),
     resyncIntervalMs: v.number('resyncInterval', 60, 1, 86_400) * 1000,
     journalCapacity: v.number('journalSize', 10_000, 100, 10_000_000, true),
@@ -92,6 +98,19 @@ export function parseCommandLine(
   }
   if (v.problems.length > 0) throw new ConfigError(v.problems);
   return { kind: 'run', config };
+}
+
+/** --shared-storage: absolute folders, comma-separated, without trailing slashes. */
+function sharedFolders(v: Validator): string[] {
+  const raw = v.settings.sharedStorage;
+  if (raw === undefined) return [];
+  const folders = raw
+    .split(',')
+    .map((f) => f.trim().replace(/(.)\/+$/, '$1'))
+    .filter((f) => f !== '');
+  const relative = folders.filter((f) => !isAbsolute(f));
+  if (relative.length > 0) v.problem('sharedStorage', `must be absolute folders: ${relative.join(', ')}`);
+  return folders;
 }
 
 function tlsConfig(

@@ -35,7 +35,13 @@ export const OPTIONS = {
     env: 'COCKPIT_AGENT_MIGRATION_URI',
     value: '<uri>',
     help: "libvirt URI under which other hosts' libvirtd reach this one (live migration); empty: not a migration target",
-    default: '--libvirt-uri when it names a host, else empty',
+    default: '--libvirt-uri when it names a host, else empty; simulated: sim://<hostname>',
+  },
+  sharedStorage: {
+    flag: 'shared-storage',
+    env: 'COCKPIT_AGENT_SHARED_STORAGE',
+    value: '<dir,...>',
+    help: 'live migration: folders (as libvirtd sees them) every host mounts at the same path, on storage libvirt does not recognise as shared; their disks stay in place (VIR_MIGRATE_UNSAFE) instead of being refused or copied',
   },
   stateDir: {
     flag: 'state-dir',

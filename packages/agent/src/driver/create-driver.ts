@@ -10,7 +10,12 @@ import { SimulatedDriver } from './simulated/simulated-driver.ts';
 export function createDriver(config: AgentConfig, log: Logger, ticker?: SharedTicker): HypervisorDriver {
   if (config.driver === 'simulated') {
     log.info({ vms: config.simulated.vmCount, seed: config.simulated.seed }, 'simulated hypervisor');
-    return new SimulatedDriver({ hostname: config.hostname, ...config.simulated, ticker });
+    return new SimulatedDriver({
+      hostname: config.hostname,
+      ...config.simulated,
+      migrationUri: config.migrationUri,
+      ticker,
+    });
   }
   if (config.migrationUri === '') {
     log.info('no migration URI (--migration-uri): this host is not offered as a live-migration target');
@@ -20,5 +25,6 @@ export function createDriver(config: AgentConfig, log: Logger, ticker?: SharedTi
     resyncIntervalMs: config.resyncIntervalMs,
     log,
     connect: connectLink,
+    sharedStorage: config.sharedStorage,
   });
 }

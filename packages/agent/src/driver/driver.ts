@@ -1,4 +1,5 @@
 import type { Driver, HostInfo, Vm, VmRemovalReason } from '@cockpit/proto';
+import type { MigrationDriver } from './migration-driver.ts';
 
 /** The power operations a driver carries out (the wire's PowerOp, in the agent's words). */
 export type PowerOperation = 'start' | 'shutdown' | 'destroy' | 'reboot' | 'reset' | 'suspend' | 'resume';
@@ -29,11 +30,13 @@ export interface PowerOptions {
 /**
  * A hypervisor as the agent sees it. Two implementations: `libvirt` (src/driver/libvirt, the only place
  * that uses @cockpit/libvirt) and `simulated` (src/driver/simulated, for the demo and scale tests).
- * Live migration (src/migration) and metric samples (src/metrics) will add their own optional members.
+ * Live migration (src/migration) and metric samples (src/metrics) add their own optional members.
  */
 export interface HypervisorDriver {
   /** What Hello.driver says. */
   readonly kind: Driver;
+  /** Live migration, for drivers that can (src/migration drives it). */
+  readonly migration?: MigrationDriver;
   /**
    * Connects to the hypervisor (retrying as the driver sees fit until `signal` aborts), subscribes to
    * its changes, then lists every VM into `sink.inventory`; resolves once that first listing was

@@ -1,27 +1,281 @@
-import type { MigrationCancel, MigrationForceComplete, MigrationPerform } from '@cockpit/proto';
-import { DriverError, UNSUPPORTED } from '../driver/driver-error.ts';
+import type {
+  MigrationCancel,
+  MigrationForceComplete,
+  MigrationOptions,
+  MigrationPerform,
+  MigrationProgress,
+} from '@cockpit/proto';
+import type { Logger } from 'pino';
+import type { HypervisorDriver } from '../driver/driver.ts';
+import { DriverError, isDriverError } from '../driver/driver-error.ts';
+import {
+  CANCELLED,
+  COMPLETION_TIMEOUT,
+  INVALID_REQUEST,
+  MIGRATION_IN_PROGRESS,
+  type MigrationJob,
+  NO_MIGRATION_RUNNING,
+  POST_COPY_NOT_ALLOWED,
+} from '../driver/migration-driver.ts';
+import { migrationDriverOf, vmIdOf } from './migration-checks.ts';
+
+export interface MigrationSourceOptions {
+  driver: HypervisorDriver;
+  log: Logger;
+  /** How often a running migration reports its progress (default 1,000 ms). */
+  progressIntervalMs?: number;
+  /** How long a cancel waits for the aborted migration to end (default 30 s). */
+  cancelWaitMs?: number;
+}
+
+export interface PerformContext {
+  /** Each progress sample, for a RUNNING update. */
+  progress: (progress: MigrationProgress) => void;
+  /** The agent stops: reporting ends (the hypervisor's migration goes on without us). */
+  signal?: AbortSignal;
+}
+
+/** A migration this agent performs. */
+interface Outgoing {
+  migrationId: string;
+  vmId: string;
+  options: MigrationOptions;
+  /** The job once the hypervisor runs it; undefined when the perform ended before that. */
+  started: Promise<MigrationJob | undefined>;
+  /** true when the migration completed, false when it failed. */
+  outcome: Promise<boolean>;
+  /** Why the agent aborted it, when it did. */
+  stopReason?: typeof CANCELLED | typeof COMPLETION_TIMEOUT;
+}
 
 /**
- * The source side of a live migration: runs the peer-to-peer migration the controller's coordinator
- * asks for and reports its progress. This version of the agent does not migrate: every step answers
- * FAILED with code "unsupported", which the controller shows as such.
+ * The source side of a live migration: performs the peer-to-peer migration the coordinator asks for,
+ * reports its progress about once a second, aborts it on cancel or when its completion timeout passes,
+ * and switches it to post-copy on force-complete when the perform allowed it. One migration per VM.
  */
 export class MigrationSource {
-  async perform(step: MigrationPerform): Promise<void> {
-    throw refusal(step.migrationId);
+  private readonly outgoing = new Map<string, Outgoing>();
+  private readonly intervalMs: number;
+
+  constructor(private readonly options: MigrationSourceOptions) {
+    this.intervalMs = options.progressIntervalMs ?? 1000;
   }
 
+  /** Runs the migration; resolves with its final figures when it completed, rejects with a DriverError. */
+  async perform(step: MigrationPerform, context: PerformContext): Promise<MigrationProgress | undefined> {
+    const driver = migrationDriverOf(this.options.driver, step.migrationId);
+    const vmId = vmIdOf(step.vmId);
+    if (step.destinationConnectUri === '') {
+      throw new DriverError(INVALID_REQUEST, 'the perform names no destination URI');
+    }
+    const options = step.options ?? defaultOptions;
+    const busy = [...this.outgoing.values()].find(
+      (o) => o.vmId === vmId || o.migrationId === key(step.migrationId),
+    );
+    if (busy !== undefined) {
+      throw new DriverError(
+        MIGRATION_IN_PROGRESS,
+        `VM ${vmId} is already being migrated by this agent (migration ${busy.migrationId})`,
+      );
+    }
+    let started: (job: MigrationJob | undefined) => void = () => undefined;
+    let ended: (completed: boolean) => void = () => undefined;
+    const outgoing: Outgoing = {
+      migrationId: key(step.migrationId),
+      vmId,
+      options,
+      started: new Promise((resolve) => {
+        started = resolve;
+      }),
+      outcome: new Promise((resolve) => {
+        ended = resolve;
+      }),
+    };
+    this.outgoing.set(outgoing.migrationId, outgoing);
+    const log = this.options.log.child({ migrationId: step.migrationId, vmId });
+    let completed = false;
+    try {
+      const job = await driver.migrate({
+        migrationId: step.migrationId,
+        vmId,
+        connectUri: step.destinationConnectUri,
+        migrateUri: step.destinationMigrateUri,
+        options,
+      });
+      // A cancel that came while the migration was starting aborts it now (it waits for this).
+      started(job);
+      const final = await this.follow(outgoing, job, context, log);
+      completed = true;
+      return final;
+    } catch (err) {
+      throw explain(outgoing, err);
+    } finally {
+      this.outgoing.delete(outgoing.migrationId);
+      started(undefined);
+      ended(completed);
+    }
+  }
+
+  /** Aborts the migration; the VM stays here. Resolves once the migration ended without completing. */
   async cancel(step: MigrationCancel): Promise<void> {
-    throw refusal(step.migrationId);
+    const outgoing = this.outgoing.get(key(step.migrationId));
+    if (outgoing === undefined) {
+      const job = await this.untracked(step.migrationId, step.vmId);
+      await job.abort();
+      await within(
+        job.finished.then(
+          () => undefined,
+          () => undefined,
+        ),
+        this.cancelWaitMs,
+      );
+      return;
+    }
+    outgoing.stopReason ??= CANCELLED;
+    const job = await outgoing.started;
+    if (job !== undefined) await this.stop(outgoing, job, this.options.log, true);
+    const completed = await within(outgoing.outcome, this.cancelWaitMs);
+    if (completed === true) {
+      throw new DriverError(NO_MIGRATION_RUNNING, 'the migration completed before the cancel took effect');
+    }
   }
 
+  /** Switches the migration to post-copy, when its perform allowed it. */
   async forceComplete(step: MigrationForceComplete): Promise<void> {
-    throw refusal(step.migrationId);
+    const outgoing = this.outgoing.get(key(step.migrationId));
+    if (outgoing === undefined) {
+      // Started before an agent restart: libvirt knows whether post-copy was enabled, and says so.
+      await (await this.untracked(step.migrationId, step.vmId)).startPostCopy();
+      return;
+    }
+    if (!outgoing.options.allowPostCopy) {
+      throw new DriverError(
+        POST_COPY_NOT_ALLOWED,
+        `migration ${step.migrationId} was not started with allow_post_copy: it cannot switch to post-copy`,
+      );
+    }
+    const job = await outgoing.started;
+    if (job === undefined) throw new DriverError(NO_MIGRATION_RUNNING, 'the migration is over');
+    await job.startPostCopy();
+    this.options.log.info({ migrationId: step.migrationId }, 'migration switched to post-copy');
+  }
+
+  private get cancelWaitMs(): number {
+    return this.options.cancelWaitMs ?? 30_000;
+  }
+
+  /** Samples progress about once per interval and arms the completion timeout until the job ends. */
+  private async follow(
+    outgoing: Outgoing,
+    job: MigrationJob,
+    context: PerformContext,
+    log: Logger,
+  ): Promise<MigrationProgress | undefined> {
+    let last: MigrationProgress | undefined;
+    let sampling = false;
+    // Set when the job ended: a sample still in flight then reports nothing after the final update.
+    let over = false;
+    const sample = async () => {
+      if (sampling) return;
+      sampling = true;
+      try {
+        const progress = await job.progress();
+        if (progress !== undefined && !over && !context.signal?.aborted) {
+          last = progress;
+          context.progress(progress);
+        }
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'could not sample the migration job');
+      } finally {
+        sampling = false;
+      }
+    };
+    const sampler = setInterval(() => void sample(), this.intervalMs);
+    const timeoutS = outgoing.options.completionTimeoutS;
+    const timeout =
+      timeoutS > 0
+        ? setTimeout(() => {
+            outgoing.stopReason ??= COMPLETION_TIMEOUT;
+            log.warn({ completionTimeoutS: timeoutS }, 'migration past its completion timeout: aborting it');
+            void this.stop(outgoing, job, log);
+          }, timeoutS * 1000)
+        : undefined;
+    try {
+      const final = await untilAborted(job.finished, context.signal);
+      return final ?? last;
+    } finally {
+      over = true;
+      clearInterval(sampler);
+      clearTimeout(timeout);
+    }
+  }
+
+  /** Aborts the job for `outgoing.stopReason`; if the hypervisor refuses, the migration goes on. */
+  private async stop(outgoing: Outgoing, job: MigrationJob, log: Logger, rethrow = false): Promise<void> {
+    try {
+      await job.abort();
+    } catch (err) {
+      log.warn(
+        { err: (err as Error).message, why: outgoing.stopReason },
+        'the migration could not be aborted',
+      );
+      outgoing.stopReason = undefined;
+      if (rethrow) throw err;
+    }
+  }
+
+  private async untracked(migrationId: string, vmId: string): Promise<MigrationJob> {
+    const driver = migrationDriverOf(this.options.driver, migrationId);
+    const job = await driver.runningJob(vmIdOf(vmId));
+    if (job === undefined) {
+      throw new DriverError(NO_MIGRATION_RUNNING, `no migration of VM ${vmId} runs on this host`);
+    }
+    return job;
   }
 }
 
-const refusal = (migrationId: string) =>
-  new DriverError(
-    UNSUPPORTED,
-    `this agent version does not perform live migrations (migration ${migrationId})`,
-  );
+const defaultOptions: MigrationOptions = {
+  live: true,
+  persistent: false,
+  undefineSource: false,
+  copyStorage: 0,
+  bandwidthMibps: 0,
+  maxDowntimeMs: 0,
+  autoConverge: false,
+  compression: false,
+  allowPostCopy: false,
+  completionTimeoutS: 0,
+};
+
+/** Migration ids are UUIDs: compared as values, whatever their case. */
+const key = (id: string) => id.toLowerCase();
+
+/** A failure in the words the controller receives: why the agent aborted it, then the hypervisor's. */
+function explain(outgoing: Outgoing, err: unknown): unknown {
+  if (!isDriverError(err) || outgoing.stopReason === undefined) return err;
+  const why =
+    outgoing.stopReason === CANCELLED
+      ? 'the migration was cancelled'
+      : `the migration did not complete within ${outgoing.options.completionTimeoutS} s and was aborted`;
+  return new DriverError(outgoing.stopReason, `${why}: ${err.message}`, { cause: err });
+}
+
+/** `promise`, or undefined once `ms` passed. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** `promise`, or a rejection once `signal` aborts (the agent stops; the outcome is left unrecorded). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new DriverError('interrupted', 'the agent is stopping'));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}

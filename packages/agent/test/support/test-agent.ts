@@ -54,6 +54,7 @@ export function testConfig(
     driver: 'simulated',
     libvirtUri: 'qemu:///system',
     migrationUri: '',
+    sharedStorage: [],
     stateDir,
     joinToken: undefined,
     tls: { mode: 'insecure-plaintext' },

@@ -12,15 +12,23 @@ import {
   VIR_DOMAIN_EVENT_STOPPED,
   VIR_DOMAIN_EVENT_STOPPED_MIGRATED,
   VIR_DOMAIN_STATS_BALLOON,
+  VIR_DOMAIN_STATS_BLOCK,
   VIR_DOMAIN_STATS_STATE,
   VIR_DOMAIN_STATS_VCPU,
 } from '@cockpit/libvirt';
 import type { HostInfo, Vm } from '@cockpit/proto';
 import type { PowerOperation } from '../driver.ts';
+import { DiskCatalog } from './disk-catalog.ts';
+import { blockStatsOf, disksOf } from './domain-disks.ts';
 import type { DomainNotice, LibvirtLink, NoticeStream } from './libvirt-link.ts';
 import { vmFromStats } from './vm-from-stats.ts';
 
-const STATS = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_VCPU;
+// Block statistics name each disk's target, source and capacity: the rest of a disk comes from the XML,
+// read only when those change (DiskCatalog).
+const STATS =
+  VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_VCPU | VIR_DOMAIN_STATS_BLOCK;
+/** XML reads in flight at once during a listing: leaves room in libvirtd's 5 requests per client. */
+const XML_READS = 2;
 const CALL_TIMEOUT_MS = 30_000;
 
 /** Opens a connection to libvirtd (with libvirt's keepalive) as a LibvirtLink. */
@@ -30,6 +38,8 @@ export async function connectLink(uri: string, signal: AbortSignal): Promise<Lib
 
 /** The one place the driver's needs meet @cockpit/libvirt's calls. */
 class ConnectionLink implements LibvirtLink {
+  private readonly disks = new DiskCatalog();
+
   constructor(private readonly conn: LibvirtConnection) {}
 
   get closed(): Promise<Error> {
@@ -55,26 +65,52 @@ class ConnectionLink implements LibvirtLink {
     ]);
     const persistentIds = new Set(persistent.map((d) => d.uuid));
     const autostartIds = new Set(autostart.map((d) => d.uuid));
-    return stats.map((s) =>
-      vmFromStats(s.domain, s.stats, persistentIds.has(s.domain.uuid), autostartIds.has(s.domain.uuid)),
-    );
+    const vms = await mapLimit(stats, XML_READS, async (s) => {
+      const uuid = s.domain.uuid.toLowerCase();
+      const blocks = blockStatsOf(s.stats);
+      try {
+        const specs = await this.disks.specsOf(uuid, blocks, () => this.conn.domains.getXmlDesc(s.domain));
+        const vm = vmFromStats(
+          s.domain,
+          s.stats,
+          persistentIds.has(s.domain.uuid),
+          autostartIds.has(s.domain.uuid),
+        );
+        return { ...vm, disks: disksOf(specs, blocks) };
+      } catch (err) {
+        // Gone since the statistics were taken: it is not on the host any more.
+        if (isNoDomain(err)) return undefined;
+        throw err;
+      }
+    });
+    const listed = vms.filter((vm): vm is Vm => vm !== undefined);
+    this.disks.retainOnly(new Set(listed.map((vm) => vm.id)));
+    return listed;
   }
 
   async readVm(uuid: string): Promise<Vm | undefined> {
     try {
       const dom = await this.conn.domains.lookupByUuid(uuid);
       const remote = { dom: toRemoteDomain(dom) };
-      const [stats, persistent, autostart] = await Promise.all([
+      const [stats, persistent, autostart, xml] = await Promise.all([
         this.conn.domains.getAllStats(STATS, 0, [dom]),
         this.conn.remote.domainIsPersistent(remote),
         this.conn.remote.domainGetAutostart(remote),
+        this.conn.domains.getXmlDesc(dom),
       ]);
       const record = stats[0];
       if (record === undefined) return undefined;
-      return vmFromStats(dom, record.stats, persistent.persistent === 1, autostart.autostart === 1);
+      const blocks = blockStatsOf(record.stats);
+      // An event may mean a redefinition: the XML is read whatever the statistics say.
+      const specs = await this.disks.specsOf(uuid, blocks, async () => xml, true);
+      const vm = vmFromStats(dom, record.stats, persistent.persistent === 1, autostart.autostart === 1);
+      return { ...vm, disks: disksOf(specs, blocks) };
     } catch (err) {
       // Gone between the event and the read (undefined, or a transient domain that stopped).
-      if (isNoDomain(err)) return undefined;
+      if (isNoDomain(err)) {
+        this.disks.forget(uuid);
+        return undefined;
+      }
       throw err;
     }
   }
@@ -145,6 +181,24 @@ function noticesOf(events: DomainEventStream): NoticeStream {
       }
     },
   };
+}
+
+/** `work` over `items`, at most `limit` at a time, results in order. */
+async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await work(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
 }
 
 /** libvirt's version encoding (major * 1,000,000 + minor * 1,000 + release) as text. */

@@ -1,10 +1,12 @@
-import { Driver, type HostInfo, type Vm, VmRemovalReason } from '@cockpit/proto';
+import { Driver, type HostInfo, type Vm, VmRemovalReason, VmState } from '@cockpit/proto';
 import type { Logger } from 'pino';
 import { Backoff, type BackoffOptions, sleep } from '../../connection/backoff.ts';
 import type { DriverSink, HypervisorDriver, PowerOperation, PowerOptions } from '../driver.ts';
 import { DriverError, HYPERVISOR_UNAVAILABLE, VM_NOT_FOUND } from '../driver-error.ts';
+import type { MigrationDriver } from '../migration-driver.ts';
 import { isConnectionLost, toDriverError } from './libvirt-errors.ts';
 import type { LibvirtLink, NoticeStream } from './libvirt-link.ts';
+import { LibvirtMigration } from './libvirt-migration.ts';
 
 export interface LibvirtDriverOptions {
   uri: string;
@@ -15,6 +17,8 @@ export interface LibvirtDriverOptions {
   connect: (uri: string, signal: AbortSignal) => Promise<LibvirtLink>;
   /** Reconnect backoff (default 200 ms doubling to 30 s, full jitter). */
   backoff?: BackoffOptions;
+  /** Folders declared shared between hosts (live migration leaves their disks in place). */
+  sharedStorage?: readonly string[];
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -27,6 +31,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  */
 export class LibvirtDriver implements HypervisorDriver {
   readonly kind = Driver.DRIVER_LIBVIRT;
+  readonly migration: MigrationDriver;
   private link: LibvirtLink | undefined;
   private info: HostInfo | undefined;
   private sink: DriverSink | undefined;
@@ -43,6 +48,11 @@ export class LibvirtDriver implements HypervisorDriver {
 
   constructor(private readonly options: LibvirtDriverOptions) {
     this.log = options.log.child({ libvirt: options.uri });
+    this.migration = new LibvirtMigration({
+      uri: options.uri,
+      sharedStorage: options.sharedStorage ?? [],
+      log: options.log,
+    });
   }
 
   async start(sink: DriverSink, signal?: AbortSignal): Promise<void> {
@@ -176,6 +186,8 @@ export class LibvirtDriver implements HypervisorDriver {
 
   private apply(uuid: string, vm: Vm | undefined): void {
     if (vm !== undefined) {
+      // Back in use (started again, or migrated back): a later removal is no longer a migration.
+      if (vm.state !== VmState.VM_STATE_SHUT_OFF) this.migratedAway.delete(uuid);
       this.sink?.vm(vm);
       return;
     }

@@ -4,6 +4,7 @@ import type { DriverSink, HypervisorDriver, PowerOperation, PowerOptions } from 
 import { DriverError, VM_NOT_FOUND } from '../driver-error.ts';
 import { Prng } from './prng.ts';
 import { defaultTicker, type SharedTicker } from './shared-ticker.ts';
+import { SimulatedMigration } from './sim-migration.ts';
 import { initialVms, simulatedHost } from './sim-vms.ts';
 
 export interface SimulatedDriverOptions {
@@ -18,6 +19,10 @@ export interface SimulatedDriverOptions {
   /** How long each power call takes before the hypervisor accepts it. */
   opDelayMs: number;
   ticker?: SharedTicker;
+  /** Where other simulated hosts of the process find this one for live migration (default sim://<hostname>). */
+  migrationUri?: string;
+  /** Migration link speed without a bandwidth limit (default 1 GiB/s). */
+  migrationBytesPerSecond?: number;
 }
 
 const INVALID = 'OPERATION_INVALID';
@@ -31,6 +36,7 @@ const notRunning = () => new DriverError(INVALID, 'Requested operation is not va
  */
 export class SimulatedDriver implements HypervisorDriver {
   readonly kind = Driver.DRIVER_SIMULATED;
+  readonly migration: SimulatedMigration;
   private readonly prng: Prng;
   private readonly vms = new Map<string, Vm>();
   private readonly info: HostInfo;
@@ -44,6 +50,23 @@ export class SimulatedDriver implements HypervisorDriver {
     this.prng = new Prng(`${options.seed}/${options.hostname}`);
     this.info = simulatedHost(this.prng);
     for (const vm of initialVms(this.prng, options.vmCount)) this.vms.set(vm.id, vm);
+    this.migration = new SimulatedMigration({
+      uri: options.migrationUri || `sim://${options.hostname}`,
+      hostUuid: this.info.hostUuid,
+      ticker: options.ticker ?? defaultTicker,
+      bytesPerSecond: options.migrationBytesPerSecond ?? 1024 ** 3,
+      vms: {
+        get: (id) => this.vms.get(id),
+        all: () => this.vms.values(),
+        put: (vm) => this.update(vm),
+        drop: (id, reason) => {
+          const vm = this.vms.get(id);
+          if (vm === undefined) return;
+          this.vms.delete(id);
+          this.sink?.vmRemoved(id, vm.name, reason);
+        },
+      },
+    });
   }
 
   async start(sink: DriverSink): Promise<void> {
@@ -52,6 +75,7 @@ export class SimulatedDriver implements HypervisorDriver {
     sink.inventory([...this.vms.values()]);
     this.lastTick = Date.now();
     this.stopTicking = (this.options.ticker ?? defaultTicker).add((now) => this.tick(now));
+    this.migration.register();
   }
 
   hostInfo(): HostInfo {
@@ -67,6 +91,13 @@ export class SimulatedDriver implements HypervisorDriver {
     await sleep(this.options.opDelayMs, options.signal);
     options.signal?.throwIfAborted();
     const vm = this.require(vmId);
+    if (this.migration.busy(vm.id)) {
+      // What libvirt answers while the migration job holds the domain.
+      throw new DriverError(
+        'OPERATION_TIMEOUT',
+        'Timed out during operation: cannot acquire state change lock (held by monitor=remoteDispatchDomainMigratePerform3Params)',
+      );
+    }
     const active = vm.state !== VmState.VM_STATE_SHUT_OFF && vm.state !== VmState.VM_STATE_CRASHED;
     if (op === 'start') {
       if (active)
@@ -123,6 +154,7 @@ export class SimulatedDriver implements HypervisorDriver {
   }
 
   async close(): Promise<void> {
+    this.migration.unregister();
     this.stopTicking?.();
     this.stopTicking = undefined;
     this.sink = undefined;
@@ -147,6 +179,7 @@ export class SimulatedDriver implements HypervisorDriver {
   private randomChange(): void {
     const vm = this.prng.pick([...this.vms.values()]);
     const roll = this.prng.next();
+    if (this.migration.busy(vm.id)) return;
     if (vm.state === VmState.VM_STATE_SHUT_OFF || vm.state === VmState.VM_STATE_CRASHED) {
       this.later(this.options.opDelayMs, () => this.set(vm.id, VmState.VM_STATE_RUNNING, 'booted'));
     } else if (vm.state === VmState.VM_STATE_PAUSED) {

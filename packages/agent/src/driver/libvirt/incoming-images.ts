@@ -1,0 +1,134 @@
+import { randomBytes } from 'node:crypto';
+import { basename, dirname } from 'node:path';
+import {
+  hasLibvirtCode,
+  type LibvirtConnection,
+  VIR_ERR_NO_STORAGE_POOL,
+  VIR_ERR_NO_STORAGE_VOL,
+} from '@cockpit/libvirt';
+import { CopyStorage, type Disk } from '@cockpit/proto';
+import type { Logger } from 'pino';
+import { DriverError } from '../driver-error.ts';
+import { DISK_EXISTS, INVALID_REQUEST, STORAGE_MISSING } from '../migration-driver.ts';
+
+// libvirt-storage.h (not among the headers @cockpit/libvirt generates constants from).
+const VIR_STORAGE_POOL_CREATE_WITH_BUILD = 1;
+const VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA = 1;
+
+type Pool = { name: string; uuid: Uint8Array };
+
+/**
+ * Readies the images a storage copy writes into, through libvirt's storage API (the agent may not share
+ * libvirtd's filesystem). With copy_storage all, each missing image is created empty with the disk's
+ * format and capacity, as libvirt itself would; an image already there is left for the copy to
+ * overwrite, if its capacity matches. With inc, libvirt copies only the top image onto one that must
+ * already be here with its backing chain: a missing one is refused (STORAGE_MISSING), since an empty
+ * image without that chain would lose the data of the lower layers.
+ *
+ * Why not let libvirt pre-create them: it does so only inside an active storage pool whose target is the
+ * image's folder, and only at the moment the source starts the migration. A pool left behind for that
+ * blocks anyone from defining a pool on that folder later ("Storage source conflict with pool"), so the
+ * images are created now, in the folder's active pool or in a transient pool that lives for this call.
+ */
+export async function readyImages(
+  conn: LibvirtConnection,
+  copyStorage: CopyStorage,
+  disks: readonly Disk[],
+  log: Logger,
+): Promise<void> {
+  const byFolder = new Map<string, Disk[]>();
+  for (const disk of disks)
+    byFolder.set(dirname(disk.path), [...(byFolder.get(dirname(disk.path)) ?? []), disk]);
+  for (const [folder, inFolder] of byFolder) {
+    await withPool(conn, folder, log, async (pool) => {
+      for (const disk of inFolder) await readyImage(conn, pool, disk, copyStorage, log);
+    });
+  }
+}
+
+async function readyImage(
+  conn: LibvirtConnection,
+  pool: Pool,
+  disk: Disk,
+  copyStorage: CopyStorage,
+  log: Logger,
+): Promise<void> {
+  const name = basename(disk.path);
+  const vol = await conn.remote.storageVolLookupByName({ pool, name }).then(
+    (r) => r.vol,
+    (err: unknown) => {
+      if (hasLibvirtCode(err, VIR_ERR_NO_STORAGE_VOL)) return undefined;
+      throw err;
+    },
+  );
+  if (vol !== undefined) {
+    const { capacity } = await conn.remote.storageVolGetInfo({ vol });
+    if (disk.capacityBytes > 0 && Number(capacity) !== disk.capacityBytes) {
+      throw new DriverError(
+        DISK_EXISTS,
+        `${disk.path} already exists on this host with a capacity of ${capacity} bytes; disk ${disk.target} has ${disk.capacityBytes}`,
+      );
+    }
+    log.info({ path: disk.path }, 'migration: the image is already here; the storage copy writes into it');
+    return;
+  }
+  if (copyStorage === CopyStorage.COPY_STORAGE_INC) {
+    throw new DriverError(
+      STORAGE_MISSING,
+      `${disk.path} (disk ${disk.target}) is not on this host: an incremental storage copy needs the image here with its backing chain; create it or copy the whole disk (copy_storage all)`,
+    );
+  }
+  if (disk.capacityBytes <= 0) {
+    throw new DriverError(INVALID_REQUEST, `disk ${disk.target} (${disk.path}) has no known capacity`);
+  }
+  const qcow2 = disk.format === 'qcow2';
+  await conn.remote.storageVolCreateXml({
+    pool,
+    xml: volumeXml(name, disk.format || 'raw', disk.capacityBytes),
+    // What libvirt's own pre-creation does for qcow2: metadata preallocated, qcow2 v3.
+    flags: qcow2 ? VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA : 0,
+  });
+  log.info(
+    { path: disk.path, format: disk.format, capacity: disk.capacityBytes },
+    'migration: image created',
+  );
+}
+
+/** Runs `work` in the active pool on `folder`, or in a transient one (the folder built if missing). */
+async function withPool<T>(
+  conn: LibvirtConnection,
+  folder: string,
+  log: Logger,
+  work: (pool: Pool) => Promise<T>,
+): Promise<T> {
+  const existing = await conn.remote.storagePoolLookupByTargetPath({ path: folder }).then(
+    (r) => r.pool,
+    (err: unknown) => {
+      if (hasLibvirtCode(err, VIR_ERR_NO_STORAGE_POOL)) return undefined;
+      throw err;
+    },
+  );
+  if (existing !== undefined) {
+    await conn.remote.storagePoolRefresh({ pool: existing, flags: 0 });
+    return work(existing);
+  }
+  const name = `cockpit-migration-${randomBytes(4).toString('hex')}`;
+  const { pool } = await conn.remote.storagePoolCreateXml({
+    xml: `<pool type='dir'><name>${name}</name><target><path>${escapeXml(folder)}</path></target></pool>`,
+    flags: VIR_STORAGE_POOL_CREATE_WITH_BUILD,
+  });
+  try {
+    return await work(pool);
+  } finally {
+    // Destroying a transient directory pool forgets it and leaves its files.
+    await conn.remote.storagePoolDestroy({ pool }).catch((err: unknown) => {
+      log.warn({ err: (err as Error).message, pool: name }, 'could not remove a transient storage pool');
+    });
+  }
+}
+
+const volumeXml = (name: string, format: string, capacity: number) =>
+  `<volume><name>${escapeXml(name)}</name><capacity unit='bytes'>${capacity}</capacity><allocation>0</allocation>` +
+  `<target><format type='${escapeXml(format)}'/>${format === 'qcow2' ? '<compat>1.1</compat>' : ''}</target></volume>`;
+
+const escapeXml = (text: string) => text.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);

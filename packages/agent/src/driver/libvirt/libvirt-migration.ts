@@ -1,0 +1,121 @@
+import {
+  connect,
+  isNoDomain,
+  type LibvirtConnection,
+  VIR_DOMAIN_JOB_NONE,
+  VIR_DOMAIN_JOB_OPERATION,
+  VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT,
+} from '@cockpit/libvirt';
+import type { Logger } from 'pino';
+import { isDriverError } from '../driver-error.ts';
+import type {
+  IncomingMigration,
+  MigrationDriver,
+  MigrationJob,
+  OutgoingMigration,
+} from '../migration-driver.ts';
+import { parseDomainDisks } from './domain-disks.ts';
+import { checkArrival, checkDisksUnused, disksToReceive } from './incoming-checks.ts';
+import { readyImages } from './incoming-images.ts';
+import { toDriverError } from './libvirt-errors.ts';
+import { LibvirtMigrationJob } from './libvirt-migration-job.ts';
+import { planMigration } from './migration-plan.ts';
+
+export interface LibvirtMigrationOptions {
+  /** This host's libvirtd, as the agent reaches it. */
+  uri: string;
+  /** Folders declared shared between hosts (--shared-storage), as libvirtd sees them. */
+  sharedStorage: readonly string[];
+  log: Logger;
+}
+
+const CALL_TIMEOUT_MS = 30_000;
+
+/**
+ * Live migration through libvirt. Each step opens a connection of its own to this host's libvirtd (the
+ * driver's main connection is busy with events and listings, and libvirtd serves five requests per
+ * client at a time): a prepare for its checks, a migration for as long as it runs.
+ */
+export class LibvirtMigration implements MigrationDriver {
+  private readonly log: Logger;
+
+  constructor(private readonly options: LibvirtMigrationOptions) {
+    this.log = options.log.child({ libvirt: options.uri });
+  }
+
+  async prepareIncoming(incoming: IncomingMigration): Promise<void> {
+    await this.withConnection(async (conn) => {
+      await checkArrival(conn, incoming);
+      const disks = disksToReceive(incoming, this.options.sharedStorage);
+      await checkDisksUnused(conn, incoming.vmId, disks);
+      await readyImages(
+        conn,
+        incoming.copyStorage,
+        disks,
+        this.log.child({ migrationId: incoming.migrationId }),
+      );
+    });
+  }
+
+  async migrate(outgoing: OutgoingMigration): Promise<MigrationJob> {
+    const log = this.log.child({ migrationId: outgoing.migrationId, vmId: outgoing.vmId });
+    const conn = await this.open();
+    try {
+      const dom = await conn.domains.lookupByUuid(outgoing.vmId);
+      const disks = parseDomainDisks(await conn.domains.getXmlDesc(dom));
+      const plan = planMigration(outgoing.options, outgoing.migrateUri, disks, this.options.sharedStorage);
+      log.info(
+        { destination: outgoing.connectUri, flags: plan.flags, copied: plan.copied, unsafe: plan.unsafe },
+        'starting a peer-to-peer migration',
+      );
+      return await LibvirtMigrationJob.start(
+        conn,
+        dom,
+        outgoing.connectUri,
+        plan,
+        outgoing.options.maxDowntimeMs,
+        log,
+      );
+    } catch (err) {
+      await conn.close();
+      throw isDriverError(err) ? err : toDriverError(err);
+    }
+  }
+
+  async runningJob(vmId: string): Promise<MigrationJob | undefined> {
+    const conn = await this.open();
+    try {
+      const dom = await conn.domains.lookupByUuid(vmId);
+      const job = await conn.jobs.getStats(dom);
+      const outgoing =
+        job.type !== VIR_DOMAIN_JOB_NONE &&
+        job.stats[VIR_DOMAIN_JOB_OPERATION] === VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT;
+      if (outgoing) return LibvirtMigrationJob.adopt(conn, dom, this.log.child({ vmId }));
+    } catch (err) {
+      await conn.close();
+      if (isNoDomain(err)) return undefined;
+      throw toDriverError(err);
+    }
+    await conn.close();
+    return undefined;
+  }
+
+  private async open(): Promise<LibvirtConnection> {
+    try {
+      return await connect(this.options.uri, { callTimeoutMs: CALL_TIMEOUT_MS });
+    } catch (err) {
+      throw toDriverError(err);
+    }
+  }
+
+  private async withConnection<T>(work: (conn: LibvirtConnection) => Promise<T>): Promise<T> {
+    const conn = await this.open();
+    try {
+      return await work(conn);
+    } catch (err) {
+      throw isDriverError(err) ? err : toDriverError(err);
+    } finally {
+      await conn.close();
+    }
+  }
+}

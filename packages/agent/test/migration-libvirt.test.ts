@@ -1,0 +1,465 @@
+import { execFile } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { CommandStatus, CopyStorage } from '@cockpit/proto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type AgentHandle, createLogger, startAgent } from '../src/index.ts';
+import type { ControllerSession } from './support/controller-session.ts';
+import { guestWithDisksXml, writeDirtyingBootImage } from './support/guests.ts';
+import {
+  guestXml,
+  type LibvirtHost,
+  startLibvirtHost,
+  virsh,
+  virshDominfo,
+  waitFor,
+} from './support/harness.ts';
+import {
+  cancelStep,
+  finalOf,
+  forceCompleteStep,
+  historyOf,
+  migrationOptions,
+  performStep,
+  prepareStep,
+  progressOf,
+  progressWhere,
+  send,
+} from './support/migration-steps.ts';
+import { restartLibvirtd } from './support/restart-libvirtd.ts';
+import { ScriptedController } from './support/scripted-controller.ts';
+import { LogCapture, tempStateDir, testConfig } from './support/test-agent.ts';
+
+// Live migration between two real libvirt hosts (deploy/dev/libvirt-host), each with its own agent on the
+// libvirt driver, both connected to the scripted controller, which plays the coordinator: it sends the
+// prepare to the destination and the perform, cancel and force-complete to the source. virsh is the
+// witness of where the guest runs.
+
+const execFileAsync = promisify(execFile);
+const MIB = 1024 * 1024;
+
+interface Side {
+  host: LibvirtHost;
+  stateDir: string;
+  agent: AgentHandle;
+  session: ControllerSession;
+  log: LogCapture;
+}
+
+let controller: ScriptedController;
+let a: Side;
+let b: Side;
+/** Declared shared (--shared-storage) on both agents; `unshared` is as shared in fact, but not declared. */
+let shared: string;
+let unshared: string;
+let bootImage: string;
+let userfaultfd: string | undefined;
+const guests = new Set<string>();
+
+async function side(host: LibvirtHost, stateDir?: string): Promise<Side> {
+  const log = new LogCapture();
+  const sessions = controller.nextSession();
+  const dir = stateDir ?? (await tempStateDir());
+  const agent = await startAgent({
+    config: testConfig(controller.address, dir, {
+      driver: 'libvirt',
+      libvirtUri: host.uri,
+      migrationUri: host.uri,
+      joinToken: 'tok',
+      hostname: host.name,
+      sharedStorage: [shared],
+    }),
+    log: createLogger('debug', log.stream),
+    migration: { progressIntervalMs: 250 },
+  });
+  const session = await sessions;
+  await session.welcome();
+  await session.until(() => session.snapshots().at(-1)?.last === true);
+  return { host, stateDir: dir, agent, session, log };
+}
+
+beforeAll(async () => {
+  const tag = randomBytes(3).toString('hex');
+  const [hostA, hostB] = await Promise.all([
+    startLibvirtHost({ name: `agent-mig-a-${tag}` }),
+    startLibvirtHost({ name: `agent-mig-b-${tag}` }),
+  ]);
+  // Outside the hosts' private folders every path is the same file for both: shared storage in fact.
+  const root = join(dirname(hostA.stateDir), `agent-mig-${tag}`);
+  shared = join(root, 'shared');
+  unshared = join(root, 'unshared');
+  await Promise.all([mkdir(shared, { recursive: true }), mkdir(unshared, { recursive: true })]);
+  bootImage = join(shared, 'dirtying-boot.img');
+  await writeDirtyingBootImage(bootImage);
+  // Post-copy: QEMU needs userfaultfd. Set for the run, restored after.
+  userfaultfd = (await readFile('/proc/sys/vm/unprivileged_userfaultfd', 'utf8')).trim();
+  await writeFile('/proc/sys/vm/unprivileged_userfaultfd', '1');
+  controller = await ScriptedController.start();
+  a = await side(hostA);
+  b = await side(hostB);
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.all([a?.agent.close(), b?.agent.close()]);
+  await controller?.stop();
+  await Promise.all([a?.host.stop(), b?.host.stop()]);
+  if (userfaultfd !== undefined) await writeFile('/proc/sys/vm/unprivileged_userfaultfd', userfaultfd);
+  if (shared !== undefined) await rm(dirname(shared), { recursive: true, force: true });
+}, 120_000);
+
+afterEach(async () => {
+  // A guest that still runs (a dirtying one keeps a core busy) goes, wherever it is.
+  for (const name of guests) {
+    for (const host of [a.host, b.host]) {
+      await virsh(host.uri, 'destroy', name).catch(() => undefined);
+      await virsh(host.uri, 'undefine', name).catch(() => undefined);
+    }
+  }
+  guests.clear();
+});
+
+/** Defines (persistent) or creates (transient) a guest on `on` and starts it. */
+async function startGuest(on: Side, xml: (name: string, uuid: string) => string, persistent = true) {
+  const name = `mig-${randomBytes(3).toString('hex')}`;
+  const uuid = randomUUID();
+  guests.add(name);
+  const file = join(on.host.stateDir, `${name}.xml`);
+  await writeFile(file, xml(name, uuid));
+  if (persistent) {
+    await virsh(on.host.uri, 'define', file);
+    await virsh(on.host.uri, 'start', name);
+  } else {
+    await virsh(on.host.uri, 'create', file);
+  }
+  // The source's agent knows it, as the controller would before migrating it.
+  await on.session.until(() => historyOf(on.session, uuid).some((h) => h.startsWith('running/')));
+  return { name, id: uuid };
+}
+
+const diskless = (name: string, uuid: string) => guestXml({ name, uuid, memoryMiB: 64 });
+const dirtying = (name: string, uuid: string) =>
+  guestWithDisksXml({ name, uuid, disks: [{ path: bootImage, target: 'vda', readOnly: true }] });
+
+const listed = async (on: Side) =>
+  (await virsh(on.host.uri, 'list', '--all', '--name')).split('\n').map((l) => l.trim());
+const domstate = async (on: Side, name: string) => (await virsh(on.host.uri, 'domstate', name)).trim();
+
+/** The coordinator's first two steps: prepare on `to`, perform on `from`. */
+async function migrate(
+  from: Side,
+  to: Side,
+  vm: { id: string; name: string },
+  options = migrationOptions(),
+  disks = recordOf(from, vm.id)?.disks ?? [],
+) {
+  const migrationId = randomUUID();
+  const prepare = prepareStep(vm.id, vm.name, { migrationId, copyStorage: options.copyStorage, disks });
+  const prepared = await finalOf(to.session, await send(to.session, prepare));
+  expect(prepared).toMatchObject({
+    status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
+    detail: { $case: 'migrationPrepared', value: { connectUri: to.host.uri } },
+  });
+  const commandId = await send(from.session, performStep(migrationId, vm.id, to.host.uri, options));
+  return { migrationId, commandId };
+}
+
+/**
+ * A journal history: exactly `before`, then any of `between` (states a read may or may not catch,
+ * depending on when it runs after the events), then `last`.
+ */
+function expectSteps(history: string[], o: { before: string[]; between: string[]; last: string }) {
+  expect(history.slice(0, o.before.length), history.join(' → ')).toEqual(o.before);
+  expect(history.at(-1), history.join(' → ')).toBe(o.last);
+  for (const step of history.slice(o.before.length, -1))
+    expect(o.between, history.join(' → ')).toContain(step);
+}
+
+/** The latest record of the VM the side's session received. */
+function recordOf(on: Side, vmId: string) {
+  const changes = on.session
+    .changes()
+    .filter((c) => c.change?.$case === 'vmUpdated' && c.change.value.id === vmId);
+  const last = changes.at(-1)?.change;
+  return last?.$case === 'vmUpdated' ? last.value : undefined;
+}
+
+describe('live migration between two libvirt hosts, through their agents', () => {
+  it('live, persistent, undefine_source: A→B and back; progress arrives; the journals show it leave and arrive', async () => {
+    const vm = await startGuest(a, diskless);
+    const { commandId } = await migrate(a, b, vm, migrationOptions({ bandwidthMibps: 1 }));
+    const final = await finalOf(a.session, commandId);
+    expect(final.status).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
+    const progress = progressOf(a.session, commandId);
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress.some((p) => p.memoryTotal >= 64 * MIB && p.elapsedMs > 0)).toBe(true);
+    // The final figures come from libvirt's job-completed event: the downtime is known by then.
+    const figures = final.detail?.$case === 'migrationProgress' ? final.detail.value : undefined;
+    expect(figures).toMatchObject({ memoryRemaining: 0, dataRemaining: 0, postCopy: false });
+    expect(figures?.memoryTotal).toBeGreaterThanOrEqual(64 * MIB);
+    expect(figures?.downtimeMs).toBeGreaterThan(0);
+    // Nothing after the final update.
+    expect(a.session.commandUpdates(commandId).at(-1)?.status).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
+
+    expect(await virshDominfo(b.host.uri, vm.name)).toMatchObject({
+      State: 'running',
+      Persistent: 'yes',
+      UUID: vm.id,
+    });
+    expect(await listed(a)).not.toContain(vm.name);
+    await a.session.until(() => historyOf(a.session, vm.id).at(-1)?.startsWith('removed'));
+    await b.session.until(() => historyOf(b.session, vm.id).at(-1) === 'running/migrated persistent');
+    // The source pauses at the switch-over and stops as migrated; a read may see either before the removal.
+    expectSteps(historyOf(a.session, vm.id), {
+      before: ['shut_off/unknown persistent', 'running/booted persistent'],
+      between: ['paused/migration persistent', 'shut_off/migrated persistent'],
+      last: 'removed MIGRATED',
+    });
+    // The destination's incoming domain exists, paused and transient, from the start of the migration; it
+    // is defined once it runs. Reads may catch any of these on the way.
+    expectSteps(historyOf(b.session, vm.id), {
+      before: [],
+      between: ['paused/migration', 'running/migrated', 'paused/migration persistent'],
+      last: 'running/migrated persistent',
+    });
+
+    const back = await migrate(b, a, vm);
+    expect((await finalOf(b.session, back.commandId)).status).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
+    expect(await virshDominfo(a.host.uri, vm.name)).toMatchObject({ State: 'running', Persistent: 'yes' });
+    expect(await listed(b)).not.toContain(vm.name);
+    await b.session.until(() => historyOf(b.session, vm.id).at(-1) === 'removed MIGRATED');
+  }, 120_000);
+
+  it('without undefine_source a persistent source keeps its definition shut off; a transient one is removed', async () => {
+    const kept = await startGuest(a, diskless);
+    const keep = await migrate(a, b, kept, migrationOptions({ undefineSource: false, persistent: false }));
+    expect((await finalOf(a.session, keep.commandId)).status).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
+    expect(await virshDominfo(a.host.uri, kept.name)).toMatchObject({ State: 'shut off', Persistent: 'yes' });
+    expect(await virshDominfo(b.host.uri, kept.name)).toMatchObject({ State: 'running', Persistent: 'no' });
+    await a.session.until(() => historyOf(a.session, kept.id).at(-1) === 'shut_off/migrated persistent');
+    await b.session.until(() => historyOf(b.session, kept.id).at(-1) === 'running/migrated');
+
+    const transient = await startGuest(a, diskless, false);
+    const move = await migrate(
+      a,
+      b,
+      transient,
+      migrationOptions({ undefineSource: false, persistent: false }),
+    );
+    expect((await finalOf(a.session, move.commandId)).status).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
+    expect(await listed(a)).not.toContain(transient.name);
+    await a.session.until(() => historyOf(a.session, transient.id).at(-1) === 'removed MIGRATED');
+  }, 120_000);
+
+  it('cancel while migrating (throttled): the perform fails "cancelled", the guest keeps running on the source', async () => {
+    const vm = await startGuest(a, dirtying);
+    const options = migrationOptions({ bandwidthMibps: 1, maxDowntimeMs: 50 });
+    const { migrationId, commandId } = await migrate(a, b, vm, options);
+    await progressWhere(a.session, commandId, (p) => p.memoryProcessed > 0);
+    // The maximum downtime is set on the running job.
+    expect((await virsh(a.host.uri, 'migrate-getmaxdowntime', vm.name)).trim()).toBe('50');
+    // Not started with allow_post_copy: force-complete is refused and the migration goes on.
+    const force = await finalOf(a.session, await send(a.session, forceCompleteStep(migrationId, vm.id)));
+    expect(force).toMatchObject({
+      status: CommandStatus.COMMAND_STATUS_FAILED,
+      error: { code: 'post_copy_not_allowed' },
+    });
+
+    const cancel = await finalOf(a.session, await send(a.session, cancelStep(migrationId, vm.id)));
+    expect(cancel.status).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
+    const final = await finalOf(a.session, commandId);
+    expect(final).toMatchObject({
+      status: CommandStatus.COMMAND_STATUS_FAILED,
+      error: { code: 'cancelled' },
+    });
+    expect(final.error?.message).toBe(
+      "the migration was cancelled: operation aborted: job 'migration out' canceled by client",
+    );
+    expect(await domstate(a, vm.name)).toBe('running');
+    expect(await listed(b)).not.toContain(vm.name);
+    await b.session.until(() => historyOf(b.session, vm.id).at(-1) === 'removed UNDEFINED');
+    expect(historyOf(a.session, vm.id).at(-1)).toMatch(/^running\//);
+    const again = await finalOf(a.session, await send(a.session, cancelStep(migrationId, vm.id)));
+    expect(again).toMatchObject({
+      status: CommandStatus.COMMAND_STATUS_FAILED,
+      error: { code: 'no_migration_running' },
+    });
+  }, 120_000);
+
+  it('force-complete switches a migration that does not converge to post-copy, and it completes', async () => {
+    const vm = await startGuest(a, dirtying);
+    const options = migrationOptions({ bandwidthMibps: 1, allowPostCopy: true });
+    const { migrationId, commandId } = await migrate(a, b, vm, options);
+    await progressWhere(a.session, commandId, (p) => p.memoryProcessed > 0);
+    const force = await finalOf(a.session, await send(a.session, forceCompleteStep(migrationId, vm.id)));
+    expect(force.status).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
+    const final = await finalOf(a.session, commandId);
+    expect(final.status).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
+    expect(final.detail?.$case === 'migrationProgress' && final.detail.value.postCopy).toBe(true);
+    expect(await virshDominfo(b.host.uri, vm.name)).toMatchObject({ State: 'running', Persistent: 'yes' });
+    expect(await listed(a)).not.toContain(vm.name);
+    await a.session.until(() => historyOf(a.session, vm.id).at(-1) === 'removed MIGRATED');
+    await b.session.until(() => historyOf(b.session, vm.id).at(-1) === 'running/migrated persistent');
+  }, 120_000);
+
+  it('a completion timeout aborts the migration: FAILED "completion_timeout", the guest stays', async () => {
+    const vm = await startGuest(a, dirtying);
+    const options = migrationOptions({ bandwidthMibps: 1, completionTimeoutS: 2 });
+    const { commandId } = await migrate(a, b, vm, options);
+    const final = await finalOf(a.session, commandId);
+    expect(final).toMatchObject({
+      status: CommandStatus.COMMAND_STATUS_FAILED,
+      error: { code: 'completion_timeout' },
+    });
+    expect(final.error?.message).toMatch(
+      /^the migration did not complete within 2 s and was aborted: operation aborted/,
+    );
+    expect(await domstate(a, vm.name)).toBe('running');
+    expect(await listed(b)).not.toContain(vm.name);
+  }, 120_000);
+
+  it("the destination's libvirtd stopped: FAILED in libvirt's words, the guest still runs on the source", async () => {
+    const vm = await startGuest(a, diskless);
+    const migrationId = randomUUID();
+    await finalOf(b.session, await send(b.session, prepareStep(vm.id, vm.name, { migrationId })));
+    await restartLibvirtd(b.host, async () => {
+      const commandId = await send(
+        a.session,
+        performStep(migrationId, vm.id, b.host.uri, migrationOptions()),
+      );
+      const final = await finalOf(a.session, commandId);
+      expect(final).toMatchObject({
+        status: CommandStatus.COMMAND_STATUS_FAILED,
+        error: { code: 'SYSTEM_ERROR' },
+      });
+      expect(final.error?.message).toBe(
+        `unable to connect to server at '127.0.0.1:${b.host.tcpPort}': Connection refused`,
+      );
+      expect(await domstate(a, vm.name)).toBe('running');
+    });
+    expect(await listed(b)).not.toContain(vm.name);
+    expect(historyOf(a.session, vm.id).at(-1)).toBe('running/booted persistent');
+  }, 120_000);
+
+  it('copy_storage all: a qcow2 disk that exists only on the source is created on the destination and copied', async () => {
+    const image = `/var/lib/libvirt/images/${randomBytes(3).toString('hex')}.qcow2`;
+    const onA = join(a.host.stateDir, 'lib', image.slice('/var/lib/libvirt/'.length));
+    const onB = join(b.host.stateDir, 'lib', image.slice('/var/lib/libvirt/'.length));
+    await execFileAsync('qemu-img', ['create', '-q', '-f', 'qcow2', onA, '32M']);
+    await execFileAsync('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x5a 0 1M', onA]);
+    const vm = await startGuest(a, (name, uuid) =>
+      guestWithDisksXml({
+        name,
+        uuid,
+        boot: 'network',
+        disks: [{ path: image, target: 'vda', format: 'qcow2' }],
+      }),
+    );
+    const disks = recordOf(a, vm.id)?.disks;
+    expect(disks).toEqual([
+      {
+        target: 'vda',
+        path: image,
+        format: 'qcow2',
+        capacityBytes: 32 * MIB,
+        readOnly: false,
+        shareable: false,
+      },
+    ]);
+    // Incremental copies need the image (with its backing chain) there already.
+    const inc = await finalOf(
+      b.session,
+      await send(
+        b.session,
+        prepareStep(vm.id, vm.name, { copyStorage: CopyStorage.COPY_STORAGE_INC, disks }),
+      ),
+    );
+    expect(inc).toMatchObject({
+      status: CommandStatus.COMMAND_STATUS_FAILED,
+      error: { code: 'storage_missing' },
+    });
+
+    const options = migrationOptions({ copyStorage: CopyStorage.COPY_STORAGE_ALL });
+    const { commandId } = await migrate(a, b, vm, options, disks);
+    expect((await stat(onB)).isFile()).toBe(true);
+    expect((await virsh(b.host.uri, 'pool-list', '--all', '--name')).trim()).toBe('');
+    expect((await finalOf(a.session, commandId)).status).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
+    expect(await virshDominfo(b.host.uri, vm.name)).toMatchObject({ State: 'running', Persistent: 'yes' });
+    expect(await listed(a)).not.toContain(vm.name);
+    const read = await execFileAsync('qemu-io', ['-r', '-U', '-f', 'qcow2', '-c', 'read -P 0x5a 0 1M', onB]);
+    expect(read.stdout).toContain('read 1048576/1048576 bytes');
+    await b.session.until(() => recordOf(b, vm.id)?.disks.length === 1);
+    expect(recordOf(b, vm.id)?.disks).toEqual(disks);
+  }, 120_000);
+
+  it('copy_storage none: disks in a folder declared shared migrate (UNSAFE); elsewhere libvirt refuses', async () => {
+    const declared = join(shared, `${randomBytes(3).toString('hex')}.raw`);
+    const undeclared = join(unshared, `${randomBytes(3).toString('hex')}.raw`);
+    await Promise.all(
+      [declared, undeclared].map((p) => execFileAsync('qemu-img', ['create', '-q', '-f', 'raw', p, '8M'])),
+    );
+    const withDisk = (path: string) => (name: string, uuid: string) =>
+      guestWithDisksXml({ name, uuid, boot: 'network', disks: [{ path, target: 'vda' }] });
+
+    const refused = await startGuest(a, withDisk(undeclared));
+    const no = await migrate(a, b, refused);
+    expect(await finalOf(a.session, no.commandId)).toMatchObject({
+      status: CommandStatus.COMMAND_STATUS_FAILED,
+      error: {
+        code: 'MIGRATE_UNSAFE',
+        message: 'Unsafe migration: Migration without shared storage is unsafe',
+      },
+    });
+    expect(await domstate(a, refused.name)).toBe('running');
+
+    const moved = await startGuest(a, withDisk(declared));
+    const yes = await migrate(a, b, moved);
+    expect((await finalOf(a.session, yes.commandId)).status).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
+    expect(await domstate(b, moved.name)).toBe('running');
+  }, 120_000);
+
+  it('a repeated perform command id does not migrate twice', async () => {
+    const vm = await startGuest(a, diskless);
+    const migrationId = randomUUID();
+    await finalOf(b.session, await send(b.session, prepareStep(vm.id, vm.name, { migrationId })));
+    const step = performStep(migrationId, vm.id, b.host.uri, migrationOptions({ bandwidthMibps: 1 }));
+    const commandId = await send(a.session, step);
+    await send(a.session, step, commandId);
+    expect((await finalOf(a.session, commandId)).status).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
+    await send(a.session, step, commandId);
+    await a.session.until(
+      () =>
+        a.session.commandUpdates(commandId).filter((u) => u.status === CommandStatus.COMMAND_STATUS_SUCCEEDED)
+          .length === 2,
+    );
+    const updates = a.session.commandUpdates(commandId);
+    expect(updates.filter((u) => u.status === CommandStatus.COMMAND_STATUS_ACCEPTED)).toHaveLength(1);
+    expect(
+      a.log.messages('starting a peer-to-peer migration').filter((l) => l.migrationId === migrationId),
+    ).toHaveLength(1);
+    expect(await domstate(b, vm.name)).toBe('running');
+    expect(await listed(a)).not.toContain(vm.name);
+  }, 120_000);
+
+  it('after a source agent restart, cancel still aborts the migration libvirt runs; the perform is "interrupted"', async () => {
+    const vm = await startGuest(a, dirtying);
+    const { migrationId, commandId } = await migrate(a, b, vm, migrationOptions({ bandwidthMibps: 1 }));
+    await progressWhere(a.session, commandId, (p) => p.memoryProcessed > 0);
+    // The agent stops; libvirtd goes on migrating.
+    await a.agent.close();
+    expect((await virsh(a.host.uri, 'domjobinfo', vm.name)).split('\n')[0]).toMatch(/Job type:\s+Unbounded/);
+    a = await side(a.host, a.stateDir);
+    const cancel = await finalOf(a.session, await send(a.session, cancelStep(migrationId, vm.id)));
+    expect(cancel.status).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
+    expect(await domstate(a, vm.name)).toBe('running');
+    await waitFor(async () => ((await listed(b)).includes(vm.name) ? undefined : true), {
+      what: 'the incoming domain to leave B',
+    });
+    await send(a.session, performStep(migrationId, vm.id, b.host.uri, migrationOptions()), commandId);
+    expect(await finalOf(a.session, commandId)).toMatchObject({
+      status: CommandStatus.COMMAND_STATUS_FAILED,
+      error: { code: 'interrupted' },
+    });
+  }, 120_000);
+});
