@@ -81,7 +81,9 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const p = median(pipeline);
 const e = median(encodeOnly);
 const heapAfter = heapMiB();
-console.log(`agents × VMs: ${AGENTS} × ${VMS}; samples per ${PERIOD_MS / 1000} s period: ${samplesPerPeriod}`);
+console.log(
+  `agents × VMs: ${AGENTS} × ${VMS}; samples per ${PERIOD_MS / 1000} s period: ${samplesPerPeriod}`,
+);
 console.log(`pipeline (read + rates + buffer + encode): median ${p.toFixed(1)} ms CPU per period`);
 console.log(`  = ${((p / PERIOD_MS) * 100).toFixed(2)} % of one core at a ${PERIOD_MS / 1000} s period`);
 console.log(`  = ${((p * 1000) / samplesPerPeriod).toFixed(2)} µs per sample`);

@@ -118,7 +118,9 @@ describe('metrics of a real QEMU guest', () => {
   });
 
   it('destroy and start: no rate for the first sample after it, never a negative or spiking one', async () => {
-    await waitFor(() => (guestSamples().length >= 2 ? true : undefined), { what: 'two samples of the guest' });
+    await waitFor(() => (guestSamples().length >= 2 ? true : undefined), {
+      what: 'two samples of the guest',
+    });
     await virsh(host.uri, 'destroy', GUEST);
     const destroyedAt = Date.now();
     await virsh(host.uri, 'start', GUEST);
@@ -168,6 +170,8 @@ describe('metrics of a real QEMU guest', () => {
     expect(check.output).toBe('');
     expect(check.code).toBe(0);
     expect(text).toContain('cockpit_agent_libvirt_up 1\n');
-    expect(text).toContain(`cockpit_vm_memory_current_bytes{vm_id="${guestId}",vm_name="${GUEST}"} 67108864\n`);
+    expect(text).toContain(
+      `cockpit_vm_memory_current_bytes{vm_id="${guestId}",vm_name="${GUEST}"} 67108864\n`,
+    );
   });
 });

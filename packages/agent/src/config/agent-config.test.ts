@@ -181,7 +181,7 @@ describe('metrics settings', () => {
   it('reads the interval, the bounds, the listen address (or off) and a token', () => {
     const config = run([...base, '--metrics-interval', '1', '--metrics-listen', ':9100'], {
       COCKPIT_AGENT_METRICS_BUFFER_AGE: '600',
-      COCKPIT_AGENT_METRICS_BUFFER_SIZE: '5000',
+      COCKPIT_AGENT_METRICS_BUFFER_MAX: '5000',
       COCKPIT_AGENT_METRICS_TOKEN: 's3cret-s3cret-s3cret',
     });
     expect(config.metrics).toEqual({
@@ -201,7 +201,7 @@ describe('metrics settings', () => {
         ...base,
         '--metrics-interval',
         '0.5',
-        '--metrics-buffer-size',
+        '--metrics-buffer-max',
         '10',
         '--metrics-listen',
         'localhost',
@@ -212,7 +212,7 @@ describe('metrics settings', () => {
       '--metrics-listen (COCKPIT_AGENT_METRICS_LISTEN): must be host:port (e.g. 127.0.0.1:9480, [::1]:9480, :9480 for every address) or off',
       '--metrics-token (COCKPIT_AGENT_METRICS_TOKEN): must be at least 16 printable characters without spaces',
       '--metrics-interval (COCKPIT_AGENT_METRICS_INTERVAL): must be a number from 1 to 3600',
-      '--metrics-buffer-size (COCKPIT_AGENT_METRICS_BUFFER_SIZE): must be a whole number from 1000 to 100000000',
+      '--metrics-buffer-max (COCKPIT_AGENT_METRICS_BUFFER_MAX): must be a whole number from 1000 to 100000000',
     ]);
     expect(
       problemsOf([...base, '--metrics-listen', 'off', '--metrics-token', 'a-long-enough-token']),

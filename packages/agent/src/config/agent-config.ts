@@ -111,7 +111,7 @@ function metricsConfig(v: Validator): MetricsConfig {
   return {
     intervalMs: v.number('metricsInterval', 10, 1, 3600) * 1000,
     bufferMaxAgeMs: v.number('metricsBufferAge', 1800, 0, 604_800) * 1000,
-    bufferMaxSamples: v.number('metricsBufferSize', 100_000, 1_000, 100_000_000, true),
+    bufferMaxSamples: v.number('metricsBufferMax', 100_000, 1_000, 100_000_000, true),
     listen: typeof listen === 'string' ? undefined : listen,
     token,
   };

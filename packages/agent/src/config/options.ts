@@ -144,9 +144,9 @@ export const OPTIONS = {
     help: 'while disconnected, keep samples this far back (older ones are dropped and counted)',
     default: '1800',
   },
-  metricsBufferSize: {
-    flag: 'metrics-buffer-size',
-    env: 'COCKPIT_AGENT_METRICS_BUFFER_SIZE',
+  metricsBufferMax: {
+    flag: 'metrics-buffer-max',
+    env: 'COCKPIT_AGENT_METRICS_BUFFER_MAX',
     value: '<samples>',
     help: 'while disconnected, keep at most this many samples (one per VM and one per host each period)',
     default: '100000',
