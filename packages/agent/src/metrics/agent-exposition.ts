@@ -100,7 +100,7 @@ export function renderAgentMetrics(view: AgentMetricsView): string {
   t.family(
     'cockpit_agent_disconnects_total',
     'counter',
-    'Sessions with the controller that ended, by reason.',
+    'Sessions with the controller that ended or could not start, by reason.',
   );
   for (const [reason, n] of view.disconnects) t.sample('cockpit_agent_disconnects_total', n, { reason });
   t.family('cockpit_agent_journal_entries', 'gauge', 'State changes kept in the journal for replay.');
