@@ -123,6 +123,25 @@ describe("the agent's /metrics", () => {
     expect(isMetricsEndpointError(err)).toBe(true);
     expect((err as Error).message).toContain(`cannot listen on 127.0.0.1:${port} for /metrics`);
   });
+
+  it('the default address taken (a second agent on the machine): no /metrics, a warning, the agent runs', async () => {
+    const port = await busyPort();
+    const sessions = controller.nextSession();
+    const a = await startTestAgent(controller.address, {
+      config: {
+        joinToken: 'tok',
+        metrics: { ...DEFAULT_METRICS_CONFIG, listen: { host: '127.0.0.1', port }, listenIsDefault: true },
+      },
+    });
+    agents.push(a);
+    expect(a.agent.metricsUrl).toBeUndefined();
+    expect(
+      a.log.lines.find((l) => String(l.msg).startsWith('the default /metrics address is taken')),
+    ).toBeDefined();
+    const session = await sessions;
+    await session.welcome({ metricsIntervalMs: 1_000 });
+    await session.until(() => session.hostSamples().length > 0);
+  });
 });
 
 describe('cockpit-agent serving /metrics', () => {

@@ -174,6 +174,7 @@ describe('metrics settings', () => {
       bufferMaxAgeMs: 1_800_000,
       bufferMaxSamples: 100_000,
       listen: { host: '127.0.0.1', port: 9480 },
+      listenIsDefault: true,
       token: undefined,
     });
   });
@@ -189,6 +190,7 @@ describe('metrics settings', () => {
       bufferMaxAgeMs: 600_000,
       bufferMaxSamples: 5_000,
       listen: { host: '::', port: 9100 },
+      listenIsDefault: false,
       token: 's3cret-s3cret-s3cret',
     });
     expect(run([...base, '--metrics-listen', '[::1]:0']).metrics?.listen).toEqual({ host: '::1', port: 0 });

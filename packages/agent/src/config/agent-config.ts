@@ -113,6 +113,7 @@ function metricsConfig(v: Validator): MetricsConfig {
     bufferMaxAgeMs: v.number('metricsBufferAge', 1800, 0, 604_800) * 1000,
     bufferMaxSamples: v.number('metricsBufferMax', 100_000, 1_000, 100_000_000, true),
     listen: typeof listen === 'string' ? undefined : listen,
+    listenIsDefault: listenText === undefined,
     token,
   };
 }

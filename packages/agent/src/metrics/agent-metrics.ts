@@ -5,7 +5,7 @@ import { describeEnd } from '../connection/session-end.ts';
 import type { HypervisorDriver } from '../driver/driver.ts';
 import { type AgentMetricsView, renderAgentMetrics } from './agent-exposition.ts';
 import type { MetricsConfig } from './metrics-config.ts';
-import { type MetricsEndpoint, startMetricsEndpoint } from './metrics-endpoint.ts';
+import { isMetricsEndpointError, type MetricsEndpoint, startMetricsEndpoint } from './metrics-endpoint.ts';
 import { SampleBuffer } from './sample-buffer.ts';
 import { Sampler } from './sampler.ts';
 
@@ -51,16 +51,27 @@ export class AgentMetrics {
     return this.endpoint?.url;
   }
 
-  /** Starts the /metrics endpoint when configured; rejects with MetricsEndpointError if it cannot listen. */
+  /**
+   * Starts the /metrics endpoint when configured; rejects with MetricsEndpointError if it cannot listen
+   * on an address the operator chose (a taken default address only costs the endpoint).
+   */
   async listen(core: () => AgentCoreView): Promise<void> {
-    const { listen, token } = this.options.config;
+    const { listen, token, listenIsDefault } = this.options.config;
     if (listen === undefined) return;
-    this.endpoint = await startMetricsEndpoint({
-      listen,
-      token,
-      log: this.options.log,
-      render: () => renderAgentMetrics(this.view(core())),
-    });
+    try {
+      this.endpoint = await startMetricsEndpoint({
+        listen,
+        token,
+        log: this.options.log,
+        render: () => renderAgentMetrics(this.view(core())),
+      });
+    } catch (err) {
+      if (!(listenIsDefault === true && isMetricsEndpointError(err))) throw err;
+      this.options.log.warn(
+        { err: err.message },
+        'the default /metrics address is taken (another agent on this machine?): serving no /metrics; set --metrics-listen',
+      );
+    }
   }
 
   /** Starts sampling (once the driver is up). */

@@ -16,6 +16,11 @@ export interface MetricsConfig {
   bufferMaxSamples: number;
   /** Where the agent's own /metrics listens; undefined: no endpoint. */
   listen?: ListenAddress;
+  /**
+   * The address is the default, not one the operator chose: when it is taken (a second agent on this
+   * machine) the agent serves no /metrics and says so, instead of refusing to start.
+   */
+  listenIsDefault?: boolean;
   /** A static bearer token /metrics requires; undefined: none. */
   token?: string;
 }
