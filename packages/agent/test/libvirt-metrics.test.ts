@@ -14,6 +14,7 @@ import {
 import type { ControllerSession } from './support/controller-session.ts';
 import { type LibvirtHost, startLibvirtHost, virsh, waitFor } from './support/harness.ts';
 import { promtoolCheck } from './support/promtool.ts';
+import { restartLibvirtd } from './support/restart-libvirtd.ts';
 import { ScriptedController } from './support/scripted-controller.ts';
 import { LogCapture, tempStateDir, testConfig } from './support/test-agent.ts';
 
@@ -153,6 +154,32 @@ describe('metrics of a real QEMU guest', () => {
     // Slots only grow.
     const slots = guestSamples().map((s) => s.atMs);
     expect(slots.every((t, i) => i === 0 || t > (slots[i - 1] ?? 0))).toBe(true);
+  });
+
+  it('libvirtd restarts under the sampler: readings fail meanwhile, then the rates go on (same domain id)', async () => {
+    const id = (await virsh(host.uri, 'domid', GUEST)).trim();
+    const failing = () =>
+      log.messages('cannot read performance counters: no samples until the hypervisor answers again');
+    const recovered = () => log.messages('performance counters readable again');
+    const failedBefore = failing().length;
+    await restartLibvirtd(host, () =>
+      waitFor(() => (failing().length > failedBefore ? true : undefined), {
+        timeoutMs: 20_000,
+        what: 'a failed reading while libvirtd is down',
+      }).then(() => undefined),
+    );
+    const back = await waitFor(() => recovered().at(-1), { timeoutMs: 60_000, what: 'readings to resume' });
+    const backAt = Date.parse(String(back.time));
+    expect((await virsh(host.uri, 'domid', GUEST)).trim()).toBe(id);
+    const resumed = await waitFor(
+      () => {
+        const later = guestSamples().filter((s) => s.atMs > backAt && vmValue(s, 'cpuPercent') !== undefined);
+        return later.length >= 2 ? later : undefined;
+      },
+      { timeoutMs: 30_000, what: 'rates of the guest after libvirtd came back' },
+    );
+    for (const s of resumed) expect(vmValue(s, 'cpuPercent')).toBeLessThanOrEqual(100);
+    for (const s of guestSamples()) expect(vmValue(s, 'cpuPercent') ?? 0).toBeGreaterThanOrEqual(0);
   });
 
   it("the agent's /metrics with real libvirt figures passes promtool", async () => {
