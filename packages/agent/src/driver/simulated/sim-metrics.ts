@@ -9,6 +9,8 @@ const TAU = 2 * Math.PI;
 
 /** How one simulated VM behaves: a daily wave, a smaller hourly one, noise; sizes of its I/O. */
 interface Profile {
+  /** The reading that last used it. */
+  seen: number;
   seed: number;
   cpuBase: number;
   cpuAmp: number;
@@ -28,6 +30,8 @@ interface Profile {
 
 /** One life of a VM's counters: from a start to its stop. */
 interface Life {
+  /** The reading that last saw the VM. */
+  seen: number;
   instance: number;
   lastAtMs: number;
   cpuNs: number;
@@ -67,6 +71,7 @@ export class SimMetrics {
   private readonly lives = new Map<string, Life>();
   private readonly profiles = new Map<string, Profile>();
   private instances = 0;
+  private readings = 0;
   private readonly host = { lastAtMs: -1, busyNs: 0, totalNs: 0 };
 
   constructor(
@@ -82,6 +87,7 @@ export class SimMetrics {
 
   read(vms: Iterable<Vm>): CounterReading {
     const t = this.now();
+    const generation = ++this.readings;
     const out: VmCounters[] = [];
     let vmCpuNs = 0;
     let rss = 0;
@@ -91,11 +97,13 @@ export class SimMetrics {
         continue;
       }
       const profile = this.profileOf(vm);
+      profile.seen = generation;
       let life = this.lives.get(vm.id);
       if (life === undefined) {
         life = newLife(++this.instances, t);
         this.lives.set(vm.id, life);
       }
+      life.seen = generation;
       const dtMs = Math.max(0, t - life.lastAtMs);
       life.lastAtMs = t;
       const running = vm.state === VmState.VM_STATE_RUNNING;
@@ -155,6 +163,13 @@ export class SimMetrics {
         ],
       });
     }
+    // VMs gone from the host (undefined, migrated away) or stopped: their state goes too (a profile is
+    // drawn again, identically, when the VM next runs here).
+    if (this.lives.size > out.length)
+      for (const [id, l] of this.lives) if (l.seen !== generation) this.lives.delete(id);
+    if (this.profiles.size > out.length) {
+      for (const [id, p] of this.profiles) if (p.seen !== generation) this.profiles.delete(id);
+    }
     return { readAtMs: t, host: this.hostCounters(t, vmCpuNs, rss), vms: out };
   }
 
@@ -196,6 +211,7 @@ const hasCounters = (state: VmState): boolean =>
   state === VmState.VM_STATE_PMSUSPENDED;
 
 const newLife = (instance: number, t: number): Life => ({
+  seen: 0,
   instance,
   lastAtMs: t,
   cpuNs: 0,
@@ -213,6 +229,7 @@ function drawProfile(prng: Prng, name: string): Profile {
   const [cpu, amp, disk, net] = ROLE_SHAPES[name.replace(/-\d+$/, '')] ?? DEFAULT_SHAPE;
   const spread = () => 0.6 + 0.8 * prng.next();
   return {
+    seen: 0,
     seed: Math.floor(prng.next() * 0x7fffffff),
     cpuBase: cpu * spread(),
     cpuAmp: amp * spread(),
