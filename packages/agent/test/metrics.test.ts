@@ -90,7 +90,7 @@ describe('metric samples over the stream', () => {
   it('while disconnected: a bounded buffer keeps the newest samples, sent after the next sync', async () => {
     const bound = 12;
     let sessions = controller.nextSession();
-    const { agent } = await agentWith({
+    const { agent, log } = await agentWith({
       config: { metrics: { ...DEFAULT_METRICS_CONFIG, intervalMs: 1_000, bufferMaxSamples: bound } },
     });
     const first = await sessions;
@@ -139,5 +139,9 @@ describe('metric samples over the stream', () => {
     expect(all.every((t, i) => i === 0 || t > (all[i - 1] ?? 0))).toBe(true);
     expect(second.vmSamples().filter((s) => sentBefore.has(`${s.vmId}@${s.atMs}`))).toEqual([]);
     expect(agent.status().metrics.buffered).toBeLessThanOrEqual(bound);
+    const [dropLine] = log.messages(
+      'metric samples dropped while disconnected (the oldest, beyond the buffer bounds); sending the rest',
+    );
+    expect(Number(dropLine?.dropped)).toBeGreaterThanOrEqual(2 * bound);
   });
 });

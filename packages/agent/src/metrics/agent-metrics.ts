@@ -30,6 +30,8 @@ export class AgentMetrics {
   private endpoint: MetricsEndpoint | undefined;
   private connected = false;
   private sessions = 0;
+  /** Samples dropped as of the last Welcome. */
+  private droppedAtWelcome = 0;
   private readonly disconnects = new Map<string, number>();
 
   constructor(private readonly options: { config: MetricsConfig; driver: HypervisorDriver; log: Logger }) {
@@ -85,6 +87,14 @@ export class AgentMetrics {
     if (state.welcome !== undefined) {
       this.sessions++;
       this.sampler?.setPeriod(state.welcome.metricsIntervalMs);
+      const dropped = this.buffer.dropped - this.droppedAtWelcome;
+      this.droppedAtWelcome = this.buffer.dropped;
+      if (dropped > 0) {
+        this.options.log.warn(
+          { dropped, backlog: this.buffer.size },
+          'metric samples dropped while disconnected (the oldest, beyond the buffer bounds); sending the rest',
+        );
+      }
     }
     if (state.end !== undefined && state.end.kind !== 'closed') {
       const reason = String(describeEnd(state.end).reason);

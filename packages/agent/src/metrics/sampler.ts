@@ -46,7 +46,7 @@ export class Sampler {
   private failingSince: number | undefined;
   private failedReadings = 0;
   latest: LatestSamples = { host: undefined, vms: [], names: [] };
-  /** Readings that failed / slots skipped because a reading was still running, since the start. */
+  /** Since the start: readings, failed readings, slots skipped (late timer, slow reading), the last duration. */
   readonly stats = { readings: 0, failures: 0, skipped: 0, lastDurationMs: 0 };
 
   constructor(private readonly options: SamplerOptions) {
@@ -65,10 +65,10 @@ export class Sampler {
   /** Sets the period (the controller's; 0: back to the configured one), clamped to 1 s .. 1 h. */
   setPeriod(periodMs: number): void {
     const next = clampPeriod(periodMs === 0 ? this.options.periodMs : periodMs);
-    if (next === this.period) return;
     if (next !== periodMs && periodMs !== 0) {
       this.options.log.warn({ asked: periodMs, using: next }, 'metrics interval out of range: clamped');
     }
+    if (next === this.period) return;
     this.options.log.info({ periodMs: next }, 'metrics sampling period');
     this.period = next;
     this.interrupt();
