@@ -15,6 +15,8 @@ import type { SharedTicker } from './driver/simulated/shared-ticker.ts';
 import { CursorStore, isCursorFileError } from './journal/cursor-store.ts';
 import { Journal } from './journal/journal.ts';
 import { createLogger } from './log/logger.ts';
+import { AgentMetrics, type MetricsStatus } from './metrics/agent-metrics.ts';
+import { DEFAULT_METRICS_CONFIG } from './metrics/metrics-config.ts';
 import { MigrationSource } from './migration/migration-source.ts';
 import { MigrationTarget } from './migration/migration-target.ts';
 import { type HostCredential, loadCredential, retireCredential } from './state/credential-store.ts';
@@ -52,6 +54,7 @@ export interface AgentStatus {
   connected: boolean;
   journalFloor: number;
   journalHead: number;
+  metrics: MetricsStatus;
 }
 
 export interface AgentHandle {
@@ -59,6 +62,8 @@ export interface AgentHandle {
   readonly instanceId: string;
   /** Resolves once the agent stopped for good, and why. */
   readonly stopped: Promise<AgentStop>;
+  /** The agent's own Prometheus endpoint, when it listens. */
+  readonly metricsUrl: string | undefined;
   status(): AgentStatus;
   /** Stops the agent and waits until it has. */
   close(): Promise<void>;
@@ -108,6 +113,22 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
     migrationTarget: new MigrationTarget({ driver, migrationUri: config.migrationUri, log }),
     log,
   });
+  const metrics = new AgentMetrics({ config: config.metrics ?? DEFAULT_METRICS_CONFIG, driver, log });
+  try {
+    await metrics.listen(() => ({
+      info: {
+        version: AGENT_VERSION,
+        driver: config.driver,
+        hostname: config.hostname,
+        hostId: credential?.hostId ?? '',
+      },
+      journal: { entries: journal.size, head: journal.head, floor: journal.floor },
+      commands: record.statusCounts(),
+    }));
+  } catch (err) {
+    await record.close();
+    throw err;
+  }
   const trust = new ControllerTrust(config, files);
   const instanceId = randomUUID();
   const stop = new AbortController();
@@ -127,6 +148,7 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
   const run = async (): Promise<AgentStop> => {
     await driver.start(journal, stop.signal);
     if (stop.signal.aborted) return { kind: 'closed' };
+    metrics.start();
     const joined: HostCredential =
       credential ?? (await joinController({ config, driver, trust, files, log, signal: stop.signal }));
     credential = joined;
@@ -151,8 +173,10 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
       welcomeTimeoutMs: options.welcomeTimeoutMs ?? 15_000,
       backoff: options.backoff,
       stableAfterMs: options.stableAfterMs,
+      secondary: metrics.buffer,
       onState: (state) => {
         connected = state.connected;
+        metrics.connectionState(state);
       },
     });
     if (exit.kind === 'revoked') {
@@ -171,6 +195,7 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
     } finally {
       connected = false;
       await executor.close();
+      await metrics.close();
       await driver.close();
       await record.close();
     }
@@ -179,11 +204,13 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
   return {
     instanceId,
     stopped,
+    metricsUrl: metrics.url,
     status: () => ({
       hostId: credential?.hostId,
       connected,
       journalFloor: journal.floor,
       journalHead: journal.head,
+      metrics: metrics.status(),
     }),
     close: async () => {
       stop.abort();

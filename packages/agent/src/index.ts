@@ -24,4 +24,21 @@ export { DriverError, isDriverError, isVmNotFound } from './driver/driver-error.
 export { SharedTicker } from './driver/simulated/shared-ticker.ts';
 export { SimulatedDriver, type SimulatedDriverOptions } from './driver/simulated/simulated-driver.ts';
 export { createLogger } from './log/logger.ts';
+export type { MetricsStatus } from './metrics/agent-metrics.ts';
+export type {
+  CounterReading,
+  CounterSource,
+  DiskCounters,
+  HostCounters,
+  NetCounters,
+  VmCounters,
+} from './metrics/counters.ts';
+export {
+  DEFAULT_METRICS_CONFIG,
+  DEFAULT_METRICS_LISTEN,
+  type ListenAddress,
+  type MetricsConfig,
+} from './metrics/metrics-config.ts';
+export { isMetricsEndpointError, MetricsEndpointError } from './metrics/metrics-endpoint.ts';
+export { HOST_FIELDS, hostValue, VM_FIELDS, vmValue } from './metrics/sample-fields.ts';
 export { AGENT_VERSION } from './version.ts';

@@ -3,6 +3,7 @@ import { parseCommandLine } from './config/agent-config.ts';
 import { isConfigError } from './config/config-error.ts';
 import { helpText } from './config/options.ts';
 import { createLogger } from './log/logger.ts';
+import { isMetricsEndpointError } from './metrics/metrics-endpoint.ts';
 import { AGENT_VERSION } from './version.ts';
 
 // `cockpit-agent`: one agent in the foreground until SIGINT/SIGTERM, a thin wrapper of startAgent.
@@ -56,5 +57,6 @@ try {
   process.exit(0);
 } catch (err) {
   if (isConfigError(err) || isAgentStartError(err)) fail(2, err.message);
+  if (isMetricsEndpointError(err)) fail(1, err.message);
   fail(1, `failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
 }

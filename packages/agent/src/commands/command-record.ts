@@ -82,6 +82,13 @@ export class CommandRecord {
     return this.entries.size;
   }
 
+  /** Remembered commands by status (the agent's /metrics). */
+  statusCounts(): { running: number; succeeded: number; failed: number } {
+    const counts = { running: 0, succeeded: 0, failed: 0 };
+    for (const entry of this.entries.values()) counts[entry.outcome?.status ?? 'running']++;
+    return counts;
+  }
+
   /** Records that `id` is about to run; durable when the promise resolves. */
   accept(id: string): Promise<void> {
     const entry: CommandEntry = { id, acceptedAtMs: this.now() };

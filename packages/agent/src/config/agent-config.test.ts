@@ -182,3 +182,60 @@ describe('parseCommandLine', () => {
     }
   });
 });
+
+describe('metrics settings', () => {
+  const base = ['--controller', '127.0.0.1:8443', '--insecure-plaintext'];
+
+  it('defaults: every 10 s, 30 minutes or 100,000 samples kept, /metrics on loopback port 9480, no token', () => {
+    expect(run(base).metrics).toEqual({
+      intervalMs: 10_000,
+      bufferMaxAgeMs: 1_800_000,
+      bufferMaxSamples: 100_000,
+      listen: { host: '127.0.0.1', port: 9480 },
+      listenIsDefault: true,
+      token: undefined,
+    });
+  });
+
+  it('reads the interval, the bounds, the listen address (or off) and a token', () => {
+    const config = run([...base, '--metrics-interval', '1', '--metrics-listen', ':9100'], {
+      COCKPIT_AGENT_METRICS_BUFFER_AGE: '600',
+      COCKPIT_AGENT_METRICS_BUFFER_MAX: '5000',
+      COCKPIT_AGENT_METRICS_TOKEN: 's3cret-s3cret-s3cret',
+    });
+    expect(config.metrics).toEqual({
+      intervalMs: 1_000,
+      bufferMaxAgeMs: 600_000,
+      bufferMaxSamples: 5_000,
+      listen: { host: '::', port: 9100 },
+      listenIsDefault: false,
+      token: 's3cret-s3cret-s3cret',
+    });
+    expect(run([...base, '--metrics-listen', '[::1]:0']).metrics?.listen).toEqual({ host: '::1', port: 0 });
+    expect(run([...base, '--metrics-listen', 'OFF']).metrics?.listen).toBeUndefined();
+  });
+
+  it('reports bad values together', () => {
+    expect(
+      problemsOf([
+        ...base,
+        '--metrics-interval',
+        '0.5',
+        '--metrics-buffer-max',
+        '10',
+        '--metrics-listen',
+        'localhost',
+        '--metrics-token',
+        'short',
+      ]),
+    ).toEqual([
+      '--metrics-listen (COCKPIT_AGENT_METRICS_LISTEN): must be host:port (e.g. 127.0.0.1:9480, [::1]:9480, :9480 for every address) or off',
+      '--metrics-token (COCKPIT_AGENT_METRICS_TOKEN): must be at least 16 printable characters without spaces',
+      '--metrics-interval (COCKPIT_AGENT_METRICS_INTERVAL): must be a number from 1 to 3600',
+      '--metrics-buffer-max (COCKPIT_AGENT_METRICS_BUFFER_MAX): must be a whole number from 1000 to 100000000',
+    ]);
+    expect(
+      problemsOf([...base, '--metrics-listen', 'off', '--metrics-token', 'a-long-enough-token']),
+    ).toEqual(['--metrics-token (COCKPIT_AGENT_METRICS_TOKEN): needs --metrics-listen (it is off)']);
+  });
+});

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { libvirtUriProblem, migrationUriFor } from '../driver/libvirt/libvirt-uri.ts';
+import { DEFAULT_METRICS_LISTEN, type MetricsConfig, parseListenAddress } from '../metrics/metrics-config.ts';
 import { ConfigError, type ConfigProblem } from './config-error.ts';
 import { type ControllerAddress, isLoopbackHost, parseControllerAddress } from './controller-address.ts';
 import type { OptionName } from './options.ts';
@@ -41,6 +42,8 @@ export interface AgentConfig {
   resyncIntervalMs: number;
   journalCapacity: number;
   simulated: SimulatedConfig;
+  /** Sampling, buffering and the /metrics endpoint (default: DEFAULT_METRICS_CONFIG, no endpoint). */
+  metrics?: MetricsConfig;
 }
 
 export type ParsedCommandLine = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; config: AgentConfig };
@@ -92,6 +95,7 @@ export function parseCommandLine(
       crashes: v.boolean('simCrashes'),
       opDelayMs: v.number('simOpDelay', 250, 0, 600_000, true),
     },
+    metrics: metricsConfig(v),
   };
   if (!/^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/.test(config.hostname)) {
     v.problem('hostname', 'must be a host name (letters, digits, dots and dashes)');
@@ -111,6 +115,26 @@ function sharedFolders(v: Validator): string[] {
   const relative = folders.filter((f) => !isAbsolute(f));
   if (relative.length > 0) v.problem('sharedStorage', `must be absolute folders: ${relative.join(', ')}`);
   return folders;
+}
+
+function metricsConfig(v: Validator): MetricsConfig {
+  const listenText = v.settings.metricsListen;
+  const listen = listenText === undefined ? DEFAULT_METRICS_LISTEN : parseListenAddress(listenText);
+  if (typeof listen === 'string' && listen !== 'off') v.problem('metricsListen', listen);
+  const token = v.settings.metricsToken;
+  if (token !== undefined && !/^[\x21-\x7e]{16,}$/.test(token)) {
+    v.problem('metricsToken', 'must be at least 16 printable characters without spaces');
+  }
+  if (token !== undefined && listen === 'off')
+    v.problem('metricsToken', 'needs --metrics-listen (it is off)');
+  return {
+    intervalMs: v.number('metricsInterval', 10, 1, 3600) * 1000,
+    bufferMaxAgeMs: v.number('metricsBufferAge', 1800, 0, 604_800) * 1000,
+    bufferMaxSamples: v.number('metricsBufferMax', 100_000, 1_000, 100_000_000, true),
+    listen: typeof listen === 'string' ? undefined : listen,
+    listenIsDefault: listenText === undefined,
+    token,
+  };
 }
 
 function tlsConfig(

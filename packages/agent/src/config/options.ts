@@ -136,6 +136,40 @@ export const OPTIONS = {
     help: 'simulated: how long a power call takes',
     default: '250',
   },
+  metricsInterval: {
+    flag: 'metrics-interval',
+    env: 'COCKPIT_AGENT_METRICS_INTERVAL',
+    value: '<seconds>',
+    help: "sample performance metrics this often (1-3600) until the controller's Welcome sets the period",
+    default: '10',
+  },
+  metricsBufferAge: {
+    flag: 'metrics-buffer-age',
+    env: 'COCKPIT_AGENT_METRICS_BUFFER_AGE',
+    value: '<seconds>',
+    help: 'while disconnected, keep samples this far back (older ones are dropped and counted)',
+    default: '1800',
+  },
+  metricsBufferMax: {
+    flag: 'metrics-buffer-max',
+    env: 'COCKPIT_AGENT_METRICS_BUFFER_MAX',
+    value: '<samples>',
+    help: 'while disconnected, keep at most this many samples (one per VM and one per host each period)',
+    default: '100000',
+  },
+  metricsListen: {
+    flag: 'metrics-listen',
+    env: 'COCKPIT_AGENT_METRICS_LISTEN',
+    value: '<host:port|off>',
+    help: "the agent's own Prometheus /metrics endpoint (:port listens on every address)",
+    default: '127.0.0.1:9480',
+  },
+  metricsToken: {
+    flag: 'metrics-token',
+    env: 'COCKPIT_AGENT_METRICS_TOKEN',
+    value: '<token>',
+    help: '/metrics answers only requests with Authorization: Bearer <token> (16+ characters)',
+  },
 } as const satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTIONS;

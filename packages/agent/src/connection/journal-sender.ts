@@ -10,6 +10,19 @@ export interface JournalSenderOptions {
   /** Most VMs per SnapshotChunk. */
   chunkSize?: number;
   now?: () => number;
+  /** Messages sent only while no journal entry waits (metric samples). */
+  secondary?: SecondaryOutbox;
+}
+
+/**
+ * Messages of lower priority than the journal: one goes out only when everything journalled was sent,
+ * and the journal is checked again after each, so state changes never wait behind them.
+ */
+export interface SecondaryOutbox {
+  /** The next message and the function to call once it was written; undefined when there is none. */
+  next(): { request: ConnectRequest; written(): void } | undefined;
+  /** Calls `listener` whenever messages become available; returns the unsubscribe function. */
+  onAvailable(listener: () => void): () => void;
 }
 
 /** Where a session starts sending: after the controller's cursor, or a snapshot. */
@@ -18,7 +31,8 @@ export type SendStart = { kind: 'replay'; after: number } | { kind: 'snapshot' }
 /**
  * Sends the journal up the stream in cursor order: a snapshot first when the journal does not reach the
  * controller's cursor, then every entry after what was sent, in batches, as entries appear. Entries
- * appended in one turn of the event loop go out together.
+ * appended in one turn of the event loop go out together. The secondary outbox's messages fill the
+ * pauses.
  */
 export class JournalSender {
   private sent = 0;
@@ -45,6 +59,7 @@ export class JournalSender {
   async run(start: SendStart, signal: AbortSignal): Promise<'stopped' | 'overflow'> {
     const { journal } = this.options;
     const unsubscribe = journal.onAppend(() => this.poke());
+    const unsubscribeSecondary = this.options.secondary?.onAvailable(() => this.poke());
     const onAbort = () => this.poke();
     signal.addEventListener('abort', onAbort, { once: true });
     try {
@@ -58,6 +73,12 @@ export class JournalSender {
           this.sent = changes.at(-1)?.cursor ?? this.sent;
           continue;
         }
+        const secondary = this.options.secondary?.next();
+        if (secondary !== undefined) {
+          await this.options.write(secondary.request);
+          secondary.written();
+          continue;
+        }
         await new Promise<void>((resolve) => {
           this.wake = resolve;
         });
@@ -67,6 +88,7 @@ export class JournalSender {
       return 'stopped';
     } finally {
       unsubscribe();
+      unsubscribeSecondary?.();
       signal.removeEventListener('abort', onAbort);
     }
   }

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import type { CommandExecutor } from '../commands/command-executor.ts';
 import type { Journal } from '../journal/journal.ts';
 import type { HostCredential } from '../state/credential-store.ts';
-import { JournalSender, type SendStart } from './journal-sender.ts';
+import { JournalSender, type SecondaryOutbox, type SendStart } from './journal-sender.ts';
 import { Liveness } from './liveness.ts';
 import type { SessionEnd } from './session-end.ts';
 
@@ -29,6 +29,8 @@ export interface SessionOptions {
   welcomeTimeoutMs: number;
   /** Called once the controller welcomed this session. */
   welcomed?: (welcome: Welcome) => void;
+  /** Lower-priority messages (metric samples), sent when the journal has nothing waiting. */
+  secondary?: SecondaryOutbox;
 }
 
 export interface SessionResult {
@@ -58,7 +60,7 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
   let welcomedAt: number | undefined;
   let liveness: Liveness | undefined;
   let detachExecutor: (() => void) | undefined;
-  const sender = new JournalSender({ journal, write: (r) => write(r) });
+  const sender = new JournalSender({ journal, write: (r) => write(r), secondary: options.secondary });
 
   function finish(why: SessionEnd): void {
     end ??= why;

@@ -1,4 +1,5 @@
 import type { Driver, HostInfo, Vm, VmRemovalReason } from '@cockpit/proto';
+import type { CounterReading } from '../metrics/counters.ts';
 import type { MigrationDriver } from './migration-driver.ts';
 
 /** The power operations a driver carries out (the wire's PowerOp, in the agent's words). */
@@ -30,7 +31,7 @@ export interface PowerOptions {
 /**
  * A hypervisor as the agent sees it. Two implementations: `libvirt` (src/driver/libvirt, the only place
  * that uses @cockpit/libvirt) and `simulated` (src/driver/simulated, for the demo and scale tests).
- * Live migration (src/migration) and metric samples (src/metrics) add their own optional members.
+ * Live migration (src/migration) and metric samples (src/metrics, fed by `readCounters`) add their own optional members.
  */
 export interface HypervisorDriver {
   /** What Hello.driver says. */
@@ -54,4 +55,8 @@ export interface HypervisorDriver {
    */
   power(vmId: string, op: PowerOperation, options?: PowerOptions): Promise<void>;
   close(): Promise<void>;
+  /** Performance counters of the host and its active VMs (src/metrics turns them into samples). */
+  readCounters?(signal?: AbortSignal): Promise<CounterReading>;
+  /** Whether the hypervisor answers right now (the agent's /metrics: cockpit_agent_libvirt_up). */
+  hypervisorConnected?(): boolean;
 }

@@ -21,7 +21,8 @@ export class AgentProcess {
 
   static start(args: string[], env: Record<string, string> = {}): AgentProcess {
     const child = spawn(process.execPath, [bin, ...args], {
-      env: { PATH: process.env.PATH ?? '', ...env },
+      // /metrics on any free port: agents of parallel suites never compete for the default one.
+      env: { PATH: process.env.PATH ?? '', COCKPIT_AGENT_METRICS_LISTEN: '127.0.0.1:0', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     return new AgentProcess(child);

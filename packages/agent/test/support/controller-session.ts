@@ -5,9 +5,12 @@ import {
   type ConnectResponse,
   GoodbyeReason,
   type Hello,
+  type HostSample,
   type MessageStream,
+  type MetricsBatch,
   type SnapshotChunk,
   type StateChange,
+  type VmSample,
   type Welcome,
 } from '@cockpit/proto';
 import type { ServerDuplexStream } from '@grpc/grpc-js';
@@ -99,6 +102,19 @@ export class ControllerSession {
         ? [r.message.value]
         : [],
     );
+  }
+
+  /** Every MetricsBatch received, in order. */
+  metrics(): MetricsBatch[] {
+    return this.received.flatMap((r) => (r.message?.$case === 'metrics' ? [r.message.value] : []));
+  }
+
+  vmSamples(vmId?: string): VmSample[] {
+    return this.metrics().flatMap((b) => b.vms.filter((s) => vmId === undefined || s.vmId === vmId));
+  }
+
+  hostSamples(): HostSample[] {
+    return this.metrics().flatMap((b) => b.hosts);
   }
 
   heartbeats(): number[] {

@@ -5,6 +5,7 @@ import {
   isNoDomain,
   type LibvirtConnection,
   toRemoteDomain,
+  VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE,
   VIR_CONNECT_LIST_DOMAINS_AUTOSTART,
   VIR_CONNECT_LIST_DOMAINS_PERSISTENT,
   VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE,
@@ -13,11 +14,15 @@ import {
   VIR_DOMAIN_EVENT_STOPPED_MIGRATED,
   VIR_DOMAIN_STATS_BALLOON,
   VIR_DOMAIN_STATS_BLOCK,
+  VIR_DOMAIN_STATS_CPU_TOTAL,
+  VIR_DOMAIN_STATS_INTERFACE,
   VIR_DOMAIN_STATS_STATE,
   VIR_DOMAIN_STATS_VCPU,
 } from '@cockpit/libvirt';
 import type { HostInfo, Vm } from '@cockpit/proto';
+import type { CounterReading } from '../../metrics/counters.ts';
 import type { PowerOperation } from '../driver.ts';
+import { readingFromStats } from './counters-from-stats.ts';
 import { DiskCatalog } from './disk-catalog.ts';
 import { blockStatsOf, disksOf } from './domain-disks.ts';
 import type { DomainNotice, LibvirtLink, NoticeStream } from './libvirt-link.ts';
@@ -30,6 +35,14 @@ const STATS =
 /** XML reads in flight at once during a listing: leaves room in libvirtd's 5 requests per client. */
 const XML_READS = 2;
 const CALL_TIMEOUT_MS = 30_000;
+// The metrics sampler's one bulk call per period (state: to leave out a migration's paused copy).
+const COUNTER_STATS =
+  VIR_DOMAIN_STATS_STATE |
+  VIR_DOMAIN_STATS_CPU_TOTAL |
+  VIR_DOMAIN_STATS_BALLOON |
+  VIR_DOMAIN_STATS_VCPU |
+  VIR_DOMAIN_STATS_INTERFACE |
+  VIR_DOMAIN_STATS_BLOCK;
 
 /** Opens a connection to libvirtd (with libvirt's keepalive) as a LibvirtLink. */
 export async function connectLink(uri: string, signal: AbortSignal): Promise<LibvirtLink> {
@@ -163,6 +176,18 @@ class ConnectionLink implements LibvirtLink {
 
   async close(): Promise<void> {
     await this.conn.close();
+  }
+
+  async readCounters(signal?: AbortSignal): Promise<CounterReading> {
+    const opts = { signal };
+    const before = performance.now();
+    const [stats, cpu, memory] = await Promise.all([
+      this.conn.domains.getAllStats(COUNTER_STATS, VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE, [], opts),
+      this.conn.host.getCpuStats(-1, 0, opts),
+      this.conn.host.getMemoryStats(-1, 0, opts),
+    ]);
+    // The daemon read the counters somewhere between the call and its reply.
+    return readingFromStats(stats, cpu, memory, (before + performance.now()) / 2);
   }
 }
 

@@ -1,6 +1,7 @@
 import { Driver, type HostInfo, type Vm, VmRemovalReason, VmState } from '@cockpit/proto';
 import type { Logger } from 'pino';
 import { Backoff, type BackoffOptions, sleep } from '../../connection/backoff.ts';
+import type { CounterReading } from '../../metrics/counters.ts';
 import type { DriverSink, HypervisorDriver, PowerOperation, PowerOptions } from '../driver.ts';
 import { DriverError, HYPERVISOR_UNAVAILABLE, VM_NOT_FOUND } from '../driver-error.ts';
 import type { MigrationDriver } from '../migration-driver.ts';
@@ -92,6 +93,16 @@ export class LibvirtDriver implements HypervisorDriver {
     this.stop.abort();
     clearInterval(this.resyncTimer);
     await this.loop;
+  }
+
+  /** One bulk statistics call (every active domain) and the node's CPU and memory figures. */
+  async readCounters(signal?: AbortSignal): Promise<CounterReading> {
+    return this.call((link) => link.readCounters(signal));
+  }
+
+  /** Whether a connection to libvirtd is up right now. */
+  hypervisorConnected(): boolean {
+    return this.link !== undefined;
   }
 
   private async call<T>(work: (link: LibvirtLink) => Promise<T>): Promise<T> {

@@ -1,4 +1,5 @@
 import type { HostInfo, Vm } from '@cockpit/proto';
+import type { CounterReading } from '../../metrics/counters.ts';
 import type { PowerOperation } from '../driver.ts';
 
 /** Something happened to a domain: its record must be read again. */
@@ -30,4 +31,6 @@ export interface LibvirtLink {
   hostInfo(): Promise<HostInfo>;
   power(uuid: string, op: PowerOperation, signal?: AbortSignal): Promise<void>;
   close(): Promise<void>;
+  /** Performance counters of the host and every active domain, in one bulk statistics call. */
+  readCounters(signal?: AbortSignal): Promise<CounterReading>;
 }

@@ -8,8 +8,24 @@
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 
 /**
- * Performance samples: rates and levels the agent derived from libvirt's counters (a counter that went
- * backwards, as after a VM restart or migration, yields no rate for that interval rather than a negative one).
+ * Performance samples: rates and levels the agent derived from libvirt's counters, one HostSample and one
+ * VmSample per active VM per sampling period (Welcome.metrics_interval_ms). Sent in batches on the Connect
+ * stream; a batch may hold several periods (the backlog of a disconnection) and a period may span several
+ * batches (large hosts).
+ *
+ * Time: `at_ms` is the sampling slot, unix milliseconds, a whole multiple of the period the agent sampled
+ * at (10 s: ...:00, ...:10, ...); it only grows per host and per VM. Rates are averages over the
+ * `interval_ms` before it, measured on the agent's monotonic clock between two readings of the counters.
+ *
+ * "No value": proto3 scalars cannot be null, so each sample carries `present_fields`, a bitmask by field
+ * number: bit (1 << n) is set when field number n holds a value. A value field whose bit is clear is not
+ * known for that slot and its 0 means nothing. Rates have no value on the first reading of a VM (started,
+ * migrated in, or first seen by this agent run), after any counter went backwards (a VM restarted, a
+ * counter reset or wrapped, a disk or NIC hot-plugged or unplugged: the rate of that group only), and
+ * after a gap longer than max(3 periods, 30 s) between two readings; a counter reset never yields a
+ * negative or spiking rate. Levels the hypervisor does not report (the guest's own memory figures without
+ * a balloon driver) have no value either. Only value fields have bits; ids, at_ms, interval_ms and vcpus
+ * are always set. Value fields keep numbers below 31 so the mask fits a uint32.
  */
 export interface MetricsBatch {
   hosts: HostSample[];
@@ -17,33 +33,69 @@ export interface MetricsBatch {
 }
 
 export interface HostSample {
-  /** Unix milliseconds. */
+  /** The sampling slot, unix milliseconds (see above). */
   atMs: number;
-  /** Of all host CPUs, 0-100. */
+  /** Busy share of all host CPUs (user + kernel time over user + kernel + idle + iowait), 0-100. A rate. */
   cpuPercent: number;
+  /**
+   * Physical memory, bytes (levels). used = total - free - buffers - cached;
+   * available = free + buffers + cached (what the kernel can hand out without swapping).
+   */
   memoryTotalBytes: number;
   memoryUsedBytes: number;
   memoryAvailableBytes: number;
+  /** How long the rates cover, ms (0 when no rate has a value). */
+  intervalMs: number;
+  /** Bit (1 << n): field number n has a value. */
+  presentFields: number;
 }
 
 export interface VmSample {
+  /** The libvirt domain UUID, lower-case. */
   vmId: string;
+  /** The sampling slot, unix milliseconds (see above). */
   atMs: number;
-  /** Of the VM's vCPUs, 0-100. */
+  /**
+   * The domain's CPU time (libvirt cpu.time: vCPUs and QEMU's own threads) over interval × vcpus, 0-100
+   * (capped: QEMU's threads can push it past 100).
+   */
   cpuPercent: number;
-  /** Balloon: what the guest was given, and what it reports unused/available (when the guest says). */
+  /**
+   * Memory the guest uses, bytes: balloon.available - balloon.unused, as the guest's balloon driver
+   * reports them (no value without it).
+   */
   memoryUsedBytes: number;
+  /** Memory the guest sees, bytes (libvirt balloon.available; no value without a balloon driver). */
   memoryAvailableBytes: number;
-  /** Resident set of the QEMU process on the host. */
+  /** Resident set of the QEMU process on the host, bytes (libvirt balloon.rss). */
   memoryRssBytes: number;
+  /** Disk rates summed over the VM's disks: bytes per second and requests per second. */
   diskReadBps: number;
   diskWriteBps: number;
   diskReadIops: number;
   diskWriteIops: number;
+  /**
+   * Network rates summed over the VM's interfaces, as the guest sees them (rx: into the guest): bytes per
+   * second and packets per second.
+   */
   netRxBps: number;
   netTxBps: number;
   netRxPps: number;
   netTxPps: number;
+  /** Memory the guest was given, bytes (libvirt balloon.current, the balloon target). */
+  memoryCurrentBytes: number;
+  /**
+   * Memory the guest leaves unused (balloon.unused, its MemFree) and could use without swapping
+   * (balloon.usable, its MemAvailable), bytes, when the guest reports them.
+   */
+  memoryUnusedBytes: number;
+  memoryUsableBytes: number;
+  /** vCPUs of the VM at this reading (what cpu_percent is relative to). */
+  vcpus: number;
+  /** How long the rates cover, ms (0 when no rate has a value). */
+  intervalMs: number;
+  /** Bit (1 << n): field number n has a value. */
+  presentFields: number;
 }
 
 function createBaseMetricsBatch(): MetricsBatch {
@@ -132,7 +184,15 @@ export const MetricsBatch: MessageFns<MetricsBatch> = {
 };
 
 function createBaseHostSample(): HostSample {
-  return { atMs: 0, cpuPercent: 0, memoryTotalBytes: 0, memoryUsedBytes: 0, memoryAvailableBytes: 0 };
+  return {
+    atMs: 0,
+    cpuPercent: 0,
+    memoryTotalBytes: 0,
+    memoryUsedBytes: 0,
+    memoryAvailableBytes: 0,
+    intervalMs: 0,
+    presentFields: 0,
+  };
 }
 
 export const HostSample: MessageFns<HostSample> = {
@@ -151,6 +211,12 @@ export const HostSample: MessageFns<HostSample> = {
     }
     if (message.memoryAvailableBytes !== 0) {
       writer.uint32(40).uint64(message.memoryAvailableBytes);
+    }
+    if (message.intervalMs !== 0) {
+      writer.uint32(48).uint32(message.intervalMs);
+    }
+    if (message.presentFields !== 0) {
+      writer.uint32(56).uint32(message.presentFields);
     }
     return writer;
   },
@@ -208,6 +274,22 @@ export const HostSample: MessageFns<HostSample> = {
             message.memoryAvailableBytes = longToNumber(reader.uint64());
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.intervalMs = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.presentFields = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -247,6 +329,16 @@ export const HostSample: MessageFns<HostSample> = {
         : isSet(object.memory_available_bytes)
         ? globalThis.Number(object.memory_available_bytes)
         : 0,
+      intervalMs: isSet(object.intervalMs)
+        ? globalThis.Number(object.intervalMs)
+        : isSet(object.interval_ms)
+        ? globalThis.Number(object.interval_ms)
+        : 0,
+      presentFields: isSet(object.presentFields)
+        ? globalThis.Number(object.presentFields)
+        : isSet(object.present_fields)
+        ? globalThis.Number(object.present_fields)
+        : 0,
     };
   },
 
@@ -267,6 +359,12 @@ export const HostSample: MessageFns<HostSample> = {
     if (message.memoryAvailableBytes !== 0) {
       obj.memoryAvailableBytes = Math.round(message.memoryAvailableBytes);
     }
+    if (message.intervalMs !== 0) {
+      obj.intervalMs = Math.round(message.intervalMs);
+    }
+    if (message.presentFields !== 0) {
+      obj.presentFields = Math.round(message.presentFields);
+    }
     return obj;
   },
 
@@ -280,6 +378,8 @@ export const HostSample: MessageFns<HostSample> = {
     message.memoryTotalBytes = object.memoryTotalBytes ?? 0;
     message.memoryUsedBytes = object.memoryUsedBytes ?? 0;
     message.memoryAvailableBytes = object.memoryAvailableBytes ?? 0;
+    message.intervalMs = object.intervalMs ?? 0;
+    message.presentFields = object.presentFields ?? 0;
     return message;
   },
 };
@@ -300,6 +400,12 @@ function createBaseVmSample(): VmSample {
     netTxBps: 0,
     netRxPps: 0,
     netTxPps: 0,
+    memoryCurrentBytes: 0,
+    memoryUnusedBytes: 0,
+    memoryUsableBytes: 0,
+    vcpus: 0,
+    intervalMs: 0,
+    presentFields: 0,
   };
 }
 
@@ -346,6 +452,24 @@ export const VmSample: MessageFns<VmSample> = {
     }
     if (message.netTxPps !== 0) {
       writer.uint32(113).double(message.netTxPps);
+    }
+    if (message.memoryCurrentBytes !== 0) {
+      writer.uint32(120).uint64(message.memoryCurrentBytes);
+    }
+    if (message.memoryUnusedBytes !== 0) {
+      writer.uint32(128).uint64(message.memoryUnusedBytes);
+    }
+    if (message.memoryUsableBytes !== 0) {
+      writer.uint32(136).uint64(message.memoryUsableBytes);
+    }
+    if (message.vcpus !== 0) {
+      writer.uint32(144).uint32(message.vcpus);
+    }
+    if (message.intervalMs !== 0) {
+      writer.uint32(152).uint32(message.intervalMs);
+    }
+    if (message.presentFields !== 0) {
+      writer.uint32(160).uint32(message.presentFields);
     }
     return writer;
   },
@@ -475,6 +599,54 @@ export const VmSample: MessageFns<VmSample> = {
             message.netTxPps = reader.double();
             continue;
           }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.memoryCurrentBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.memoryUnusedBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.memoryUsableBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.vcpus = reader.uint32();
+            continue;
+          }
+          case 19: {
+            if (tag !== 152) {
+              break;
+            }
+
+            message.intervalMs = reader.uint32();
+            continue;
+          }
+          case 20: {
+            if (tag !== 160) {
+              break;
+            }
+
+            message.presentFields = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -559,6 +731,32 @@ export const VmSample: MessageFns<VmSample> = {
         : isSet(object.net_tx_pps)
         ? globalThis.Number(object.net_tx_pps)
         : 0,
+      memoryCurrentBytes: isSet(object.memoryCurrentBytes)
+        ? globalThis.Number(object.memoryCurrentBytes)
+        : isSet(object.memory_current_bytes)
+        ? globalThis.Number(object.memory_current_bytes)
+        : 0,
+      memoryUnusedBytes: isSet(object.memoryUnusedBytes)
+        ? globalThis.Number(object.memoryUnusedBytes)
+        : isSet(object.memory_unused_bytes)
+        ? globalThis.Number(object.memory_unused_bytes)
+        : 0,
+      memoryUsableBytes: isSet(object.memoryUsableBytes)
+        ? globalThis.Number(object.memoryUsableBytes)
+        : isSet(object.memory_usable_bytes)
+        ? globalThis.Number(object.memory_usable_bytes)
+        : 0,
+      vcpus: isSet(object.vcpus) ? globalThis.Number(object.vcpus) : 0,
+      intervalMs: isSet(object.intervalMs)
+        ? globalThis.Number(object.intervalMs)
+        : isSet(object.interval_ms)
+        ? globalThis.Number(object.interval_ms)
+        : 0,
+      presentFields: isSet(object.presentFields)
+        ? globalThis.Number(object.presentFields)
+        : isSet(object.present_fields)
+        ? globalThis.Number(object.present_fields)
+        : 0,
     };
   },
 
@@ -606,6 +804,24 @@ export const VmSample: MessageFns<VmSample> = {
     if (message.netTxPps !== 0) {
       obj.netTxPps = floatToJson(message.netTxPps);
     }
+    if (message.memoryCurrentBytes !== 0) {
+      obj.memoryCurrentBytes = Math.round(message.memoryCurrentBytes);
+    }
+    if (message.memoryUnusedBytes !== 0) {
+      obj.memoryUnusedBytes = Math.round(message.memoryUnusedBytes);
+    }
+    if (message.memoryUsableBytes !== 0) {
+      obj.memoryUsableBytes = Math.round(message.memoryUsableBytes);
+    }
+    if (message.vcpus !== 0) {
+      obj.vcpus = Math.round(message.vcpus);
+    }
+    if (message.intervalMs !== 0) {
+      obj.intervalMs = Math.round(message.intervalMs);
+    }
+    if (message.presentFields !== 0) {
+      obj.presentFields = Math.round(message.presentFields);
+    }
     return obj;
   },
 
@@ -628,6 +844,12 @@ export const VmSample: MessageFns<VmSample> = {
     message.netTxBps = object.netTxBps ?? 0;
     message.netRxPps = object.netRxPps ?? 0;
     message.netTxPps = object.netTxPps ?? 0;
+    message.memoryCurrentBytes = object.memoryCurrentBytes ?? 0;
+    message.memoryUnusedBytes = object.memoryUnusedBytes ?? 0;
+    message.memoryUsableBytes = object.memoryUsableBytes ?? 0;
+    message.vcpus = object.vcpus ?? 0;
+    message.intervalMs = object.intervalMs ?? 0;
+    message.presentFields = object.presentFields ?? 0;
     return message;
   },
 };

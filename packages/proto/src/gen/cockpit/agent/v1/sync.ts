@@ -247,7 +247,10 @@ export interface Welcome {
   heartbeatIntervalMs: number;
   /** Silence after which each side gives up on the other. */
   heartbeatDeadlineMs: number;
-  /** How often the agent samples performance metrics. */
+  /**
+   * How often the agent samples performance metrics (metrics.proto), 1,000 to 3,600,000 ms; 0: the agent's
+   * own setting. Values outside the range are clamped to it.
+   */
   metricsIntervalMs: number;
   serverTimeMs: number;
 }

@@ -1,0 +1,191 @@
+import type { HostSample } from '@cockpit/proto';
+import { PrometheusText } from './prometheus-text.ts';
+import { type HostValueField, hostValue, type VmValueField, vmValue } from './sample-fields.ts';
+import type { LatestSamples } from './sampler.ts';
+
+/** Everything the agent's /metrics shows, gathered at the moment of the scrape. */
+export interface AgentMetricsView {
+  info: { version: string; driver: string; hostname: string; hostId: string };
+  connected: boolean;
+  /** Sessions welcomed after the first one. */
+  reconnects: number;
+  /** Sessions ended, by reason (the `reason` of the "disconnected from the controller" log line). */
+  disconnects: ReadonlyMap<string, number>;
+  journal: { entries: number; head: number; floor: number };
+  /** Commands in the at-most-once record, by status. */
+  commands: { running: number; succeeded: number; failed: number };
+  samples: { buffered: number; dropped: number; sent: number };
+  /** Undefined: the driver samples nothing. */
+  sampling?: {
+    periodMs: number;
+    readings: number;
+    failures: number;
+    skipped: number;
+    lastDurationMs: number;
+  };
+  /** Undefined: the driver cannot tell. */
+  libvirtUp?: boolean;
+  latest: LatestSamples;
+}
+
+const HOST_GAUGES: Array<[string, HostValueField, number, string]> = [
+  [
+    'cockpit_host_cpu_usage_ratio',
+    'cpuPercent',
+    0.01,
+    'Busy share of all host CPUs over the last period, 0-1.',
+  ],
+  ['cockpit_host_memory_total_bytes', 'memoryTotalBytes', 1, 'Physical memory of the host.'],
+  [
+    'cockpit_host_memory_used_bytes',
+    'memoryUsedBytes',
+    1,
+    'Host memory in use (total - free - buffers - cached).',
+  ],
+  ['cockpit_host_memory_available_bytes', 'memoryAvailableBytes', 1, 'Host memory free, buffers and cache.'],
+];
+
+const VM_GAUGES: Array<[string, VmValueField, number, string]> = [
+  [
+    'cockpit_vm_cpu_usage_ratio',
+    'cpuPercent',
+    0.01,
+    'CPU time of the VM over its vCPUs over the last period, 0-1.',
+  ],
+  ['cockpit_vm_memory_current_bytes', 'memoryCurrentBytes', 1, 'Memory the VM was given (balloon current).'],
+  ['cockpit_vm_memory_available_bytes', 'memoryAvailableBytes', 1, 'Memory the guest sees (balloon driver).'],
+  ['cockpit_vm_memory_used_bytes', 'memoryUsedBytes', 1, 'Memory the guest uses (available - unused).'],
+  ['cockpit_vm_memory_unused_bytes', 'memoryUnusedBytes', 1, 'Memory the guest leaves unused (its MemFree).'],
+  [
+    'cockpit_vm_memory_usable_bytes',
+    'memoryUsableBytes',
+    1,
+    'Memory the guest could use (its MemAvailable).',
+  ],
+  ['cockpit_vm_memory_rss_bytes', 'memoryRssBytes', 1, 'Resident set of the QEMU process on the host.'],
+  ['cockpit_vm_disk_read_bytes_per_second', 'diskReadBps', 1, 'Disk bytes read per second, all disks.'],
+  [
+    'cockpit_vm_disk_written_bytes_per_second',
+    'diskWriteBps',
+    1,
+    'Disk bytes written per second, all disks.',
+  ],
+  ['cockpit_vm_disk_read_requests_per_second', 'diskReadIops', 1, 'Disk read requests per second.'],
+  ['cockpit_vm_disk_write_requests_per_second', 'diskWriteIops', 1, 'Disk write requests per second.'],
+  ['cockpit_vm_network_receive_bytes_per_second', 'netRxBps', 1, 'Bytes per second into the guest.'],
+  ['cockpit_vm_network_transmit_bytes_per_second', 'netTxBps', 1, 'Bytes per second out of the guest.'],
+  ['cockpit_vm_network_receive_packets_per_second', 'netRxPps', 1, 'Packets per second into the guest.'],
+  ['cockpit_vm_network_transmit_packets_per_second', 'netTxPps', 1, 'Packets per second out of the guest.'],
+];
+
+/**
+ * The agent's /metrics: its own health, then the newest host and VM samples as gauges (a value the last
+ * sample does not have — a rate right after a restart — is left out rather than shown as 0). Prometheus
+ * conventions: base units, CPU as a 0-1 ratio, counters end in _total.
+ */
+export function renderAgentMetrics(view: AgentMetricsView): string {
+  const t = new PrometheusText();
+  const { info } = view;
+  t.family('cockpit_agent_info', 'gauge', 'The agent: version, driver, host name and host id (value 1).');
+  t.sample('cockpit_agent_info', 1, {
+    version: info.version,
+    driver: info.driver,
+    hostname: info.hostname,
+    host_id: info.hostId,
+  });
+  t.family('cockpit_agent_connected', 'gauge', '1 while a session with the controller is up.');
+  t.sample('cockpit_agent_connected', view.connected ? 1 : 0);
+  t.family('cockpit_agent_reconnects_total', 'counter', 'Sessions with the controller after the first.');
+  t.sample('cockpit_agent_reconnects_total', view.reconnects);
+  t.family(
+    'cockpit_agent_disconnects_total',
+    'counter',
+    'Sessions with the controller that ended or could not start, by reason.',
+  );
+  for (const [reason, n] of view.disconnects) t.sample('cockpit_agent_disconnects_total', n, { reason });
+  t.family('cockpit_agent_journal_entries', 'gauge', 'State changes kept in the journal for replay.');
+  t.sample('cockpit_agent_journal_entries', view.journal.entries);
+  t.family('cockpit_agent_journal_head', 'gauge', 'Newest journal cursor.');
+  t.sample('cockpit_agent_journal_head', view.journal.head);
+  t.family('cockpit_agent_journal_floor', 'gauge', 'Journal floor: changes after it can be replayed.');
+  t.sample('cockpit_agent_journal_floor', view.journal.floor);
+  t.family(
+    'cockpit_agent_commands',
+    'gauge',
+    'Commands in the at-most-once record (last 10,000, 7 days), by status.',
+  );
+  for (const status of ['running', 'succeeded', 'failed'] as const) {
+    t.sample('cockpit_agent_commands', view.commands[status], { status });
+  }
+  if (view.libvirtUp !== undefined) {
+    t.family('cockpit_agent_libvirt_up', 'gauge', '1 while the driver is connected to its hypervisor.');
+    t.sample('cockpit_agent_libvirt_up', view.libvirtUp ? 1 : 0);
+  }
+  t.family(
+    'cockpit_agent_metrics_samples_buffered',
+    'gauge',
+    'Samples waiting to be sent to the controller.',
+  );
+  t.sample('cockpit_agent_metrics_samples_buffered', view.samples.buffered);
+  t.family('cockpit_agent_metrics_samples_dropped_total', 'counter', 'Samples dropped by the buffer bounds.');
+  t.sample('cockpit_agent_metrics_samples_dropped_total', view.samples.dropped);
+  t.family(
+    'cockpit_agent_metrics_samples_sent_total',
+    'counter',
+    'Samples written to the controller stream.',
+  );
+  t.sample('cockpit_agent_metrics_samples_sent_total', view.samples.sent);
+  const sampling = view.sampling;
+  if (sampling !== undefined) {
+    t.family('cockpit_agent_metrics_period_seconds', 'gauge', 'Sampling period in use.');
+    t.sample('cockpit_agent_metrics_period_seconds', sampling.periodMs / 1000);
+    t.family('cockpit_agent_metrics_readings_total', 'counter', 'Readings of the hypervisor counters.');
+    t.sample('cockpit_agent_metrics_readings_total', sampling.readings);
+    t.family('cockpit_agent_metrics_reading_failures_total', 'counter', 'Readings that failed.');
+    t.sample('cockpit_agent_metrics_reading_failures_total', sampling.failures);
+    t.family(
+      'cockpit_agent_metrics_slots_skipped_total',
+      'counter',
+      'Sampling slots missed (a reading or the event loop was late).',
+    );
+    t.sample('cockpit_agent_metrics_slots_skipped_total', sampling.skipped);
+    t.family('cockpit_agent_metrics_reading_duration_seconds', 'gauge', 'How long the last reading took.');
+    t.sample('cockpit_agent_metrics_reading_duration_seconds', sampling.lastDurationMs / 1000);
+  }
+  hostGauges(t, view.latest.host);
+  vmGauges(t, view.latest);
+  return t.text();
+}
+
+function hostGauges(t: PrometheusText, host: HostSample | undefined): void {
+  if (host === undefined) return;
+  t.family(
+    'cockpit_host_sample_timestamp_seconds',
+    'gauge',
+    'Sampling slot of the host and VM gauges below.',
+  );
+  t.sample('cockpit_host_sample_timestamp_seconds', host.atMs / 1000);
+  for (const [name, field, scale, help] of HOST_GAUGES) {
+    const value = hostValue(host, field);
+    if (value === undefined) continue;
+    t.family(name, 'gauge', help);
+    t.sample(name, value * scale);
+  }
+}
+
+function vmGauges(t: PrometheusText, latest: LatestSamples): void {
+  if (latest.vms.length === 0) return;
+  const labels = latest.vms.map((vm, i) => ({ vm_id: vm.vmId, vm_name: latest.names[i] ?? '' }));
+  t.family('cockpit_vm_vcpus', 'gauge', 'vCPUs of the VM.');
+  for (const [i, vm] of latest.vms.entries()) t.sample('cockpit_vm_vcpus', vm.vcpus, labels[i]);
+  for (const [name, field, scale, help] of VM_GAUGES) {
+    let announced = false;
+    for (const [i, vm] of latest.vms.entries()) {
+      const value = vmValue(vm, field);
+      if (value === undefined) continue;
+      if (!announced) t.family(name, 'gauge', help);
+      announced = true;
+      t.sample(name, value * scale, labels[i]);
+    }
+  }
+}
