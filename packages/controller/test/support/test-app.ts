@@ -90,6 +90,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       env: {
         COCKPIT_DATA_DIR: dataDir,
         COCKPIT_HTTP_PORT: '0',
+        COCKPIT_GRPC_PORT: '0',
         COCKPIT_JWT_SECRET: randomBytes(32).toString('hex'),
         COCKPIT_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
         COCKPIT_LOG_LEVEL: 'debug',
@@ -100,6 +101,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       log,
       sql,
       print: () => undefined,
+      notifier: options.database === 'embedded' ? 'in-process' : 'postgres',
       ...options.authOptions,
     });
     const { app, services, config, url } = controller;

@@ -1,0 +1,145 @@
+import type { Tx } from '../database/sql.ts';
+import type { VmRecord } from './vm-record.ts';
+
+// What the sync ingest writes to vms and vm_conflicts, each a handful of multi-row statements whatever
+// the batch size (unnest), each writing its `changes` rows in the same statement. Always called inside
+// the transaction that also advances the host's sync cursor.
+
+/** The `changes` data of a VM row: its view's stored fields. */
+const VM_CHANGE_DATA = `jsonb_build_object('id', id, 'host_id', host_id, 'name', name, 'state', state,
+  'state_reason', state_reason, 'vcpus', vcpus, 'memory_mib', memory_mib, 'max_memory_mib', max_memory_mib,
+  'persistent', persistent, 'autostart', autostart, 'confirmed_at', confirmed_at, 'updated_at', updated_at)`;
+
+export interface UpsertOutcome {
+  /** VMs whose stored record changed (or appeared). */
+  changed: number;
+  /** Reported VMs another host holds: recorded as conflicts, never merged. */
+  conflicts: string[];
+}
+
+/**
+ * Stores the records of `hostId`'s VMs. A record equal to the stored one writes nothing; one whose id
+ * another host holds is not stored but returned as a conflict (the caller records it).
+ */
+export async function upsertVms(
+  tx: Tx,
+  hostId: string,
+  records: readonly VmRecord[],
+  now: Date,
+): Promise<UpsertOutcome> {
+  if (records.length === 0) return { changed: 0, conflicts: [] };
+  const col = <K extends keyof VmRecord>(k: K) => records.map((r) => r[k]);
+  const rows = await tx<{ id: string; conflict: boolean }[]>`
+    with input as (
+      select * from unnest(${col('id')}::uuid[], ${col('name')}::text[], ${col('state')}::text[],
+                           ${col('stateReason')}::text[], ${col('vcpus')}::int[], ${col('memoryMib')}::int[],
+                           ${col('maxMemoryMib')}::int[], ${col('persistent')}::bool[], ${col('autostart')}::bool[])
+        as t (id, name, state, state_reason, vcpus, memory_mib, max_memory_mib, persistent, autostart)
+    ),
+    prev as (select v.id, v.host_id from vms v join input i on i.id = v.id),
+    up as (
+      insert into vms as v (id, host_id, name, state, state_reason, vcpus, memory_mib, max_memory_mib,
+                            persistent, autostart, confirmed_at, created_at, updated_at)
+      select id, ${hostId}::uuid, name, state, state_reason, vcpus, memory_mib, max_memory_mib, persistent,
+             autostart, ${now}::timestamptz, ${now}::timestamptz, ${now}::timestamptz
+      from input
+      on conflict (id) do update set
+        name = excluded.name, state = excluded.state, state_reason = excluded.state_reason,
+        vcpus = excluded.vcpus, memory_mib = excluded.memory_mib, max_memory_mib = excluded.max_memory_mib,
+        persistent = excluded.persistent, autostart = excluded.autostart,
+        confirmed_at = excluded.confirmed_at, updated_at = excluded.updated_at
+      where v.host_id = excluded.host_id
+        and (v.name, v.state, v.state_reason, v.vcpus, v.memory_mib, v.max_memory_mib, v.persistent, v.autostart)
+            is distinct from (excluded.name, excluded.state, excluded.state_reason, excluded.vcpus,
+                              excluded.memory_mib, excluded.max_memory_mib, excluded.persistent, excluded.autostart)
+      returning v.*
+    ),
+    changed as (
+      insert into changes (at, kind, entity_id, op, data)
+      select ${now}::timestamptz, 'vm', id, 'upsert', ${tx.unsafe(VM_CHANGE_DATA)} from up
+    )
+    select i.id, true as conflict
+    from input i left join prev p on p.id = i.id
+    where not exists (select 1 from up u where u.id = i.id) and (p.id is null or p.host_id <> ${hostId}::uuid)
+    union all
+    select id, false from up`;
+  return {
+    changed: rows.filter((r) => !r.conflict).length,
+    conflicts: rows.filter((r) => r.conflict).map((r) => r.id),
+  };
+}
+
+/**
+ * Records that `hostId` reports VMs another host holds. Returns the ids first seen now (the caller logs
+ * those once).
+ */
+export async function recordConflicts(
+  tx: Tx,
+  hostId: string,
+  records: readonly VmRecord[],
+  now: Date,
+): Promise<string[]> {
+  if (records.length === 0) return [];
+  const rows = await tx<{ vm_id: string; inserted: boolean }[]>`
+    insert into vm_conflicts as c (vm_id, host_id, name, state, record, first_seen_at, last_seen_at)
+    select t.id, ${hostId}::uuid, t.name, t.state, t.record::jsonb, ${now}::timestamptz, ${now}::timestamptz
+    from unnest(${records.map((r) => r.id)}::uuid[], ${records.map((r) => r.name)}::text[],
+                ${records.map((r) => r.state)}::text[], ${records.map((r) => JSON.stringify(r))}::text[])
+         as t (id, name, state, record)
+    on conflict (vm_id, host_id) do update set
+      name = excluded.name, state = excluded.state, record = excluded.record, last_seen_at = excluded.last_seen_at
+    returning c.vm_id, (xmax = 0) as inserted`;
+  return rows.filter((r) => r.inserted).map((r) => r.vm_id);
+}
+
+/**
+ * Removes VMs of `hostId`: those named (`only`), or every one not named (`except`, a snapshot's
+ * reconciliation). Its conflict records go too. Returns the ids removed from vms.
+ */
+export async function removeVms(
+  tx: Tx,
+  hostId: string,
+  which: { only: readonly string[] } | { except: readonly string[] },
+  now: Date,
+): Promise<string[]> {
+  const match =
+    'only' in which ? tx`= any(${which.only as string[]}::uuid[])` : tx`<> all(${which.except as string[]}::uuid[])`;
+  if ('only' in which && which.only.length === 0) return [];
+  const rows = await tx<{ id: string }[]>`
+    with gone as (delete from vms where host_id = ${hostId}::uuid and id ${match} returning id),
+    logged as (
+      insert into changes (at, kind, entity_id, op, data) select ${now}::timestamptz, 'vm', id, 'delete', null from gone
+    ),
+    cleared as (delete from vm_conflicts where host_id = ${hostId}::uuid and vm_id ${match})
+    select id from gone`;
+  const removed = rows.map((r) => r.id);
+  if (removed.length > 0) await promoteConflicts(tx, removed, now);
+  return removed;
+}
+
+/**
+ * VMs that left their host while another host reported them too: the other host's record (the earliest
+ * reported, if several) takes their place. This is how a migration made outside Cockpit (virsh migrate)
+ * settles, whichever host's report arrives first.
+ */
+async function promoteConflicts(tx: Tx, vmIds: readonly string[], now: Date): Promise<void> {
+  await tx`
+    with pick as (
+      select distinct on (vm_id) vm_id, host_id, record from vm_conflicts
+      where vm_id = any(${vmIds as string[]}::uuid[]) order by vm_id, first_seen_at
+    ),
+    ins as (
+      insert into vms (id, host_id, name, state, state_reason, vcpus, memory_mib, max_memory_mib, persistent,
+                       autostart, confirmed_at, created_at, updated_at)
+      select vm_id, host_id, record->>'name', record->>'state', coalesce(record->>'stateReason', ''),
+             (record->>'vcpus')::int, (record->>'memoryMib')::int, (record->>'maxMemoryMib')::int,
+             (record->>'persistent')::bool, (record->>'autostart')::bool, ${now}::timestamptz,
+             ${now}::timestamptz, ${now}::timestamptz
+      from pick
+      on conflict (id) do nothing
+      returning *
+    ),
+    cleared as (delete from vm_conflicts c using ins where c.vm_id = ins.id and c.host_id = ins.host_id)
+    insert into changes (at, kind, entity_id, op, data)
+    select ${now}::timestamptz, 'vm', id, 'upsert', ${tx.unsafe(VM_CHANGE_DATA)} from ins`;
+}
