@@ -3,8 +3,8 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import { type Config, loadConfig } from './config/config.ts';
 import { type CreateServicesOptions, createServices, type Services } from './create-services.ts';
 import type { EmbeddedDatabase } from './database/embedded-database.ts';
-import type { AppEnv } from './http/app-env.ts';
 import { type RunningGrpcServer, serveGrpc } from './grpc/grpc-server.ts';
+import type { AppEnv } from './http/app-env.ts';
 import { createApp } from './http/create-app.ts';
 import { type RunningServer, serveHttp } from './http/serve.ts';
 
@@ -42,7 +42,8 @@ export async function startController(options: StartControllerOptions = {}): Pro
   try {
     const app = createApp(core.services);
     const grpc: RunningGrpcServer = await serveGrpc(core.services, core.services.agents, config.grpc);
-    const advertisedAddress = config.grpc.advertiseAddress ?? defaultAdvertisedAddress(config.grpc.host, grpc.port);
+    const advertisedAddress =
+      config.grpc.advertiseAddress ?? defaultAdvertisedAddress(config.grpc.host, grpc.port);
     core.services.agentEndpoint.address = advertisedAddress;
     let server: RunningServer;
     try {

@@ -4,12 +4,12 @@ import { createSyncIngest, type SyncIngest } from './agents/sync-ingest.ts';
 import { type AuditService, createAuditService } from './audit/audit-service.ts';
 import { type AuthOptions, type AuthService, createAuthService } from './auth/auth-service.ts';
 import { type Clock, systemClock } from './clock.ts';
+import { type CommandService, createCommandService } from './commands/command-service.ts';
 import type { Config } from './config/config.ts';
 import { connect } from './database/connect.ts';
 import { type EmbeddedDatabase, startEmbeddedDatabase } from './database/embedded-database.ts';
 import { migrate } from './database/migrate.ts';
 import type { Sql } from './database/sql.ts';
-import { type CommandService, createCommandService } from './commands/command-service.ts';
 import { type AgentEndpoint, createHostService, type HostService } from './hosts/host-service.ts';
 import { createLogger } from './log.ts';
 import { createInProcessNotifier } from './notifier/in-process-notifier.ts';
@@ -144,7 +144,8 @@ export async function createServices(
           });
     const agentEndpoint: AgentEndpoint = { caFingerprint: grpcTls?.caFingerprint ?? null };
     const crossReplica = options.notifier ?? (embedded !== undefined ? 'in-process' : 'postgres');
-    notifier = crossReplica === 'postgres' ? await createPostgresNotifier(sql, log) : createInProcessNotifier(log);
+    notifier =
+      crossReplica === 'postgres' ? await createPostgresNotifier(sql, log) : createInProcessNotifier(log);
     const commands = createCommandService({ sql, clock, notifier, log });
     const ingest = createSyncIngest({ sql, clock, log });
     agents = new AgentHub({ sql, clock, log, notifier, ingest, commands, config: config.agents });

@@ -23,7 +23,10 @@ describe('agents joining and authenticating', () => {
   });
 
   it('answers a join token with the CA fingerprint (openssl’s form) and a ready cockpit-agent line', async () => {
-    const res = await t.request('POST', '/api/v1/hosts/join-tokens', { token: admin, body: { ttl_seconds: 600 } });
+    const res = await t.request('POST', '/api/v1/hosts/join-tokens', {
+      token: admin,
+      body: { ttl_seconds: 600 },
+    });
     expect(res.status).toBe(201);
     expect(res.body.ca_sha256).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
     expect(res.body.ca_sha256).toBe(t.grpc.caFingerprint);
@@ -37,11 +40,16 @@ describe('agents joining and authenticating', () => {
   });
 
   it('refuses a TTL over one hour, and non-admins', async () => {
-    const long = await t.request('POST', '/api/v1/hosts/join-tokens', { token: admin, body: { ttl_seconds: 3601 } });
+    const long = await t.request('POST', '/api/v1/hosts/join-tokens', {
+      token: admin,
+      body: { ttl_seconds: 3601 },
+    });
     expect(long.status).toBe(400);
     expect(long.body.error.details[0].path).toBe('body.ttl_seconds');
     const operator = (await t.userWithRole('operator')).tokens.token;
-    expect((await t.request('POST', '/api/v1/hosts/join-tokens', { token: operator, body: {} })).status).toBe(403);
+    expect((await t.request('POST', '/api/v1/hosts/join-tokens', { token: operator, body: {} })).status).toBe(
+      403,
+    );
     expect((await t.request('POST', '/api/v1/hosts/join-tokens', { body: {} })).status).toBe(401);
   });
 
@@ -117,7 +125,10 @@ describe('agents joining and authenticating', () => {
     expect(await t.sql`select 1 from hosts where id = ${hostId}`).toHaveLength(0);
 
     const audit = await t.request('GET', '/api/v1/audit?limit=5', { token: admin });
-    expect(audit.body.entries[0]).toMatchObject({ action: 'DELETE /api/v1/hosts/:id', target: `host:${hostId}` });
+    expect(audit.body.entries[0]).toMatchObject({
+      action: 'DELETE /api/v1/hosts/:id',
+      target: `host:${hostId}`,
+    });
   });
 
   it('DELETE answers 404 for an unknown host, 400 for a bad id, 403 below admin', async () => {
@@ -125,9 +136,9 @@ describe('agents joining and authenticating', () => {
       token: admin,
     });
     expect(unknown.status).toBe(404);
-    expect((await t.request('DELETE', '/api/v1/hosts/nope', { token: admin })).body.error.details[0].path).toBe(
-      'path.id',
-    );
+    expect(
+      (await t.request('DELETE', '/api/v1/hosts/nope', { token: admin })).body.error.details[0].path,
+    ).toBe('path.id');
     const operator = (await t.userWithRole('operator')).tokens.token;
     const { hostId } = await joinedHost(t, admin, 'node-kept');
     expect((await t.request('DELETE', `/api/v1/hosts/${hostId}`, { token: operator })).status).toBe(403);

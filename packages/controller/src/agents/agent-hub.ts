@@ -1,18 +1,18 @@
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { ConnectRequest, ConnectResponse, Hello, MessageStream } from '@cockpit/proto';
 import { Driver, GoodbyeReason } from '@cockpit/proto';
 import type { Logger } from 'pino';
 import { recordChanges } from '../changes/change-queries.ts';
 import type { Clock } from '../clock.ts';
-import type { CommandService } from '../commands/command-service.ts';
 import { pendingCommandIds } from '../commands/command-queries.ts';
+import type { CommandService } from '../commands/command-service.ts';
 import type { AgentsConfig } from '../config/config.ts';
 import type { Sql } from '../database/sql.ts';
 import { disconnectSilentHosts, releaseStream, takeStream, touchLastSeen } from '../hosts/host-queries.ts';
 import type { HostDriver } from '../hosts/host-schema.ts';
 import type { AuthenticatedHost } from '../hosts/host-service.ts';
 import type { Notifier } from '../notifier/notifier.ts';
-import { randomBytes } from 'node:crypto';
 import { AgentSession, type FailCall, type SessionHost } from './agent-session.ts';
 import type { SyncIngest } from './sync-ingest.ts';
 
@@ -116,7 +116,6 @@ export class AgentHub {
     this.timers.push(timer);
   }
 
-
   private async takeStream(session: AgentSession, hello: Hello) {
     const { sql, clock, notifier } = this.deps;
     const now = clock.now();
@@ -134,7 +133,9 @@ export class AgentHub {
         now,
       });
       if (result !== null) {
-        await recordChanges(tx, now, [{ kind: 'host', entityId: session.hostId, op: 'upsert', data: result.view }]);
+        await recordChanges(tx, now, [
+          { kind: 'host', entityId: session.hostId, op: 'upsert', data: result.view },
+        ]);
       }
       return result;
     });
@@ -159,7 +160,9 @@ export class AgentHub {
     const view = await sql.begin(async (tx) => {
       const released = await releaseStream(tx, { hostId: session.hostId, epoch: session.epoch, now });
       if (released !== null) {
-        await recordChanges(tx, now, [{ kind: 'host', entityId: session.hostId, op: 'upsert', data: released }]);
+        await recordChanges(tx, now, [
+          { kind: 'host', entityId: session.hostId, op: 'upsert', data: released },
+        ]);
       }
       return released;
     });
@@ -172,8 +175,14 @@ export class AgentHub {
     for (const session of this.sessions.values()) {
       const silent = now - session.lastReceived;
       if (silent >= heartbeatDeadlineMs) {
-        session.log.warn({ silentMs: Math.round(silent) }, 'no message from the agent within the heartbeat deadline');
-        session.fail('unavailable', `nothing received for ${Math.round(silent)} ms (deadline ${heartbeatDeadlineMs} ms)`);
+        session.log.warn(
+          { silentMs: Math.round(silent) },
+          'no message from the agent within the heartbeat deadline',
+        );
+        session.fail(
+          'unavailable',
+          `nothing received for ${Math.round(silent)} ms (deadline ${heartbeatDeadlineMs} ms)`,
+        );
       } else if (now - session.lastSent >= heartbeatIntervalMs) {
         session.heartbeat();
       }
@@ -255,7 +264,10 @@ export class AgentHub {
     const session = this.sessions.get(hostId.toLowerCase());
     if (session === undefined) return;
     if (epoch === -1) {
-      void session.goodbye(GoodbyeReason.GOODBYE_REASON_REVOKED, 'this host was deleted: its credential is revoked');
+      void session.goodbye(
+        GoodbyeReason.GOODBYE_REASON_REVOKED,
+        'this host was deleted: its credential is revoked',
+      );
     } else if (session.epoch !== 0 && session.epoch < epoch) {
       void session.goodbye(GoodbyeReason.GOODBYE_REASON_REPLACED, 'a newer stream of this host took over');
     }

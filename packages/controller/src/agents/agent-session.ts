@@ -26,9 +26,18 @@ export interface SessionHost {
   takeStream(session: AgentSession, hello: Hello): Promise<{ epoch: number; appliedCursor: number } | null>;
   /** The session is over: unregistered, the host disconnected unless a newer stream holds it. */
   released(session: AgentSession): Promise<void>;
-  applyBatch(owner: StreamOwner, request: Extract<ConnectRequest['message'], { $case: 'state' }>['value']): Promise<ApplyOutcome>;
-  applySnapshot(owner: StreamOwner, snapshot: { cursor: number; vms: Vm[]; host: HostInfo | undefined }): Promise<ApplyOutcome>;
-  commandUpdate(hostId: string, update: Extract<ConnectRequest['message'], { $case: 'commandUpdate' }>['value']): Promise<void>;
+  applyBatch(
+    owner: StreamOwner,
+    request: Extract<ConnectRequest['message'], { $case: 'state' }>['value'],
+  ): Promise<ApplyOutcome>;
+  applySnapshot(
+    owner: StreamOwner,
+    snapshot: { cursor: number; vms: Vm[]; host: HostInfo | undefined },
+  ): Promise<ApplyOutcome>;
+  commandUpdate(
+    hostId: string,
+    update: Extract<ConnectRequest['message'], { $case: 'commandUpdate' }>['value'],
+  ): Promise<void>;
   unfinishedCommands(hostId: string): Promise<Command[]>;
 }
 
@@ -98,7 +107,14 @@ export class AgentSession {
       }
       this.epoch = taken.epoch;
       this.log.info(
-        { epoch: taken.epoch, appliedCursor: taken.appliedCursor, journalFloor: first.journalFloor, journalHead: first.journalHead, agentVersion: first.agentVersion, instanceId: first.instanceId },
+        {
+          epoch: taken.epoch,
+          appliedCursor: taken.appliedCursor,
+          journalFloor: first.journalFloor,
+          journalHead: first.journalHead,
+          agentVersion: first.agentVersion,
+          instanceId: first.instanceId,
+        },
         'agent connected',
       );
       await this.send({
@@ -129,7 +145,9 @@ export class AgentSession {
     } finally {
       this.ended = true;
       this.stream.close();
-      await this.hub.released(this).catch((err: unknown) => this.log.error({ err }, 'could not release the host'));
+      await this.hub
+        .released(this)
+        .catch((err: unknown) => this.log.error({ err }, 'could not release the host'));
     }
   }
 
@@ -141,7 +159,10 @@ export class AgentSession {
     try {
       const first = await Promise.race([messages.next(), timeout]);
       if (first === 'timeout') {
-        await this.goodbye(GoodbyeReason.GOODBYE_REASON_PROTOCOL_ERROR, `no Hello within ${HELLO_TIMEOUT_MS} ms`);
+        await this.goodbye(
+          GoodbyeReason.GOODBYE_REASON_PROTOCOL_ERROR,
+          `no Hello within ${HELLO_TIMEOUT_MS} ms`,
+        );
         return undefined;
       }
       if (first.done) return undefined;
@@ -166,9 +187,9 @@ export class AgentSession {
       switch (message?.$case) {
         case 'state':
           if (message.value.changes.length === 0) return true;
-          return this.applied(await this.hub.applyBatch(this.owner, message.value));
+          return await this.applied(await this.hub.applyBatch(this.owner, message.value));
         case 'snapshot':
-          return this.snapshotChunk(message.value);
+          return await this.snapshotChunk(message.value);
         case 'commandUpdate':
           await this.hub.commandUpdate(this.hostId, message.value);
           return true;
@@ -189,11 +210,16 @@ export class AgentSession {
     const buffer = this.snapshot;
     if (buffer === undefined || buffer.id !== chunk.snapshotId) {
       if (buffer !== undefined) {
-        this.log.warn({ snapshotId: buffer.id }, 'a new snapshot started before the last one ended: dropped it');
+        this.log.warn(
+          { snapshotId: buffer.id },
+          'a new snapshot started before the last one ended: dropped it',
+        );
       }
       this.snapshot = { id: chunk.snapshotId, cursor: chunk.cursor, vms: [], host: chunk.host };
     } else if (buffer.cursor !== chunk.cursor) {
-      return this.protocolError(`snapshot ${chunk.snapshotId} changed its cursor from ${buffer.cursor} to ${chunk.cursor}`);
+      return this.protocolError(
+        `snapshot ${chunk.snapshotId} changed its cursor from ${buffer.cursor} to ${chunk.cursor}`,
+      );
     }
     const current = this.snapshot as SnapshotBuffer;
     if (current.vms.length + chunk.vms.length > MAX_SNAPSHOT_VMS) {

@@ -14,7 +14,8 @@ export class SyncProtocolError extends CodedError<'protocol_error'> {
     super('protocol_error', message);
   }
 }
-export const isSyncProtocolError = (err: unknown): err is SyncProtocolError => err instanceof SyncProtocolError;
+export const isSyncProtocolError = (err: unknown): err is SyncProtocolError =>
+  err instanceof SyncProtocolError;
 
 /** How an apply ended. Anything but `applied` wrote nothing. */
 export type ApplyOutcome =
@@ -48,7 +49,11 @@ export interface SyncIngest {
 
 export function createSyncIngest({ sql, clock, log }: { sql: Sql; clock: Clock; log: Logger }): SyncIngest {
   /** Why the conditional cursor update matched nothing. */
-  async function refusal(tx: Tx, owner: StreamOwner, describe: (applied: number) => string): Promise<ApplyOutcome> {
+  async function refusal(
+    tx: Tx,
+    owner: StreamOwner,
+    describe: (applied: number) => string,
+  ): Promise<ApplyOutcome> {
     const rows = await tx<{ stream_epoch: string; sync_cursor: string }[]>`
       select stream_epoch, sync_cursor from hosts where id = ${owner.hostId}`;
     const row = rows[0];
@@ -57,12 +62,7 @@ export function createSyncIngest({ sql, clock, log }: { sql: Sql; clock: Clock; 
     throw new SyncProtocolError(describe(Number(row.sync_cursor)));
   }
 
-  async function writeVms(
-    tx: Tx,
-    hostId: string,
-    upserts: VmRecord[],
-    now: Date,
-  ): Promise<void> {
+  async function writeVms(tx: Tx, hostId: string, upserts: VmRecord[], now: Date): Promise<void> {
     const { conflicts } = await upsertVms(tx, hostId, upserts, now);
     if (conflicts.length === 0) return;
     const conflicting = new Set(conflicts);
@@ -83,7 +83,8 @@ export function createSyncIngest({ sql, clock, log }: { sql: Sql; clock: Clock; 
   async function writeHost(tx: Tx, hostId: string, info: HostInfo, now: Date): Promise<void> {
     await updateHostInfo(tx, hostId, info, now);
     const view = await findHost(tx, hostId);
-    if (view !== null) await recordChanges(tx, now, [{ kind: 'host', entityId: hostId, op: 'upsert', data: view }]);
+    if (view !== null)
+      await recordChanges(tx, now, [{ kind: 'host', entityId: hostId, op: 'upsert', data: view }]);
   }
 
   return {
@@ -124,7 +125,8 @@ export function createSyncIngest({ sql, clock, log }: { sql: Sql; clock: Clock; 
           return refusal(
             tx,
             owner,
-            (applied) => `StateBatch starts at cursor ${first}; the next one after ${applied} is ${applied + 1}`,
+            (applied) =>
+              `StateBatch starts at cursor ${first}; the next one after ${applied} is ${applied + 1}`,
           );
         }
         const removed = [...vms].filter(([, r]) => r === null).map(([id]) => id);

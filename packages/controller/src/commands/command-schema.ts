@@ -15,4 +15,8 @@ export const COMMAND_STATUSES = [
 ] as const;
 export type CommandStatus = (typeof COMMAND_STATUSES)[number];
 
-export const UNFINISHED_COMMAND_STATUSES = ['pending', 'sent', 'running'] as const satisfies readonly CommandStatus[];
+export const UNFINISHED_COMMAND_STATUSES = [
+  'pending',
+  'sent',
+  'running',
+] as const satisfies readonly CommandStatus[];

@@ -57,7 +57,8 @@ export function createCommandService(deps: {
   }
 
   const operationChanged = (id: string | null) => {
-    if (id !== null) void notifier.publish('operations', id).catch((err) => log.warn({ err }, 'notify failed'));
+    if (id !== null)
+      void notifier.publish('operations', id).catch((err) => log.warn({ err }, 'notify failed'));
   };
 
   return {
@@ -96,7 +97,8 @@ export function createCommandService(deps: {
               hostId,
               status: failed ? 'failed' : 'succeeded',
               error,
-              result: update.detail === undefined ? undefined : { [update.detail.$case]: update.detail.value },
+              result:
+                update.detail === undefined ? undefined : { [update.detail.$case]: update.detail.value },
               now,
             });
             if (row === null) {
@@ -108,7 +110,10 @@ export function createCommandService(deps: {
               : null;
           }
           default:
-            log.warn({ commandId: id, status: update.status }, 'command update with an unknown status: ignored');
+            log.warn(
+              { commandId: id, status: update.status },
+              'command update with an unknown status: ignored',
+            );
             return null;
         }
       });

@@ -59,10 +59,17 @@ describe('loadConfig', () => {
       port: 9090,
       host: '0.0.0.0',
       advertiseAddress: 'ctl.example:443',
-      tls: { mode: 'files', certFile: join(dir, 'chain.pem'), keyFile: join(dir, 'key.pem'), caFile: undefined },
+      tls: {
+        mode: 'files',
+        certFile: join(dir, 'chain.pem'),
+        keyFile: join(dir, 'key.pem'),
+        caFile: undefined,
+      },
     });
     expect(config.agents).toEqual({ heartbeatIntervalMs: 500, heartbeatDeadlineMs: 2000 });
-    expect(loadConfig({ COCKPIT_GRPC_INSECURE_PLAINTEXT: 'true' }, dir).grpc.tls).toEqual({ mode: 'plaintext' });
+    expect(loadConfig({ COCKPIT_GRPC_INSECURE_PLAINTEXT: 'true' }, dir).grpc.tls).toEqual({
+      mode: 'plaintext',
+    });
   });
 
   it('refuses plaintext gRPC off loopback, half a TLS pair, and a deadline under two intervals', () => {
@@ -75,7 +82,8 @@ describe('loadConfig', () => {
         COCKPIT_GRPC_ADVERTISE_ADDRESS: 'no-port',
       }),
     ).toEqual({
-      COCKPIT_GRPC_INSECURE_PLAINTEXT: 'plaintext is for loopback development only; COCKPIT_GRPC_HOST is 0.0.0.0',
+      COCKPIT_GRPC_INSECURE_PLAINTEXT:
+        'plaintext is for loopback development only; COCKPIT_GRPC_HOST is 0.0.0.0',
       COCKPIT_HEARTBEAT_DEADLINE_MS:
         'must be at least twice COCKPIT_HEARTBEAT_INTERVAL_MS (1000), so one late heartbeat is no false alarm',
       COCKPIT_GRPC_ADVERTISE_ADDRESS: 'must be host:port ([v6]:port for IPv6)',

@@ -48,7 +48,10 @@ export function agentServiceHandlers(services: Services, hub: AgentHub): AgentSe
           (joined) => callback(null, joined),
           (err: unknown) => {
             const e = asGrpcError(err);
-            log.warn({ hostname: request.hostname, peer: call.getPeer(), code: status[e.status], reason: e.message }, 'join refused');
+            log.warn(
+              { hostname: request.hostname, peer: call.getPeer(), code: status[e.status], reason: e.message },
+              'join refused',
+            );
             callback({ code: e.status, details: e.message });
           },
         );
@@ -73,12 +76,14 @@ export function agentServiceHandlers(services: Services, hub: AgentHub): AgentSe
         async (err: unknown) => {
           if (isServiceError(err, 'revoked')) {
             // Told plainly, so the agent stops instead of retrying a credential that will never work.
-            await stream.write({
-              message: {
-                $case: 'goodbye',
-                value: { reason: GoodbyeReason.GOODBYE_REASON_REVOKED, message: err.message },
-              },
-            }).catch(() => undefined);
+            await stream
+              .write({
+                message: {
+                  $case: 'goodbye',
+                  value: { reason: GoodbyeReason.GOODBYE_REASON_REVOKED, message: err.message },
+                },
+              })
+              .catch(() => undefined);
             stream.end();
             stream.close();
             return;

@@ -26,7 +26,11 @@ const SERVER_OPTIONS = {
 };
 
 /** Serves the AgentService beside HTTP, on the same services: TLS unless plaintext was asked for. */
-export async function serveGrpc(services: Services, hub: AgentHub, config: GrpcConfig): Promise<RunningGrpcServer> {
+export async function serveGrpc(
+  services: Services,
+  hub: AgentHub,
+  config: GrpcConfig,
+): Promise<RunningGrpcServer> {
   const server = new Server(SERVER_OPTIONS);
   server.addService(AgentServiceService, agentServiceHandlers(services, hub));
   const tls = services.grpcTls;
@@ -40,7 +44,9 @@ export async function serveGrpc(services: Services, hub: AgentHub, config: GrpcC
         );
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${config.port}`, credentials, (err, bound) => (err ? reject(err) : resolve(bound))),
+    server.bindAsync(`${host}:${config.port}`, credentials, (err, bound) =>
+      err ? reject(err) : resolve(bound),
+    ),
   );
   return {
     address: `${host}:${port}`,

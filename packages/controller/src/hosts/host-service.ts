@@ -190,7 +190,10 @@ export function createHostService(deps: {
       if (stored === null) {
         const revoked = await findRevokedCredentialHash(sql, parsed.hostId);
         if (revoked !== null && sameHash(revoked, parsed.hash)) {
-          throw new ServiceError('revoked', 'this host was deleted: its credential is revoked; join it again');
+          throw new ServiceError(
+            'revoked',
+            'this host was deleted: its credential is revoked; join it again',
+          );
         }
       }
       throw new ServiceError('invalid_credential', 'unknown host credential');

@@ -20,7 +20,11 @@ export type OperationKind = (typeof OPERATION_KINDS)[number];
 export const OPERATION_STATUSES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 export type OperationStatus = (typeof OPERATION_STATUSES)[number];
 
-export const FINAL_OPERATION_STATUSES: ReadonlySet<OperationStatus> = new Set(['succeeded', 'failed', 'cancelled']);
+export const FINAL_OPERATION_STATUSES: ReadonlySet<OperationStatus> = new Set([
+  'succeeded',
+  'failed',
+  'cancelled',
+]);
 
 export const OperationSchema = z
   .object({

@@ -25,7 +25,13 @@ export interface OperationService {
   wait(id: string, timeoutMs: number): Promise<OperationView>;
 }
 
-export function createOperationService({ sql, notifier }: { sql: Sql; notifier: Notifier }): OperationService {
+export function createOperationService({
+  sql,
+  notifier,
+}: {
+  sql: Sql;
+  notifier: Notifier;
+}): OperationService {
   const waiters = new Map<string, Set<() => void>>();
   notifier.subscribe('operations', (id) => {
     for (const wake of waiters.get(id.toLowerCase()) ?? []) wake();

@@ -1,4 +1,4 @@
-import { createHash, type KeyObject, randomBytes, sign, X509Certificate } from 'node:crypto';
+import { createHash, type KeyObject, randomBytes, sign, type X509Certificate } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import {
   bitString,
@@ -85,7 +85,11 @@ export function issueCertificate(request: CertificateRequest): string {
     request.kind.ca === true
       ? [
           extension(OID.basicConstraints, true, sequence(boolean(true))),
-          extension(OID.keyUsage, true, namedBits([KEY_USAGE.digitalSignature, KEY_USAGE.keyCertSign, KEY_USAGE.cRLSign])),
+          extension(
+            OID.keyUsage,
+            true,
+            namedBits([KEY_USAGE.digitalSignature, KEY_USAGE.keyCertSign, KEY_USAGE.cRLSign]),
+          ),
         ]
       : [
           extension(OID.basicConstraints, true, sequence()),
@@ -114,7 +118,10 @@ export function issueCertificate(request: CertificateRequest): string {
   );
   const signature = sign('sha256', tbs, signingKey);
   const der = sequence(tbs, algorithm, bitString(signature));
-  return `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/(.{64})/g, '$1\n').trimEnd()}\n-----END CERTIFICATE-----\n`;
+  return `-----BEGIN CERTIFICATE-----\n${der
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .trimEnd()}\n-----END CERTIFICATE-----\n`;
 }
 
 /** The DER of a certificate's subject Name, read from its TBSCertificate. */

@@ -2,7 +2,8 @@
 // universal types a certificate uses, and context-specific tags. Writing only; Node's X509Certificate
 // reads them back (and the tests check them with openssl).
 
-export const tlv = (tag: number, content: Buffer): Buffer => Buffer.concat([Buffer.from([tag]), length(content.length), content]);
+export const tlv = (tag: number, content: Buffer): Buffer =>
+  Buffer.concat([Buffer.from([tag]), length(content.length), content]);
 
 function length(n: number): Buffer {
   if (n < 0x80) return Buffer.from([n]);
@@ -53,7 +54,8 @@ export const bitString = (bytes: Buffer): Buffer => tlv(0x03, Buffer.concat([Buf
 export function namedBits(bits: readonly number[]): Buffer {
   const highest = Math.max(...bits);
   const bytes = Buffer.alloc(Math.floor(highest / 8) + 1);
-  for (const bit of bits) bytes[Math.floor(bit / 8)] = (bytes[Math.floor(bit / 8)] ?? 0) | (0x80 >> bit % 8);
+  for (const bit of bits)
+    bytes[Math.floor(bit / 8)] = (bytes[Math.floor(bit / 8)] ?? 0) | (0x80 >> (bit % 8));
   const unused = 7 - (highest % 8);
   return tlv(0x03, Buffer.concat([Buffer.from([unused]), bytes]));
 }
@@ -62,7 +64,9 @@ export function namedBits(bits: readonly number[]): Buffer {
 export function time(date: Date): Buffer {
   const iso = date.toISOString();
   const digits = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
-  return date.getUTCFullYear() < 2050 ? tlv(0x17, Buffer.from(digits.slice(2))) : tlv(0x18, Buffer.from(digits));
+  return date.getUTCFullYear() < 2050
+    ? tlv(0x17, Buffer.from(digits.slice(2)))
+    : tlv(0x18, Buffer.from(digits));
 }
 
 /** [n] EXPLICIT: a constructed context-specific tag around one element. */

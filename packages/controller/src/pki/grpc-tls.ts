@@ -1,9 +1,9 @@
 import { createPrivateKey, generateKeyPairSync, type KeyObject, X509Certificate } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { CodedError } from '../coded-error.ts';
-import { isIP } from 'node:net';
 import { ipBytes, issueCertificate, opensslFingerprint } from './certificate.ts';
 
 /** What the gRPC server serves and what an agent pins. */
@@ -65,7 +65,11 @@ interface Issued {
 
 function newKey(): { key: KeyObject; publicKey: KeyObject; keyPem: string } {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  return { key: privateKey, publicKey, keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+  return {
+    key: privateKey,
+    publicKey,
+    keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+  };
 }
 
 /** Writes a file whole or not at all (temporary file, then rename), keys 0600. */
@@ -160,7 +164,12 @@ function fromFiles(files: { certFile: string; keyFile: string; caFile?: string }
     const served = chain.some((c) => c.fingerprint256 === ca.fingerprint256)
       ? chainPem
       : `${chainPem.trimEnd()}\n${ca.toString().trimEnd()}\n`;
-    return { privateKeyPem, certChainPem: served, caPem: ca.toString(), caFingerprint: opensslFingerprint(ca) };
+    return {
+      privateKeyPem,
+      certChainPem: served,
+      caPem: ca.toString(),
+      caFingerprint: opensslFingerprint(ca),
+    };
   } catch (err) {
     if (isGrpcTlsError(err)) throw err;
     throw new GrpcTlsError('bad_tls_files', `cannot use the gRPC TLS files: ${(err as Error).message}`, {

@@ -9,7 +9,10 @@ export const resourceIdParams = (what: string) =>
     id: z
       .uuid(`must be a ${what} id (UUID)`)
       .transform((id) => id.toLowerCase())
-      .openapi({ param: { name: 'id', in: 'path' }, description: `The ${what}'s id (a UUID, any letter case).` }),
+      .openapi({
+        param: { name: 'id', in: 'path' },
+        description: `The ${what}'s id (a UUID, any letter case).`,
+      }),
   });
 
 /** A UUID in a query string (`?host_id=`), lower-cased. */

@@ -19,7 +19,9 @@ const ActionSchema = z
   .meta({ id: 'VmAction', example: { action: 'stop', force: true } });
 
 /** The operation, with its id also as `operation_id` (like the seed's `migration_id`). */
-const ActionResponseSchema = OperationSchema.extend({ operation_id: z.uuid() }).meta({ id: 'VmActionOperation' });
+const ActionResponseSchema = OperationSchema.extend({ operation_id: z.uuid() }).meta({
+  id: 'VmActionOperation',
+});
 
 const route = authedRoute('operator', {
   method: 'post',
@@ -31,7 +33,11 @@ const route = authedRoute('operator', {
     '(`Location: /api/v1/operations/<id>`). With `?wait=<seconds>` it waits for the result: 200 with the ' +
     'final operation, or 202 when it is not done in time. A graceful stop succeeds when the guest was ' +
     'asked to shut down; the VM’s state shows when it did.',
-  request: { params: resourceIdParams('VM'), query: z.object({ wait: WaitQuerySchema }), body: jsonBody(ActionSchema) },
+  request: {
+    params: resourceIdParams('VM'),
+    query: z.object({ wait: WaitQuerySchema }),
+    body: jsonBody(ActionSchema),
+  },
   responses: {
     200: jsonResponse('The operation finished within `wait`.', ActionResponseSchema),
     202: jsonResponse('The operation was accepted and runs.', ActionResponseSchema),

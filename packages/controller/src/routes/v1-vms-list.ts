@@ -6,7 +6,8 @@ import { VM_STATES, VmSchema } from '../vms/vm-schema.ts';
 import { uuidQuery } from './resource-id-params.ts';
 
 /** The opaque page cursor: where the previous page ended in the list's order (name, id). */
-const encodeCursor = (p: VmPosition): string => Buffer.from(JSON.stringify([p.name, p.id])).toString('base64url');
+const encodeCursor = (p: VmPosition): string =>
+  Buffer.from(JSON.stringify([p.name, p.id])).toString('base64url');
 
 const CursorSchema = z.string().transform((text, ctx): VmPosition => {
   try {
@@ -40,8 +41,17 @@ const route = authedRoute('viewer', {
       host_id: uuidQuery('host').openapi({ description: 'Only the VMs on this host' }),
       state: z.enum(VM_STATES).optional().openapi({ description: 'Only the VMs in this state' }),
       name: z.string().min(1).max(255).optional().openapi({ description: 'Only the VMs with this name' }),
-      limit: z.coerce.number().int().min(1).max(1000).default(100).openapi({ description: 'Page size (1 to 1000)' }),
-      cursor: CursorSchema.optional().openapi({ type: 'string', description: 'The previous page’s next_cursor' }),
+      limit: z.coerce
+        .number()
+        .int()
+        .min(1)
+        .max(1000)
+        .default(100)
+        .openapi({ description: 'Page size (1 to 1000)' }),
+      cursor: CursorSchema.optional().openapi({
+        type: 'string',
+        description: 'The previous page’s next_cursor',
+      }),
     }),
   },
   responses: {
@@ -49,7 +59,10 @@ const route = authedRoute('viewer', {
       'A page of VMs, by name',
       z.object({
         vms: z.array(VmSchema),
-        next_cursor: z.string().nullable().meta({ description: 'The cursor of the next page; null on the last.' }),
+        next_cursor: z
+          .string()
+          .nullable()
+          .meta({ description: 'The cursor of the next page; null on the last.' }),
       }),
     ),
   },

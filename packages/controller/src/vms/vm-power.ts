@@ -18,7 +18,14 @@ interface Plan {
   op: PowerOp;
 }
 
-const ACTIVE: ReadonlySet<VmState> = new Set(['running', 'blocked', 'paused', 'shutdown', 'pmsuspended', 'crashed']);
+const ACTIVE: ReadonlySet<VmState> = new Set([
+  'running',
+  'blocked',
+  'paused',
+  'shutdown',
+  'pmsuspended',
+  'crashed',
+]);
 const INACTIVE: ReadonlySet<VmState> = new Set(['shut_off', 'nostate']);
 
 /**

@@ -6,7 +6,7 @@ import { uuidv7 } from '../ids.ts';
 import { insertOperation } from '../operations/operation-queries.ts';
 import type { OperationView } from '../operations/operation-schema.ts';
 import { ServiceError } from '../service-error.ts';
-import { planPowerAction, type PowerRequest } from './vm-power.ts';
+import { type PowerRequest, planPowerAction } from './vm-power.ts';
 import { findVm, listVms, type VmFilter, type VmPosition } from './vm-queries.ts';
 import type { VmView } from './vm-schema.ts';
 
@@ -44,7 +44,10 @@ export function createVmService(deps: { sql: Sql; clock: Clock; commands: Comman
     async list(filter, page) {
       const vms = await listVms(sql, filter, page);
       const last = vms.at(-1);
-      return { vms, next: vms.length === page.limit && last !== undefined ? { name: last.name, id: last.id } : null };
+      return {
+        vms,
+        next: vms.length === page.limit && last !== undefined ? { name: last.name, id: last.id } : null,
+      };
     },
 
     async get(id) {

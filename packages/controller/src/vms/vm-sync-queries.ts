@@ -33,7 +33,7 @@ export async function upsertVms(
     with input as (
       select * from unnest(${col('id')}::uuid[], ${col('name')}::text[], ${col('state')}::text[],
                            ${col('stateReason')}::text[], ${col('vcpus')}::int[], ${col('memoryMib')}::int[],
-                           ${col('maxMemoryMib')}::int[], ${col('persistent')}::bool[], ${col('autostart')}::bool[])
+                           ${col('maxMemoryMib')}::int[], ${tx.array(col('persistent'))}::bool[], ${tx.array(col('autostart'))}::bool[])
         as t (id, name, state, state_reason, vcpus, memory_mib, max_memory_mib, persistent, autostart)
     ),
     prev as (select v.id, v.host_id from vms v join input i on i.id = v.id),
@@ -103,7 +103,9 @@ export async function removeVms(
   now: Date,
 ): Promise<string[]> {
   const match =
-    'only' in which ? tx`= any(${which.only as string[]}::uuid[])` : tx`<> all(${which.except as string[]}::uuid[])`;
+    'only' in which
+      ? tx`= any(${which.only as string[]}::uuid[])`
+      : tx`<> all(${which.except as string[]}::uuid[])`;
   if ('only' in which && which.only.length === 0) return [];
   const rows = await tx<{ id: string }[]>`
     with gone as (delete from vms where host_id = ${hostId}::uuid and id ${match} returning id),

@@ -1,12 +1,13 @@
 import { expect } from 'vitest';
-import { TEST_ADMIN_PASSWORD, type TestApp } from './test-app.ts';
 import { type ControllerTarget, join } from './scripted-agent.ts';
+import { TEST_ADMIN_PASSWORD, type TestApp } from './test-app.ts';
 
 /** The app's gRPC service as the scripted agent reaches it. */
 export const targetOf = (t: TestApp): ControllerTarget => ({ address: t.grpc.address, caPem: t.grpc.caPem });
 
 /** An admin's access token for the app. */
-export const adminToken = async (t: TestApp): Promise<string> => (await t.login('admin', TEST_ADMIN_PASSWORD)).token;
+export const adminToken = async (t: TestApp): Promise<string> =>
+  (await t.login('admin', TEST_ADMIN_PASSWORD)).token;
 
 /** A join token made through the REST API. */
 export async function joinToken(t: TestApp, admin: string, ttlSeconds?: number): Promise<string> {
@@ -39,7 +40,8 @@ export async function eventually<T>(
   for (;;) {
     last = await read();
     if (accept(last)) return last;
-    if (Date.now() > until) throw new Error(`${what}: not reached within ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+    if (Date.now() > until)
+      throw new Error(`${what}: not reached within ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

@@ -40,11 +40,7 @@ export const HOST_INFO: HostInfo = {
 };
 
 /** Redeems a join token as an agent would; rejects with the gRPC error. */
-export function join(
-  target: ControllerTarget,
-  joinToken: string,
-  hostname: string,
-): Promise<JoinResponse> {
+export function join(target: ControllerTarget, joinToken: string, hostname: string): Promise<JoinResponse> {
   const c = client(target);
   return new Promise<JoinResponse>((resolve, reject) => {
     c.join(
@@ -57,7 +53,12 @@ export function join(
 }
 
 /** A VM record as an agent reports it. */
-export function vm(id: string, name: string, state: VmState = VmState.VM_STATE_RUNNING, extra: Partial<Vm> = {}): Vm {
+export function vm(
+  id: string,
+  name: string,
+  state: VmState = VmState.VM_STATE_RUNNING,
+  extra: Partial<Vm> = {},
+): Vm {
   return {
     id,
     name,
@@ -225,7 +226,11 @@ export class ScriptedAgent {
       });
       const timer = setTimeout(() => {
         done();
-        reject(new Error(`no ${kind} within ${timeoutMs} ms (got ${this.kinds()}${closed ? ', stream ended' : ''})`));
+        reject(
+          new Error(
+            `no ${kind} within ${timeoutMs} ms (got ${this.kinds()}${closed ? ', stream ended' : ''})`,
+          ),
+        );
       }, timeoutMs);
       const done = () => {
         clearTimeout(timer);
