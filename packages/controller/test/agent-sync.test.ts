@@ -237,7 +237,7 @@ describe('agent state sync', () => {
 
   it('keeps a host connected through a 2 s pause, and disconnects it (VMs stale) past the deadline', async () => {
     const { hostId, credential } = await joinedHost(t, admin, 'sync-deadline');
-    const { agent } = await ScriptedAgent.connect(targetOf(t), credential);
+    const { agent } = await ScriptedAgent.connect(targetOf(t), credential, {}, { heartbeats: false });
     await agent.batch([{ $case: 'vmUpdated', value: vm(randomUUID(), 'guest') }]);
     await agent.next('ack');
     await new Promise((resolve) => setTimeout(resolve, 2000));

@@ -21,7 +21,7 @@ export async function insertCommand(
   await tx`
     insert into commands (id, host_id, operation_id, kind, payload, status, deadline_at, created_at)
     values (${command.commandId}, ${input.hostId}, ${input.operationId}, ${command.action?.$case ?? 'unknown'},
-            ${JSON.stringify(Command.toJSON(command))}::jsonb, 'pending', ${new Date(command.deadlineMs)},
+            ${JSON.stringify(Command.toJSON(command))}::text::jsonb, 'pending', ${new Date(command.deadlineMs)},
             ${input.now})`;
 }
 
@@ -94,7 +94,7 @@ export async function finishCommand(
   const rows = await tx<CommandRow[]>`
     update commands set status = ${input.status}, error_code = ${input.error?.code ?? null},
                         error_message = ${input.error?.message ?? null},
-                        result = ${input.result === undefined ? null : JSON.stringify(input.result)}::jsonb,
+                        result = ${input.result === undefined ? null : JSON.stringify(input.result)}::text::jsonb,
                         finished_at = ${input.now}
     where id = ${input.id} and host_id = ${input.hostId} and status in ('pending', 'sent', 'running')
     returning id, host_id, operation_id, kind, status`;

@@ -113,7 +113,7 @@ export async function transitionOperation(
     update operations set
       status = ${to.status},
       error_code = ${to.error?.code ?? null}, error_message = ${to.error?.message ?? null},
-      progress = coalesce(${to.progress === undefined ? null : JSON.stringify(to.progress)}::jsonb, progress),
+      progress = coalesce(${to.progress === undefined ? null : JSON.stringify(to.progress)}::text::jsonb, progress),
       updated_at = ${now}, finished_at = ${final ? now : null}
     where id = ${id} and status in ('pending', 'running')
       and (status <> ${to.status} or ${to.progress !== undefined})

@@ -132,6 +132,7 @@ export class ScriptedAgent {
     target: ControllerTarget,
     credential: string,
     hello: Partial<Hello> = {},
+    options: { heartbeats?: boolean } = {},
   ): Promise<{ agent: ScriptedAgent; welcome: Welcome }> {
     const agent = new ScriptedAgent(target, credential);
     await agent.send({
@@ -150,6 +151,14 @@ export class ScriptedAgent {
     });
     const welcome = await agent.next('welcome');
     agent.cursor = welcome.appliedCursor;
+    // Like the real agent: a heartbeat at the controller's interval, unless the test wants silence.
+    if (options.heartbeats !== false) {
+      const timer = setInterval(
+        () => void agent.heartbeat().catch(() => undefined),
+        welcome.heartbeatIntervalMs,
+      );
+      void agent.ended.then(() => clearInterval(timer));
+    }
     return { agent, welcome };
   }
 
