@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@cockpit/controller';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   guestXml,
   type LibvirtHost,
@@ -21,7 +21,8 @@ import { createE2eDatabase, type E2eDatabase, killControllerConnections } from '
 // with a join token and pinning that CA. Each step leaves the next its state, so they run in order.
 
 const PREFIX = process.env.LIBVIRT_HOST_NAME_PREFIX ?? 'e2e';
-const JOURNAL_SIZE = 8;
+/** The agent's journal bound (its smallest allowed): the overflow step makes more changes than this. */
+const JOURNAL_SIZE = 100;
 
 interface RestVm {
   id: string;
@@ -84,18 +85,28 @@ async function defineGuest(name: string): Promise<string> {
 
 const VIRSH_STATES: Record<string, string> = { running: 'running', paused: 'paused', 'shut off': 'shut_off' };
 
-/** What libvirt says: every domain of the host, name → state in the API's spelling. */
+/** What libvirt says: every domain of the host, name → state in the API's spelling (one `virsh list`). */
 async function virshStates(): Promise<Record<string, string>> {
-  const names = (await virsh(host.uri, 'list', '--all', '--name'))
-    .split('\n')
-    .map((n) => n.trim())
-    .filter((n) => n !== '');
   const states: Record<string, string> = {};
-  for (const name of names) {
-    const state = (await virsh(host.uri, 'domstate', name)).trim();
-    states[name] = VIRSH_STATES[state] ?? state;
+  for (const line of (await virsh(host.uri, 'list', '--all')).split('\n')) {
+    const match = /^\s*(\S+)\s+(\S+)\s+(.+?)\s*$/.exec(line);
+    if (match?.[2] === undefined || match[3] === undefined) continue;
+    states[match[2]] = VIRSH_STATES[match[3]] ?? match[3];
   }
-  return states;
+  return sorted(states);
+}
+
+/** Defines many guests in one virsh call (`define a; define b; …`). */
+async function defineGuests(names: string[]): Promise<void> {
+  const commands: string[] = [];
+  for (const name of names) {
+    const uuid = randomUUID();
+    const file = join(host.stateDir, `${name}.xml`);
+    await writeFile(file, guestXml({ name, uuid }));
+    guests.set(name, uuid);
+    commands.push(`define ${file}`);
+  }
+  await virsh(host.uri, commands.join('; '));
 }
 
 /** What the controller says about the host's VMs, name → state. */
@@ -148,6 +159,15 @@ beforeAll(async () => {
   ctl = await startE2eController(db);
 });
 
+// A failed step shows what the agents said (their JSON log lines) to tell why.
+afterEach((ctx) => {
+  if (ctx.task.result?.state !== 'fail') return;
+  for (const a of agents) {
+    process.stderr.write(`--- cockpit-agent ${a.child.pid} (${a.running ? 'running' : 'exited'})\n`);
+    process.stderr.write(`${a.stdout.split('\n').slice(-15).join('\n')}\n${a.stderr.slice(-2000)}\n`);
+  }
+});
+
 afterAll(async () => {
   await Promise.allSettled(agents.map((a) => a.kill()));
   await ctl?.stop();
@@ -167,7 +187,7 @@ describe('the agent path, from libvirt to REST and back', () => {
         const hosts = (await ctl.api('GET', '/api/v1/hosts')).body.hosts as Array<Record<string, unknown>>;
         return hosts.find((h) => h.hostname === host.name && h.status === 'connected');
       },
-      { what: 'the host connected', timeoutMs: 60_000 },
+      { what: 'the host connected', timeoutMs: 60_000, stopIf: () => !agent.running },
     );
     hostId = String(joined.id);
     expect(joined).toMatchObject({ driver: 'libvirt', libvirt_version: expect.stringMatching(/^\d+\.\d+/) });
@@ -253,10 +273,16 @@ describe('the agent path, from libvirt to REST and back', () => {
     await until('the agent noticed', async () => agent.logged('disconnected from the controller').length > 0);
     // More changes than the journal holds (JOURNAL_SIZE), g2's removal among them.
     await virsh(host.uri, 'undefine', 'g2');
-    for (let i = 0; i < JOURNAL_SIZE; i++) {
-      await defineGuest(`churn-${i}`);
-      if (i % 2 === 1) await virsh(host.uri, 'undefine', `churn-${i}`);
-    }
+    const churn = Array.from({ length: JOURNAL_SIZE + 10 }, (_, i) => `churn-${i}`);
+    await defineGuests(churn);
+    await virsh(
+      host.uri,
+      churn
+        .filter((_, i) => i % 2 === 1)
+        .map((name) => `undefine ${name}`)
+        .join('; '),
+    );
+
     await ctl.start();
     await until(
       'connected after the controller restart',

@@ -18,6 +18,7 @@ export interface E2eController {
   stop(): Promise<void>;
   start(): Promise<void>;
   /** REST calls as admin (logged in once per start). */
+  // biome-ignore lint/suspicious/noExplicitAny: tests read response bodies by shape; `any` keeps them short.
   api<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
 }
 

@@ -22,7 +22,7 @@ describe('commands to agents', () => {
     await t?.close();
   });
 
-  async function hostWithVm(name: string, state = VmState.VM_STATE_SHUT_OFF) {
+  async function hostWithVm(name: string, state: VmState = VmState.VM_STATE_SHUT_OFF) {
     const host = await joinedHost(t, admin, name);
     const vmId = randomUUID();
     const { agent } = await ScriptedAgent.connect(targetOf(t), host.credential);

@@ -110,8 +110,7 @@ function loadOrCreateCa(dir: string, now: Date): Issued {
 function loadOrIssueServer(dir: string, ca: Issued, names: readonly string[], now: Date): Issued {
   const existing = read(dir, 'server.pem', 'server-key.pem');
   if (
-    existing !== undefined &&
-    existing.cert.checkIssued(ca.cert) &&
+    existing?.cert.checkIssued(ca.cert) === true &&
     existing.cert.verify(ca.cert.publicKey) &&
     new Date(existing.cert.validTo).getTime() - now.getTime() > RENEW_BEFORE &&
     names.every((n) => coveredNames(existing.cert).has(canonicalName(n)))
