@@ -161,7 +161,10 @@ describe('commands', () => {
     await session.command({
       commandId: 'c-mig',
       deadlineMs: 0,
-      action: { $case: 'migrationPrepare', value: { migrationId: 'm-1', vmId: 'v', vmName: 'v', copyStorage: 0, disks: [] } },
+      action: {
+        $case: 'migrationPrepare',
+        value: { migrationId: 'm-1', vmId: 'v', vmName: 'v', copyStorage: 0, disks: [] },
+      },
     });
     const [final] = await finalUpdate(session, 'c-mig');
     expect(final).toMatchObject({
