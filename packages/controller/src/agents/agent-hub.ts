@@ -48,6 +48,9 @@ export class AgentHub {
   private flushing = false;
   private sweeping = false;
   private closed = false;
+  private closing: Promise<void> | undefined;
+  /** Sessions still running (their release included), so a stop can wait for them. */
+  private readonly running = new Set<Promise<void>>();
 
   private readonly sessionHost: SessionHost;
 
@@ -94,20 +97,40 @@ export class AgentHub {
       return;
     }
     const session = new AgentSession(this.sessionHost, stream, failCall, auth, () => this.deps.clock.now());
-    await session.run();
+    const run = session.run();
+    this.running.add(run);
+    try {
+      await run;
+    } finally {
+      this.running.delete(run);
+    }
   }
 
-  /** Says goodbye (SHUTTING_DOWN) to every stream and stops the timers. */
-  async close(): Promise<void> {
-    this.closed = true;
-    for (const timer of this.timers) clearInterval(timer);
-    for (const off of this.unsubscribe) off();
-    await Promise.allSettled(
-      [...this.sessions.values()].map((s) =>
-        s.goodbye(GoodbyeReason.GOODBYE_REASON_SHUTTING_DOWN, 'the controller is stopping: reconnect'),
-      ),
-    );
-    await this.flushLastSeen();
+  /**
+   * Says goodbye (SHUTTING_DOWN) to every stream, waits (up to `graceMs`) for their hosts to be released
+   * (`disconnected` at once rather than after the deadline), and stops the timers. Idempotent.
+   */
+  close(graceMs = 3_000): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      for (const off of this.unsubscribe) off();
+      await this.flushLastSeen();
+      await Promise.allSettled(
+        [...this.sessions.values()].map((s) =>
+          s.goodbye(GoodbyeReason.GOODBYE_REASON_SHUTTING_DOWN, 'the controller is stopping: reconnect'),
+        ),
+      );
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...this.running]),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, graceMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      for (const t of this.timers) clearInterval(t);
+    })();
+    return this.closing;
   }
 
   private every(ms: number, run: () => void): void {
