@@ -1,5 +1,6 @@
 import {
   type Command,
+  type CommandUpdate,
   type ConnectRequest,
   type ConnectResponse,
   GoodbyeReason,
@@ -7,6 +8,7 @@ import {
   type HostInfo,
   type MessageStream,
   type SnapshotChunk,
+  type StateBatch,
   type Vm,
 } from '@cockpit/proto';
 import type { Logger } from 'pino';

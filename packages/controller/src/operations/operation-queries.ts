@@ -61,13 +61,6 @@ export async function findOperation(sql: Sql | Tx, id: string): Promise<Operatio
   return rows[0] === undefined ? null : toView(rows[0]);
 }
 
-/** The unfinished operation of a VM, if any. */
-export async function findActiveOperation(sql: Sql | Tx, vmId: string): Promise<OperationView | null> {
-  const rows = await sql<OperationRow[]>`
-    select * from operations where vm_id = ${vmId} and status in ('pending', 'running')`;
-  return rows[0] === undefined ? null : toView(rows[0]);
-}
-
 export interface OperationFilter {
   vmId?: string;
   hostId?: string;
