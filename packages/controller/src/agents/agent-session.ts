@@ -28,18 +28,12 @@ export interface SessionHost {
   takeStream(session: AgentSession, hello: Hello): Promise<{ epoch: number; appliedCursor: number } | null>;
   /** The session is over: unregistered, the host disconnected unless a newer stream holds it. */
   released(session: AgentSession): Promise<void>;
-  applyBatch(
-    owner: StreamOwner,
-    request: Extract<ConnectRequest['message'], { $case: 'state' }>['value'],
-  ): Promise<ApplyOutcome>;
+  applyBatch(owner: StreamOwner, batch: StateBatch): Promise<ApplyOutcome>;
   applySnapshot(
     owner: StreamOwner,
     snapshot: { cursor: number; vms: Vm[]; host: HostInfo | undefined },
   ): Promise<ApplyOutcome>;
-  commandUpdate(
-    hostId: string,
-    update: Extract<ConnectRequest['message'], { $case: 'commandUpdate' }>['value'],
-  ): Promise<void>;
+  commandUpdate(hostId: string, update: CommandUpdate): Promise<void>;
   unfinishedCommands(hostId: string): Promise<Command[]>;
 }
 
