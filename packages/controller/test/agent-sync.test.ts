@@ -109,6 +109,36 @@ describe('agent state sync', () => {
     second.agent.close();
   });
 
+  it('applies batches sent back to back without waiting for acks (merged when they queue up), in order', async () => {
+    const { hostId, credential } = await joinedHost(t, admin, 'sync-pipelined');
+    const { agent } = await ScriptedAgent.connect(targetOf(t), credential);
+    const ids = Array.from({ length: 5 }, () => randomUUID());
+    let last = 0;
+    for (let round = 0; round < 40; round++) {
+      last = await agent.batch(
+        ids.map((id, i) => ({
+          $case: 'vmUpdated' as const,
+          value: vm(id, `p-${i}`, round % 2 === 0 ? VmState.VM_STATE_RUNNING : VmState.VM_STATE_PAUSED, {
+            vcpus: round + 1,
+          }),
+        })),
+      );
+    }
+    await eventually(
+      'the last batch acknowledged',
+      async () => agent.acks.at(-1),
+      (c) => c === last,
+    );
+    // Acks only grow, and the last one covers everything.
+    expect([...agent.acks].sort((a, b) => a - b)).toEqual(agent.acks);
+    expect((await hostOf(hostId)).sync_cursor).toBe(200);
+    const vms = (await t.request('GET', `/api/v1/vms?host_id=${hostId}`, { token: admin })).body.vms;
+    expect(vms.map((v: { state: string; vcpus: number }) => [v.state, v.vcpus])).toEqual(
+      ids.map(() => ['paused', 40]),
+    );
+    agent.close();
+  });
+
   it('ends a stream whose batch does not continue from the applied cursor (PROTOCOL_ERROR), applying nothing', async () => {
     const { hostId, credential } = await joinedHost(t, admin, 'sync-gap');
     const { agent } = await ScriptedAgent.connect(targetOf(t), credential);

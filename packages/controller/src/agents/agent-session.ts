@@ -9,14 +9,18 @@ import {
   type MessageStream,
   type SnapshotChunk,
   type StateBatch,
+  type StateChange,
   type Vm,
 } from '@cockpit/proto';
 import type { Logger } from 'pino';
 import type { AuthenticatedHost } from '../hosts/host-service.ts';
+import { MessageReader } from './message-reader.ts';
 import { type ApplyOutcome, isSyncProtocolError, type StreamOwner } from './sync-ingest.ts';
 
 /** Most VMs one snapshot may carry: a bound on what a stream can make the controller buffer. */
 export const MAX_SNAPSHOT_VMS = 100_000;
+/** Most changes merged into one transaction from state batches that queued up on a stream. */
+export const MAX_MERGED_CHANGES = 5_000;
 /** How long the agent may take to say Hello. */
 export const HELLO_TIMEOUT_MS = 15_000;
 
@@ -92,7 +96,7 @@ export class AgentSession {
 
   /** Runs the session to its end; never throws. */
   async run(): Promise<void> {
-    const messages = this.stream[Symbol.asyncIterator]();
+    const messages = new MessageReader(this.stream[Symbol.asyncIterator]());
     try {
       const first = await this.firstMessage(messages);
       if (first === undefined) return;
@@ -129,7 +133,7 @@ export class AgentSession {
         const next = await messages.next();
         if (next.done || this.ended) break;
         this.received();
-        if (!(await this.handle(next.value))) break;
+        if (!(await this.handle(next.value, messages))) break;
       }
     } catch (err) {
       if (!this.ended) {
@@ -147,7 +151,7 @@ export class AgentSession {
     }
   }
 
-  private async firstMessage(messages: AsyncIterator<ConnectRequest>): Promise<Hello | undefined> {
+  private async firstMessage(messages: MessageReader<ConnectRequest>): Promise<Hello | undefined> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), HELLO_TIMEOUT_MS);
@@ -177,13 +181,15 @@ export class AgentSession {
   }
 
   /** Handles one message; false ends the session. */
-  private async handle(request: ConnectRequest): Promise<boolean> {
+  private async handle(request: ConnectRequest, messages: MessageReader<ConnectRequest>): Promise<boolean> {
     const message = request.message;
     try {
       switch (message?.$case) {
-        case 'state':
+        case 'state': {
           if (message.value.changes.length === 0) return true;
-          return await this.applied(await this.hub.applyBatch(this.owner, message.value));
+          const changes = await this.mergeQueuedBatches(message.value.changes, messages);
+          return await this.applied(await this.hub.applyBatch(this.owner, { changes }));
+        }
         case 'snapshot':
           return await this.snapshotChunk(message.value);
         case 'commandUpdate':
@@ -200,6 +206,31 @@ export class AgentSession {
       if (isSyncProtocolError(err)) return this.protocolError(err.message);
       throw err;
     }
+  }
+
+  /**
+   * Batches that arrived while the previous one was applied go into the same transaction (up to
+   * MAX_MERGED_CHANGES): the busier the controller, the bigger its transactions, so ingest keeps up with
+   * agents that send many small batches. The first other message ends the merge and is handled next.
+   */
+  private async mergeQueuedBatches(
+    first: StateChange[],
+    messages: MessageReader<ConnectRequest>,
+  ): Promise<StateChange[]> {
+    let changes = first;
+    while (changes.length < MAX_MERGED_CHANGES) {
+      const next = await messages.queued();
+      if (next === undefined || next.done === true) break;
+      const message = next.value.message;
+      if (message?.$case !== 'state') {
+        messages.unread(next);
+        break;
+      }
+      this.received();
+      changes =
+        changes === first ? [...first, ...message.value.changes] : changes.concat(message.value.changes);
+    }
+    return changes;
   }
 
   private async snapshotChunk(chunk: SnapshotChunk): Promise<boolean> {
