@@ -6,7 +6,7 @@ import { CodedError } from '../coded-error.ts';
 import type { Sql, Tx } from '../database/sql.ts';
 import { findHost, updateHostInfo } from '../hosts/host-queries.ts';
 import { type VmRecord, vmRecordOf, vmRecordProblem } from '../vms/vm-record.ts';
-import { recordConflicts, removeVms, upsertVms } from '../vms/vm-sync-queries.ts';
+import { type HostVm, type HostVmId, recordConflicts, removeVms, upsertVms } from '../vms/vm-sync-queries.ts';
 
 /** The agent broke the sync rules (a gap in the cursors, a cursor going backwards, a bad record). */
 export class SyncProtocolError extends CodedError<'protocol_error'> {
@@ -32,10 +32,10 @@ export interface StreamOwner {
 }
 
 /**
- * Applies what an agent reports. Each call is one transaction that first advances `hosts.sync_cursor`
- * conditionally on the stream still owning the host (`stream_epoch`) and on the cursor continuing
- * exactly, then writes the VMs, conflicts, host record and `changes` rows: nothing is lost or applied
- * twice, and a replaced stream can never apply anything.
+ * Applies what agents report. Every apply advances `hosts.sync_cursor` conditionally on the stream still
+ * owning the host (`stream_epoch`) and on the cursor continuing exactly, in the transaction that writes
+ * the VMs, conflicts, host record and `changes` rows: nothing is lost or applied twice, and a replaced
+ * stream can never apply anything.
  */
 export interface SyncIngest {
   /** Consecutive journal entries, the first one right after the applied cursor. */
@@ -47,14 +47,34 @@ export interface SyncIngest {
   ): Promise<ApplyOutcome>;
 }
 
+/** Batches applied together in one transaction (group commit) at most, counted in changes. */
+const MAX_GROUP_CHANGES = 5_000;
+/** Transactions of batches at once: the rest of the pool stays free for REST and everything else. */
+const MAX_GROUPS = 4;
+
+/** One host's batch, collapsed to its effect: the last record of each VM, removals, the host record. */
+interface Batch {
+  owner: StreamOwner;
+  first: number;
+  last: number;
+  upserts: VmRecord[];
+  removed: string[];
+  host: HostInfo | undefined;
+  size: number;
+  settle: (result: { outcome: ApplyOutcome } | { error: unknown }) => void;
+}
+
 export function createSyncIngest({ sql, clock, log }: { sql: Sql; clock: Clock; log: Logger }): SyncIngest {
-  /** Why the conditional cursor update matched nothing. */
+  const queue: Batch[] = [];
+  let groups = 0;
+
+  /** Why a conditional cursor update matched nothing: replaced, gone, or a protocol error (thrown). */
   async function refusal(
-    tx: Tx,
+    db: Sql | Tx,
     owner: StreamOwner,
     describe: (applied: number) => string,
   ): Promise<ApplyOutcome> {
-    const rows = await tx<{ stream_epoch: string; sync_cursor: string }[]>`
+    const rows = await db<{ stream_epoch: string; sync_cursor: string }[]>`
       select stream_epoch, sync_cursor from hosts where id = ${owner.hostId}`;
     const row = rows[0];
     if (row === undefined) return { kind: 'gone' };
@@ -62,17 +82,17 @@ export function createSyncIngest({ sql, clock, log }: { sql: Sql; clock: Clock; 
     throw new SyncProtocolError(describe(Number(row.sync_cursor)));
   }
 
-  async function writeVms(tx: Tx, hostId: string, upserts: VmRecord[], now: Date): Promise<void> {
-    const { conflicts } = await upsertVms(tx, hostId, upserts, now);
+  async function writeVms(tx: Tx, upserts: HostVm[], now: Date): Promise<void> {
+    const { conflicts } = await upsertVms(tx, upserts, now);
     if (conflicts.length === 0) return;
-    const conflicting = new Set(conflicts);
+    const key = (v: HostVmId) => `${v.hostId} ${v.vmId}`;
+    const conflicting = new Set(conflicts.map(key));
     const fresh = await recordConflicts(
       tx,
-      hostId,
-      upserts.filter((r) => conflicting.has(r.id)),
+      upserts.filter((v) => conflicting.has(key({ hostId: v.hostId, vmId: v.record.id }))),
       now,
     );
-    for (const vmId of fresh) {
+    for (const { hostId, vmId } of fresh) {
       log.warn(
         { vmId, hostId },
         'two hosts report the same VM id: kept apart as a conflict, never merged (is it running twice?)',
@@ -83,12 +103,109 @@ export function createSyncIngest({ sql, clock, log }: { sql: Sql; clock: Clock; 
   async function writeHost(tx: Tx, hostId: string, info: HostInfo, now: Date): Promise<void> {
     await updateHostInfo(tx, hostId, info, now);
     const view = await findHost(tx, hostId);
-    if (view !== null)
+    if (view !== null) {
       await recordChanges(tx, now, [{ kind: 'host', entityId: hostId, op: 'upsert', data: view }]);
+    }
+  }
+
+  /**
+   * Applies batches of different hosts in one transaction: one conditional cursor update for all of
+   * them, then the VMs of those it advanced. Returns each batch's outcome (or its protocol error).
+   */
+  async function applyGroup(
+    batches: Batch[],
+  ): Promise<Array<{ outcome: ApplyOutcome } | { error: unknown }>> {
+    const now = clock.now();
+    const advanced = await sql.begin(async (tx) => {
+      const rows = await tx<{ id: string }[]>`
+        update hosts set sync_cursor = b.last, updated_at = ${now}
+        from unnest(${batches.map((b) => b.owner.hostId)}::uuid[], ${batches.map((b) => b.owner.epoch)}::bigint[],
+                    ${batches.map((b) => b.first)}::bigint[], ${batches.map((b) => b.last)}::bigint[])
+             as b (id, epoch, first, last)
+        where hosts.id = b.id and hosts.stream_epoch = b.epoch and hosts.sync_cursor = b.first - 1
+        returning hosts.id`;
+      const ids = new Set(rows.map((r) => r.id));
+      const applied = batches.filter((b) => ids.has(b.owner.hostId));
+      await removeVms(
+        tx,
+        { pairs: applied.flatMap((b) => b.removed.map((vmId) => ({ hostId: b.owner.hostId, vmId }))) },
+        now,
+      );
+      await writeVms(
+        tx,
+        applied.flatMap((b) => b.upserts.map((record) => ({ hostId: b.owner.hostId, record }))),
+        now,
+      );
+      for (const b of applied) if (b.host !== undefined) await writeHost(tx, b.owner.hostId, b.host, now);
+      return ids;
+    });
+    return Promise.all(
+      batches.map(async (b) => {
+        if (advanced.has(b.owner.hostId)) return { outcome: { kind: 'applied', cursor: b.last } as const };
+        try {
+          return {
+            outcome: await refusal(
+              sql,
+              b.owner,
+              (applied) =>
+                `StateBatch starts at cursor ${b.first}; the next one after ${applied} is ${applied + 1}`,
+            ),
+          };
+        } catch (error) {
+          return { error };
+        }
+      }),
+    );
+  }
+
+  async function runGroup(batches: Batch[]): Promise<void> {
+    try {
+      const results = await applyGroup(batches);
+      for (const [i, b] of batches.entries()) b.settle(results[i] ?? { error: new Error('no result') });
+    } catch (err) {
+      if (batches.length === 1) {
+        batches[0]?.settle({ error: err });
+        return;
+      }
+      // A failed group (a deadlock with another one, a lost connection) fails none of its batches by
+      // itself: each is tried again on its own.
+      log.warn({ err, batches: batches.length }, 'a group of batches failed; applying them one by one');
+      for (const b of batches) {
+        try {
+          const [result] = await applyGroup([b]);
+          b.settle(result ?? { error: new Error('no result') });
+        } catch (error) {
+          b.settle({ error });
+        }
+      }
+    }
+  }
+
+  /**
+   * Starts transactions for what is queued, up to MAX_GROUPS at once. At low load each batch gets its
+   * own at once; under load, batches wait for a slot and then go together: the transaction count stays
+   * flat while the changes per transaction grow. A host has one batch in flight at most (its stream
+   * waits for the outcome), so two groups never touch the same host.
+   */
+  function pump(): void {
+    while (groups < MAX_GROUPS && queue.length > 0) {
+      const group: Batch[] = [];
+      let size = 0;
+      while (queue.length > 0 && (group.length === 0 || size + (queue[0]?.size ?? 0) <= MAX_GROUP_CHANGES)) {
+        const b = queue.shift() as Batch;
+        group.push(b);
+        size += b.size;
+      }
+      groups += 1;
+      void runGroup(group).finally(() => {
+        groups -= 1;
+        pump();
+      });
+    }
   }
 
   return {
-    async applyBatch(owner, changes) {
+    applyBatch(owner, changes) {
       const first = changes[0]?.cursor;
       const last = changes.at(-1)?.cursor;
       if (first === undefined || last === undefined) throw new SyncProtocolError('an empty StateBatch');
@@ -116,26 +233,19 @@ export function createSyncIngest({ sql, clock, log }: { sql: Sql; clock: Clock; 
           host = c.value;
         }
       });
-      const now = clock.now();
-      return sql.begin(async (tx) => {
-        const advanced = await tx`
-          update hosts set sync_cursor = ${last}, updated_at = ${now}
-          where id = ${owner.hostId} and stream_epoch = ${owner.epoch} and sync_cursor = ${first - 1}`;
-        if (advanced.count === 0) {
-          return refusal(
-            tx,
-            owner,
-            (applied) =>
-              `StateBatch starts at cursor ${first}; the next one after ${applied} is ${applied + 1}`,
-          );
-        }
-        const removed = [...vms].filter(([, r]) => r === null).map(([id]) => id);
-        await removeVms(tx, owner.hostId, { only: removed }, now);
-        const upserts = [...vms.values()].filter((r): r is VmRecord => r !== null);
-        await writeVms(tx, owner.hostId, upserts, now);
-        if (host !== undefined) await writeHost(tx, owner.hostId, host, now);
-        return { kind: 'applied', cursor: last } as const;
-      }) as Promise<ApplyOutcome>;
+      return new Promise<ApplyOutcome>((resolve, reject) => {
+        queue.push({
+          owner: { hostId: owner.hostId.toLowerCase(), epoch: owner.epoch },
+          first,
+          last,
+          upserts: [...vms.values()].filter((r): r is VmRecord => r !== null),
+          removed: [...vms].filter(([, r]) => r === null).map(([id]) => id),
+          host,
+          size: vms.size + 1,
+          settle: (result) => ('outcome' in result ? resolve(result.outcome) : reject(result.error)),
+        });
+        pump();
+      });
     },
 
     async applySnapshot(owner, snapshot) {
@@ -158,8 +268,12 @@ export function createSyncIngest({ sql, clock, log }: { sql: Sql; clock: Clock; 
             (applied) => `snapshot at cursor ${snapshot.cursor} is behind the applied cursor ${applied}`,
           );
         }
-        await removeVms(tx, owner.hostId, { except: [...records.keys()] }, now);
-        await writeVms(tx, owner.hostId, [...records.values()], now);
+        await removeVms(tx, { hostId: owner.hostId, except: [...records.keys()] }, now);
+        await writeVms(
+          tx,
+          [...records.values()].map((record) => ({ hostId: owner.hostId, record })),
+          now,
+        );
         if (snapshot.host !== undefined) await writeHost(tx, owner.hostId, snapshot.host, now);
         return { kind: 'applied', cursor: snapshot.cursor } as const;
       }) as Promise<ApplyOutcome>;
