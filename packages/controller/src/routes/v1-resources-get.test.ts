@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { CommandStatus, VmState } from '@cockpit/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminToken, joinedHost, targetOf } from '../../test/support/agent-test-helpers.ts';
+import { adminToken, eventually, joinedHost, targetOf } from '../../test/support/agent-test-helpers.ts';
 import { RealTimeClock } from '../../test/support/real-time-clock.ts';
 import { ScriptedAgent, vm } from '../../test/support/scripted-agent.ts';
 import { createTestApp, type TestApp } from '../../test/support/test-app.ts';
@@ -35,6 +35,11 @@ describe('reading hosts, VMs and operations', () => {
     });
     await t.request('GET', `/api/v1/operations/${operationId}?wait=5`, { token: admin });
     agent.close();
+    await eventually(
+      'the host disconnected',
+      async () => (await t.request('GET', `/api/v1/hosts/${hostId}`, { token: admin })).body.status,
+      (s) => s === 'disconnected',
+    );
   });
   afterAll(async () => {
     await t?.close();
@@ -46,6 +51,7 @@ describe('reading hosts, VMs and operations', () => {
     expect(res.body).toMatchObject({
       id: hostId,
       hostname: 'read-node.corp.example',
+      status: 'disconnected',
       sync_cursor: 1,
       driver: 'simulated',
       host_uuid: '00000000-0000-0000-0000-000000000042',
