@@ -34,6 +34,7 @@ async function serve(): Promise<void> {
   const env: Record<string, string> = {
     COCKPIT_DATA_DIR: dataDir,
     COCKPIT_HTTP_PORT: '0',
+    COCKPIT_GRPC_PORT: '0',
     COCKPIT_ADMIN_PASSWORD: ADMIN_PASSWORD,
     COCKPIT_JWT_SECRET: randomBytes(32).toString('hex'),
   };

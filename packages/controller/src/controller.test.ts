@@ -26,6 +26,7 @@ describe('startController on a PostgreSQL server', () => {
       COCKPIT_DATA_DIR: dataDir,
       COCKPIT_DATABASE_URL: db.url,
       COCKPIT_HTTP_PORT: '0',
+      COCKPIT_GRPC_PORT: '0',
       COCKPIT_JWT_SECRET: secret,
       COCKPIT_ADMIN_PASSWORD: 'replica-admin-password',
     };

@@ -1,7 +1,9 @@
+import { hostname } from 'node:os';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { type Config, loadConfig } from './config/config.ts';
 import { type CreateServicesOptions, createServices, type Services } from './create-services.ts';
 import type { EmbeddedDatabase } from './database/embedded-database.ts';
+import { type RunningGrpcServer, serveGrpc } from './grpc/grpc-server.ts';
 import type { AppEnv } from './http/app-env.ts';
 import { createApp } from './http/create-app.ts';
 import { type RunningServer, serveHttp } from './http/serve.ts';
@@ -20,6 +22,8 @@ export interface RunningController {
   services: Services;
   /** The HTTP API being served. */
   app: OpenAPIHono<AppEnv>;
+  /** The agents' gRPC service being served: `host:port` as bound, and the address agents are told to dial. */
+  grpc: { address: string; port: number; advertisedAddress: string };
   /** Set when the controller runs on its embedded PGlite. */
   embedded?: EmbeddedDatabase;
   /** Stops serving (requests in flight finish), then closes the services and the database. */
@@ -37,17 +41,38 @@ export async function startController(options: StartControllerOptions = {}): Pro
   const { log } = core.services;
   try {
     const app = createApp(core.services);
-    // The agents' gRPC server will start here, beside HTTP, on the same services.
-    const server: RunningServer = await serveHttp(app.fetch, config.http);
-    log.info({ url: server.url, docs: `${server.url}/docs` }, 'controller listening');
+    const grpc: RunningGrpcServer = await serveGrpc(core.services, core.services.agents, config.grpc);
+    const advertisedAddress =
+      config.grpc.advertiseAddress ?? defaultAdvertisedAddress(config.grpc.host, grpc.port);
+    core.services.agentEndpoint.address = advertisedAddress;
+    let server: RunningServer;
+    try {
+      server = await serveHttp(app.fetch, config.http);
+    } catch (err) {
+      await grpc.close(0);
+      throw err;
+    }
+    log.info(
+      {
+        url: server.url,
+        docs: `${server.url}/docs`,
+        grpc: grpc.address,
+        agentsDial: advertisedAddress,
+        tls: core.services.grpcTls === null ? 'plaintext' : 'tls',
+        caSha256: core.services.grpcTls?.caFingerprint,
+      },
+      'controller listening',
+    );
     return {
       url: server.url,
       config,
       services: core.services,
       app,
+      grpc: { address: grpc.address, port: grpc.port, advertisedAddress },
       embedded: core.embedded,
       close: async () => {
         await server.close();
+        await grpc.close();
         await core.close();
       },
     };
@@ -57,4 +82,10 @@ export async function startController(options: StartControllerOptions = {}): Pro
       .catch((closeErr: unknown) => log.error({ err: closeErr }, 'cleanup after a failed start'));
     throw err;
   }
+}
+
+/** What agents dial when COCKPIT_GRPC_ADVERTISE_ADDRESS is unset: the listener, or this machine's name on a wildcard. */
+function defaultAdvertisedAddress(host: string, port: number): string {
+  const name = host === '0.0.0.0' || host === '::' ? hostname() : host;
+  return `${name.includes(':') ? `[${name}]` : name}:${port}`;
 }

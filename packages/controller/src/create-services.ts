@@ -1,14 +1,22 @@
 import type { Logger } from 'pino';
+import { AgentHub } from './agents/agent-hub.ts';
+import { createSyncIngest, type SyncIngest } from './agents/sync-ingest.ts';
 import { type AuditService, createAuditService } from './audit/audit-service.ts';
 import { type AuthOptions, type AuthService, createAuthService } from './auth/auth-service.ts';
 import { type Clock, systemClock } from './clock.ts';
+import { type CommandService, createCommandService } from './commands/command-service.ts';
 import type { Config } from './config/config.ts';
 import { connect } from './database/connect.ts';
 import { type EmbeddedDatabase, startEmbeddedDatabase } from './database/embedded-database.ts';
 import { migrate } from './database/migrate.ts';
 import type { Sql } from './database/sql.ts';
-import { createHostService, type HostService } from './hosts/host-service.ts';
+import { type AgentEndpoint, createHostService, type HostService } from './hosts/host-service.ts';
 import { createLogger } from './log.ts';
+import { createInProcessNotifier } from './notifier/in-process-notifier.ts';
+import type { Notifier } from './notifier/notifier.ts';
+import { createPostgresNotifier } from './notifier/postgres-notifier.ts';
+import { createOperationService, type OperationService } from './operations/operation-service.ts';
+import { type GrpcTls, loadGrpcTls, serverNames } from './pki/grpc-tls.ts';
 import { ensureAdminUser } from './users/ensure-admin-user.ts';
 import { createUserService, type UserService } from './users/user-service.ts';
 import { createVmService, type VmService } from './vms/vm-service.ts';
@@ -29,6 +37,18 @@ export interface Services {
   audit: AuditService;
   hosts: HostService;
   vms: VmService;
+  operations: OperationService;
+  commands: CommandService;
+  /** What crosses replicas (command routing, stream hand-overs, operation wake-ups). */
+  notifier: Notifier;
+  /** Applies what agents report (batches, snapshots) to hosts and VMs. */
+  ingest: SyncIngest;
+  /** This replica's agent streams (the gRPC entry point serves them). */
+  agents: AgentHub;
+  /** The gRPC listener's TLS material; null when it runs plaintext (loopback development). */
+  grpcTls: GrpcTls | null;
+  /** Where agents reach this controller; `address` is set once the gRPC listener is bound. */
+  agentEndpoint: AgentEndpoint;
 }
 
 export interface CreateServicesOptions extends AuthOptions {
@@ -41,6 +61,11 @@ export interface CreateServicesOptions extends AuthOptions {
    * database per test file). It is migrated like any other, and left open by `close()`.
    */
   sql?: Sql;
+  /**
+   * How signals cross replicas: `in-process` (the embedded database: one connection, one controller) or
+   * `postgres` (LISTEN/NOTIFY). Default: in-process on the embedded database, else postgres.
+   */
+  notifier?: 'in-process' | 'postgres';
 }
 
 export interface ControllerServices {
@@ -66,7 +91,11 @@ export async function createServices(
   const clock = options.clock ?? systemClock;
   let embedded: EmbeddedDatabase | undefined;
   let ownSql: Sql | undefined;
+  let notifier: Notifier | undefined;
+  let agents: AgentHub | undefined;
   const close = async () => {
+    await agents?.close();
+    await notifier?.close();
     await ownSql?.end({ timeout: 5 });
     await embedded?.close();
   };
@@ -100,6 +129,26 @@ export async function createServices(
     log.info({ applied }, applied.length > 0 ? 'schema migrated' : 'schema current');
     await ensureAdminUser({ sql, config, log, clock, print: options.print });
 
+    // The agent side: TLS for the gRPC listener (the controller's own CA, created on the first start),
+    // the notifier that routes commands and stream hand-overs between replicas, the sync ingest, and
+    // this replica's hub of agent streams. The gRPC AgentService is an entry point like HTTP:
+    // startController serves it. The migration coordinator joins here next.
+    const grpcTls =
+      config.grpc.tls.mode === 'plaintext'
+        ? null
+        : loadGrpcTls({
+            dataDir: config.dataDir,
+            names: serverNames(grpcNames(config)),
+            files: config.grpc.tls.mode === 'files' ? config.grpc.tls : undefined,
+            now: clock.now(),
+          });
+    const agentEndpoint: AgentEndpoint = { caFingerprint: grpcTls?.caFingerprint ?? null };
+    const crossReplica = options.notifier ?? (embedded !== undefined ? 'in-process' : 'postgres');
+    notifier =
+      crossReplica === 'postgres' ? await createPostgresNotifier(sql, log) : createInProcessNotifier(log);
+    const commands = createCommandService({ sql, clock, notifier, log });
+    const ingest = createSyncIngest({ sql, clock, log });
+    agents = new AgentHub({ sql, clock, log, notifier, ingest, commands, config: config.agents });
     const services: Services = {
       config,
       sql,
@@ -108,16 +157,29 @@ export async function createServices(
       auth,
       users: createUserService({ sql, clock, auth }),
       audit: createAuditService({ sql }),
-      hosts: createHostService({ sql }),
-      vms: createVmService({ sql }),
+      hosts: createHostService({ sql, clock, notifier, log, endpoint: agentEndpoint }),
+      vms: createVmService({ sql, clock, commands }),
+      operations: createOperationService({ sql, notifier }),
+      commands,
+      notifier,
+      ingest,
+      agents,
+      grpcTls,
+      agentEndpoint,
     };
-    // The agent side joins here, built once for every entry point: the sync ingest and change feed
-    // (hosts.sync_cursor), the command router (in-process on the embedded database, LISTEN/NOTIFY on a
-    // server) and the migration coordinator, each a member of Services, closed in `close` before the
-    // database. The gRPC AgentService is an entry point like HTTP: startController serves it.
+    agents.start();
     return { services, embedded, close };
   } catch (err) {
     await close().catch((closeErr: unknown) => log.error({ err: closeErr }, 'cleanup after a failed start'));
     throw err;
   }
+}
+
+/** Names the generated server certificate must cover besides the defaults: the listener and what agents dial. */
+function grpcNames(config: Config): string[] {
+  const names: string[] = [];
+  if (!['0.0.0.0', '::', ''].includes(config.grpc.host)) names.push(config.grpc.host);
+  const advertised = config.grpc.advertiseAddress;
+  if (advertised !== undefined) names.push(advertised.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1'));
+  return names;
 }

@@ -54,7 +54,7 @@ describe('main (pnpm start)', { timeout: 120_000 }, () => {
   });
 
   it('starts on the embedded database, prints the generated admin password once, and stops on SIGTERM', async () => {
-    const first = runMain({ COCKPIT_DATA_DIR: dataDir, COCKPIT_HTTP_PORT: '0' });
+    const first = runMain({ COCKPIT_DATA_DIR: dataDir, COCKPIT_HTTP_PORT: '0', COCKPIT_GRPC_PORT: '0' });
     await waitFor('the first start', () => first.output().includes('controller listening'));
     const password = /the first user "admin" with this password:\s+(\S+)/.exec(first.output())?.[1];
     expect(password).toBeDefined();
@@ -69,7 +69,7 @@ describe('main (pnpm start)', { timeout: 120_000 }, () => {
     expect(await first.exited).toBe(0);
 
     // The second start reuses the data: same admin, no new password.
-    const second = runMain({ COCKPIT_DATA_DIR: dataDir, COCKPIT_HTTP_PORT: '0' });
+    const second = runMain({ COCKPIT_DATA_DIR: dataDir, COCKPIT_HTTP_PORT: '0', COCKPIT_GRPC_PORT: '0' });
     await waitFor('the second start', () => second.output().includes('controller listening'));
     expect(second.output()).not.toContain('with this password');
     const url2 = /"url":"(http:[^"]+)"/.exec(second.output())?.[1];

@@ -23,6 +23,19 @@ export const SERVICE_ERROR_CODES = [
   'refresh_token_reused',
   /** A bearer access token that fails verification, or whose user is gone or disabled. */
   'invalid_token',
+  /** A join token that is unknown, expired or already used. */
+  'invalid_join_token',
+  /** A host credential that is unknown or malformed (a revoked one is `revoked`). */
+  'invalid_credential',
+  /** The host was deleted: its credential no longer works. */
+  'revoked',
+  // Why a VM action cannot run now (each its own 409 in HTTP).
+  'vm_not_running',
+  'vm_already_running',
+  'vm_not_paused',
+  'vm_already_paused',
+  'host_disconnected',
+  'operation_in_progress',
 ] as const;
 
 export type ServiceErrorCode = (typeof SERVICE_ERROR_CODES)[number];

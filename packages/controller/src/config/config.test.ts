@@ -34,6 +34,65 @@ describe('loadConfig', () => {
         accessTokenTtlSeconds: 3600,
         refreshTokenTtlSeconds: 30 * 24 * 3600,
       },
+      grpc: { port: 9443, host: '127.0.0.1', advertiseAddress: undefined, tls: { mode: 'generated' } },
+      agents: { heartbeatIntervalMs: 1000, heartbeatDeadlineMs: 5000 },
+    });
+  });
+
+  it('reads the gRPC listener and heartbeat variables', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cockpit-config-grpc-'));
+    writeFileSync(join(dir, 'chain.pem'), '');
+    writeFileSync(join(dir, 'key.pem'), '');
+    const config = loadConfig(
+      {
+        COCKPIT_GRPC_PORT: '9090',
+        COCKPIT_GRPC_HOST: '0.0.0.0',
+        COCKPIT_GRPC_ADVERTISE_ADDRESS: 'ctl.example:443',
+        COCKPIT_GRPC_TLS_CERT_FILE: 'chain.pem',
+        COCKPIT_GRPC_TLS_KEY_FILE: 'key.pem',
+        COCKPIT_HEARTBEAT_INTERVAL_MS: '500',
+        COCKPIT_HEARTBEAT_DEADLINE_MS: '2000',
+      },
+      dir,
+    );
+    expect(config.grpc).toEqual({
+      port: 9090,
+      host: '0.0.0.0',
+      advertiseAddress: 'ctl.example:443',
+      tls: {
+        mode: 'files',
+        certFile: join(dir, 'chain.pem'),
+        keyFile: join(dir, 'key.pem'),
+        caFile: undefined,
+      },
+    });
+    expect(config.agents).toEqual({ heartbeatIntervalMs: 500, heartbeatDeadlineMs: 2000 });
+    expect(loadConfig({ COCKPIT_GRPC_INSECURE_PLAINTEXT: 'true' }, dir).grpc.tls).toEqual({
+      mode: 'plaintext',
+    });
+  });
+
+  it('refuses plaintext gRPC off loopback, half a TLS pair, and a deadline under two intervals', () => {
+    expect(
+      problemsOf({
+        COCKPIT_GRPC_INSECURE_PLAINTEXT: 'true',
+        COCKPIT_GRPC_HOST: '0.0.0.0',
+        COCKPIT_HEARTBEAT_INTERVAL_MS: '1000',
+        COCKPIT_HEARTBEAT_DEADLINE_MS: '1500',
+        COCKPIT_GRPC_ADVERTISE_ADDRESS: 'no-port',
+      }),
+    ).toEqual({
+      COCKPIT_GRPC_INSECURE_PLAINTEXT:
+        'plaintext is for loopback development only; COCKPIT_GRPC_HOST is 0.0.0.0',
+      COCKPIT_HEARTBEAT_DEADLINE_MS:
+        'must be at least twice COCKPIT_HEARTBEAT_INTERVAL_MS (1000), so one late heartbeat is no false alarm',
+      COCKPIT_GRPC_ADVERTISE_ADDRESS: 'must be host:port ([v6]:port for IPv6)',
+    });
+    expect(problemsOf({ COCKPIT_GRPC_TLS_CERT_FILE: '/srv/chain.pem' })).toMatchObject({
+      COCKPIT_GRPC_TLS_KEY_FILE: 'COCKPIT_GRPC_TLS_CERT_FILE and COCKPIT_GRPC_TLS_KEY_FILE go together',
+    });
+    expect(problemsOf({ COCKPIT_GRPC_INSECURE_PLAINTEXT: 'maybe' })).toEqual({
+      COCKPIT_GRPC_INSECURE_PLAINTEXT: 'must be true or false',
     });
   });
 

@@ -46,6 +46,32 @@ export interface Config {
   adminPassword?: string;
   logLevel: LogLevel;
   auth: AuthConfig;
+  grpc: GrpcConfig;
+  agents: AgentsConfig;
+}
+
+/** The agents' gRPC listener. */
+export interface GrpcConfig {
+  port: number;
+  host: string;
+  /** `host:port` agents dial (the join-token response's command line); default from host and port. */
+  advertiseAddress?: string;
+  tls: GrpcTlsConfig;
+}
+
+export type GrpcTlsConfig =
+  /** The controller's own CA and server certificate, created in the data folder on the first start. */
+  | { mode: 'generated' }
+  /** The operator's certificate chain and key; `caFile`: the CA agents pin when the chain lacks it. */
+  | { mode: 'files'; certFile: string; keyFile: string; caFile?: string }
+  /** No TLS: only on a loopback address, for development. */
+  | { mode: 'plaintext' };
+
+export interface AgentsConfig {
+  /** How often each side sends a heartbeat when it has nothing else to send. */
+  heartbeatIntervalMs: number;
+  /** Silence after which a host is disconnected (and the agent gives up on the controller). */
+  heartbeatDeadlineMs: number;
 }
 
 /** A configuration that cannot start: every bad variable, each with what is wrong with it. */
@@ -134,6 +160,25 @@ const envSchema = z.object({
   COCKPIT_JWT_AUDIENCE: optionalText.transform((v) => v ?? 'cockpit-api'),
   COCKPIT_ACCESS_TOKEN_TTL: integer(3600, 1, 7 * DAY),
   COCKPIT_REFRESH_TOKEN_TTL: integer(30 * DAY, 60, 365 * DAY),
+  COCKPIT_GRPC_PORT: integer(9443, 0, 65535),
+  COCKPIT_GRPC_HOST: optionalText.transform((v) => v ?? '127.0.0.1'),
+  COCKPIT_GRPC_ADVERTISE_ADDRESS: optionalText.pipe(
+    z
+      .string()
+      .regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):\d{1,5}$/, 'must be host:port ([v6]:port for IPv6)')
+      .optional(),
+  ),
+  COCKPIT_GRPC_TLS_CERT_FILE: optionalText,
+  COCKPIT_GRPC_TLS_KEY_FILE: optionalText,
+  COCKPIT_GRPC_TLS_CA_FILE: optionalText,
+  COCKPIT_GRPC_INSECURE_PLAINTEXT: optionalText.pipe(
+    z
+      .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
+      .optional()
+      .transform((v) => v === 'true' || v === '1'),
+  ),
+  COCKPIT_HEARTBEAT_INTERVAL_MS: integer(1000, 100, 60_000),
+  COCKPIT_HEARTBEAT_DEADLINE_MS: integer(5000, 300, 300_000),
 });
 
 /**
@@ -174,6 +219,25 @@ export function loadConfig(env: Record<string, string | undefined>, cwd: string 
       audience: e.COCKPIT_JWT_AUDIENCE,
       accessTokenTtlSeconds: e.COCKPIT_ACCESS_TOKEN_TTL,
       refreshTokenTtlSeconds: e.COCKPIT_REFRESH_TOKEN_TTL,
+    },
+    grpc: {
+      port: e.COCKPIT_GRPC_PORT,
+      host: e.COCKPIT_GRPC_HOST,
+      advertiseAddress: e.COCKPIT_GRPC_ADVERTISE_ADDRESS,
+      tls: e.COCKPIT_GRPC_INSECURE_PLAINTEXT
+        ? { mode: 'plaintext' }
+        : e.COCKPIT_GRPC_TLS_CERT_FILE !== undefined && e.COCKPIT_GRPC_TLS_KEY_FILE !== undefined
+          ? {
+              mode: 'files',
+              certFile: abs(e.COCKPIT_GRPC_TLS_CERT_FILE),
+              keyFile: abs(e.COCKPIT_GRPC_TLS_KEY_FILE),
+              caFile: e.COCKPIT_GRPC_TLS_CA_FILE && abs(e.COCKPIT_GRPC_TLS_CA_FILE),
+            }
+          : { mode: 'generated' },
+    },
+    agents: {
+      heartbeatIntervalMs: e.COCKPIT_HEARTBEAT_INTERVAL_MS,
+      heartbeatDeadlineMs: e.COCKPIT_HEARTBEAT_DEADLINE_MS,
     },
   };
 }
@@ -225,11 +289,62 @@ function crossFieldProblems(
       });
     }
   }
-  for (const variable of ['COCKPIT_JWT_PRIVATE_KEY_FILE', 'COCKPIT_JWT_PUBLIC_KEY_FILE']) {
+  problems.push(...grpcProblems(env));
+  for (const variable of [
+    'COCKPIT_JWT_PRIVATE_KEY_FILE',
+    'COCKPIT_JWT_PUBLIC_KEY_FILE',
+    'COCKPIT_GRPC_TLS_CERT_FILE',
+    'COCKPIT_GRPC_TLS_KEY_FILE',
+    'COCKPIT_GRPC_TLS_CA_FILE',
+  ]) {
     const file = setting(env, variable);
     if (file !== undefined && !existsSync(resolve(cwd, file))) {
       problems.push({ variable, message: `no such file: ${file}` });
     }
+  }
+  return problems;
+}
+
+const LOOPBACK_HOSTS = /^(127(\.\d{1,3}){3}|::1|localhost)$/;
+
+// The gRPC listener's TLS choices and the heartbeat pair, checked on the raw variables like the JWT ones.
+function grpcProblems(env: Record<string, string | undefined>): Array<{ variable: string; message: string }> {
+  const problems: Array<{ variable: string; message: string }> = [];
+  const plaintext = ['true', '1'].includes(setting(env, 'COCKPIT_GRPC_INSECURE_PLAINTEXT') ?? '');
+  const cert = setting(env, 'COCKPIT_GRPC_TLS_CERT_FILE');
+  const key = setting(env, 'COCKPIT_GRPC_TLS_KEY_FILE');
+  const host = setting(env, 'COCKPIT_GRPC_HOST') ?? '127.0.0.1';
+  if (plaintext && !LOOPBACK_HOSTS.test(host)) {
+    problems.push({
+      variable: 'COCKPIT_GRPC_INSECURE_PLAINTEXT',
+      message: `plaintext is for loopback development only; COCKPIT_GRPC_HOST is ${host}`,
+    });
+  }
+  if (plaintext && (cert !== undefined || key !== undefined)) {
+    problems.push({
+      variable: 'COCKPIT_GRPC_INSECURE_PLAINTEXT',
+      message: 'choose TLS files or plaintext, not both',
+    });
+  }
+  if ((cert === undefined) !== (key === undefined)) {
+    problems.push({
+      variable: cert === undefined ? 'COCKPIT_GRPC_TLS_CERT_FILE' : 'COCKPIT_GRPC_TLS_KEY_FILE',
+      message: 'COCKPIT_GRPC_TLS_CERT_FILE and COCKPIT_GRPC_TLS_KEY_FILE go together',
+    });
+  }
+  if (setting(env, 'COCKPIT_GRPC_TLS_CA_FILE') !== undefined && cert === undefined) {
+    problems.push({
+      variable: 'COCKPIT_GRPC_TLS_CA_FILE',
+      message: 'only used with COCKPIT_GRPC_TLS_CERT_FILE and COCKPIT_GRPC_TLS_KEY_FILE',
+    });
+  }
+  const interval = Number(setting(env, 'COCKPIT_HEARTBEAT_INTERVAL_MS') ?? 1000);
+  const deadline = Number(setting(env, 'COCKPIT_HEARTBEAT_DEADLINE_MS') ?? 5000);
+  if (Number.isFinite(interval) && Number.isFinite(deadline) && deadline < 2 * interval) {
+    problems.push({
+      variable: 'COCKPIT_HEARTBEAT_DEADLINE_MS',
+      message: `must be at least twice COCKPIT_HEARTBEAT_INTERVAL_MS (${interval}), so one late heartbeat is no false alarm`,
+    });
   }
   return problems;
 }

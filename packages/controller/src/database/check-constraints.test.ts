@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../test/support/test-database.ts';
 import { ROLES } from '../auth/principal.ts';
-import { HOST_STATUSES } from '../hosts/host-schema.ts';
+import { CHANGE_KINDS, CHANGE_OPS } from '../changes/change-schema.ts';
+import { COMMAND_STATUSES } from '../commands/command-schema.ts';
+import { HOST_DRIVERS, HOST_STATUSES } from '../hosts/host-schema.ts';
+import { OPERATION_KINDS, OPERATION_STATUSES } from '../operations/operation-schema.ts';
 import { VM_STATES } from '../vms/vm-schema.ts';
 
 // Each enumeration is written once in TypeScript (schemas, types, code) and once in a CHECK
@@ -33,6 +36,12 @@ describe('CHECK constraints and the enumerations of the code', () => {
     ['hosts', 'status', HOST_STATUSES],
     ['vms', 'state', VM_STATES],
     ['users', 'role', ROLES],
+    ['hosts', 'driver', HOST_DRIVERS],
+    ['operations', 'kind', OPERATION_KINDS],
+    ['operations', 'status', OPERATION_STATUSES],
+    ['commands', 'status', COMMAND_STATUSES],
+    ['changes', 'kind', CHANGE_KINDS],
+    ['changes', 'op', CHANGE_OPS],
   ] as const)('%s.%s allows exactly the values of the constant', async (table, column, values) => {
     // As sets: the order of a CHECK list means nothing (ROLES' order does: increasing power).
     expect((await allowedValues(table, column)).sort()).toEqual([...values].sort());

@@ -1,7 +1,9 @@
+import type { HostInfo } from '@cockpit/proto';
 import type { Sql, Tx } from '../database/sql.ts';
-import type { HostStatus, HostView } from './host-schema.ts';
+import type { HostDriver, HostStatus, HostView } from './host-schema.ts';
 
-// The hosts table. Queries return hosts as the API shows them (HostView).
+// The hosts table. Queries return hosts as the API shows them (HostView); stream ownership
+// (stream_epoch, stream_replica) and the credential hash stay inside.
 
 interface HostRow {
   id: string;
@@ -12,23 +14,198 @@ interface HostRow {
   memory_mib: string | null;
   last_seen_at: Date | null;
   created_at: Date;
+  driver: HostDriver | null;
+  agent_version: string | null;
+  hypervisor: string | null;
+  libvirt_version: string | null;
+  cpu_model: string | null;
+  host_uuid: string | null;
+  migration_uri: string | null;
+  connected_at: Date | null;
+  disconnected_at: Date | null;
 }
 
+const iso = (d: Date | null): string | null => d?.toISOString() ?? null;
+
 // bigint columns arrive as strings; cursors and sizes stay far below 2^53, so JSON numbers are exact.
-const toView = (r: HostRow): HostView => ({
+export const toHostView = (r: HostRow): HostView => ({
   id: r.id,
   hostname: r.hostname,
   status: r.status,
   sync_cursor: Number(r.sync_cursor),
   cpus: r.cpus,
   memory_mib: r.memory_mib === null ? null : Number(r.memory_mib),
-  last_seen_at: r.last_seen_at?.toISOString() ?? null,
+  last_seen_at: iso(r.last_seen_at),
   created_at: r.created_at.toISOString(),
+  driver: r.driver,
+  agent_version: r.agent_version,
+  hypervisor: r.hypervisor,
+  libvirt_version: r.libvirt_version,
+  cpu_model: r.cpu_model,
+  host_uuid: r.host_uuid,
+  migration_uri: r.migration_uri,
+  connected_at: iso(r.connected_at),
+  disconnected_at: iso(r.disconnected_at),
 });
 
+const COLUMNS = `id, hostname, status, sync_cursor, cpus, memory_mib, last_seen_at, created_at, driver,
+  agent_version, hypervisor, libvirt_version, cpu_model, host_uuid, migration_uri, connected_at, disconnected_at`;
+
 export async function listHosts(sql: Sql | Tx): Promise<HostView[]> {
+  const rows = await sql<HostRow[]>`select ${sql.unsafe(COLUMNS)} from hosts order by hostname`;
+  return rows.map(toHostView);
+}
+
+export async function findHost(sql: Sql | Tx, id: string): Promise<HostView | null> {
+  const rows = await sql<HostRow[]>`select ${sql.unsafe(COLUMNS)} from hosts where id = ${id}`;
+  return rows[0] === undefined ? null : toHostView(rows[0]);
+}
+
+/** The fields of a host that its agent reports (Join, Hello, host_updated). */
+export interface HostFacts {
+  agentVersion?: string;
+  driver?: HostDriver;
+  migrationUri?: string;
+  info?: HostInfo;
+}
+
+const orNull = (s: string | undefined): string | null => (s === undefined || s === '' ? null : s);
+
+/** Registers a joined host; null when the hostname is taken. */
+export async function insertHost(
+  tx: Tx,
+  input: { id: string; hostname: string; credentialHash: string; facts: HostFacts; now: Date },
+): Promise<HostView | null> {
+  const info = input.facts.info;
+  const rows = await tx<HostRow[]>`
+    insert into hosts (id, hostname, status, credential_hash, agent_version, cpus, memory_mib, hypervisor,
+                       libvirt_version, cpu_model, host_uuid, created_at, updated_at)
+    values (${input.id}, ${input.hostname}, 'pending', ${input.credentialHash},
+            ${orNull(input.facts.agentVersion)}, ${info?.cpus ?? null}, ${info?.memoryMib ?? null},
+            ${orNull(info?.hypervisor)}, ${orNull(info?.libvirtVersion)}, ${orNull(info?.cpuModel)},
+            ${orNull(info?.hostUuid)}, ${input.now}, ${input.now})
+    on conflict (hostname) do nothing
+    returning ${tx.unsafe(COLUMNS)}`;
+  return rows[0] === undefined ? null : toHostView(rows[0]);
+}
+
+export async function findCredentialHash(sql: Sql | Tx, hostId: string): Promise<string | null> {
+  const rows = await sql<{ credential_hash: string | null }[]>`
+    select credential_hash from hosts where id = ${hostId}`;
+  return rows[0]?.credential_hash ?? null;
+}
+
+export async function findRevokedCredentialHash(sql: Sql | Tx, hostId: string): Promise<string | null> {
+  const rows = await sql<{ credential_hash: string }[]>`
+    select credential_hash from revoked_hosts where host_id = ${hostId}`;
+  return rows[0]?.credential_hash ?? null;
+}
+
+/**
+ * A new stream takes the host: epoch + 1, this replica, connected, and what Hello says. Conditional on
+ * the credential still being the host's (a concurrent delete wins). Returns the new epoch and the
+ * applied cursor, or null when the host is gone.
+ */
+export async function takeStream(
+  tx: Tx,
+  input: { hostId: string; credentialHash: string; replica: string; facts: HostFacts; now: Date },
+): Promise<{ epoch: number; view: HostView } | null> {
+  const info = input.facts.info;
+  const rows = await tx<(HostRow & { stream_epoch: string })[]>`
+    update hosts set
+      stream_epoch = stream_epoch + 1, stream_replica = ${input.replica}, status = 'connected',
+      connected_at = ${input.now}, last_seen_at = ${input.now}, updated_at = ${input.now},
+      agent_version = coalesce(${orNull(input.facts.agentVersion)}, agent_version),
+      driver = coalesce(${input.facts.driver ?? null}, driver),
+      migration_uri = ${orNull(input.facts.migrationUri)},
+      ${info === undefined ? tx`` : hostInfoAssignments(tx, info)}
+      id = id
+    where id = ${input.hostId} and credential_hash = ${input.credentialHash}
+    returning ${tx.unsafe(COLUMNS)}, stream_epoch`;
+  const row = rows[0];
+  return row === undefined ? null : { epoch: Number(row.stream_epoch), view: toHostView(row) };
+}
+
+/** `col = value,` for each field of HostInfo (a trailing comma: callers end the list themselves). */
+function hostInfoAssignments(sql: Sql | Tx, info: HostInfo) {
+  return sql`
+    cpus = ${info.cpus}, memory_mib = ${info.memoryMib}, hypervisor = ${orNull(info.hypervisor)},
+    libvirt_version = ${orNull(info.libvirtVersion)}, cpu_model = ${orNull(info.cpuModel)},
+    host_uuid = ${orNull(info.hostUuid)},`;
+}
+
+/** The host record changed (host_updated, or a snapshot's host); conditional on the stream's epoch. */
+export async function updateHostInfo(tx: Tx, hostId: string, info: HostInfo, now: Date): Promise<void> {
+  await tx`update hosts set ${hostInfoAssignments(tx, info)} updated_at = ${now} where id = ${hostId}`;
+}
+
+/**
+ * The stream of `epoch` ended (or went silent): the host is disconnected, unless a newer stream
+ * already took it. Returns the view when this call changed it.
+ */
+export async function releaseStream(
+  sql: Sql | Tx,
+  input: { hostId: string; epoch: number; now: Date },
+): Promise<HostView | null> {
   const rows = await sql<HostRow[]>`
-    select id, hostname, status, sync_cursor, cpus, memory_mib, last_seen_at, created_at
-    from hosts order by hostname`;
-  return rows.map(toView);
+    update hosts set status = 'disconnected', stream_replica = null, disconnected_at = ${input.now},
+                     updated_at = ${input.now}
+    where id = ${input.hostId} and stream_epoch = ${input.epoch} and status = 'connected'
+    returning ${sql.unsafe(COLUMNS)}`;
+  return rows[0] === undefined ? null : toHostView(rows[0]);
+}
+
+/**
+ * Last-seen times of live streams, one statement for all of a replica's streams. Returns the hosts
+ * whose stream epoch still matched: a stream missing from it no longer holds its host.
+ */
+export async function touchLastSeen(
+  sql: Sql,
+  seen: ReadonlyArray<{ hostId: string; epoch: number; at: Date }>,
+): Promise<string[]> {
+  if (seen.length === 0) return [];
+  const rows = await sql<{ id: string }[]>`
+    update hosts set last_seen_at = greatest(hosts.last_seen_at, s.at)
+    from unnest(${seen.map((s) => s.hostId)}::uuid[], ${seen.map((s) => s.epoch)}::bigint[],
+                ${seen.map((s) => s.at.toISOString())}::timestamptz[]) as s (id, epoch, at)
+    where hosts.id = s.id and hosts.stream_epoch = s.epoch
+    returning hosts.id`;
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Connected hosts not seen since `before`: a replica died with their streams (or lost its database).
+ * Idempotent; any replica may run it. Returns the views it disconnected.
+ */
+export async function disconnectSilentHosts(
+  sql: Sql | Tx,
+  before: Date,
+  now: Date,
+  /** Hosts whose streams the caller holds (its own deadline watches them). */
+  except: readonly string[],
+): Promise<HostView[]> {
+  const rows = await sql<HostRow[]>`
+    update hosts set status = 'disconnected', stream_replica = null, disconnected_at = ${now}, updated_at = ${now}
+    where status = 'connected' and (last_seen_at is null or last_seen_at < ${before})
+      and id <> all(${except as string[]}::uuid[])
+    returning ${sql.unsafe(COLUMNS)}`;
+  return rows.map(toHostView);
+}
+
+/**
+ * Deletes a host (its VMs, conflicts and commands go with it) and remembers its credential as revoked.
+ * Returns false when there is no such host.
+ */
+export async function deleteHost(tx: Tx, hostId: string, now: Date): Promise<boolean> {
+  const rows = await tx<{ hostname: string; credential_hash: string | null }[]>`
+    delete from hosts where id = ${hostId} returning hostname, credential_hash`;
+  const row = rows[0];
+  if (row === undefined) return false;
+  if (row.credential_hash !== null) {
+    await tx`
+      insert into revoked_hosts (host_id, hostname, credential_hash, revoked_at)
+      values (${hostId}, ${row.hostname}, ${row.credential_hash}, ${now})
+      on conflict (host_id) do nothing`;
+  }
+  return true;
 }

@@ -8,7 +8,11 @@ import { z } from 'zod';
 export const HOST_STATUSES = ['pending', 'connected', 'disconnected', 'maintenance'] as const;
 export type HostStatus = (typeof HOST_STATUSES)[number];
 
-/** A host as the API shows it (the seed's field names). */
+/** The agent's hypervisor driver; `simulated` is the demo's and the benchmarks'. The `hosts.driver` CHECK matches. */
+export const HOST_DRIVERS = ['libvirt', 'simulated'] as const;
+export type HostDriver = (typeof HOST_DRIVERS)[number];
+
+/** A host as the API shows it (the seed's field names first). */
 export const HostSchema = z
   .object({
     id: z.uuid().meta({ example: '019e0014-abcd-7057-b326-000000000001' }),
@@ -22,6 +26,21 @@ export const HostSchema = z
     memory_mib: z.number().int().nullable(),
     last_seen_at: z.iso.datetime().nullable(),
     created_at: z.iso.datetime(),
+    driver: z
+      .enum(HOST_DRIVERS)
+      .nullable()
+      .meta({ description: '`simulated`: an in-memory hypervisor (demo, scale tests), not a real one.' }),
+    agent_version: z.string().nullable(),
+    hypervisor: z.string().nullable().meta({ example: 'QEMU 7.2.0' }),
+    libvirt_version: z.string().nullable().meta({ example: '9.0.0' }),
+    cpu_model: z.string().nullable(),
+    host_uuid: z.string().nullable().meta({ description: "libvirt's host UUID." }),
+    migration_uri: z
+      .string()
+      .nullable()
+      .meta({ description: "The libvirt URI other hosts' libvirtd use to migrate VMs here." }),
+    connected_at: z.iso.datetime().nullable(),
+    disconnected_at: z.iso.datetime().nullable(),
   })
   .meta({ id: 'Host' });
 

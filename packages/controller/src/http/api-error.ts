@@ -12,6 +12,13 @@ export const API_ERROR_STATUS = {
   not_found: 404,
   method_not_allowed: 405,
   conflict: 409,
+  // 409s that say which state stands in the way of a VM action, so a client can act on the code alone.
+  vm_not_running: 409,
+  vm_already_running: 409,
+  vm_not_paused: 409,
+  vm_already_paused: 409,
+  host_disconnected: 409,
+  operation_in_progress: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   too_many_requests: 429,
@@ -53,11 +60,22 @@ export function statusOf(code: ApiErrorCode): (typeof API_ERROR_STATUS)[ApiError
   return API_ERROR_STATUS[code];
 }
 
-// The same table read the other way. `validation_failed` is left out: only validation produces it,
-// while a bare 400 (malformed JSON from Hono) is a `bad_request`.
+/** Codes that name a particular reason within their status; never what a bare status becomes. */
+const SPECIFIC_CODES: ReadonlySet<ApiErrorCode> = new Set<ApiErrorCode>([
+  'validation_failed',
+  'vm_not_running',
+  'vm_already_running',
+  'vm_not_paused',
+  'vm_already_paused',
+  'host_disconnected',
+  'operation_in_progress',
+]);
+
+// The same table read the other way, general codes only: only validation produces `validation_failed`,
+// while a bare 400 (malformed JSON from Hono) is a `bad_request`; a bare 409 is a `conflict`.
 const CODE_OF_STATUS = new Map<number, ApiErrorCode>(
   (Object.entries(API_ERROR_STATUS) as Array<[ApiErrorCode, number]>)
-    .filter(([code]) => code !== 'validation_failed')
+    .filter(([code]) => !SPECIFIC_CODES.has(code))
     .map(([code, status]) => [status, code]),
 );
 

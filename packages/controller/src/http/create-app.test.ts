@@ -186,6 +186,9 @@ describe('the HTTP layer', () => {
     expect(doc.body.paths['/api/v1/vms'].get.parameters.map((p: { name: string }) => p.name)).toEqual([
       'host_id',
       'state',
+      'name',
+      'limit',
+      'cursor',
     ]);
 
     const docs = await t.request('GET', '/docs');

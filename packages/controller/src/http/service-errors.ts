@@ -14,6 +14,17 @@ const API_CODE: Record<ServiceErrorCode, ApiErrorCode> = {
   invalid_refresh_token: 'unauthorized',
   refresh_token_reused: 'unauthorized',
   invalid_token: 'unauthorized',
+  // The agents' codes (gRPC has its own table in src/grpc); HTTP never carries them, but if it did,
+  // a refused credential is a 401.
+  invalid_join_token: 'unauthorized',
+  invalid_credential: 'unauthorized',
+  revoked: 'unauthorized',
+  vm_not_running: 'vm_not_running',
+  vm_already_running: 'vm_already_running',
+  vm_not_paused: 'vm_not_paused',
+  vm_already_paused: 'vm_already_paused',
+  host_disconnected: 'host_disconnected',
+  operation_in_progress: 'operation_in_progress',
 };
 
 /**

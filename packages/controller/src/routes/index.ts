@@ -5,13 +5,20 @@ import { registerV1AuditList } from './v1-audit-list.ts';
 import { registerV1AuthLogin } from './v1-auth-login.ts';
 import { registerV1AuthLogout } from './v1-auth-logout.ts';
 import { registerV1AuthRefresh } from './v1-auth-refresh.ts';
+import { registerV1HostsDelete } from './v1-hosts-delete.ts';
+import { registerV1HostsGet } from './v1-hosts-get.ts';
+import { registerV1HostsJoinTokensCreate } from './v1-hosts-join-tokens-create.ts';
 import { registerV1HostsList } from './v1-hosts-list.ts';
+import { registerV1OperationsGet } from './v1-operations-get.ts';
+import { registerV1OperationsList } from './v1-operations-list.ts';
 import { registerV1UsersCreate } from './v1-users-create.ts';
 import { registerV1UsersDelete } from './v1-users-delete.ts';
 import { registerV1UsersDisable } from './v1-users-disable.ts';
 import { registerV1UsersEnable } from './v1-users-enable.ts';
 import { registerV1UsersList } from './v1-users-list.ts';
 import { registerV1UsersPassword } from './v1-users-password.ts';
+import { registerV1VmsAction } from './v1-vms-action.ts';
+import { registerV1VmsGet } from './v1-vms-get.ts';
 import { registerV1VmsList } from './v1-vms-list.ts';
 
 /**
@@ -24,7 +31,14 @@ const ROUTES: ReadonlyArray<(app: OpenAPIHono<AppEnv>) => void> = [
   registerV1AuthRefresh,
   registerV1AuthLogout,
   registerV1HostsList,
+  registerV1HostsJoinTokensCreate,
+  registerV1HostsGet,
+  registerV1HostsDelete,
   registerV1VmsList,
+  registerV1VmsGet,
+  registerV1VmsAction,
+  registerV1OperationsList,
+  registerV1OperationsGet,
   registerV1UsersList,
   registerV1UsersCreate,
   registerV1UsersPassword,

@@ -1,6 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../../test/support/test-app.ts';
 
+// What an agent fills in once it connects: unset for hosts written straight into the table.
+const NO_AGENT_YET = {
+  driver: null,
+  agent_version: null,
+  hypervisor: null,
+  libvirt_version: null,
+  cpu_model: null,
+  host_uuid: null,
+  migration_uri: null,
+  connected_at: null,
+  disconnected_at: null,
+};
+
 describe('GET /api/v1/hosts', () => {
   let t: TestApp;
   let viewer: string;
@@ -37,6 +50,7 @@ describe('GET /api/v1/hosts', () => {
           memory_mib: null,
           last_seen_at: null,
           created_at: '2026-01-01T00:00:01.000Z',
+          ...NO_AGENT_YET,
         },
         {
           id: '019e0014-abcd-7057-b326-000000000001',
@@ -47,6 +61,7 @@ describe('GET /api/v1/hosts', () => {
           memory_mib: 262144,
           last_seen_at: '2026-01-01T00:00:05.000Z',
           created_at: '2026-01-01T00:00:00.000Z',
+          ...NO_AGENT_YET,
         },
       ],
     });

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 
 /**
- * libvirt's domain states, lower-cased. The `vms.state` CHECK lists the same values
- * (src/database/check-constraints.test.ts holds them together).
+ * libvirt's domain states in snake_case, as `virsh` and the agent protocol name them (`shut_off`). The
+ * `vms.state` CHECK lists the same values (src/database/check-constraints.test.ts holds them together),
+ * and the proto mapping (src/vms/vm-record.ts) covers each.
  */
 export const VM_STATES = [
   'nostate',
@@ -10,7 +11,7 @@ export const VM_STATES = [
   'blocked',
   'paused',
   'shutdown',
-  'shutoff',
+  'shut_off',
   'crashed',
   'pmsuspended',
 ] as const;
@@ -23,8 +24,30 @@ export const VmSchema = z
     host_id: z.uuid(),
     name: z.string(),
     state: z.enum(VM_STATES),
+    state_reason: z
+      .string()
+      .meta({ description: "libvirt's reason for the state, snake_case (`booted`, `user`, `crashed`, …)." }),
     vcpus: z.number().int(),
     memory_mib: z.number().int(),
+    max_memory_mib: z.number().int().nullable(),
+    persistent: z.boolean(),
+    autostart: z.boolean(),
+    stale: z.boolean().meta({
+      description:
+        "The host's agent is not connected: this is the last state it reported, as of `confirmed_at`.",
+    }),
+    confirmed_at: z.iso
+      .datetime()
+      .nullable()
+      .meta({ description: "When the host's agent last confirmed this record." }),
+    conflict: z
+      .object({ host_ids: z.array(z.uuid()) })
+      .nullable()
+      .meta({
+        description:
+          'Other hosts that report a VM with this id too (outside a migration): it may be running twice. ' +
+          'Never merged; null when no other host reports it.',
+      }),
     updated_at: z.iso.datetime(),
   })
   .meta({ id: 'Vm' });

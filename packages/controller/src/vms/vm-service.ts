@@ -1,15 +1,101 @@
+import type { SignedInCaller } from '../auth/caller.ts';
+import type { Clock } from '../clock.ts';
+import type { CommandService } from '../commands/command-service.ts';
 import type { Sql } from '../database/sql.ts';
-import { listVms, type VmFilter } from './vm-queries.ts';
+import { uuidv7 } from '../ids.ts';
+import { insertOperation } from '../operations/operation-queries.ts';
+import type { OperationView } from '../operations/operation-schema.ts';
+import { ServiceError } from '../service-error.ts';
+import { type PowerRequest, planPowerAction } from './vm-power.ts';
+import { findVm, listVms, type VmFilter, type VmPosition } from './vm-queries.ts';
 import type { VmView } from './vm-schema.ts';
 
-/**
- * The virtual machines. Read-only for now: the agents' sync ingest and the command router (power
- * actions, migrations) add their changes here, beside the reads the REST routes use.
- */
-export interface VmService {
-  list(filter?: VmFilter): Promise<VmView[]>;
+/** How long a power command may wait for delivery before it expires (its operation then fails). */
+export const POWER_COMMAND_DEADLINE_MS = 60_000;
+
+export interface VmPage {
+  vms: VmView[];
+  /** Where the next page starts; null on the last one. */
+  next: VmPosition | null;
 }
 
-export function createVmService({ sql }: { sql: Sql }): VmService {
-  return { list: (filter) => listVms(sql, filter) };
+/**
+ * The virtual machines: reads for the REST API (what the agents' sync ingest stored) and power actions,
+ * which become an operation and a command to the VM's host, written together, then routed to the
+ * replica holding the host's stream.
+ */
+export interface VmService {
+  list(filter: VmFilter, page: { limit: number; after?: VmPosition }): Promise<VmPage>;
+  /** Throws `not_found`. */
+  get(id: string): Promise<VmView>;
+  /**
+   * Starts a power action: the new operation (pending). Throws `not_found`, `host_disconnected`, a
+   * state code (`vm_not_running`, `vm_already_running`, `vm_not_paused`, `vm_already_paused`) or
+   * `operation_in_progress`.
+   */
+  act(caller: SignedInCaller, id: string, request: PowerRequest): Promise<OperationView>;
+}
+
+export function createVmService(deps: { sql: Sql; clock: Clock; commands: CommandService }): VmService {
+  const { sql, clock, commands } = deps;
+  const notFound = () => new ServiceError('not_found', 'no such VM');
+
+  return {
+    async list(filter, page) {
+      const vms = await listVms(sql, filter, page);
+      const last = vms.at(-1);
+      return {
+        vms,
+        next: vms.length === page.limit && last !== undefined ? { name: last.name, id: last.id } : null,
+      };
+    },
+
+    async get(id) {
+      const vm = await findVm(sql, id);
+      if (vm === null) throw notFound();
+      return vm;
+    },
+
+    async act(caller, id, request) {
+      caller.audit.target = `vm:${id}`;
+      const vm = await findVm(sql, id);
+      if (vm === null) throw notFound();
+      if (vm.stale) {
+        throw new ServiceError(
+          'host_disconnected',
+          `the VM's host ${vm.host_id} is not connected: its state is unknown and it cannot receive commands`,
+        );
+      }
+      const plan = planPowerAction(request, vm.state);
+      const now = clock.now();
+      const operationId = uuidv7(now);
+      const commandId = uuidv7(now);
+      const operation = await sql.begin(async (tx) => {
+        const created = await insertOperation(tx, {
+          id: operationId,
+          kind: plan.kind,
+          vmId: vm.id,
+          hostId: vm.host_id,
+          requestedBy: caller.principal.userId,
+          now,
+        });
+        if (created === null) return null;
+        await commands.enqueue(tx, {
+          command: {
+            commandId,
+            deadlineMs: now.getTime() + POWER_COMMAND_DEADLINE_MS,
+            action: { $case: 'power', value: { vmId: vm.id, op: plan.op } },
+          },
+          hostId: vm.host_id,
+          operationId,
+        });
+        return created;
+      });
+      if (operation === null) {
+        throw new ServiceError('operation_in_progress', 'another operation on this VM has not finished yet');
+      }
+      await commands.route(vm.host_id, commandId);
+      return operation;
+    },
+  };
 }

@@ -46,6 +46,8 @@ export interface TestApp {
   db: TestDatabase;
   /** The app served on 127.0.0.1: requests go over real HTTP. */
   url: string;
+  /** The agents' gRPC service: `127.0.0.1:port`, and the CA agents trust (null when plaintext). */
+  grpc: { address: string; caPem: string | null; caFingerprint: string | null };
   /** Every log line the app wrote, parsed. */
   logs: Array<Record<string, unknown>>;
   // biome-ignore lint/suspicious/noExplicitAny: tests read response bodies by shape; `any` keeps them short.
@@ -62,6 +64,7 @@ export interface TestAppOptions {
   database?: 'server' | 'embedded';
   /** Extra COCKPIT_* variables, on top of a random HS256 secret and a temporary data folder. */
   env?: Record<string, string>;
+  /** Default: a ManualClock at the current time (tests move it); RealTimeClock follows the wall clock. */
   clock?: ManualClock;
   /** Passed to the auth service beside the defaults (e.g. a throttle policy). */
   authOptions?: AuthOptions;
@@ -90,6 +93,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       env: {
         COCKPIT_DATA_DIR: dataDir,
         COCKPIT_HTTP_PORT: '0',
+        COCKPIT_GRPC_PORT: '0',
         COCKPIT_JWT_SECRET: randomBytes(32).toString('hex'),
         COCKPIT_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
         COCKPIT_LOG_LEVEL: 'debug',
@@ -100,9 +104,15 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       log,
       sql,
       print: () => undefined,
+      notifier: options.database === 'embedded' ? 'in-process' : 'postgres',
       ...options.authOptions,
     });
     const { app, services, config, url } = controller;
+    const grpc = {
+      address: controller.grpc.address,
+      caPem: services.grpcTls?.caPem ?? null,
+      caFingerprint: services.grpcTls?.caFingerprint ?? null,
+    };
 
     // biome-ignore lint/suspicious/noExplicitAny: see TestApp.request.
     const request = async <T = any>(method: string, path: string, opts: RequestOptions = {}) => {
@@ -150,6 +160,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       config,
       db,
       url,
+      grpc,
       logs,
       request,
       login,

@@ -1,0 +1,133 @@
+import { Command } from '@cockpit/proto';
+import type { Sql, Tx } from '../database/sql.ts';
+import type { CommandStatus } from './command-schema.ts';
+
+// The commands table. A command row is written before it is sent; its payload is the wire Command
+// (proto JSON), so what is re-sent after a reconnect is exactly what was sent first.
+
+export interface CommandRow {
+  id: string;
+  host_id: string;
+  operation_id: string | null;
+  kind: string;
+  status: CommandStatus;
+}
+
+export async function insertCommand(
+  tx: Tx,
+  input: { command: Command; hostId: string; operationId: string | null; now: Date },
+): Promise<void> {
+  const { command } = input;
+  await tx`
+    insert into commands (id, host_id, operation_id, kind, payload, status, deadline_at, created_at)
+    values (${command.commandId}, ${input.hostId}, ${input.operationId}, ${command.action?.$case ?? 'unknown'},
+            ${JSON.stringify(Command.toJSON(command))}::text::jsonb, 'pending', ${new Date(command.deadlineMs)},
+            ${input.now})`;
+}
+
+const commandOf = (payload: unknown): Command => Command.fromJSON(payload);
+
+/**
+ * Claims one pending command of a host for sending (pending → sent). Null when it is not pending any
+ * more (already sent by another path, finished or expired) or not this host's.
+ */
+export async function claimCommand(
+  sql: Sql,
+  input: { id: string; hostId: string; now: Date },
+): Promise<Command | null> {
+  const rows = await sql<{ payload: unknown }[]>`
+    update commands set status = 'sent', sent_at = ${input.now}
+    where id = ${input.id} and host_id = ${input.hostId} and status = 'pending' and deadline_at > ${input.now}
+    returning payload`;
+  return rows[0] === undefined ? null : commandOf(rows[0].payload);
+}
+
+/**
+ * Every unfinished command of a host, oldest first, for a stream that just took the host: pending ones
+ * become sent; sent and running ones are sent again (the agent answers a known id from its record and
+ * never runs it twice).
+ */
+export async function claimUnfinishedCommands(
+  sql: Sql,
+  input: { hostId: string; now: Date },
+): Promise<Command[]> {
+  const rows = await sql<{ payload: unknown }[]>`
+    with resend as (
+      select id from commands
+      where host_id = ${input.hostId} and status in ('pending', 'sent', 'running')
+        and (status <> 'pending' or deadline_at > ${input.now})
+    ),
+    claimed as (
+      update commands c set status = case when c.status = 'pending' then 'sent' else c.status end,
+                            sent_at = coalesce(c.sent_at, ${input.now})
+      from resend r where c.id = r.id
+      returning c.id, c.payload
+    )
+    select payload from claimed order by id`;
+  return rows.map((r) => commandOf(r.payload));
+}
+
+/** The agent accepted a command (or reports it running): pending/sent → running. */
+export async function markCommandRunning(
+  tx: Tx,
+  input: { id: string; hostId: string },
+): Promise<CommandRow | null> {
+  const rows = await tx<CommandRow[]>`
+    update commands set status = 'running'
+    where id = ${input.id} and host_id = ${input.hostId} and status in ('pending', 'sent', 'running')
+    returning id, host_id, operation_id, kind, status`;
+  return rows[0] ?? null;
+}
+
+/** The final outcome, applied once: only an unfinished command takes it. Null when it was already final. */
+export async function finishCommand(
+  tx: Tx,
+  input: {
+    id: string;
+    hostId: string;
+    status: 'succeeded' | 'failed';
+    error?: { code: string; message: string };
+    result?: unknown;
+    now: Date;
+  },
+): Promise<CommandRow | null> {
+  const rows = await tx<CommandRow[]>`
+    update commands set status = ${input.status}, error_code = ${input.error?.code ?? null},
+                        error_message = ${input.error?.message ?? null},
+                        result = ${input.result === undefined ? null : JSON.stringify(input.result)}::text::jsonb,
+                        finished_at = ${input.now}
+    where id = ${input.id} and host_id = ${input.hostId} and status in ('pending', 'sent', 'running')
+    returning id, host_id, operation_id, kind, status`;
+  return rows[0] ?? null;
+}
+
+/**
+ * Commands that can no longer run: pending past their deadline, or sent and unanswered `graceMs` after
+ * it (the agent refuses to start a command past its deadline, so one not accepted by then never runs;
+ * the grace covers an acceptance still in flight and clock skew). Returns the expired rows.
+ */
+export async function expireOverdueCommands(
+  tx: Tx,
+  input: { now: Date; graceMs: number },
+): Promise<CommandRow[]> {
+  const sentBefore = new Date(input.now.getTime() - input.graceMs);
+  return tx<CommandRow[]>`
+    update commands set status = 'expired', finished_at = ${input.now},
+                        error_code = 'deadline_exceeded',
+                        error_message = 'the command could not be delivered to the host before its deadline'
+    where (status = 'pending' and deadline_at <= ${input.now})
+       or (status = 'sent' and deadline_at <= ${sentBefore})
+    returning id, host_id, operation_id, kind, status`;
+}
+
+/** Pending commands of the given hosts (the periodic safety net behind notifications). */
+export async function pendingCommandIds(
+  sql: Sql,
+  hostIds: readonly string[],
+): Promise<Array<{ id: string; host_id: string }>> {
+  if (hostIds.length === 0) return [];
+  return sql<{ id: string; host_id: string }[]>`
+    select id, host_id from commands
+    where host_id = any(${hostIds as string[]}::uuid[]) and status = 'pending'
+    order by id`;
+}

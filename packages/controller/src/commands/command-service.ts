@@ -1,0 +1,144 @@
+import { type Command, CommandStatus, type CommandUpdate } from '@cockpit/proto';
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.ts';
+import type { Sql, Tx } from '../database/sql.ts';
+import type { Notifier } from '../notifier/notifier.ts';
+import { transitionOperation } from '../operations/operation-queries.ts';
+import {
+  type CommandRow,
+  claimCommand,
+  claimUnfinishedCommands,
+  expireOverdueCommands,
+  finishCommand,
+  insertCommand,
+  markCommandRunning,
+} from './command-queries.ts';
+
+/** How long a sent command may stay unanswered past its deadline before it counts as never delivered. */
+export const SENT_GRACE_MS = 30_000;
+
+/**
+ * Commands to agents: rows written before they are sent, routed to the replica holding the host's
+ * stream (the notifier's `commands` topic: LISTEN/NOTIFY between replicas, in-process on the embedded
+ * database), sent again on every reconnect until the agent reports a final outcome, which is applied
+ * once together with the operation the command serves.
+ */
+export interface CommandService {
+  /** Writes the command row, inside the caller's transaction (with its operation). */
+  enqueue(tx: Tx, input: { command: Command; hostId: string; operationId: string | null }): Promise<void>;
+  /** After that transaction committed: asks the replica holding the host's stream to send it. */
+  route(hostId: string, commandId: string): Promise<void>;
+  /** Called by the replica holding the stream: the command if it is still to be sent (pending → sent). */
+  claim(hostId: string, commandId: string): Promise<Command | null>;
+  /** Every unfinished command of a host, for a stream that just took it. */
+  claimUnfinished(hostId: string): Promise<Command[]>;
+  /** An update from the host's agent: the command and its operation move on together. */
+  applyUpdate(hostId: string, update: CommandUpdate): Promise<void>;
+  /** Commands past their deadline that can no longer run: expired, their operations failed. */
+  expireOverdue(): Promise<number>;
+}
+
+export function createCommandService(deps: {
+  sql: Sql;
+  clock: Clock;
+  notifier: Notifier;
+  log: Logger;
+}): CommandService {
+  const { sql, clock, notifier, log } = deps;
+
+  /** The operation a power command serves follows the command. (A migration's is driven by its coordinator.) */
+  async function followCommand(
+    tx: Tx,
+    command: CommandRow,
+    transition: Parameters<typeof transitionOperation>[2],
+  ): Promise<boolean> {
+    if (command.operation_id === null || command.kind !== 'power') return false;
+    return (await transitionOperation(tx, command.operation_id, transition, clock.now())) !== null;
+  }
+
+  const operationChanged = (id: string | null) => {
+    if (id !== null)
+      void notifier.publish('operations', id).catch((err) => log.warn({ err }, 'notify failed'));
+  };
+
+  return {
+    enqueue: (tx, input) => insertCommand(tx, { ...input, now: clock.now() }),
+
+    route: (hostId, commandId) => notifier.publish('commands', `${hostId} ${commandId}`),
+
+    claim: (hostId, commandId) => claimCommand(sql, { id: commandId, hostId, now: clock.now() }),
+
+    claimUnfinished: (hostId) => claimUnfinishedCommands(sql, { hostId, now: clock.now() }),
+
+    async applyUpdate(hostId, update) {
+      const id = update.commandId.toLowerCase();
+      const now = clock.now();
+      const changed = await sql.begin(async (tx) => {
+        switch (update.status) {
+          case CommandStatus.COMMAND_STATUS_ACCEPTED:
+          case CommandStatus.COMMAND_STATUS_RUNNING: {
+            const row = await markCommandRunning(tx, { id, hostId });
+            if (row === null) return null;
+            const progress =
+              update.detail?.$case === 'migrationProgress' ? { ...update.detail.value } : undefined;
+            return (await followCommand(tx, row, { status: 'running', progress })) ? row.operation_id : null;
+          }
+          case CommandStatus.COMMAND_STATUS_SUCCEEDED:
+          case CommandStatus.COMMAND_STATUS_FAILED: {
+            const failed = update.status === CommandStatus.COMMAND_STATUS_FAILED;
+            const error = failed
+              ? {
+                  code: update.error?.code || 'unknown',
+                  message: update.error?.message || 'the agent reported a failure without details',
+                }
+              : undefined;
+            const row = await finishCommand(tx, {
+              id,
+              hostId,
+              status: failed ? 'failed' : 'succeeded',
+              error,
+              result:
+                update.detail === undefined ? undefined : { [update.detail.$case]: update.detail.value },
+              now,
+            });
+            if (row === null) {
+              log.info({ commandId: id, hostId }, 'a final update for a command already final: ignored');
+              return null;
+            }
+            return (await followCommand(tx, row, { status: failed ? 'failed' : 'succeeded', error }))
+              ? row.operation_id
+              : null;
+          }
+          default:
+            log.warn(
+              { commandId: id, status: update.status },
+              'command update with an unknown status: ignored',
+            );
+            return null;
+        }
+      });
+      operationChanged(changed);
+    },
+
+    async expireOverdue() {
+      const now = clock.now();
+      const operations = await sql.begin(async (tx) => {
+        const expired = await expireOverdueCommands(tx, { now, graceMs: SENT_GRACE_MS });
+        const changed: string[] = [];
+        for (const row of expired) {
+          const moved = await followCommand(tx, row, {
+            status: 'failed',
+            error: {
+              code: 'deadline_exceeded',
+              message: 'the host did not receive the command before its deadline (is its agent connected?)',
+            },
+          });
+          if (moved && row.operation_id !== null) changed.push(row.operation_id);
+        }
+        return changed;
+      });
+      for (const id of operations) operationChanged(id);
+      return operations.length;
+    },
+  };
+}

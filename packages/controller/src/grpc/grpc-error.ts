@@ -1,0 +1,43 @@
+import { status } from '@grpc/grpc-js';
+import { CodedError } from '../coded-error.ts';
+import type { ServiceError, ServiceErrorCode } from '../service-error.ts';
+
+/** The one error a gRPC handler answers with: a gRPC status and a message for the agent's log. */
+export class GrpcError extends CodedError<'grpc_status'> {
+  constructor(
+    readonly status: status,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super('grpc_status', message, options);
+  }
+}
+
+export const isGrpcError = (err: unknown): err is GrpcError => err instanceof GrpcError;
+
+// Every code a service can throw, as the agents' service answers it. A Record: a new code does not
+// compile until it is mapped here too. The agent treats UNAVAILABLE as "try again later" and anything
+// else on Join as a refusal, so only a transient state maps to UNAVAILABLE.
+const GRPC_STATUS: Record<ServiceErrorCode, status> = {
+  invalid_argument: status.INVALID_ARGUMENT,
+  not_found: status.NOT_FOUND,
+  conflict: status.ALREADY_EXISTS,
+  forbidden: status.PERMISSION_DENIED,
+  invalid_credentials: status.UNAUTHENTICATED,
+  throttled: status.RESOURCE_EXHAUSTED,
+  invalid_refresh_token: status.UNAUTHENTICATED,
+  refresh_token_reused: status.UNAUTHENTICATED,
+  invalid_token: status.UNAUTHENTICATED,
+  invalid_join_token: status.PERMISSION_DENIED,
+  invalid_credential: status.UNAUTHENTICATED,
+  revoked: status.PERMISSION_DENIED,
+  vm_not_running: status.FAILED_PRECONDITION,
+  vm_already_running: status.FAILED_PRECONDITION,
+  vm_not_paused: status.FAILED_PRECONDITION,
+  vm_already_paused: status.FAILED_PRECONDITION,
+  host_disconnected: status.FAILED_PRECONDITION,
+  operation_in_progress: status.FAILED_PRECONDITION,
+};
+
+export const toGrpcError = (err: ServiceError): GrpcError =>
+  new GrpcError(GRPC_STATUS[err.code], err.message, { cause: err });

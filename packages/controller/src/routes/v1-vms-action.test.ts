@@ -1,0 +1,198 @@
+import { randomUUID } from 'node:crypto';
+import { CommandStatus, PowerOp, VmState } from '@cockpit/proto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminToken, joinedHost, targetOf } from '../../test/support/agent-test-helpers.ts';
+import { RealTimeClock } from '../../test/support/real-time-clock.ts';
+import { ScriptedAgent, vm } from '../../test/support/scripted-agent.ts';
+import { createTestApp, type TestApp } from '../../test/support/test-app.ts';
+
+describe('POST /api/v1/vms/:id/action', () => {
+  let t: TestApp;
+  let operator: string;
+  let agent: ScriptedAgent;
+  let hostId: string;
+  const running = randomUUID();
+  const stopped = randomUUID();
+  const paused = randomUUID();
+
+  beforeAll(async () => {
+    t = await createTestApp({ clock: new RealTimeClock() });
+    const admin = await adminToken(t);
+    operator = (await t.userWithRole('operator')).tokens.token;
+    const host = await joinedHost(t, admin, 'action-node');
+    hostId = host.hostId;
+    ({ agent } = await ScriptedAgent.connect(targetOf(t), host.credential));
+    await agent.batch([
+      { $case: 'vmUpdated', value: vm(running, 'running-vm') },
+      { $case: 'vmUpdated', value: vm(stopped, 'stopped-vm', VmState.VM_STATE_SHUT_OFF) },
+      { $case: 'vmUpdated', value: vm(paused, 'paused-vm', VmState.VM_STATE_PAUSED) },
+    ]);
+    await agent.next('ack');
+  });
+  afterAll(async () => {
+    agent?.close();
+    await t?.close();
+  });
+
+  const act = (id: string, body: unknown, token = operator, query = '') =>
+    t.request('POST', `/api/v1/vms/${id}/action${query}`, { token, body });
+
+  it('takes the seed’s start payload: 202, an operation, the command on the host’s stream; the agent’s outcome finishes it', async () => {
+    const res = await act(stopped, { action: 'start' });
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({
+      kind: 'vm.start',
+      status: 'pending',
+      vm_id: stopped,
+      host_id: hostId,
+      error: null,
+    });
+    expect(res.body.operation_id).toBe(res.body.id);
+    expect(res.headers.get('location')).toBe(`/api/v1/operations/${res.body.id}`);
+
+    const command = await agent.next('command');
+    expect(command.action).toEqual({ $case: 'power', value: { vmId: stopped, op: PowerOp.POWER_OP_START } });
+    expect(command.deadlineMs).toBeGreaterThan(Date.now());
+    await agent.commandUpdate({
+      commandId: command.commandId,
+      status: CommandStatus.COMMAND_STATUS_ACCEPTED,
+    });
+    await agent.commandUpdate({
+      commandId: command.commandId,
+      status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
+    });
+    const done = await t.request('GET', `/api/v1/operations/${res.body.id}?wait=5`, { token: operator });
+    expect(done.status).toBe(200);
+    expect(done.body).toMatchObject({ status: 'succeeded', error: null });
+    expect(done.body.finished_at).not.toBeNull();
+
+    const audit = await t.request('GET', '/api/v1/audit?limit=20', { token: await adminToken(t) });
+    expect(
+      audit.body.entries.find((e: { action: string }) => e.action === 'POST /api/v1/vms/:id/action'),
+    ).toMatchObject({ target: `vm:${stopped}`, result: 'success', status: 202 });
+  });
+
+  it('takes the seed’s force-stop payload and waits for the result in the same call (?wait=)', async () => {
+    const answered = (async () => {
+      const command = await agent.next('command');
+      expect(command.action).toEqual({
+        $case: 'power',
+        value: { vmId: running, op: PowerOp.POWER_OP_DESTROY },
+      });
+      await agent.commandUpdate({
+        commandId: command.commandId,
+        status: CommandStatus.COMMAND_STATUS_FAILED,
+        error: { code: 'OPERATION_INVALID', message: 'domain is not running' },
+      });
+    })();
+    const res = await act(running.toUpperCase(), { action: 'stop', force: true }, operator, '?wait=10');
+    await answered;
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      kind: 'vm.force_stop',
+      status: 'failed',
+      vm_id: running,
+      error: { code: 'OPERATION_INVALID', message: 'domain is not running' },
+    });
+  });
+
+  it('maps every action to its power operation', async () => {
+    const cases = [
+      [running, { action: 'stop' }, 'vm.stop', PowerOp.POWER_OP_SHUTDOWN],
+      [running, { action: 'restart' }, 'vm.restart', PowerOp.POWER_OP_REBOOT],
+      [running, { action: 'restart', force: true }, 'vm.reset', PowerOp.POWER_OP_RESET],
+      [running, { action: 'pause' }, 'vm.pause', PowerOp.POWER_OP_SUSPEND],
+      [paused, { action: 'resume' }, 'vm.resume', PowerOp.POWER_OP_RESUME],
+    ] as const;
+    for (const [id, body, kind, op] of cases) {
+      const res = await act(id, body);
+      expect(res.status, JSON.stringify(body)).toBe(202);
+      expect(res.body.kind).toBe(kind);
+      const command = await agent.next('command');
+      expect(command.action).toEqual({ $case: 'power', value: { vmId: id, op } });
+      await agent.commandUpdate({
+        commandId: command.commandId,
+        status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
+      });
+      const done = await t.request('GET', `/api/v1/operations/${res.body.id}?wait=5`, { token: operator });
+      expect(done.body.status).toBe('succeeded');
+    }
+  });
+
+  it('answers 202 with the operation as it stands when ?wait= runs out', async () => {
+    const res = await act(running, { action: 'pause' }, operator, '?wait=1');
+    expect(res.status).toBe(202);
+    expect(res.body.status).toBe('pending');
+    const command = await agent.next('command');
+    await agent.commandUpdate({
+      commandId: command.commandId,
+      status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
+    });
+  });
+
+  it('refuses, with a code naming why, an action the VM’s state does not allow', async () => {
+    const cases = [
+      [running, { action: 'start' }, 'vm_already_running'],
+      [stopped, { action: 'stop' }, 'vm_not_running'],
+      [stopped, { action: 'restart' }, 'vm_not_running'],
+      [stopped, { action: 'pause' }, 'vm_not_running'],
+      [paused, { action: 'pause' }, 'vm_already_paused'],
+      [running, { action: 'resume' }, 'vm_not_paused'],
+    ] as const;
+    for (const [id, body, code] of cases) {
+      const res = await act(id, body);
+      expect(res.status, `${JSON.stringify(body)} on ${id}`).toBe(409);
+      expect(res.body.error.code).toBe(code);
+    }
+  });
+
+  it('lets one of two concurrent actions on a VM through; the other is operation_in_progress', async () => {
+    const [a, b] = await Promise.all([act(running, { action: 'pause' }), act(running, { action: 'stop' })]);
+    expect([a.status, b.status].sort()).toEqual([202, 409]);
+    expect((a.status === 409 ? a : b).body.error.code).toBe('operation_in_progress');
+    const command = await agent.next('command');
+    await agent.commandUpdate({
+      commandId: command.commandId,
+      status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
+    });
+    const op = a.status === 202 ? a : b;
+    expect(
+      (await t.request('GET', `/api/v1/operations/${op.body.id}?wait=5`, { token: operator })).body.status,
+    ).toBe('succeeded');
+  });
+
+  it('validates the payload and the id; 404 for an unknown VM', async () => {
+    const badForce = await act(running, { action: 'pause', force: true });
+    expect(badForce.status).toBe(400);
+    expect(badForce.body.error.details[0].path).toBe('body.force');
+    const badAction = await act(running, { action: 'explode' });
+    expect(badAction.body.error.details[0].path).toBe('body.action');
+    expect((await act('not-a-uuid', { action: 'start' })).body.error.details[0].path).toBe('path.id');
+    const unknown = await act(randomUUID(), { action: 'start' });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.code).toBe('not_found');
+  });
+
+  it('needs an operator: 401 without a token, 403 for a viewer', async () => {
+    expect(
+      (await t.request('POST', `/api/v1/vms/${running}/action`, { body: { action: 'pause' } })).status,
+    ).toBe(401);
+    const viewer = (await t.userWithRole('viewer')).tokens.token;
+    const res = await act(running, { action: 'pause' }, viewer);
+    expect(res.status).toBe(403);
+    expect(res.body.error.code).toBe('forbidden');
+  });
+
+  it('refuses host_disconnected once the host’s agent is gone', async () => {
+    agent.close();
+    await agent.ended;
+    await expect
+      .poll(async () => (await t.request('GET', `/api/v1/vms/${running}`, { token: operator })).body.stale, {
+        timeout: 5000,
+      })
+      .toBe(true);
+    const res = await act(running, { action: 'pause' });
+    expect(res.status).toBe(409);
+    expect(res.body.error.code).toBe('host_disconnected');
+  });
+});

@@ -1,0 +1,66 @@
+import { type OpenAPIHono, z } from '@hono/zod-openapi';
+import type { AppEnv } from '../http/app-env.ts';
+import { authedRoute, jsonBody, jsonResponse } from '../http/define-route.ts';
+import { FINAL_OPERATION_STATUSES, OperationSchema } from '../operations/operation-schema.ts';
+import { VM_ACTIONS } from '../vms/vm-power.ts';
+import { resourceIdParams, WaitQuerySchema } from './resource-id-params.ts';
+
+const ActionSchema = z
+  .object({
+    action: z.enum(VM_ACTIONS).meta({ example: 'stop' }),
+    force: z.boolean().default(false).meta({
+      description: 'stop: pull the plug instead of a graceful shutdown; restart: reset instead of reboot.',
+    }),
+  })
+  .refine((body) => !body.force || body.action === 'stop' || body.action === 'restart', {
+    message: 'force applies to stop and restart only',
+    path: ['force'],
+  })
+  .meta({ id: 'VmAction', example: { action: 'stop', force: true } });
+
+/** The operation, with its id also as `operation_id` (like the seed's `migration_id`). */
+const ActionResponseSchema = OperationSchema.extend({ operation_id: z.uuid() }).meta({
+  id: 'VmActionOperation',
+});
+
+const route = authedRoute('operator', {
+  method: 'post',
+  path: '/api/v1/vms/{id}/action',
+  tags: ['vms'],
+  summary: 'Power action on a VM: start, stop (force: pull the plug), restart (force: reset), pause, resume',
+  description:
+    'Records an operation and sends the command to the VM’s host; answers 202 with the operation ' +
+    '(`Location: /api/v1/operations/<id>`). With `?wait=<seconds>` it waits for the result: 200 with the ' +
+    'final operation, or 202 when it is not done in time. A graceful stop succeeds when the guest was ' +
+    'asked to shut down; the VM’s state shows when it did.',
+  request: {
+    params: resourceIdParams('VM'),
+    query: z.object({ wait: WaitQuerySchema }),
+    body: jsonBody(ActionSchema),
+  },
+  responses: {
+    200: jsonResponse('The operation finished within `wait`.', ActionResponseSchema),
+    202: jsonResponse('The operation was accepted and runs.', ActionResponseSchema),
+  },
+  errors: [
+    'not_found',
+    'vm_not_running',
+    'vm_already_running',
+    'vm_not_paused',
+    'vm_already_paused',
+    'host_disconnected',
+    'operation_in_progress',
+  ],
+});
+
+export function registerV1VmsAction(app: OpenAPIHono<AppEnv>): void {
+  app.openapi(route, async (c) => {
+    const { services, caller } = c.var;
+    const started = await services.vms.act(caller, c.req.valid('param').id, c.req.valid('json'));
+    const { wait } = c.req.valid('query');
+    const operation = wait > 0 ? await services.operations.wait(started.id, wait * 1000) : started;
+    c.header('Location', `/api/v1/operations/${operation.id}`);
+    const body = { ...operation, operation_id: operation.id };
+    return FINAL_OPERATION_STATUSES.has(operation.status) ? c.json(body, 200) : c.json(body, 202);
+  });
+}

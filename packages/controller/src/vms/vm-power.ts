@@ -1,0 +1,61 @@
+import { PowerOp } from '@cockpit/proto';
+import type { OperationKind } from '../operations/operation-schema.ts';
+import { ServiceError } from '../service-error.ts';
+import type { VmState } from './vm-schema.ts';
+
+/** The actions of `POST /api/v1/vms/:id/action` (the seed's `start` and `stop` with `force`, and more). */
+export const VM_ACTIONS = ['start', 'stop', 'restart', 'pause', 'resume'] as const;
+export type VmAction = (typeof VM_ACTIONS)[number];
+
+export interface PowerRequest {
+  action: VmAction;
+  /** stop: pull the plug instead of a graceful shutdown; restart: reset instead of reboot. */
+  force: boolean;
+}
+
+interface Plan {
+  kind: OperationKind;
+  op: PowerOp;
+}
+
+const ACTIVE: ReadonlySet<VmState> = new Set([
+  'running',
+  'blocked',
+  'paused',
+  'shutdown',
+  'pmsuspended',
+  'crashed',
+]);
+const INACTIVE: ReadonlySet<VmState> = new Set(['shut_off', 'nostate']);
+
+/**
+ * What a request becomes on the wire (the agent maps PowerOp to libvirt: start → create, stop →
+ * shutdown or destroy, restart → reboot or reset, pause → suspend, resume → resume), and whether the
+ * VM's last known state allows it. A refusal names the state in its code (each a 409).
+ */
+export function planPowerAction(request: PowerRequest, state: VmState): Plan {
+  const refuse = (code: 'vm_not_running' | 'vm_already_running' | 'vm_not_paused' | 'vm_already_paused') =>
+    new ServiceError(code, `cannot ${request.action} a VM that is ${state.replace('_', ' ')}`);
+  switch (request.action) {
+    case 'start':
+      if (!INACTIVE.has(state) && state !== 'crashed') throw refuse('vm_already_running');
+      return { kind: 'vm.start', op: PowerOp.POWER_OP_START };
+    case 'stop':
+      if (!ACTIVE.has(state)) throw refuse('vm_not_running');
+      return request.force
+        ? { kind: 'vm.force_stop', op: PowerOp.POWER_OP_DESTROY }
+        : { kind: 'vm.stop', op: PowerOp.POWER_OP_SHUTDOWN };
+    case 'restart':
+      if (!ACTIVE.has(state) || state === 'crashed') throw refuse('vm_not_running');
+      return request.force
+        ? { kind: 'vm.reset', op: PowerOp.POWER_OP_RESET }
+        : { kind: 'vm.restart', op: PowerOp.POWER_OP_REBOOT };
+    case 'pause':
+      if (state === 'paused') throw refuse('vm_already_paused');
+      if (state !== 'running' && state !== 'blocked') throw refuse('vm_not_running');
+      return { kind: 'vm.pause', op: PowerOp.POWER_OP_SUSPEND };
+    case 'resume':
+      if (state !== 'paused') throw refuse('vm_not_paused');
+      return { kind: 'vm.resume', op: PowerOp.POWER_OP_RESUME };
+  }
+}

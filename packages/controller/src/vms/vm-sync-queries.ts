@@ -1,0 +1,167 @@
+import type { Tx } from '../database/sql.ts';
+import type { VmRecord } from './vm-record.ts';
+
+// What the sync ingest writes to vms and vm_conflicts, each a handful of multi-row statements whatever
+// the batch size (unnest), each writing its `changes` rows in the same statement. Always called inside
+// the transaction that also advances the host's sync cursor.
+
+/** The `changes` data of a VM row: its view's stored fields. */
+const VM_CHANGE_DATA = `jsonb_build_object('id', id, 'host_id', host_id, 'name', name, 'state', state,
+  'state_reason', state_reason, 'vcpus', vcpus, 'memory_mib', memory_mib, 'max_memory_mib', max_memory_mib,
+  'persistent', persistent, 'autostart', autostart, 'confirmed_at', confirmed_at, 'updated_at', updated_at)`;
+
+/** A VM as one host reports it. */
+export interface HostVm {
+  hostId: string;
+  record: VmRecord;
+}
+
+/** One VM of one host. */
+export interface HostVmId {
+  hostId: string;
+  vmId: string;
+}
+
+export interface UpsertOutcome {
+  /** VMs whose stored record changed (or appeared). */
+  changed: number;
+  /** Reported VMs another host holds: recorded as conflicts, never merged. */
+  conflicts: HostVmId[];
+}
+
+/**
+ * Stores VM records as their hosts report them (one host's, or several hosts' at once). A record equal
+ * to the stored one writes nothing; one whose id another host holds is not stored but returned as a
+ * conflict (the caller records it).
+ */
+export async function upsertVms(tx: Tx, vms: readonly HostVm[], now: Date): Promise<UpsertOutcome> {
+  if (vms.length === 0) return { changed: 0, conflicts: [] };
+  const col = <K extends keyof VmRecord>(k: K) => vms.map((v) => v.record[k]);
+  const rows = await tx<{ id: string; host_id: string; conflict: boolean }[]>`
+    with input as (
+      select * from unnest(${vms.map((v) => v.hostId)}::uuid[], ${col('id')}::uuid[], ${col('name')}::text[],
+                           ${col('state')}::text[],
+                           ${col('stateReason')}::text[], ${col('vcpus')}::int[], ${col('memoryMib')}::int[],
+                           ${col('maxMemoryMib')}::int[], ${tx.array(col('persistent'))}::bool[], ${tx.array(col('autostart'))}::bool[])
+        as t (host_id, id, name, state, state_reason, vcpus, memory_mib, max_memory_mib, persistent, autostart)
+    ),
+    prev as (select v.id, v.host_id from vms v join input i on i.id = v.id),
+    up as (
+      insert into vms as v (id, host_id, name, state, state_reason, vcpus, memory_mib, max_memory_mib,
+                            persistent, autostart, confirmed_at, created_at, updated_at)
+      select id, host_id, name, state, state_reason, vcpus, memory_mib, max_memory_mib, persistent,
+             autostart, ${now}::timestamptz, ${now}::timestamptz, ${now}::timestamptz
+      from input
+      on conflict (id) do update set
+        name = excluded.name, state = excluded.state, state_reason = excluded.state_reason,
+        vcpus = excluded.vcpus, memory_mib = excluded.memory_mib, max_memory_mib = excluded.max_memory_mib,
+        persistent = excluded.persistent, autostart = excluded.autostart,
+        confirmed_at = excluded.confirmed_at, updated_at = excluded.updated_at
+      where v.host_id = excluded.host_id
+        and (v.name, v.state, v.state_reason, v.vcpus, v.memory_mib, v.max_memory_mib, v.persistent, v.autostart)
+            is distinct from (excluded.name, excluded.state, excluded.state_reason, excluded.vcpus,
+                              excluded.memory_mib, excluded.max_memory_mib, excluded.persistent, excluded.autostart)
+      returning v.*
+    ),
+    changed as (
+      insert into changes (at, kind, entity_id, op, data)
+      select ${now}::timestamptz, 'vm', id, 'upsert', ${tx.unsafe(VM_CHANGE_DATA)} from up
+    )
+    select i.id, i.host_id, true as conflict
+    from input i left join prev p on p.id = i.id
+    where not exists (select 1 from up u where u.id = i.id) and (p.id is null or p.host_id <> i.host_id)
+    union all
+    select id, host_id, false from up`;
+  return {
+    changed: rows.filter((r) => !r.conflict).length,
+    conflicts: rows.filter((r) => r.conflict).map((r) => ({ hostId: r.host_id, vmId: r.id })),
+  };
+}
+
+/**
+ * Records that hosts report VMs another host holds. Returns those first seen now (the caller logs them
+ * once).
+ */
+export async function recordConflicts(tx: Tx, vms: readonly HostVm[], now: Date): Promise<HostVmId[]> {
+  if (vms.length === 0) return [];
+  const rows = await tx<{ vm_id: string; host_id: string; inserted: boolean }[]>`
+    insert into vm_conflicts as c (vm_id, host_id, name, state, record, first_seen_at, last_seen_at)
+    select t.id, t.host_id, t.name, t.state, t.record::jsonb, ${now}::timestamptz, ${now}::timestamptz
+    from unnest(${vms.map((v) => v.record.id)}::uuid[], ${vms.map((v) => v.hostId)}::uuid[],
+                ${vms.map((v) => v.record.name)}::text[], ${vms.map((v) => v.record.state)}::text[],
+                ${vms.map((v) => JSON.stringify(v.record))}::text[])
+         as t (id, host_id, name, state, record)
+    on conflict (vm_id, host_id) do update set
+      name = excluded.name, state = excluded.state, record = excluded.record, last_seen_at = excluded.last_seen_at
+    returning c.vm_id, c.host_id, (xmax = 0) as inserted`;
+  return rows.filter((r) => r.inserted).map((r) => ({ hostId: r.host_id, vmId: r.vm_id }));
+}
+
+/**
+ * Removes VMs from their hosts: the (host, VM) pairs named, or every VM of one host but those named
+ * (a snapshot's reconciliation). Their conflict records go too. Returns the ids removed from vms.
+ */
+export async function removeVms(
+  tx: Tx,
+  which: { pairs: readonly HostVmId[] } | { hostId: string; except: readonly string[] },
+  now: Date,
+): Promise<string[]> {
+  let rows: Array<{ id: string }>;
+  if ('pairs' in which) {
+    if (which.pairs.length === 0) return [];
+    const hosts = which.pairs.map((p) => p.hostId);
+    const ids = which.pairs.map((p) => p.vmId);
+    rows = await tx<{ id: string }[]>`
+      with gone as (
+        delete from vms v using unnest(${hosts}::uuid[], ${ids}::uuid[]) as r (host_id, id)
+        where v.host_id = r.host_id and v.id = r.id returning v.id
+      ),
+      logged as (
+        insert into changes (at, kind, entity_id, op, data) select ${now}::timestamptz, 'vm', id, 'delete', null from gone
+      ),
+      cleared as (
+        delete from vm_conflicts c using unnest(${hosts}::uuid[], ${ids}::uuid[]) as r (host_id, id)
+        where c.host_id = r.host_id and c.vm_id = r.id
+      )
+      select id from gone`;
+  } else {
+    const keep = which.except as string[];
+    rows = await tx<{ id: string }[]>`
+      with gone as (delete from vms where host_id = ${which.hostId}::uuid and id <> all(${keep}::uuid[]) returning id),
+      logged as (
+        insert into changes (at, kind, entity_id, op, data) select ${now}::timestamptz, 'vm', id, 'delete', null from gone
+      ),
+      cleared as (delete from vm_conflicts where host_id = ${which.hostId}::uuid and vm_id <> all(${keep}::uuid[]))
+      select id from gone`;
+  }
+  const removed = rows.map((r) => r.id);
+  if (removed.length > 0) await promoteConflicts(tx, removed, now);
+  return removed;
+}
+
+/**
+ * VMs that left their host while another host reported them too: the other host's record (the earliest
+ * reported, if several) takes their place. This is how a migration made outside Cockpit (virsh migrate)
+ * settles, whichever host's report arrives first.
+ */
+async function promoteConflicts(tx: Tx, vmIds: readonly string[], now: Date): Promise<void> {
+  await tx`
+    with pick as (
+      select distinct on (vm_id) vm_id, host_id, record from vm_conflicts
+      where vm_id = any(${vmIds as string[]}::uuid[]) order by vm_id, first_seen_at
+    ),
+    ins as (
+      insert into vms (id, host_id, name, state, state_reason, vcpus, memory_mib, max_memory_mib, persistent,
+                       autostart, confirmed_at, created_at, updated_at)
+      select vm_id, host_id, record->>'name', record->>'state', coalesce(record->>'stateReason', ''),
+             (record->>'vcpus')::int, (record->>'memoryMib')::int, (record->>'maxMemoryMib')::int,
+             (record->>'persistent')::bool, (record->>'autostart')::bool, ${now}::timestamptz,
+             ${now}::timestamptz, ${now}::timestamptz
+      from pick
+      on conflict (id) do nothing
+      returning *
+    ),
+    cleared as (delete from vm_conflicts c using ins where c.vm_id = ins.id and c.host_id = ins.host_id)
+    insert into changes (at, kind, entity_id, op, data)
+    select ${now}::timestamptz, 'vm', id, 'upsert', ${tx.unsafe(VM_CHANGE_DATA)} from ins`;
+}

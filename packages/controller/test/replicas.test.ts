@@ -1,0 +1,146 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CommandStatus, GoodbyeReason, PowerOp, VmState } from '@cockpit/proto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningController, startController } from '../src/controller.ts';
+import { connect } from '../src/database/connect.ts';
+import type { Sql } from '../src/database/sql.ts';
+import { createLogger } from '../src/log.ts';
+import { adminToken, eventually, joinedHost, targetOf } from './support/agent-test-helpers.ts';
+import { RealTimeClock } from './support/real-time-clock.ts';
+import { type ControllerTarget, ScriptedAgent, vm } from './support/scripted-agent.ts';
+import { createTestApp, type TestApp } from './support/test-app.ts';
+
+// Several controller replicas on one PostgreSQL database: any replica takes the REST call, the replica
+// holding the agent's stream delivers the command (LISTEN/NOTIFY). And the embedded database, where
+// one controller delivers in-process through the same interface.
+describe('two controller replicas on one database', () => {
+  let a: TestApp;
+  let b: RunningController;
+  let bSql: Sql;
+  let bDir: string;
+  let admin: string;
+  let targetB: ControllerTarget;
+
+  beforeAll(async () => {
+    a = await createTestApp({ clock: new RealTimeClock() });
+    admin = await adminToken(a);
+    bDir = mkdtempSync(join(tmpdir(), 'cockpit-replica-b-'));
+    bSql = connect(a.db.url, { max: 4 });
+    b = await startController({
+      env: {
+        COCKPIT_DATA_DIR: bDir,
+        COCKPIT_HTTP_PORT: '0',
+        COCKPIT_GRPC_PORT: '0',
+        COCKPIT_JWT_SECRET: randomBytes(32).toString('hex'),
+        COCKPIT_LOG_LEVEL: 'silent',
+        COCKPIT_GRPC_INSECURE_PLAINTEXT: 'true',
+      },
+      cwd: bDir,
+      sql: bSql,
+      log: createLogger('silent'),
+      print: () => undefined,
+      notifier: 'postgres',
+    });
+    targetB = { address: b.grpc.address, caPem: null };
+  });
+  afterAll(async () => {
+    await b?.close();
+    await bSql?.end();
+    rmSync(bDir, { recursive: true, force: true });
+    await a?.close();
+  });
+
+  it('delivers a REST action taken by replica A to the agent connected to replica B, and back', async () => {
+    const host = await joinedHost(a, admin, 'replica-node');
+    const vmId = randomUUID();
+    const { agent } = await ScriptedAgent.connect(targetB, host.credential);
+    await agent.batch([{ $case: 'vmUpdated', value: vm(vmId, 'spread', VmState.VM_STATE_SHUT_OFF) }]);
+    await agent.next('ack');
+    const stream = await a.sql<
+      { stream_replica: string }[]
+    >`select stream_replica from hosts where id = ${host.hostId}`;
+    expect(stream[0]?.stream_replica).toBe(b.services.agents.replica);
+    expect(a.services.agents.size).toBe(0);
+
+    const res = await a.request('POST', `/api/v1/vms/${vmId}/action`, {
+      token: admin,
+      body: { action: 'start' },
+    });
+    expect(res.status).toBe(202);
+    const command = await agent.next('command', 5000);
+    expect(command.action).toEqual({ $case: 'power', value: { vmId, op: PowerOp.POWER_OP_START } });
+    await agent.commandUpdate({
+      commandId: command.commandId,
+      status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
+    });
+    // A waits for the outcome B applied: woken by B's notification.
+    const done = await a.request('GET', `/api/v1/operations/${res.body.id}?wait=5`, { token: admin });
+    expect(done.body.status).toBe('succeeded');
+    agent.close();
+  });
+
+  it('moves a host’s stream from one replica to the other: the old one is replaced, DELETE on A cuts B’s', async () => {
+    const host = await joinedHost(a, admin, 'replica-moving');
+    const onA = await ScriptedAgent.connect(targetOf(a), host.credential);
+    const onB = await ScriptedAgent.connect(targetB, host.credential);
+    expect((await onA.agent.ended).goodbye?.reason).toBe(GoodbyeReason.GOODBYE_REASON_REPLACED);
+    await onB.agent.batch([{ $case: 'vmUpdated', value: vm(randomUUID(), 'moved') }]);
+    expect((await onB.agent.next('ack')).cursor).toBe(1);
+    const started = Date.now();
+    expect((await a.request('DELETE', `/api/v1/hosts/${host.hostId}`, { token: admin })).status).toBe(204);
+    expect((await onB.agent.ended).goodbye?.reason).toBe(GoodbyeReason.GOODBYE_REASON_REVOKED);
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('disconnects the hosts of a replica that stopped answering (the sweep of the other replica)', async () => {
+    const host = await joinedHost(a, admin, 'replica-orphan');
+    const { agent } = await ScriptedAgent.connect(targetB, host.credential);
+    await agent.heartbeat();
+    // Replica B's process "dies" for this host: its stream is forgotten without a goodbye, as after a crash.
+    await a.sql`update hosts set last_seen_at = now() - interval '1 hour' where id = ${host.hostId}`;
+    await a.sql`update hosts set stream_replica = 'gone:1:000000', stream_epoch = stream_epoch + 1 where id = ${host.hostId}`;
+    await eventually(
+      'swept to disconnected',
+      async () => (await a.request('GET', `/api/v1/hosts/${host.hostId}`, { token: admin })).body.status,
+      (s) => s === 'disconnected',
+    );
+    agent.close();
+  });
+});
+
+describe('the embedded database', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ database: 'embedded', clock: new RealTimeClock() });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('delivers commands in-process and serves gRPC on its single connection', async () => {
+    const admin = await adminToken(t);
+    const host = await joinedHost(t, admin, 'embedded-node');
+    const vmId = randomUUID();
+    const { agent } = await ScriptedAgent.connect(targetOf(t), host.credential);
+    await agent.batch([{ $case: 'vmUpdated', value: vm(vmId, 'local', VmState.VM_STATE_RUNNING) }]);
+    await agent.next('ack');
+    const pending = (async () => {
+      const command = await agent.next('command', 5000);
+      await agent.commandUpdate({
+        commandId: command.commandId,
+        status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
+      });
+    })();
+    const res = await t.request('POST', `/api/v1/vms/${vmId}/action?wait=5`, {
+      token: admin,
+      body: { action: 'stop', force: true },
+    });
+    await pending;
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ kind: 'vm.force_stop', status: 'succeeded' });
+    agent.close();
+  });
+});
