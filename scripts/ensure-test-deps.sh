@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the real-part test suites need, when it is missing: libvirt + QEMU (software
 # emulation), python3-libvirt (the C library, baseline of bench:libvirt), openssl (test PKI of the
-# libvirt TLS suite), and a PostgreSQL server
-# answering on 127.0.0.1:5432. Debian only; a no-op on a machine that already has everything.
+# libvirt TLS suite), prometheus (its promtool checks both /metrics expositions), chromium (the
+# headless browser of the web-page tests) and a PostgreSQL server answering on 127.0.0.1:5432.
+# Debian only; a no-op on a machine that already has everything.
 set -euo pipefail
 need=()
-for p in libvirt-daemon-system libvirt-clients libvirt-daemon-driver-qemu qemu-system-x86 python3-libvirt openssl postgresql; do
+for p in libvirt-daemon-system libvirt-clients libvirt-daemon-driver-qemu qemu-system-x86 python3-libvirt openssl postgresql prometheus chromium; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
 done
 if ((${#need[@]})); then
