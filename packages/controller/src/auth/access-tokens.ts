@@ -33,6 +33,8 @@ export interface AccessTokens {
   verify(token: string): VerifiedAccessToken;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 const nowSeconds = (clock: Clock): number => Math.floor(clock.now().getTime() / 1000);
 
 export function createAccessTokens(settings: AccessTokenSettings): AccessTokens {
@@ -83,22 +85,39 @@ function checkClaims(decoded: jwt.Jwt, now: number): VerifiedAccessToken {
   if (p.typ !== ACCESS_TOKEN_CLAIM_TYP) throw invalid('not an access token');
   // jsonwebtoken only checks exp when present: an access token without one is refused here.
   if (typeof p.exp !== 'number') throw invalid('token has no expiry');
-  if (typeof p.iat !== 'number' || p.iat > now + IAT_LEEWAY_SECONDS)
-    throw invalid('token issued in the future');
-  if (typeof p.sub !== 'string' || p.sub === '') throw invalid('token has no subject');
+  if (typeof p.iat !== 'number') throw invalid('token has no issue time');
+  if (p.iat > now + IAT_LEEWAY_SECONDS) throw invalid('token issued in the future');
+  // Users are UUIDs: any other subject was not minted by us for a user (and must not reach a query).
+  if (typeof p.sub !== 'string' || !UUID.test(p.sub)) throw invalid('token has no valid subject');
   if (typeof p.jti !== 'string' || p.jti === '') throw invalid('token has no id');
   const role = p.role;
   if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role))
     throw invalid('token has no valid role');
-  return { userId: p.sub, role: role as Role, tokenId: p.jti, issuedAt: p.iat, expiresAt: p.exp };
+  return {
+    userId: p.sub.toLowerCase(),
+    role: role as Role,
+    tokenId: p.jti,
+    issuedAt: p.iat,
+    expiresAt: p.exp,
+  };
 }
 
+/**
+ * Our own words for what was wrong, never the library's: its messages name the issuer and audience
+ * it expected ("jwt audience invalid. expected: …"), which a caller has no business learning.
+ */
 function describeJwtError(err: unknown): string {
   if (err instanceof jwt.TokenExpiredError) return 'token expired';
   if (err instanceof jwt.NotBeforeError) return 'token not yet valid';
   if (err instanceof jwt.JsonWebTokenError) {
-    // The library's messages are stable and safe to show ("invalid signature", "jwt audience invalid...").
-    return err.message;
+    const m = err.message;
+    if (m.startsWith('jwt audience invalid')) return 'token is for another audience';
+    if (m.startsWith('jwt issuer invalid')) return 'token is from another issuer';
+    if (m === 'invalid signature') return 'token signature does not match';
+    if (m === 'invalid algorithm') return 'token is signed with an algorithm this controller does not accept';
+    if (m === 'jwt signature is required') return 'token is not signed';
+    if (m === 'jwt must be provided') return 'token is missing';
+    return 'token is malformed';
   }
   return 'invalid token';
 }

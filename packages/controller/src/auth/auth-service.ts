@@ -119,25 +119,30 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
     async login(caller, { username, password }) {
       caller.audit.actorUsername = username;
       const now = clock.now();
-      const wait = await throttle.retryAfter(caller.clientAddress, username, now);
-      if (wait > 0) throw throttled('logins', wait);
-      const found = await findCredentials(sql, { username });
+      const claim = await throttle.claim(caller.clientAddress, username, now);
+      if (claim.kind === 'blocked') throw throttled('logins', claim.retryAfterSeconds);
+      let found: Awaited<ReturnType<typeof findCredentials>> = null;
       let ok = false;
-      if (found === null || found.user.disabled) {
-        await dummyVerify(password);
-      } else {
-        ok = await verifyPassword(found.passwordHash, password);
+      try {
+        found = await findCredentials(sql, { username });
+        if (found === null || found.user.disabled) {
+          await dummyVerify(password);
+        } else {
+          ok = await verifyPassword(found.passwordHash, password);
+        }
+      } finally {
+        await claim.attempt.settle(ok);
       }
-      if (!ok || found === null) {
-        await throttle.recordFailure(caller.clientAddress, username, now);
+      if (!ok || found === null)
         throw new ServiceError('invalid_credentials', 'invalid username or password');
-      }
-      await throttle.recordSuccess(caller.clientAddress, username);
       const { id, role } = found.user;
       const who = { id, username: found.user.username, role };
       Object.assign(caller.audit, { actorId: id, target: `user:${id}` });
-      await pruneDeadFamilies(sql, id, now);
-      const refreshToken = await storeRefreshToken(sql, { userId: id, now, ttlSeconds: refreshTtl });
+      // One transaction: another login's prune can never remove this login's new family.
+      const refreshToken = await sql.begin(async (tx) => {
+        await pruneDeadFamilies(tx, id, now);
+        return storeRefreshToken(tx, { userId: id, now, ttlSeconds: refreshTtl });
+      });
       return { tokens: tokensFor(who, refreshToken), user: who };
     },
 
@@ -185,11 +190,14 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
 
     async confirmPassword({ username, passwordHash, password, clientAddress }) {
       const now = clock.now();
-      const wait = await throttle.retryAfter(clientAddress, username, now);
-      if (wait > 0) throw throttled('password checks', wait);
-      const ok = await verifyPassword(passwordHash, password);
-      if (ok) await throttle.recordSuccess(clientAddress, username);
-      else await throttle.recordFailure(clientAddress, username, now);
+      const claim = await throttle.claim(clientAddress, username, now);
+      if (claim.kind === 'blocked') throw throttled('password checks', claim.retryAfterSeconds);
+      let ok = false;
+      try {
+        ok = await verifyPassword(passwordHash, password);
+      } finally {
+        await claim.attempt.settle(ok);
+      }
       return ok;
     },
 

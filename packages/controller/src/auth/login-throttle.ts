@@ -1,4 +1,6 @@
-import type { Sql } from '../database/sql.ts';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Sql, Tx } from '../database/sql.ts';
 
 /** One counter's rule: `free` failures pass, then each further one blocks for `base·2^k` seconds up to `cap`. */
 export interface ThrottleRule {
@@ -15,8 +17,9 @@ export interface ThrottlePolicy {
   /** One client address across all usernames: password spraying from one place. */
   address: ThrottleRule;
   /**
-   * One username from anywhere: a distributed attack on one account. Soft and short (capped at a
-   * minute) because anyone can trip it, so it must never lock the real user out for long.
+   * One username from anywhere: a distributed attack on one account. Soft: it only holds back
+   * addresses that have failed (or are trying) themselves, so rotating attackers cannot lock the
+   * real user out (OWASP's lockout guidance); and short, capped at a minute.
    */
   username: ThrottleRule;
 }
@@ -28,7 +31,15 @@ export const DEFAULT_THROTTLE_POLICY: ThrottlePolicy = {
   username: { free: 10, baseSeconds: 2, capSeconds: 60 },
 };
 
+/** An attempt whose process died before it settled stops counting as in flight after this long. */
+const IN_FLIGHT_TTL_MS = 60_000;
+/** How long an attempt waits for the earlier ones in flight to settle before it is refused. */
+const MAX_WAIT_MS = 15_000;
+/** Advisory-lock namespace of the throttle counters (the two-int key space; migrations use the bigint one). */
+const LOCK_NAMESPACE = 0x7468;
+
 type Kind = 'pair' | 'address' | 'username';
+const KINDS: readonly Kind[] = ['pair', 'address', 'username'];
 
 const keysOf = (address: string, username: string): Record<Kind, string> => ({
   pair: `pair:${address} ${username.toLowerCase()}`,
@@ -39,10 +50,28 @@ const keysOf = (address: string, username: string): Record<Kind, string> => ({
 export const blockSeconds = (rule: ThrottleRule, failures: number): number =>
   failures < rule.free ? 0 : Math.min(rule.capSeconds, rule.baseSeconds * 2 ** (failures - rule.free));
 
+/** A counted attempt: settle it once its password was checked, whatever the outcome. */
+export interface ThrottleAttempt {
+  settle(ok: boolean): Promise<void>;
+}
+
+export type ThrottleDecision =
+  | { kind: 'claimed'; attempt: ThrottleAttempt }
+  | { kind: 'blocked'; retryAfterSeconds: number };
+
+type TryOutcome = ThrottleDecision | { kind: 'busy' };
+
 /**
- * Failed-login throttling, in PostgreSQL so every replica sees the same counters. A blocked
- * attempt is refused before any password is checked and is not counted, so hammering a block
- * does not extend it.
+ * Failed-login throttling, in PostgreSQL so every replica sees the same counters.
+ *
+ * An attempt is counted before its password is checked, atomically: under transaction-scoped
+ * advisory locks on its three counters, it is refused when a counter is blocked, and it is
+ * recorded as in flight only when the counter's failures plus the attempts already in flight stay
+ * within the free budget, as if every one of them were going to fail (once a block has lapsed, one
+ * attempt at a time). So however many guesses
+ * arrive at once, no more passwords are checked than the budget allows. An attempt that would fit
+ * only if some in flight succeed waits for them to settle (a burst of correct logins all pass).
+ * A blocked attempt is not counted, so hammering a block does not extend it.
  */
 export class LoginThrottle {
   constructor(
@@ -50,47 +79,120 @@ export class LoginThrottle {
     private readonly policy: ThrottlePolicy = DEFAULT_THROTTLE_POLICY,
   ) {}
 
-  /** Seconds until this address may try this username again; 0 when it may now. */
-  async retryAfter(address: string, username: string, now: Date): Promise<number> {
-    const keys = Object.values(keysOf(address, username));
-    const rows = await this.sql<{ blocked_until: Date }[]>`
-      select blocked_until from login_throttle where key in ${this.sql(keys)} and blocked_until > ${now}`;
-    const until = Math.max(0, ...rows.map((r) => r.blocked_until.getTime()));
-    return until === 0 ? 0 : Math.ceil((until - now.getTime()) / 1000);
+  async claim(address: string, username: string, now: Date): Promise<ThrottleDecision> {
+    const giveUpAt = Date.now() + MAX_WAIT_MS;
+    let pauseMs = 10;
+    for (;;) {
+      const outcome = await this.tryClaim(address, username, now);
+      if (outcome.kind !== 'busy') return outcome;
+      // Still undecided after the longest wait anyone should sit through: try again in a second.
+      if (Date.now() >= giveUpAt) return { kind: 'blocked', retryAfterSeconds: 1 };
+      await sleep(pauseMs);
+      pauseMs = Math.min(200, pauseMs * 2);
+    }
   }
 
-  async recordFailure(address: string, username: string, now: Date): Promise<void> {
+  private async tryClaim(address: string, username: string, now: Date): Promise<TryOutcome> {
     const keys = keysOf(address, username);
     const windowStart = new Date(now.getTime() - this.policy.windowSeconds * 1000);
-    const entries = Object.entries(keys) as Array<[Kind, string]>;
-    const counted = await this.sql<{ key: string; failures: number }[]>`
-      insert into login_throttle (key, failures, last_failure_at)
-      select unnest(${this.sql.array(entries.map(([, k]) => k))}::text[]), 1, ${now}::timestamptz
-      on conflict (key) do update set
-        failures = case when login_throttle.last_failure_at < ${windowStart} then 1
-                        else login_throttle.failures + 1 end,
-        last_failure_at = excluded.last_failure_at
-      returning key, failures`;
-    for (const [kind, key] of entries) {
-      const failures = counted.find((r) => r.key === key)?.failures ?? 0;
-      const seconds = blockSeconds(this.policy[kind], failures);
-      if (seconds > 0) {
-        await this
-          .sql`update login_throttle set blocked_until = ${new Date(now.getTime() + seconds * 1000)} where key = ${key}`;
+    const inFlightSince = new Date(now.getTime() - IN_FLIGHT_TTL_MS);
+    return (await this.sql.begin(async (tx) => {
+      await lockCounters(tx, keys);
+      const counters = await tx<
+        { key: string; failures: number; last_failure_at: Date; blocked_until: Date | null }[]
+      >`
+        select key, failures, last_failure_at, blocked_until from login_throttle
+        where key in ${tx(Object.values(keys))}`;
+      const inFlight = await tx<{ key: string; n: number }[]>`
+        select key, count(*)::int as n from login_attempts
+        where key in ${tx(Object.values(keys))} and started_at > ${inFlightSince}
+        group by key`;
+      const state = (kind: Kind) => {
+        const row = counters.find((r) => r.key === keys[kind]);
+        const recent = row !== undefined && row.last_failure_at >= windowStart;
+        return {
+          failures: recent ? row.failures : 0,
+          blockedUntil: row?.blocked_until ?? null,
+          inFlight: inFlight.find((r) => r.key === keys[kind])?.n ?? 0,
+        };
+      };
+      const address = state('address');
+      // The per-username counter holds back only addresses with failures or attempts of their own.
+      const applies = (kind: Kind) => kind !== 'username' || address.failures > 0 || address.inFlight > 0;
+      let blockedUntil = 0;
+      let busy = false;
+      for (const kind of KINDS.filter(applies)) {
+        const s = state(kind);
+        if (s.blockedUntil !== null && s.blockedUntil > now) {
+          blockedUntil = Math.max(blockedUntil, s.blockedUntil.getTime());
+        } else if (s.inFlight > 0 && s.failures + s.inFlight >= this.policy[kind].free) {
+          // Within budget only if some in flight succeed (or, past the budget, the one attempt a
+          // lapsed block allows is already taken): wait for them rather than guess.
+          busy = true;
+        }
       }
-    }
-    // Forgotten counters go, so guessed usernames cannot grow the table without bound.
-    await this.sql`
-      delete from login_throttle
-      where last_failure_at < ${windowStart} and (blocked_until is null or blocked_until < ${now})`;
+      if (blockedUntil > 0) {
+        return { kind: 'blocked', retryAfterSeconds: Math.ceil((blockedUntil - now.getTime()) / 1000) };
+      }
+      if (busy) return { kind: 'busy' };
+      const id = randomUUID();
+      await tx`
+        insert into login_attempts (key, attempt_id, started_at)
+        select unnest(${tx.array(Object.values(keys))}::text[]), ${id}, ${now}`;
+      return { kind: 'claimed', attempt: { settle: (ok: boolean) => this.settle(keys, id, ok, now) } };
+    })) as TryOutcome;
   }
 
   /**
-   * A successful login clears its own pair and username counters. The address counter stays:
-   * an attacker with one valid account must not reset it by logging in between guesses.
+   * Ends an attempt: a failure counts on all three counters (blocking those past their budget); a
+   * success clears its own pair and username counters. The address counter stays: an attacker with
+   * one valid account must not reset it by logging in between guesses.
    */
-  async recordSuccess(address: string, username: string): Promise<void> {
-    const keys = keysOf(address, username);
-    await this.sql`delete from login_throttle where key in ${this.sql([keys.pair, keys.username])}`;
+  private async settle(keys: Record<Kind, string>, id: string, ok: boolean, now: Date): Promise<void> {
+    const windowStart = new Date(now.getTime() - this.policy.windowSeconds * 1000);
+    await this.sql.begin(async (tx) => {
+      await lockCounters(tx, keys);
+      await tx`delete from login_attempts where key in ${tx(Object.values(keys))} and attempt_id = ${id}`;
+      if (ok) {
+        await tx`delete from login_throttle where key in ${tx([keys.pair, keys.username])}`;
+        return;
+      }
+      const counted = await tx<{ key: string; failures: number }[]>`
+        insert into login_throttle (key, failures, last_failure_at)
+        select unnest(${tx.array(Object.values(keys))}::text[]), 1, ${now}::timestamptz
+        on conflict (key) do update set
+          failures = case when login_throttle.last_failure_at < ${windowStart} then 1
+                          else login_throttle.failures + 1 end,
+          last_failure_at = excluded.last_failure_at
+        returning key, failures`;
+      for (const kind of KINDS) {
+        const failures = counted.find((r) => r.key === keys[kind])?.failures ?? 0;
+        const seconds = blockSeconds(this.policy[kind], failures);
+        if (seconds > 0) {
+          await tx`
+            update login_throttle set blocked_until = ${new Date(now.getTime() + seconds * 1000)}
+            where key = ${keys[kind]}`;
+        }
+      }
+    });
+    if (!ok) await this.forgetOld(now);
+  }
+
+  /** Forgotten counters and abandoned attempts go, so guessed usernames cannot grow the tables without bound. */
+  private async forgetOld(now: Date): Promise<void> {
+    const windowStart = new Date(now.getTime() - this.policy.windowSeconds * 1000);
+    await this.sql`
+      delete from login_throttle
+      where last_failure_at < ${windowStart} and (blocked_until is null or blocked_until < ${now})`;
+    await this
+      .sql`delete from login_attempts where started_at < ${new Date(now.getTime() - IN_FLIGHT_TTL_MS)}`;
+  }
+}
+
+/** Locks the three counters of an attempt for the transaction, always in the same order (no deadlock). */
+async function lockCounters(tx: Tx, keys: Record<Kind, string>): Promise<void> {
+  const sorted = Object.values(keys).sort();
+  for (const key of sorted) {
+    await tx`select pg_advisory_xact_lock(${LOCK_NAMESPACE}::int, hashtext(${key}))`;
   }
 }

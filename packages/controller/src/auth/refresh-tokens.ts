@@ -12,14 +12,21 @@ export async function storeRefreshToken(
   input: { userId: string; familyId?: string; now: Date; ttlSeconds: number },
 ): Promise<string> {
   const token = newRefreshToken();
-  const familyId = input.familyId ?? randomUUID();
-  if (input.familyId === undefined) {
-    await sql`insert into refresh_token_families (id, user_id, created_at) values (${familyId}, ${input.userId}, ${input.now})`;
-  }
   const expiresAt = new Date(input.now.getTime() + input.ttlSeconds * 1000);
+  if (input.familyId === undefined) {
+    // Family and first token in one statement: no moment where a family exists without its token.
+    await sql`
+      with family as (
+        insert into refresh_token_families (id, user_id, created_at)
+        values (${randomUUID()}, ${input.userId}, ${input.now})
+        returning id)
+      insert into refresh_tokens (token_hash, family_id, issued_at, expires_at)
+      select ${hashRefreshToken(token)}, family.id, ${input.now}, ${expiresAt} from family`;
+    return token;
+  }
   await sql`
     insert into refresh_tokens (token_hash, family_id, issued_at, expires_at)
-    values (${hashRefreshToken(token)}, ${familyId}, ${input.now}, ${expiresAt})`;
+    values (${hashRefreshToken(token)}, ${input.familyId}, ${input.now}, ${expiresAt})`;
   return token;
 }
 
@@ -104,7 +111,7 @@ export async function revokeAllFamilies(
  * Deletes a user's dead families (revoked, or every token expired) so the tables do not grow with
  * every login. Run at login; live families keep their spent tokens, which reuse detection needs.
  */
-export async function pruneDeadFamilies(sql: Sql, userId: string, now: Date): Promise<void> {
+export async function pruneDeadFamilies(sql: Sql | Tx, userId: string, now: Date): Promise<void> {
   await sql`
     delete from refresh_token_families f
     where f.user_id = ${userId}

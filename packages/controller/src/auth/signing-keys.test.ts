@@ -49,12 +49,15 @@ describe('loadSigningKeys', () => {
     expect(first.generatedFile).toBe(file);
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(Buffer.from(readFileSync(file, 'utf8').trim(), 'base64url').length).toBe(64);
-    const token = tokensWith(first).issue({ id: 'u1', role: 'viewer' }).token;
+    const token = tokensWith(first).issue({
+      id: '019e0014-0000-7000-8000-000000000001',
+      role: 'viewer',
+    }).token;
 
     const second = loadSigningKeys(authConfig({}, dir), dir);
     expect(second.generatedFile).toBeUndefined();
     expect(second.source).toBe('data-folder');
-    expect(tokensWith(second).verify(token).userId).toBe('u1');
+    expect(tokensWith(second).verify(token).userId).toBe('019e0014-0000-7000-8000-000000000001');
   });
 
   it('generates an ES256 key pair when ES256 is asked for without key files', () => {
@@ -62,7 +65,7 @@ describe('loadSigningKeys', () => {
     const keys = loadSigningKeys(authConfig({ COCKPIT_JWT_ALGORITHM: 'ES256' }, dir), dir);
     expect(keys.algorithm).toBe('ES256');
     expect(statSync(join(dir, ES256_KEY_FILE)).mode & 0o777).toBe(0o600);
-    const token = tokensWith(keys).issue({ id: 'u2', role: 'admin' }).token;
+    const token = tokensWith(keys).issue({ id: '019e0014-0000-7000-8000-000000000002', role: 'admin' }).token;
     expect(jwt.decode(token, { complete: true })?.header.alg).toBe('ES256');
     expect(
       tokensWith(loadSigningKeys(authConfig({ COCKPIT_JWT_ALGORITHM: 'ES256' }, dir), dir)).verify(token)
@@ -85,13 +88,16 @@ describe('loadSigningKeys', () => {
     );
     expect(keys.source).toBe('configured');
     const tokens = tokensWith(keys);
-    expect(tokens.verify(tokens.issue({ id: 'u3', role: 'operator' }).token).role).toBe('operator');
+    expect(
+      tokens.verify(tokens.issue({ id: '019e0014-0000-7000-8000-000000000003', role: 'operator' }).token)
+        .role,
+    ).toBe('operator');
     const now = Math.floor(new ManualClock().now().getTime() / 1000);
     const confused = jwt.sign(
       {
         typ: 'access',
         role: 'admin',
-        sub: 'u3',
+        sub: '019e0014-0000-7000-8000-000000000003',
         jti: 'x',
         iat: now,
         exp: now + 60,

@@ -86,6 +86,58 @@ describe.each(['server', 'embedded'] as const)('bearer tokens (%s database)', (d
     expect(res.headers.get('www-authenticate')).toMatch(INVALID);
   });
 
+  it.each([
+    [
+      'a wrong issuer',
+      () => validClaims(t, adminId, { iss: 'someone-else' }),
+      'token is from another issuer',
+    ],
+    [
+      'a wrong audience',
+      () => validClaims(t, adminId, { aud: 'another-api' }),
+      'token is for another audience',
+    ],
+    ['no iat', () => validClaims(t, adminId, { iat: undefined }), 'token has no issue time'],
+    [
+      'a subject that is not a UUID',
+      () => validClaims(t, adminId, { sub: 'admin' }),
+      'token has no valid subject',
+    ],
+    ['a numeric subject', () => validClaims(t, adminId, { sub: "1' or 1=1" }), 'token has no valid subject'],
+  ])(
+    'says in its own words what is wrong with %s, naming nothing it expected',
+    async (_name, claims, why) => {
+      const res = await get(signWithAppSecret(t, claims()));
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toBe(
+        `Bearer realm="cockpit", error="invalid_token", error_description="${why}"`,
+      );
+      // The exact challenge above already says it; the body names nothing it expected either.
+      expect(res.text).not.toContain('expected');
+      expect(res.text).not.toContain(t.config.auth.audience);
+    },
+  );
+
+  it('answers garbage and a foreign signature without the library’s wording', async () => {
+    const garbage = await get('not.a.jwt');
+    expect(garbage.headers.get('www-authenticate')).toContain('error_description="token is malformed"');
+    const foreign = jwt.sign(validClaims(t, adminId), 'another-secret-of-enough-length-0123456789', {
+      algorithm: 'HS256',
+      header: { alg: 'HS256', typ: 'at+jwt' },
+    });
+    const res = await get(foreign);
+    expect(res.headers.get('www-authenticate')).toContain(
+      'error_description="token signature does not match"',
+    );
+    expect(res.text).not.toMatch(/jwt |invalid signature/);
+  });
+
+  it('takes the subject in any letter case (a UUID is a value)', async () => {
+    expect(
+      (await get(signWithAppSecret(t, validClaims(t, adminId, { sub: adminId.toUpperCase() })))).status,
+    ).toBe(200);
+  });
+
   it('refuses a refresh token used as an access token', async () => {
     const tokens = await t.login('admin', TEST_ADMIN_PASSWORD);
     const res = await get(tokens.refresh_token);

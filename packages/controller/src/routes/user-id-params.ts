@@ -1,6 +1,7 @@
-import { z } from '@hono/zod-openapi';
+import { resourceIdParams } from './resource-id-params.ts';
 
-/** The `{id}` of the /api/v1/users/{id}… routes. */
-export const UserIdParamsSchema = z.object({
-  id: z.uuid('must be a user id (UUID)').openapi({ param: { name: 'id', in: 'path' } }),
-});
+/**
+ * The `{id}` of the /api/v1/users/{id}… routes: lower-cased at the edge like every other id, so the
+ * "not yourself" and last-admin guards and the user-status cache see one spelling of it.
+ */
+export const UserIdParamsSchema = resourceIdParams('user');

@@ -40,6 +40,25 @@ describe('POST /api/v1/users/:id/disable and /enable', () => {
     expect(bad.body.error.details[0].path).toBe('path.id');
   });
 
+  it('takes ids in any letter case: no self-disable or self-delete through upper case, cache cleared at once', async () => {
+    const upperSelf = userIdOf(admin).toUpperCase();
+    expect((await t.request('POST', `/api/v1/users/${upperSelf}/disable`, { token: admin })).status).toBe(
+      409,
+    );
+    expect((await t.request('DELETE', `/api/v1/users/${upperSelf}`, { token: admin })).status).toBe(409);
+    expect((await t.request('GET', '/api/v1/users', { token: admin })).status).toBe(200);
+
+    const user = await t.userWithRole('operator');
+    // The replica has just read this user (cached for a second)...
+    expect((await t.request('GET', '/api/v1/vms', { token: user.tokens.token })).status).toBe(200);
+    const upper = userIdOf(user.tokens.token).toUpperCase();
+    const res = await t.request('POST', `/api/v1/users/${upper}/disable`, { token: admin });
+    expect(res.status).toBe(200);
+    expect(res.body.id).toBe(userIdOf(user.tokens.token));
+    // ...and forgets it at once, whatever the spelling of the id that disabled it.
+    expect((await t.request('GET', '/api/v1/vms', { token: user.tokens.token })).status).toBe(401);
+  });
+
   it('lets one admin disable another, who is then locked out', async () => {
     const other = await t.userWithRole('admin');
     const res = await t.request('POST', `/api/v1/users/${userIdOf(other.tokens.token)}/disable`, {

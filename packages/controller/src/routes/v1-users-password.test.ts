@@ -48,6 +48,27 @@ describe('PUT /api/v1/users/:id/password', () => {
     expect(await loginStatus(user.username, 'my-new-password-1')).toBe(200);
   });
 
+  it('counts concurrent guesses of the current password before checking them (40 at once)', async () => {
+    const user = await t.userWithRole('viewer');
+    const path = `/api/v1/users/${userIdOf(user.tokens.token)}/password`;
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        t.request('PUT', path, {
+          token: user.tokens.token,
+          body: {
+            password: 'stolen-token-password-1',
+            current_password: i === 35 ? user.password : `guess-${i}`,
+          },
+        }),
+      ),
+    );
+    expect(answers.filter((r) => r.status !== 429).length).toBeLessThanOrEqual(5);
+    expect(answers.some((r) => r.status === 204)).toBe(false);
+    // Still the old password, once the block those guesses earned has passed.
+    t.clock.advance(30_000);
+    expect(await loginStatus(user.username, user.password)).toBe(200);
+  });
+
   it('throttles guesses of the current password like logins', async () => {
     const user = await t.userWithRole('operator');
     const path = `/api/v1/users/${userIdOf(user.tokens.token)}/password`;

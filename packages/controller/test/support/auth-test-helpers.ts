@@ -51,6 +51,8 @@ export function signWithAppSecret(
   return jwt.sign(claims, secret, {
     algorithm: 'HS256',
     header: { alg: 'HS256', typ: 'at+jwt', ...header },
+    // Left out on purpose: jsonwebtoken would otherwise add its own.
+    noTimestamp: payload.iat === undefined,
   });
 }
 
