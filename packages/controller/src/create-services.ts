@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { AgentHub } from './agents/agent-hub.ts';
 import { createSyncIngest, type SyncIngest } from './agents/sync-ingest.ts';
 import { type AuditService, createAuditService } from './audit/audit-service.ts';
+import { createRefusalCounter, type RefusalCounter } from './audit/refusal-counter.ts';
 import { type AuthOptions, type AuthService, createAuthService } from './auth/auth-service.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { type CommandService, createCommandService } from './commands/command-service.ts';
@@ -17,6 +18,7 @@ import type { Notifier } from './notifier/notifier.ts';
 import { createPostgresNotifier } from './notifier/postgres-notifier.ts';
 import { createOperationService, type OperationService } from './operations/operation-service.ts';
 import { type GrpcTls, loadGrpcTls, serverNames } from './pki/grpc-tls.ts';
+import { createRetention, type Retention } from './retention/retention.ts';
 import { ensureAdminUser } from './users/ensure-admin-user.ts';
 import { createUserService, type UserService } from './users/user-service.ts';
 import { createVmService, type VmService } from './vms/vm-service.ts';
@@ -49,6 +51,10 @@ export interface Services {
   grpcTls: GrpcTls | null;
   /** Where agents reach this controller; `address` is set once the gRPC listener is bound. */
   agentEndpoint: AgentEndpoint;
+  /** Deletes audit entries and dead refresh tokens past COCKPIT_RETENTION_DAYS (hourly, one replica). */
+  retention: Retention;
+  /** Requests refused before they reached anyone (counted, not audited one row each). */
+  refusals: RefusalCounter;
 }
 
 export interface CreateServicesOptions extends AuthOptions {
@@ -93,7 +99,9 @@ export async function createServices(
   let ownSql: Sql | undefined;
   let notifier: Notifier | undefined;
   let agents: AgentHub | undefined;
+  let retention: Retention | undefined;
   const close = async () => {
+    await retention?.stop();
     await agents?.close();
     await notifier?.close();
     await ownSql?.end({ timeout: 5 });
@@ -149,6 +157,7 @@ export async function createServices(
     const commands = createCommandService({ sql, clock, notifier, log });
     const ingest = createSyncIngest({ sql, clock, log });
     agents = new AgentHub({ sql, clock, log, notifier, ingest, commands, config: config.agents });
+    retention = createRetention({ sql, clock, log, days: config.retentionDays });
     const services: Services = {
       config,
       sql,
@@ -166,8 +175,11 @@ export async function createServices(
       agents,
       grpcTls,
       agentEndpoint,
+      retention,
+      refusals: createRefusalCounter({ log }),
     };
     agents.start();
+    retention.start();
     return { services, embedded, close };
   } catch (err) {
     await close().catch((closeErr: unknown) => log.error({ err: closeErr }, 'cleanup after a failed start'));

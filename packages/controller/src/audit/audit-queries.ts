@@ -3,7 +3,29 @@ import type { AuditView, NewAuditEntry } from './audit-schema.ts';
 
 // The audit_log table. Queries return entries as the API shows them (AuditView).
 
-export async function insertAuditEntry(sql: Sql | Tx, e: NewAuditEntry): Promise<void> {
+/** The longest path an entry keeps; longer ones are cut (an 8,000-character path is noise, not evidence). */
+export const AUDIT_PATH_MAX = 512;
+
+/**
+ * Text as PostgreSQL can store it: NUL (which `text` refuses) becomes U+FFFD, so an entry about a
+ * request with one is still written, and saying so is visible.
+ */
+const storable = (text: string | null): string | null =>
+  text === null ? null : text.replaceAll('\0', '\uFFFD');
+
+const bounded = (path: string): string =>
+  path.length <= AUDIT_PATH_MAX ? path : `${path.slice(0, AUDIT_PATH_MAX - 1)}…`;
+
+export async function insertAuditEntry(sql: Sql | Tx, entry: NewAuditEntry): Promise<void> {
+  const e: NewAuditEntry = {
+    ...entry,
+    actorUsername: storable(entry.actorUsername),
+    action: storable(bounded(entry.action)) ?? '',
+    path: storable(bounded(entry.path)) ?? '',
+    target: storable(entry.target),
+    requestId: storable(entry.requestId),
+    clientAddress: storable(entry.clientAddress),
+  };
   await sql`
     insert into audit_log (at, request_id, actor_id, actor_username, action, method, path, target, result, status, client_address)
     values (${e.at}, ${e.requestId}, ${e.actorId}, ${e.actorUsername}, ${e.action}, ${e.method}, ${e.path},
@@ -27,4 +49,11 @@ export async function listAuditEntries(
     order by id desc
     limit ${page.limit}`;
   return rows.map(toView);
+}
+
+/** Deletes the entries recorded before `cutoff`; how many. */
+export async function deleteAuditEntriesBefore(sql: Sql | Tx, cutoff: Date): Promise<number> {
+  const [row] = await sql<{ n: number }[]>`
+    with gone as (delete from audit_log where at < ${cutoff} returning 1) select count(*)::int as n from gone`;
+  return row?.n ?? 0;
 }

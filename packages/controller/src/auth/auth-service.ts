@@ -159,6 +159,8 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
           return { tokens: tokensFor(user, outcome.token), user };
         }
         case 'reused':
+          // The token's owner is known: the audit row names them (a stolen token may be in play).
+          Object.assign(caller.audit, { actorId: outcome.userId, target: `user:${outcome.userId}` });
           log.warn(
             { familyId: outcome.familyId, userId: outcome.userId },
             'refresh token reused: its whole family is revoked',

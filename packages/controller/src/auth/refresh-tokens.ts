@@ -118,3 +118,22 @@ export async function pruneDeadFamilies(sql: Sql | Tx, userId: string, now: Date
       and (f.revoked_at is not null
            or not exists (select 1 from refresh_tokens t where t.family_id = f.id and t.expires_at > ${now}))`;
 }
+
+/**
+ * Retention: deletes tokens that expired before `cutoff` (spent or not: long dead, and reuse of an
+ * expired token is refused anyway) and families with nothing left that were revoked or created
+ * before it. Live families are untouched. How many rows went.
+ */
+export async function deleteRefreshTokensBefore(sql: Sql | Tx, cutoff: Date): Promise<number> {
+  const [tokens] = await sql<{ n: number }[]>`
+    with gone as (delete from refresh_tokens where expires_at < ${cutoff} returning 1)
+    select count(*)::int as n from gone`;
+  const [families] = await sql<{ n: number }[]>`
+    with gone as (
+      delete from refresh_token_families f
+      where (f.revoked_at < ${cutoff} or f.created_at < ${cutoff})
+        and not exists (select 1 from refresh_tokens t where t.family_id = f.id and t.expires_at >= ${cutoff})
+      returning 1)
+    select count(*)::int as n from gone`;
+  return (tokens?.n ?? 0) + (families?.n ?? 0);
+}

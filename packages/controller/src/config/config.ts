@@ -48,6 +48,8 @@ export interface Config {
   auth: AuthConfig;
   grpc: GrpcConfig;
   agents: AgentsConfig;
+  /** Audit entries and dead refresh tokens older than this many days are deleted (COCKPIT_RETENTION_DAYS). */
+  retentionDays: number;
 }
 
 /** The agents' gRPC listener. */
@@ -179,6 +181,7 @@ const envSchema = z.object({
   ),
   COCKPIT_HEARTBEAT_INTERVAL_MS: integer(1000, 100, 60_000),
   COCKPIT_HEARTBEAT_DEADLINE_MS: integer(5000, 300, 300_000),
+  COCKPIT_RETENTION_DAYS: integer(90, 1, 36_500),
 });
 
 /**
@@ -239,6 +242,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd: string 
       heartbeatIntervalMs: e.COCKPIT_HEARTBEAT_INTERVAL_MS,
       heartbeatDeadlineMs: e.COCKPIT_HEARTBEAT_DEADLINE_MS,
     },
+    retentionDays: e.COCKPIT_RETENTION_DAYS,
   };
 }
 

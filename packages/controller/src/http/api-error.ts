@@ -20,6 +20,7 @@ export const API_ERROR_STATUS = {
   host_disconnected: 409,
   operation_in_progress: 409,
   payload_too_large: 413,
+  headers_too_large: 431,
   unsupported_media_type: 415,
   too_many_requests: 429,
   internal: 500,

@@ -15,6 +15,8 @@ export interface AppEnv {
     caller: Caller;
     /** The error code this request was answered with, once it failed (for the audit row). */
     errorCode?: ApiErrorCode;
+    /** Set when no route took the request (404/405 from notFound): nothing to audit, only to count. */
+    unrouted?: boolean;
   };
 }
 

@@ -30,6 +30,7 @@ const DESCRIPTIONS: Partial<Record<ApiErrorCode, string>> = {
   host_disconnected: "The VM's host is not connected: its agent cannot receive the command now.",
   operation_in_progress: 'Another operation on this VM has not finished yet.',
   payload_too_large: 'The body is larger than the configured limit.',
+  headers_too_large: 'The request headers are larger than 16 KB (answered before any route).',
   unsupported_media_type: 'The body is not JSON.',
   too_many_requests: 'Too many attempts; see `Retry-After`.',
   service_unavailable: 'Not ready to serve.',

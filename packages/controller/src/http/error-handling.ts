@@ -26,6 +26,7 @@ export const onError: ErrorHandler<AppEnv> = (err, c) => {
 /** No handler: 405 with `Allow` when the path exists with other methods, else 404. */
 export function notFound(app: OpenAPIHono<AppEnv>): NotFoundHandler<AppEnv> {
   return (c) => {
+    c.set('unrouted', true);
     const allow = allowedMethods(app.routes, c.req.path);
     if (allow.length > 0) {
       return respond(

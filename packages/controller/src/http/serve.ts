@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { serve } from '@hono/node-server';
 
 export interface RunningServer {
@@ -22,6 +23,7 @@ export function serveHttp(
 ): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
     const server = serve({ fetch, port: options.port, hostname: options.host }) as Server;
+    server.on('clientError', answerClientError);
     server.once('error', reject);
     server.once('listening', () => {
       server.off('error', reject);
@@ -42,4 +44,33 @@ export function serveHttp(
       });
     });
   });
+}
+
+/**
+ * What Node's HTTP parser refuses before any handler runs gets the API's envelope too, not Node's
+ * bare status line: headers over Node's 16 KB limit (431), a request that took too long to send
+ * (408), anything unparsable (400). The connection is closed after the answer.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, reason, code, message] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [
+          431,
+          'Request Header Fields Too Large',
+          'headers_too_large',
+          'request headers are larger than 16 KB; send fewer or smaller headers (a cookie or token too large?)',
+        ]
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'bad_request', 'the request took too long to arrive']
+        : [400, 'Bad Request', 'bad_request', 'malformed HTTP request'];
+  const requestId = randomUUID();
+  const body = JSON.stringify({ error: { code, message, requestId } });
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `X-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }

@@ -1,0 +1,71 @@
+import type { Logger } from 'pino';
+import { deleteAuditEntriesBefore } from '../audit/audit-queries.ts';
+import { deleteRefreshTokensBefore } from '../auth/refresh-tokens.ts';
+import type { Clock } from '../clock.ts';
+import type { Sql } from '../database/sql.ts';
+
+/** Advisory-lock key (two-int key space) that makes one replica at a time prune. */
+const LOCK = [0x7265, 1] as const;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export interface RetentionRun {
+  /** False when another replica was pruning at that moment (it does the work). */
+  ran: boolean;
+  auditEntries: number;
+  refreshTokens: number;
+}
+
+/**
+ * Keeps the tables that grow with use bounded in time: audit entries and dead refresh tokens older
+ * than `days` are deleted, hourly, by one replica at a time (a transaction-scoped advisory lock that
+ * the others do not wait for).
+ */
+export interface Retention {
+  runOnce(): Promise<RetentionRun>;
+  /** Prunes now and then every `intervalMs` (default an hour). */
+  start(intervalMs?: number): void;
+  /** Stops the timer and waits for a prune in progress. */
+  stop(): Promise<void>;
+}
+
+export function createRetention(deps: { sql: Sql; clock: Clock; log: Logger; days: number }): Retention {
+  const { sql, clock, log, days } = deps;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<unknown> = Promise.resolve();
+
+  const runOnce = async (): Promise<RetentionRun> => {
+    const cutoff = new Date(clock.now().getTime() - days * DAY_MS);
+    return (await sql.begin(async (tx) => {
+      const [lock] = await tx<
+        { got: boolean }[]
+      >`select pg_try_advisory_xact_lock(${LOCK[0]}, ${LOCK[1]}) as got`;
+      if (lock?.got !== true) return { ran: false, auditEntries: 0, refreshTokens: 0 };
+      const auditEntries = await deleteAuditEntriesBefore(tx, cutoff);
+      const refreshTokens = await deleteRefreshTokensBefore(tx, cutoff);
+      if (auditEntries + refreshTokens > 0) {
+        log.info({ auditEntries, refreshTokens, olderThanDays: days }, 'retention: deleted old rows');
+      }
+      return { ran: true, auditEntries, refreshTokens };
+    })) as RetentionRun;
+  };
+
+  return {
+    runOnce,
+    start(intervalMs = 60 * 60 * 1000) {
+      if (timer !== undefined) return;
+      const tick = () => {
+        running = runOnce().catch((err: unknown) =>
+          log.warn({ err }, 'retention: pruning failed; next try in an hour'),
+        );
+      };
+      timer = setInterval(tick, intervalMs);
+      timer.unref();
+      tick();
+    },
+    async stop() {
+      if (timer !== undefined) clearInterval(timer);
+      timer = undefined;
+      await running;
+    },
+  };
+}
