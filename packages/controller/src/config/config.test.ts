@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from '../../test/support/temp-dir.ts';
 import { PASSWORD_MIN_LENGTH } from '../auth/passwords.ts';
 import { ConfigError, isConfigError, loadConfig } from './config.ts';
 
@@ -36,11 +36,12 @@ describe('loadConfig', () => {
       },
       grpc: { port: 9443, host: '127.0.0.1', advertiseAddress: undefined, tls: { mode: 'generated' } },
       agents: { heartbeatIntervalMs: 1000, heartbeatDeadlineMs: 5000 },
+      retentionDays: 90,
     });
   });
 
   it('reads the gRPC listener and heartbeat variables', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cockpit-config-grpc-'));
+    const dir = tempDir('cockpit-config-grpc-');
     writeFileSync(join(dir, 'chain.pem'), '');
     writeFileSync(join(dir, 'key.pem'), '');
     const config = loadConfig(
@@ -196,7 +197,7 @@ describe('loadConfig', () => {
   });
 
   describe('ES256', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cockpit-config-'));
+    const dir = tempDir('cockpit-config-');
     const priv = join(dir, 'private.pem');
     const pub = join(dir, 'public.pem');
     writeFileSync(priv, 'pem');

@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../../test/support/temp-dir.ts';
 import { createTestDatabase, type TestDatabase } from '../../test/support/test-database.ts';
 import { connect } from './connect.ts';
 import { bundledMigrations, isMigrationError, loadMigrations, migrate, schemaStatus } from './migrate.ts';
@@ -67,7 +67,7 @@ describe('migrate', () => {
   });
 
   describe('with its own migration files', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cockpit-migrations-'));
+    const dir = tempDir('cockpit-migrations-');
     let own: TestDatabase;
     beforeAll(async () => {
       own = await createTestDatabase({ migrate: false });
@@ -109,7 +109,7 @@ describe('migrate', () => {
     });
 
     it('refuses badly named files', async () => {
-      const bad = mkdtempSync(join(tmpdir(), 'cockpit-migrations-bad-'));
+      const bad = tempDir('cockpit-migrations-bad-');
       writeFileSync(join(bad, '1_a.sql'), 'SELECT 1;');
       const err = await loadMigrations(bad).catch((e: unknown) => e);
       expect(isMigrationError(err) && err.code).toBe('bad_migration_file');

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../../test/support/agent-test-helpers.ts';
 import { createTestApp, TEST_ADMIN_PASSWORD, type TestApp } from '../../test/support/test-app.ts';
+import { hashRefreshToken } from '../auth/refresh-tokens.ts';
 
 const refresh = (t: TestApp, refresh_token: unknown) =>
   t.request('POST', '/api/v1/auth/refresh', { body: { refresh_token } });
@@ -106,5 +108,63 @@ describe('refresh races and disabled users', () => {
     expect((await t.request('POST', `/api/v1/users/${id}/enable`, { token: admin.token })).status).toBe(200);
     expect((await refresh(t, viewer.tokens.refresh_token)).status).toBe(401);
     expect((await t.login(viewer.username, viewer.password)).expires_in).toBe(3600);
+  });
+});
+
+describe('POST /api/v1/auth/refresh under true overlap (server database)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('lets exactly one of two refreshes that both wait on the token’s row win', async () => {
+    const tokens = await t.login('admin', TEST_ADMIN_PASSWORD);
+    const hash = hashRefreshToken(tokens.refresh_token);
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let locked: () => void = () => undefined;
+    const lockHeld = new Promise<void>((resolve) => {
+      locked = resolve;
+    });
+    // Hold the token's row so both requests reach the database and wait there together.
+    const holder = t.sql.begin(async (tx) => {
+      await tx`select 1 from refresh_tokens where token_hash = ${hash} for update`;
+      locked();
+      await released;
+    });
+    await lockHeld;
+    const both = Promise.all([refresh(t, tokens.refresh_token), refresh(t, tokens.refresh_token)]);
+    await eventually(
+      'both refreshes waiting on the row lock',
+      async () => {
+        const [row] = await t.sql<{ n: number }[]>`
+          select count(*)::int as n from pg_stat_activity
+          where datname = current_database() and wait_event_type = 'Lock'`;
+        return row?.n ?? 0;
+      },
+      (n) => n >= 2,
+    );
+    release();
+    await holder;
+    const results = await both;
+    expect(results.map((r) => r.status).sort()).toEqual([200, 401]);
+    const loser = results.find((r) => r.status === 401);
+    expect(loser?.body.error.code).toBe('unauthorized');
+  });
+
+  it('refuses a refresh by a user disabled directly in the database (another replica’s write)', async () => {
+    const viewer = await t.userWithRole('viewer');
+    await t.sql`update users set disabled_at = ${t.clock.now()} where username = ${viewer.username}`;
+    // No cache to clear, no session revoked: only the database says the user is disabled.
+    const res = await refresh(t, viewer.tokens.refresh_token);
+    expect(res.status).toBe(401);
+    await t.sql`update users set disabled_at = null where username = ${viewer.username}`;
+    // The refused attempt spent the token: it stays dead after re-enabling.
+    expect((await refresh(t, viewer.tokens.refresh_token)).status).toBe(401);
   });
 });
