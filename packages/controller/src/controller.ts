@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { type Config, loadConfig } from './config/config.ts';
+import { checkListenAddresses } from './config/listen-check.ts';
 import { type CreateServicesOptions, createServices, type Services } from './create-services.ts';
 import type { EmbeddedDatabase } from './database/embedded-database.ts';
 import { type RunningGrpcServer, serveGrpc } from './grpc/grpc-server.ts';
@@ -37,6 +38,8 @@ export interface RunningController {
  */
 export async function startController(options: StartControllerOptions = {}): Promise<RunningController> {
   const config = loadConfig(options.env ?? process.env, options.cwd);
+  // Before the data folder, the database or the first admin exist (a failed first start loses nothing).
+  await checkListenAddresses(config);
   const core = await createServices(config, options);
   const { log } = core.services;
   try {

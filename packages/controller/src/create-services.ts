@@ -7,9 +7,10 @@ import { type AuthOptions, type AuthService, createAuthService } from './auth/au
 import { type Clock, systemClock } from './clock.ts';
 import { type CommandService, createCommandService } from './commands/command-service.ts';
 import type { Config } from './config/config.ts';
-import { connect } from './database/connect.ts';
-import { type EmbeddedDatabase, startEmbeddedDatabase } from './database/embedded-database.ts';
+import { makePrivate } from './data-dir/private-files.ts';
+import type { EmbeddedDatabase } from './database/embedded-database.ts';
 import { migrate } from './database/migrate.ts';
+import { type OpenDatabase, openDatabase } from './database/open-database.ts';
 import type { Sql } from './database/sql.ts';
 import { type AgentEndpoint, createHostService, type HostService } from './hosts/host-service.ts';
 import { createLogger } from './log.ts';
@@ -95,8 +96,7 @@ export async function createServices(
 ): Promise<ControllerServices> {
   const log = options.log ?? createLogger(config.logLevel);
   const clock = options.clock ?? systemClock;
-  let embedded: EmbeddedDatabase | undefined;
-  let ownSql: Sql | undefined;
+  let database: OpenDatabase | undefined;
   let notifier: Notifier | undefined;
   let agents: AgentHub | undefined;
   let retention: Retention | undefined;
@@ -104,26 +104,15 @@ export async function createServices(
     await retention?.stop();
     await agents?.close();
     await notifier?.close();
-    await ownSql?.end({ timeout: 5 });
-    await embedded?.close();
+    await database?.close();
   };
   try {
     let sql = options.sql;
     if (sql === undefined) {
-      let url = config.database.url;
-      if (url === undefined) {
-        embedded = await startEmbeddedDatabase(config.dataDir);
-        url = embedded.url;
-        log.info({ pgdata: embedded.pgdata }, 'embedded database (PGlite) started');
-      }
-      // PGlite serves one connection at a time: its client keeps a pool of one.
-      ownSql = connect(url, {
-        max: embedded ? 1 : 10,
-        statementTimeoutMs: config.database.statementTimeoutMs,
-        log,
-      });
-      sql = ownSql;
+      database = await openDatabase(config, log);
+      sql = database.sql;
     }
+    const embedded = database?.embedded;
     // Before migrating: a weak or unreadable signing key stops the start without touching the schema.
     const auth = createAuthService({
       sql,
@@ -164,7 +153,7 @@ export async function createServices(
       clock,
       log,
       auth,
-      users: createUserService({ sql, clock, auth }),
+      users: createUserService({ sql, clock, auth, dataDir: config.dataDir }),
       audit: createAuditService({ sql }),
       hosts: createHostService({ sql, clock, notifier, log, endpoint: agentEndpoint }),
       vms: createVmService({ sql, clock, commands }),
@@ -180,6 +169,8 @@ export async function createServices(
     };
     agents.start();
     retention.start();
+    // Keys, the CA, the first password and the database are all in place: none readable by others.
+    makePrivate(config.dataDir);
     return { services, embedded, close };
   } catch (err) {
     await close().catch((closeErr: unknown) => log.error({ err: closeErr }, 'cleanup after a failed start'));

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,8 +13,12 @@ interface Run {
   exited: Promise<number | null>;
 }
 
-function runMain(env: Record<string, string>): Run {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+function runMain(env: Record<string, string>, args: string[] = [], options: { umask?: string } = {}): Run {
+  const node = [process.execPath, '--import', 'tsx', 'src/main.ts', ...args];
+  // With a umask given, through a shell that sets it: the controller must not depend on the caller's.
+  const [file = '', ...argv] =
+    options.umask === undefined ? node : ['sh', '-c', `umask ${options.umask} && exec "$0" "$@"`, ...node];
+  const child = spawn(file, argv, {
     cwd: packageDir,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -81,5 +86,95 @@ describe('main (pnpm start)', { timeout: 120_000 }, () => {
     expect(again.status).toBe(200);
     second.child.kill('SIGINT');
     expect(await second.exited).toBe(0);
+  });
+
+  it('stops a first start on a busy port before anything is created: one line naming the variable, exit 2', async () => {
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const port = String((busy.address() as { port: number }).port);
+    const fresh = join(dataDir, 'never-created');
+    try {
+      const run = runMain({ COCKPIT_DATA_DIR: fresh, COCKPIT_HTTP_PORT: port, COCKPIT_GRPC_PORT: '0' });
+      expect(await run.exited).toBe(2);
+      expect(run.output()).toContain(`COCKPIT_HTTP_PORT: 127.0.0.1:${port} is already in use`);
+      expect(run.output()).not.toMatch(/\n\s+at /); // no stack trace
+      expect(run.output()).not.toContain('with this password');
+      expect(existsSync(fresh)).toBe(false);
+    } finally {
+      await new Promise((resolve) => busy.close(resolve));
+    }
+  });
+
+  it('keeps the data folder private whatever the umask, keeps the first password in a 0600 file, and resets it from the shell', async () => {
+    const dir = join(dataDir, 'private');
+    const env = { COCKPIT_DATA_DIR: dir, COCKPIT_HTTP_PORT: '0', COCKPIT_GRPC_PORT: '0' };
+    const first = runMain(env, [], { umask: '000' });
+    await waitFor('the first start', () => first.output().includes('controller listening'));
+    const password = /the first user "admin" with this password:\s+(\S+)/.exec(first.output())?.[1];
+    expect(readFileSync(join(dir, 'initial-admin-password'), 'utf8')).toBe(`${password}\n`);
+    const loose = (): string[] => {
+      const found: string[] = [];
+      const walk = (path: string) => {
+        const stat = lstatSync(path);
+        if (stat.isSymbolicLink()) return;
+        const mode = stat.mode & 0o777;
+        if (stat.isDirectory()) {
+          if (mode !== 0o700) found.push(`${path} ${mode.toString(8)}`);
+          for (const name of readdirSync(path)) walk(join(path, name));
+        } else if (mode !== 0o600) {
+          found.push(`${path} ${mode.toString(8)}`);
+        }
+      };
+      walk(dir);
+      return found;
+    };
+    expect(loose()).toEqual([]);
+
+    // While it runs, the embedded database is its alone: the reset says to stop it first.
+    const refused = runMain(env, ['reset-admin-password']);
+    expect(await refused.exited).toBe(1);
+    expect(refused.output()).toContain('stop the controller first');
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    expect(loose()).toEqual([]);
+
+    const reset = runMain(env, ['reset-admin-password'], { umask: '000' });
+    expect(await reset.exited).toBe(0);
+    const fresh = /Its new password:\s+(\S+)/.exec(reset.output())?.[1];
+    expect(fresh).toBeDefined();
+    expect(fresh).not.toBe(password);
+    expect(readFileSync(join(dir, 'initial-admin-password'), 'utf8')).toBe(`${fresh}\n`);
+    expect(loose()).toEqual([]);
+
+    const again = runMain(env);
+    await waitFor('the start after the reset', () => again.output().includes('controller listening'));
+    const url = /"url":"(http:[^"]+)"/.exec(again.output())?.[1];
+    const login = (pw: string | undefined) =>
+      fetch(`${url}/api/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'admin', password: pw }),
+      });
+    expect((await login(password)).status).toBe(401);
+    const ok = await login(fresh);
+    expect(ok.status).toBe(200);
+    // Changing the password retires the file.
+    const { token } = (await ok.json()) as { token: string };
+    const me = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as { sub: string };
+    const changed = await fetch(`${url}/api/v1/users/${me.sub}/password`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ password: 'an-admin-chosen-password-1' }),
+    });
+    expect(changed.status).toBe(204);
+    expect(existsSync(join(dir, 'initial-admin-password'))).toBe(false);
+    again.child.kill('SIGTERM');
+    expect(await again.exited).toBe(0);
+  });
+
+  it('refuses an unknown command with the usage and exit 2', async () => {
+    const run = runMain({ COCKPIT_DATA_DIR: dataDir }, ['frobnicate']);
+    expect(await run.exited).toBe(2);
+    expect(run.output()).toContain('usage: cockpit-controller');
   });
 });

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { chmodSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { hashPassword, PASSWORD_MIN_LENGTH } from '../auth/passwords.ts';
 import type { Clock } from '../clock.ts';
@@ -10,6 +12,22 @@ import { countUsers, insertUser } from './user-queries.ts';
 
 export const FIRST_ADMIN_USERNAME = 'admin';
 
+/**
+ * Where a generated first password is also kept (mode 0600), as Argo CD and Jenkins do, so a lost
+ * terminal does not lose it; removed when the admin's password changes.
+ */
+export const initialPasswordFile = (dataDir: string): string => join(dataDir, 'initial-admin-password');
+
+export function writeInitialPasswordFile(dataDir: string, password: string): string {
+  const file = initialPasswordFile(dataDir);
+  writeFileSync(file, `${password}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600); // an existing file keeps its mode on write
+  return file;
+}
+
+export const removeInitialPasswordFile = (dataDir: string): void =>
+  rmSync(initialPasswordFile(dataDir), { force: true });
+
 /** COCKPIT_ADMIN_PASSWORD shorter than the password policy allows. */
 export class AdminPasswordError extends CodedError<'weak_admin_password'> {}
 
@@ -18,7 +36,7 @@ export const isAdminPasswordError = (err: unknown): err is AdminPasswordError =>
 
 export interface EnsureAdminDeps {
   sql: Sql;
-  config: Pick<Config, 'adminPassword'>;
+  config: Pick<Config, 'adminPassword' | 'dataDir'>;
   log: Logger;
   clock?: Clock;
   /** Where a generated password is shown to the operator, once: stdout by default, apart from the log stream. */
@@ -54,6 +72,7 @@ export async function ensureAdminUser(deps: EnsureAdminDeps): Promise<EnsureAdmi
     log.info({ username: FIRST_ADMIN_USERNAME }, 'created the first admin user from COCKPIT_ADMIN_PASSWORD');
     return 'created';
   }
+  const file = writeInitialPasswordFile(config.dataDir, password);
   const print = deps.print ?? ((text: string) => process.stdout.write(text));
   print(
     [
@@ -63,16 +82,18 @@ export async function ensureAdminUser(deps: EnsureAdminDeps): Promise<EnsureAdmi
       '',
       `   ${password}`,
       '',
-      ' It is shown only this once. Log in and change it, or set',
-      ' COCKPIT_ADMIN_PASSWORD before the first start.',
+      ` It is shown only this once, and kept in ${file}`,
+      ' (readable by its owner only) until you change it. Log in and change it,',
+      ' or set COCKPIT_ADMIN_PASSWORD before the first start. Lost it? Stop the',
+      ' controller and run: pnpm reset-admin-password',
       '================================================================',
       '',
       '',
     ].join('\n'),
   );
   log.warn(
-    { username: FIRST_ADMIN_USERNAME },
-    'created the first admin user with a generated password (printed once above, not logged)',
+    { username: FIRST_ADMIN_USERNAME, file },
+    'created the first admin user with a generated password (printed once above and kept in the file until changed, not logged)',
   );
   return 'created-with-generated-password';
 }

@@ -120,3 +120,22 @@ export async function lockUnlessLastAdmin(tx: Tx, id: string): Promise<LastAdmin
   if (target.enabled_admin && locked.filter((r) => r.enabled_admin).length === 1) return 'last_admin';
   return 'ok';
 }
+
+/**
+ * The shell operator's way back in: `username` becomes an enabled admin with this password hash,
+ * created when missing. Returns the user and whether it was created.
+ */
+export async function restoreAdmin(
+  sql: Sql | Tx,
+  input: { username: string; passwordHash: string; now: Date },
+): Promise<{ user: UserView; created: boolean }> {
+  const rows = await sql<(UserRow & { created: boolean })[]>`
+    insert into users (id, username, password_hash, role, created_at, updated_at)
+    values (${randomUUID()}, ${input.username}, ${input.passwordHash}, 'admin', ${input.now}, ${input.now})
+    on conflict (username) do update set
+      password_hash = excluded.password_hash, role = 'admin', disabled_at = null, updated_at = excluded.updated_at
+    returning *, (xmax = 0) as created`;
+  const row = rows[0];
+  if (row === undefined) throw new Error('restoreAdmin: the upsert returned no row');
+  return { user: toView(row), created: row.created };
+}

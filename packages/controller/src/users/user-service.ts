@@ -5,6 +5,7 @@ import type { Clock } from '../clock.ts';
 import type { Sql, Tx } from '../database/sql.ts';
 import { sameId } from '../ids.ts';
 import { ServiceError } from '../service-error.ts';
+import { FIRST_ADMIN_USERNAME, removeInitialPasswordFile } from './ensure-admin-user.ts';
 import {
   deleteUser,
   disableUser,
@@ -44,6 +45,8 @@ export interface UserServiceDeps {
   sql: Sql;
   clock: Clock;
   auth: Pick<AuthService, 'hashPassword' | 'confirmPassword' | 'revokeSessions' | 'userChanged'>;
+  /** The data folder, where a generated first admin password is kept until the admin changes it. */
+  dataDir?: string;
 }
 
 const notFound = () => new ServiceError('not_found', 'no such user');
@@ -55,7 +58,7 @@ export function checkMaySetPassword(principal: Principal, id: string): void {
   }
 }
 
-export function createUserService({ sql, clock, auth }: UserServiceDeps): UserService {
+export function createUserService({ sql, clock, auth, dataDir }: UserServiceDeps): UserService {
   /**
    * Every change to an existing user goes through here, so none can skip the side effects: the write
    * and, when `endSessions` names a reason, the revocation of the user's refresh tokens commit
@@ -147,6 +150,9 @@ export function createUserService({ sql, clock, auth }: UserServiceDeps): UserSe
       await changeUser(id, 'password_changed', async (tx, now) => {
         if ((await setPasswordHash(tx, id, passwordHash, now)) === null) throw notFound();
       });
+      // The generated first password is no longer the admin's: its copy in the data folder goes.
+      if (dataDir !== undefined && found.user.username === FIRST_ADMIN_USERNAME)
+        removeInitialPasswordFile(dataDir);
     },
 
     async disable(caller, id) {
