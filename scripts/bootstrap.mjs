@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // The README's two commands land here (`npx pnpm@12.4.2 start` / `... test`), so that each works on
 // a fresh clone where only Node.js 20 is present: it installs what is missing, then runs the real thing.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
+import { constants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -30,10 +31,29 @@ function ensureInstalled(pnpm) {
   run(pnpm[0], [...pnpm[1], 'install', '--frozen-lockfile']);
 }
 
+// The controller runs as this process's child, not through a nested `pnpm --filter … start`: its
+// exit status is ours (2 for a bad configuration), and Ctrl-C ends it with its own lines only.
+function runController(args) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+    cwd: join(root, 'packages/controller'),
+    stdio: 'inherit',
+    // A relative COCKPIT_DATA_DIR is relative to where the user typed the command.
+    // biome-ignore lint/suspicious/noUndeclaredEnvVars: pnpm sets it for this script; no turbo task reads it
+    env: { ...process.env, INIT_CWD: process.env.INIT_CWD ?? process.cwd() },
+  });
+  // Ctrl-C reaches the whole process group, the controller included: not forwarded (a second
+  // SIGINT would make it exit at once). A SIGTERM or SIGHUP sent to this process alone is passed on.
+  process.on('SIGINT', () => {});
+  for (const signal of ['SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code, signal) =>
+    process.exit(code ?? (signal === null ? 1 : 128 + constants.signals[signal])),
+  );
+}
+
 const pnpm = pnpmCommand();
 if (mode === 'start') {
   ensureInstalled(pnpm);
-  run(pnpm[0], [...pnpm[1], '--filter', '@cockpit/controller', 'start']);
+  runController(process.argv.slice(3));
 } else if (mode === 'test') {
   // Debian packages (libvirt, QEMU, PostgreSQL) for the real-daemon suites; a no-op when present.
   run('bash', [join(root, 'scripts/ensure-test-deps.sh')]);
