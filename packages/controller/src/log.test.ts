@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from './log.ts';
 
@@ -33,5 +34,21 @@ describe('createLogger', () => {
     });
     expect(entry.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     expect(lines[0]).not.toMatch(/hunter2|abc|"pw"|"np"|rt2/);
+  });
+
+  it('writes readable lines to a terminal and JSON to anything else (a real pseudo-terminal by script(1))', () => {
+    const program = `const { createLogger } = await import('./src/log.ts');
+      createLogger('info').info({ requestId: 'r-1', password: 'hunter2' }, 'hello there');`;
+    const node = `${process.execPath} --import tsx -e "${program.replaceAll('"', '\\"').replaceAll('\n', ' ')}"`;
+    const onTerminal = execFileSync('script', ['-qec', node, '/dev/null'], {
+      cwd: import.meta.dirname + '/..',
+      encoding: 'utf8',
+    });
+    expect(onTerminal).toMatch(/INFO.*hello there/);
+    expect(onTerminal).toContain('r-1');
+    expect(onTerminal).not.toContain('hunter2');
+    expect(() => JSON.parse(onTerminal.trim().split('\n')[0] ?? '')).toThrow();
+    const piped = execFileSync('sh', ['-c', node], { cwd: import.meta.dirname + '/..', encoding: 'utf8' });
+    expect(JSON.parse(piped)).toMatchObject({ msg: 'hello there', requestId: 'r-1', password: '[redacted]' });
   });
 });

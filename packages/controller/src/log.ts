@@ -1,8 +1,10 @@
 import { type DestinationStream, type Logger, pino } from 'pino';
+import pretty from 'pino-pretty';
 import type { LogLevel } from './config/config.ts';
 
 /**
- * The controller's structured JSON logger. Credentials never reach the log: authorization headers,
+ * The controller's structured logger: JSON lines, or readable coloured lines when stdout is a
+ * terminal (a person watching `pnpm start`; services and pipes get JSON). Credentials never reach the log: authorization headers,
  * passwords and tokens are redacted at the top level of a logged object and under `body` and `headers`.
  */
 export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
@@ -31,6 +33,10 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
         censor: '[redacted]',
       },
     },
-    destination,
+    destination ?? (process.stdout.isTTY ? terminalStream() : undefined),
   );
 }
+
+/** Human-readable lines for a terminal: time, level, message, then the fields. */
+const terminalStream = (): DestinationStream =>
+  pretty({ colorize: true, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' });

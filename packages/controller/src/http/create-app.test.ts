@@ -159,9 +159,12 @@ describe('the HTTP layer', () => {
       method: 'GET',
       path: '/healthz',
       status: 200,
-      level: 30,
+      // Probes log at debug (20); every other request at info (30).
+      level: 20,
       client: '127.0.0.1',
     });
+    await t.request('GET', '/api/v1/openapi.json', { headers: { 'x-request-id': 'not-a-probe' } });
+    expect(t.logs.find((l) => l.requestId === 'not-a-probe' && l.msg === 'request')?.level).toBe(30);
 
     const replaced = await t.request('GET', '/healthz', {
       headers: { 'x-request-id': 'bad id\twith spaces' },
@@ -194,6 +197,13 @@ describe('the HTTP layer', () => {
     const docs = await t.request('GET', '/docs');
     expect(docs.status).toBe(200);
     expect(docs.headers.get('content-type')).toContain('text/html');
-    expect(docs.text).toContain('/api/v1/openapi.json');
+    expect(docs.text).toContain('/docs/assets/swagger-ui-bundle.js');
+    expect(docs.headers.get('content-security-policy')).toContain("default-src 'self'");
+    const init = await t.request('GET', '/docs/assets/docs.js');
+    expect(init.text).toContain('/api/v1/openapi.json');
+    expect((await t.request('GET', '/docs/assets/..%2Fpackage.json')).status).toBe(404);
+    const root = await t.request('GET', '/');
+    expect(root.status).toBe(302);
+    expect(root.headers.get('location')).toBe('/docs');
   });
 });

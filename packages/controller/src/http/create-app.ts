@@ -1,17 +1,17 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { Scalar } from '@scalar/hono-api-reference';
 import type { Services } from '../create-services.ts';
 import { registerRoutes } from '../routes/index.ts';
 import type { AppEnv } from './app-env.ts';
 import { auditMutations } from './audit-middleware.ts';
 import { limitBodies } from './body-limit.ts';
+import { registerDocsPage } from './docs-page.ts';
 import { notFound, onError } from './error-handling.ts';
 import { requestContext } from './request-context.ts';
 import { BEARER_SCHEME, BEARER_SCHEME_NAME } from './require-role.ts';
 import { validationHook } from './validation.ts';
 
 export const OPENAPI_PATH = '/api/v1/openapi.json';
-export const DOCS_PATH = '/docs';
+export { DOCS_PATH } from './docs-page.ts';
 
 /**
  * The whole HTTP API, in the order a request meets it: request id, logs and caller; the body limit;
@@ -39,7 +39,7 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
       description: 'Control virtual machines and the hypervisor hosts that run them.',
     },
   });
-  app.get(DOCS_PATH, Scalar({ url: OPENAPI_PATH, pageTitle: 'Cockpit API' }));
+  registerDocsPage(app, OPENAPI_PATH);
 
   app.notFound(notFound(app));
   app.onError(onError);

@@ -30,7 +30,9 @@ export function requestContext(services: Services): MiddlewareHandler<AppEnv> {
       // A handler returned a Response with immutable headers (e.g. a proxied fetch): it goes out as is.
     }
     const status = c.res.status;
-    services.log[status >= 500 ? 'error' : 'info'](
+    // Probes come every few seconds from every load balancer: their lines would drown the rest.
+    const probe = PROBES.has(c.req.path) && status < 500;
+    services.log[status >= 500 ? 'error' : probe ? 'debug' : 'info'](
       {
         requestId,
         method: c.req.method,
@@ -45,6 +47,8 @@ export function requestContext(services: Services): MiddlewareHandler<AppEnv> {
     );
   };
 }
+
+const PROBES = new Set(['/healthz', '/readyz']);
 
 // Handlers log through `c.var.services.log`, which carries the request id. The child logger is made
 // on first use only: most requests log nothing but the request line, and a child per request costs.

@@ -123,7 +123,8 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
         body = JSON.stringify(opts.body);
         headers['content-type'] ??= 'application/json';
       }
-      const res = await fetch(`${url}${path}`, { method, headers, body });
+      // Redirects are answers to check, not to follow.
+      const res = await fetch(`${url}${path}`, { method, headers, body, redirect: 'manual' });
       const text = await res.text();
       let parsed: unknown = text;
       try {
