@@ -37,7 +37,10 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
       title: 'Cockpit API',
       version: '1',
       description: 'Control virtual machines and the hypervisor hosts that run them.',
+      license: { name: 'Proprietary: no license is granted yet', identifier: 'LicenseRef-Proprietary' },
     },
+    // Relative: the document describes the controller that serves it, under whatever name it is reached.
+    servers: [{ url: '/', description: 'This controller' }],
   });
   registerDocsPage(app, OPENAPI_PATH);
 

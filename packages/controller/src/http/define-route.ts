@@ -4,17 +4,21 @@ import type { ZodType } from 'zod';
 import type { Role } from '../auth/principal.ts';
 import type { ApiErrorCode } from './api-error.ts';
 import type { AuthedEnv } from './app-env.ts';
-import { errorResponses, JSON_BODY_ERRORS } from './error-envelope.ts';
+import { errorResponses, JSON_BODY_ERRORS, REQUEST_ID_HEADER } from './error-envelope.ts';
 import { BEARER_SECURITY, requireRole } from './require-role.ts';
 
 /** A route's OpenAPI definition as a route file writes it: its success responses, and its own errors. */
-export type RouteSpec = Omit<RouteConfig, 'security' | 'middleware' | 'hide'> & {
+export type RouteSpec = Omit<RouteConfig, 'security' | 'middleware' | 'hide' | 'operationId'> & {
+  /** A stable name for client generators (`listHosts`, `disableUser`): required on every route. */
+  operationId: string;
   /**
    * The error answers particular to this route (what its service may refuse with). Those that follow
    * from its kind are added by publicRoute/authedRoute: `validation_failed` when it takes
    * parameters, 413 and 415 when it takes a JSON body, 401 and 403 behind a token.
    */
   errors?: readonly ApiErrorCode[];
+  /** Where this route's meaning of an error code is more precise than the general description. */
+  errorDescriptions?: Partial<Record<ApiErrorCode, string>>;
 };
 
 /**
@@ -22,8 +26,13 @@ export type RouteSpec = Omit<RouteConfig, 'security' | 'middleware' | 'hide'> & 
  * get the public context, whose caller has no principal.
  */
 export function publicRoute<R extends RouteSpec>(spec: R) {
-  const { errors = [], ...route } = spec;
-  return createRoute({ ...route, responses: withErrors(route, errors) as R['responses'] });
+  const { errors = [], errorDescriptions, ...route } = spec;
+  return createRoute({
+    ...route,
+    // Said explicitly (an empty requirement), so no reader or linter wonders whether it was forgotten.
+    security: [],
+    responses: withErrors(route, errors, errorDescriptions) as R['responses'],
+  });
 }
 
 /**
@@ -36,26 +45,37 @@ export function authedRoute<R extends RouteSpec & { middleware?: MiddlewareHandl
   role: Role,
   spec: R,
 ) {
-  const { errors = [], middleware = [], ...route } = spec;
+  const { errors = [], errorDescriptions, middleware = [], ...route } = spec;
   return createRoute({
     ...route,
     security: BEARER_SECURITY,
     // Typed as one middleware: the handler's context is what requireRole establishes.
     middleware: [requireRole(role), ...middleware] as [MiddlewareHandler<AuthedEnv>],
-    responses: withErrors(route, [...errors, 'unauthorized', 'forbidden']) as R['responses'],
+    responses: withErrors(
+      route,
+      [...errors, 'unauthorized', 'forbidden'],
+      errorDescriptions,
+    ) as R['responses'],
   });
 }
 
-function withErrors(route: Omit<RouteSpec, 'errors'>, errors: readonly ApiErrorCode[]) {
+function withErrors(
+  route: Omit<RouteSpec, 'errors' | 'errorDescriptions'>,
+  errors: readonly ApiErrorCode[],
+  describe?: Partial<Record<ApiErrorCode, string>>,
+) {
   const request = route.request;
   const takesInput =
     request?.params !== undefined || request?.query !== undefined || request?.body !== undefined;
   return {
     ...route.responses,
     ...errorResponses(
-      ...(takesInput ? (['validation_failed'] as const) : []),
-      ...errors,
-      ...(request?.body !== undefined ? JSON_BODY_ERRORS : []),
+      [
+        ...(takesInput ? (['validation_failed'] as const) : []),
+        ...errors,
+        ...(request?.body !== undefined ? JSON_BODY_ERRORS : []),
+      ],
+      describe,
     ),
   };
 }
@@ -63,6 +83,7 @@ function withErrors(route: Omit<RouteSpec, 'errors'>, errors: readonly ApiErrorC
 /** A `responses` entry: a JSON answer of `schema`. */
 export const jsonResponse = <S extends ZodType>(description: string, schema: S) => ({
   description,
+  headers: REQUEST_ID_HEADER,
   content: { 'application/json': { schema } },
 });
 

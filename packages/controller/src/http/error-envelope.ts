@@ -2,6 +2,29 @@ import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { API_ERROR_STATUS, type ApiErrorCode } from './api-error.ts';
 
+/** One failing field of a request (`details` of `validation_failed` and of field-level refusals). */
+const FieldIssueSchema = z
+  .object({
+    path: z
+      .string()
+      .openapi({ example: 'body.username', description: 'Where: `body.…`, `query.…` or `path.…`.' }),
+    message: z.string().openapi({ example: 'must be at least 3 characters' }),
+  })
+  .openapi('FieldIssue');
+
+/**
+ * What `details` holds, by code: the failing fields for `validation_failed` (and a 409 naming a
+ * field, such as a taken username); `{retry_after_seconds}` for `too_many_requests`;
+ * `{database}` for `service_unavailable` from /readyz. Absent otherwise.
+ */
+const DetailsSchema = z
+  .union([
+    z.array(FieldIssueSchema),
+    z.object({ retry_after_seconds: z.number().int().min(1) }),
+    z.object({ database: z.string() }),
+  ])
+  .openapi({ description: 'Per code: the failing fields, the seconds to wait, or what is not ready.' });
+
 /** The one error body of the API, for every status. */
 export const ErrorEnvelopeSchema = z
   .object({
@@ -9,7 +32,7 @@ export const ErrorEnvelopeSchema = z
       code: z.enum(Object.keys(API_ERROR_STATUS) as [ApiErrorCode, ...ApiErrorCode[]]),
       message: z.string(),
       requestId: z.string(),
-      details: z.unknown().optional(),
+      details: DetailsSchema.optional(),
     }),
   })
   .openapi('Error');
@@ -39,15 +62,43 @@ const DESCRIPTIONS: Partial<Record<ApiErrorCode, string>> = {
 /** What any route with a JSON body can also answer, before its own schema is even checked. */
 export const JSON_BODY_ERRORS: readonly ApiErrorCode[] = ['payload_too_large', 'unsupported_media_type'];
 
-/** OpenAPI `responses` entries for the error statuses a route can answer with. */
-export function errorResponses(...codes: ApiErrorCode[]) {
+/** Headers an answer may carry, documented where they occur. */
+const header = (description: string) => ({ description, schema: { type: 'string' as const } });
+export const REQUEST_ID_HEADER = {
+  'X-Request-Id': header(
+    'The request id: the caller’s own (up to 128 plain characters) or a generated one; on every log line of the request.',
+  ),
+};
+const HEADERS_OF: Partial<Record<ApiErrorCode, Record<string, ReturnType<typeof header>>>> = {
+  unauthorized: {
+    'WWW-Authenticate': header(
+      'The bearer challenge (RFC 6750), with `error` and `error_description` for a bad token.',
+    ),
+  },
+  too_many_requests: { 'Retry-After': header('Seconds until another attempt is let through (at least 1).') },
+  method_not_allowed: { Allow: header('The methods this path takes.') },
+};
+
+/**
+ * OpenAPI `responses` entries for the error statuses a route can answer with; `describe` overrides a
+ * code's general description where the route means something more precise (a login's 401).
+ */
+export function errorResponses(
+  codes: readonly ApiErrorCode[],
+  describe: Partial<Record<ApiErrorCode, string>> = {},
+) {
   const responses: Record<
     number,
-    { description: string; content: { 'application/json': { schema: typeof ErrorEnvelopeSchema } } }
+    {
+      description: string;
+      headers: Record<string, ReturnType<typeof header>>;
+      content: { 'application/json': { schema: typeof ErrorEnvelopeSchema } };
+    }
   > = {};
   for (const code of codes) {
     responses[API_ERROR_STATUS[code]] = {
-      description: DESCRIPTIONS[code] ?? code,
+      description: describe[code] ?? DESCRIPTIONS[code] ?? code,
+      headers: { ...REQUEST_ID_HEADER, ...HEADERS_OF[code] },
       content: { 'application/json': { schema: ErrorEnvelopeSchema } },
     };
   }
@@ -57,6 +108,9 @@ export function errorResponses(...codes: ApiErrorCode[]) {
 export function errorBody(c: Context, code: ApiErrorCode, message: string, details?: unknown): ErrorEnvelope {
   const requestId = (c.get('requestId') as string | undefined) ?? '';
   return {
-    error: details === undefined ? { code, message, requestId } : { code, message, requestId, details },
+    error:
+      details === undefined
+        ? { code, message, requestId }
+        : { code, message, requestId, details: details as ErrorEnvelope['error']['details'] },
   };
 }

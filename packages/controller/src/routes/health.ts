@@ -10,22 +10,26 @@ export const READY_TIMEOUT_MS = 2000;
 const healthz = publicRoute({
   method: 'get',
   path: '/healthz',
+  operationId: 'checkLiveness',
   tags: ['health'],
   summary: 'Liveness: the process serves HTTP',
   responses: {
     200: jsonResponse('Alive', z.object({ status: z.literal('ok') })),
   },
+  // Any request can be refused for its headers before a route sees it; probes included.
+  errors: ['headers_too_large'],
 });
 
 const readyz = publicRoute({
   method: 'get',
   path: '/readyz',
+  operationId: 'checkReadiness',
   tags: ['health'],
   summary: 'Readiness: the database answers and its schema is current',
   responses: {
     200: jsonResponse('Ready', z.object({ status: z.literal('ready') })),
   },
-  errors: ['service_unavailable'],
+  errors: ['service_unavailable', 'headers_too_large'],
 });
 
 export function registerHealth(app: OpenAPIHono<AppEnv>): void {

@@ -22,6 +22,7 @@ const QuerySchema = z.object({
 const route = authedRoute('admin', {
   method: 'get',
   path: '/api/v1/audit',
+  operationId: 'listAuditEntries',
   tags: ['audit'],
   summary: 'Read the audit log, newest first (admins only)',
   description: 'Pass the last entry’s id as `before` (or use `next_before`) for the next page.',

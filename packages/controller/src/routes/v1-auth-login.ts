@@ -14,6 +14,7 @@ const LoginRequestSchema = z
 const route = publicRoute({
   method: 'post',
   path: '/api/v1/auth/login',
+  operationId: 'login',
   tags: ['auth'],
   summary: 'Log in with a username and password',
   description:
@@ -25,6 +26,10 @@ const route = publicRoute({
     200: jsonResponse('Logged in.', TokenResponseSchema),
   },
   errors: ['unauthorized', 'too_many_requests'],
+  errorDescriptions: {
+    unauthorized:
+      'Wrong username or password (also for an unknown or disabled user, alike). No bearer token is involved.',
+  },
 });
 
 export function registerV1AuthLogin(app: OpenAPIHono<AppEnv>): void {

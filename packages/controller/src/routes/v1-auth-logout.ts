@@ -8,6 +8,7 @@ const LogoutRequestSchema = z.object({ refresh_token: RefreshTokenSchema }).open
 const route = authedRoute('viewer', {
   method: 'post',
   path: '/api/v1/auth/logout',
+  operationId: 'logout',
   tags: ['auth'],
   summary: 'Log out: revoke the session of a refresh token',
   description:

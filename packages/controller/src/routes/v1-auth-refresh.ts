@@ -8,6 +8,7 @@ const RefreshRequestSchema = z.object({ refresh_token: RefreshTokenSchema }).ope
 const route = publicRoute({
   method: 'post',
   path: '/api/v1/auth/refresh',
+  operationId: 'refreshTokens',
   tags: ['auth'],
   summary: 'Trade a refresh token for a new access token and refresh token',
   description:
@@ -21,6 +22,10 @@ const route = publicRoute({
     200: jsonResponse('A new token pair.', TokenResponseSchema),
   },
   errors: ['unauthorized'],
+  errorDescriptions: {
+    unauthorized:
+      'The refresh token is unknown, expired, revoked, or was already used (then its whole session is revoked). No bearer token is involved.',
+  },
 });
 
 export function registerV1AuthRefresh(app: OpenAPIHono<AppEnv>): void {

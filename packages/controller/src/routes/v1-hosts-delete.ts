@@ -6,6 +6,7 @@ import { resourceIdParams } from './resource-id-params.ts';
 const route = authedRoute('admin', {
   method: 'delete',
   path: '/api/v1/hosts/{id}',
+  operationId: 'deleteHost',
   tags: ['hosts'],
   summary: 'Delete a host (admins only): revokes its credential and ends its agent’s stream',
   description:

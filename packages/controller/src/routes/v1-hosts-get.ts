@@ -7,6 +7,7 @@ import { resourceIdParams } from './resource-id-params.ts';
 const route = authedRoute('viewer', {
   method: 'get',
   path: '/api/v1/hosts/{id}',
+  operationId: 'getHost',
   tags: ['hosts'],
   summary: 'One hypervisor host',
   request: { params: resourceIdParams('host') },

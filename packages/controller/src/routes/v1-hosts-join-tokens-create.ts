@@ -6,6 +6,7 @@ import { CreateJoinTokenSchema, JoinTokenSchema } from '../join-tokens/join-toke
 const route = authedRoute('admin', {
   method: 'post',
   path: '/api/v1/hosts/join-tokens',
+  operationId: 'createJoinToken',
   tags: ['hosts'],
   summary: 'Create a single-use join token for a new host (admins only)',
   description:

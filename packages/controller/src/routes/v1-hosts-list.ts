@@ -6,6 +6,7 @@ import { authedRoute } from '../http/define-route.ts';
 const route = authedRoute('viewer', {
   method: 'get',
   path: '/api/v1/hosts',
+  operationId: 'listHosts',
   tags: ['hosts'],
   summary: 'List the hypervisor hosts',
   responses: {

@@ -7,6 +7,7 @@ import { resourceIdParams, WaitQuerySchema } from './resource-id-params.ts';
 const route = authedRoute('viewer', {
   method: 'get',
   path: '/api/v1/operations/{id}',
+  operationId: 'getOperation',
   tags: ['operations'],
   summary: 'One operation (a power action, later a migration): its status, progress and outcome',
   request: { params: resourceIdParams('operation'), query: z.object({ wait: WaitQuerySchema }) },

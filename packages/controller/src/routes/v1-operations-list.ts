@@ -7,6 +7,7 @@ import { uuidQuery } from './resource-id-params.ts';
 const route = authedRoute('viewer', {
   method: 'get',
   path: '/api/v1/operations',
+  operationId: 'listOperations',
   tags: ['operations'],
   summary: 'Operations, newest first',
   description: 'Pass `next_before` as `before` for the next page.',

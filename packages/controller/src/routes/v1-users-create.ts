@@ -10,6 +10,7 @@ const CreateUserSchema = z
 const route = authedRoute('admin', {
   method: 'post',
   path: '/api/v1/users',
+  operationId: 'createUser',
   tags: ['users'],
   summary: 'Create a user (admins only)',
   request: { body: jsonBody(CreateUserSchema) },

@@ -6,6 +6,7 @@ import { UserIdParamsSchema } from './user-id-params.ts';
 const route = authedRoute('admin', {
   method: 'delete',
   path: '/api/v1/users/{id}',
+  operationId: 'deleteUser',
   tags: ['users'],
   summary: 'Delete a user (admins only)',
   description:

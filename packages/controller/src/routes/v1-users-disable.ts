@@ -7,6 +7,7 @@ import { UserIdParamsSchema } from './user-id-params.ts';
 const route = authedRoute('admin', {
   method: 'post',
   path: '/api/v1/users/{id}/disable',
+  operationId: 'disableUser',
   tags: ['users'],
   summary: 'Disable a user (admins only)',
   description:

@@ -7,6 +7,7 @@ import { UserIdParamsSchema } from './user-id-params.ts';
 const route = authedRoute('admin', {
   method: 'post',
   path: '/api/v1/users/{id}/enable',
+  operationId: 'enableUser',
   tags: ['users'],
   summary: 'Enable a disabled user (admins only)',
   request: { params: UserIdParamsSchema },

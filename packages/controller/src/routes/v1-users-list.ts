@@ -6,6 +6,7 @@ import { UserSchema } from '../users/user-schema.ts';
 const route = authedRoute('admin', {
   method: 'get',
   path: '/api/v1/users',
+  operationId: 'listUsers',
   tags: ['users'],
   summary: 'List users (admins only)',
   responses: {

@@ -26,6 +26,7 @@ const selfOrAdmin: MiddlewareHandler<AuthedEnv> = async (c, next) => {
 const route = authedRoute('viewer', {
   method: 'put',
   path: '/api/v1/users/{id}/password',
+  operationId: 'setUserPassword',
   tags: ['users'],
   summary: 'Set a user’s password',
   description:

@@ -26,6 +26,7 @@ const ActionResponseSchema = OperationSchema.extend({ operation_id: z.uuid() }).
 const route = authedRoute('operator', {
   method: 'post',
   path: '/api/v1/vms/{id}/action',
+  operationId: 'actOnVm',
   tags: ['vms'],
   summary: 'Power action on a VM: start, stop (force: pull the plug), restart (force: reset), pause, resume',
   description:

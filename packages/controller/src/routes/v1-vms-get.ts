@@ -7,6 +7,7 @@ import { resourceIdParams } from './resource-id-params.ts';
 const route = authedRoute('viewer', {
   method: 'get',
   path: '/api/v1/vms/{id}',
+  operationId: 'getVm',
   tags: ['vms'],
   summary: 'One virtual machine',
   request: { params: resourceIdParams('VM') },

@@ -31,6 +31,7 @@ const CursorSchema = z.string().transform((text, ctx): VmPosition => {
 const route = authedRoute('viewer', {
   method: 'get',
   path: '/api/v1/vms',
+  operationId: 'listVms',
   tags: ['vms'],
   summary: 'List the virtual machines of the cluster',
   description:

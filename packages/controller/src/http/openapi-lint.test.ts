@@ -1,0 +1,61 @@
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../../test/support/temp-dir.ts';
+import { createTestApp, type TestApp } from '../../test/support/test-app.ts';
+
+const run = promisify(execFile);
+
+describe('the OpenAPI document', () => {
+  let t: TestApp;
+  let doc: {
+    servers?: unknown[];
+    paths: Record<
+      string,
+      Record<
+        string,
+        {
+          operationId?: string;
+          security?: unknown[];
+          responses: Record<string, { headers?: Record<string, unknown> }>;
+        }
+      >
+    >;
+  };
+  beforeAll(async () => {
+    t = await createTestApp();
+    doc = (await t.request('GET', '/api/v1/openapi.json')).body;
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('passes `redocly lint` with its recommended rules: no error, no warning', async () => {
+    const file = join(tempDir('cockpit-openapi-'), 'openapi.json');
+    writeFileSync(file, JSON.stringify(doc));
+    const redocly = join(import.meta.dirname, '../../node_modules/.bin/redocly');
+    const result = await run(redocly, ['lint', '--extends=recommended', '--format=summary', file], {
+      env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' },
+    }).catch((err: { stdout: string; stderr: string }) => err);
+    const output = `${result.stdout}\n${result.stderr}`;
+    // The summary lists each rule that fired as `error <rule>: n` or `warning <rule>: n`.
+    expect(output.match(/^\s*(error|warning)\s+[\w-]+: \d+$/gm) ?? []).toEqual([]);
+    expect(output).toContain('Your API description is valid');
+  });
+
+  it('names every operation, and documents the headers answers carry', () => {
+    const operations = Object.values(doc.paths).flatMap((ops) => Object.values(ops));
+    const ids = operations.map((op) => op.operationId);
+    expect(ids.every((id) => typeof id === 'string' && /^[a-z][A-Za-z]+$/.test(id))).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+    const login = doc.paths['/api/v1/auth/login']?.post;
+    expect(login?.security).toEqual([]);
+    expect(Object.keys(login?.responses['429']?.headers ?? {})).toContain('Retry-After');
+    expect(Object.keys(login?.responses['200']?.headers ?? {})).toContain('X-Request-Id');
+    const hosts = doc.paths['/api/v1/hosts']?.get;
+    expect(Object.keys(hosts?.responses['401']?.headers ?? {})).toEqual(['X-Request-Id', 'WWW-Authenticate']);
+    expect(doc.servers).toEqual([{ url: '/', description: 'This controller' }]);
+  });
+});
