@@ -37,7 +37,10 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
       title: 'Cockpit API',
       version: '1',
       description: 'Control virtual machines and the hypervisor hosts that run them.',
-      license: { name: 'Proprietary: no license is granted yet', identifier: 'LicenseRef-Proprietary' },
+      // `identifier` (an SPDX expression) is OpenAPI 3.1's; the library's type knows only 3.0's fields.
+      license: { name: 'Proprietary: no license is granted yet', identifier: 'LicenseRef-Proprietary' } as {
+        name: string;
+      },
     },
     // Relative: the document describes the controller that serves it, under whatever name it is reached.
     servers: [{ url: '/', description: 'This controller' }],
