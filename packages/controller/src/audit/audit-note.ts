@@ -11,4 +11,6 @@ export interface AuditNote {
   /** Who acted when the call carries no principal (a login names its user). */
   actorId?: string;
   actorUsername?: string;
+  /** What changed, in a few plain fields (`{username, role, previous_role}`); never a secret. */
+  detail?: Record<string, string | number | boolean | null>;
 }

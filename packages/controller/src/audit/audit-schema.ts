@@ -15,6 +15,14 @@ export const AuditEntrySchema = z
     result: z.string().meta({ description: '`success`, or the error code the caller got.' }),
     status: z.number().int(),
     client_address: z.string().nullable(),
+    detail: z
+      .record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]))
+      .nullable()
+      .meta({
+        description:
+          'What changed, where the call says more than its action: e.g. `{username, role, previous_role}`.',
+        example: { username: 'alice', role: 'operator', previous_role: 'viewer' },
+      }),
   })
   .meta({ id: 'AuditEntry' });
 
@@ -36,4 +44,14 @@ export interface NewAuditEntry {
   result: string;
   status: number;
   clientAddress: string | null;
+  detail?: Record<string, string | number | boolean | null> | null;
+}
+
+/** What `GET /api/v1/audit` may narrow the log to; all given conditions hold together. */
+export interface AuditFilter {
+  actor?: string;
+  action?: string;
+  target?: string;
+  from?: Date;
+  to?: Date;
 }

@@ -1,6 +1,6 @@
 import type { Sql } from '../database/sql.ts';
 import { insertAuditEntry, listAuditEntries } from './audit-queries.ts';
-import type { AuditView, NewAuditEntry } from './audit-schema.ts';
+import type { AuditFilter, AuditView, NewAuditEntry } from './audit-schema.ts';
 
 export interface AuditPage {
   entries: AuditView[];
@@ -16,7 +16,7 @@ export interface AuditPage {
 export interface AuditService {
   record(entry: NewAuditEntry): Promise<void>;
   /** Newest first; `before` is the `nextBefore` of the previous page. */
-  list(page: { limit: number; before?: number }): Promise<AuditPage>;
+  list(page: { limit: number; before?: number } & AuditFilter): Promise<AuditPage>;
 }
 
 export function createAuditService({ sql }: { sql: Sql }): AuditService {

@@ -25,10 +25,12 @@ export interface VerifiedAccessToken {
   tokenId: string;
   issuedAt: number;
   expiresAt: number;
+  /** The user's token generation at issue (claim `gen`; 0 for tokens from before it existed). */
+  generation: number;
 }
 
 export interface AccessTokens {
-  issue(user: { id: string; role: Role }): { token: string; expiresIn: number };
+  issue(user: { id: string; role: Role; tokenGeneration: number }): { token: string; expiresIn: number };
   /** Throws ServiceError('invalid_token') for anything but a token this controller issued and that is still valid. */
   verify(token: string): VerifiedAccessToken;
 }
@@ -43,7 +45,13 @@ export function createAccessTokens(settings: AccessTokenSettings): AccessTokens 
     issue(user) {
       const iat = nowSeconds(clock);
       const token = jwt.sign(
-        { typ: ACCESS_TOKEN_CLAIM_TYP, role: user.role, iat, exp: iat + ttlSeconds },
+        {
+          typ: ACCESS_TOKEN_CLAIM_TYP,
+          role: user.role,
+          gen: user.tokenGeneration,
+          iat,
+          exp: iat + ttlSeconds,
+        },
         keys.signKey,
         {
           algorithm: keys.algorithm,
@@ -93,7 +101,11 @@ function checkClaims(decoded: jwt.Jwt, now: number): VerifiedAccessToken {
   const role = p.role;
   if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role))
     throw invalid('token has no valid role');
+  const gen = p.gen ?? 0;
+  if (typeof gen !== 'number' || !Number.isSafeInteger(gen) || gen < 0)
+    throw invalid('token has no valid generation');
   return {
+    generation: gen,
     userId: p.sub.toLowerCase(),
     role: role as Role,
     tokenId: p.jti,

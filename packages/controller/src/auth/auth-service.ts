@@ -3,7 +3,7 @@ import type { Clock } from '../clock.ts';
 import type { Config } from '../config/config.ts';
 import type { Sql, Tx } from '../database/sql.ts';
 import { ServiceError } from '../service-error.ts';
-import { findCredentials, findUser } from '../users/user-queries.ts';
+import { findCredentials, findUserStatus } from '../users/user-queries.ts';
 import { createAccessTokens } from './access-tokens.ts';
 import type { TokenResponse } from './auth-schema.ts';
 import type { Caller, SignedInCaller } from './caller.ts';
@@ -24,6 +24,8 @@ export interface AuthenticatedUser {
   id: string;
   username: string;
   role: Role;
+  /** New access tokens carry it; see 0005_token_generation.sql. */
+  tokenGeneration: number;
 }
 
 export interface AuthService {
@@ -100,7 +102,7 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
   const throttle = new LoginThrottle(sql, deps.throttlePolicy ?? DEFAULT_THROTTLE_POLICY);
   const dummyVerify = createDummyVerifier();
   const refreshTtl = config.auth.refreshTokenTtlSeconds;
-  const users = new UserStatusCache((id) => findUser(sql, id), deps.userCacheMs);
+  const users = new UserStatusCache((id) => findUserStatus(sql, id), deps.userCacheMs);
 
   const tokensFor = (user: AuthenticatedUser, refreshToken: string): TokenResponse => {
     const access = accessTokens.issue(user);
@@ -136,7 +138,7 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
       if (!ok || found === null)
         throw new ServiceError('invalid_credentials', 'invalid username or password');
       const { id, role } = found.user;
-      const who = { id, username: found.user.username, role };
+      const who = { id, username: found.user.username, role, tokenGeneration: found.tokenGeneration };
       Object.assign(caller.audit, { actorId: id, target: `user:${id}` });
       // One transaction: another login's prune can never remove this login's new family.
       const refreshToken = await sql.begin(async (tx) => {
@@ -186,6 +188,12 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
       const user = await users.get(claims.userId);
       if (user === null) throw new ServiceError('invalid_token', 'user no longer exists');
       if (user.disabled) throw new ServiceError('invalid_token', 'user is disabled');
+      if (claims.generation < user.tokenGeneration) {
+        throw new ServiceError(
+          'invalid_token',
+          "token predates a change of the user's password, role or status; log in again",
+        );
+      }
       // The role comes from the user's current record; the claim must still be a valid role.
       return { userId: user.id, username: user.username, role: user.role, tokenId: claims.tokenId };
     },

@@ -31,7 +31,11 @@ export async function storeRefreshToken(
 }
 
 export type RotateOutcome =
-  | { kind: 'rotated'; token: string; user: { id: string; username: string; role: Role } }
+  | {
+      kind: 'rotated';
+      token: string;
+      user: { id: string; username: string; role: Role; tokenGeneration: number };
+    }
   | { kind: 'invalid' }
   | { kind: 'reused'; familyId: string; userId: string };
 
@@ -65,8 +69,8 @@ export async function rotateRefreshToken(
       }
       return { kind: 'reused', familyId: k.family_id, userId: k.user_id };
     }
-    const owner = await tx<{ id: string; username: string; role: Role }[]>`
-      select u.id, u.username, u.role from refresh_token_families f
+    const owner = await tx<{ id: string; username: string; role: Role; tokenGeneration: number }[]>`
+      select u.id, u.username, u.role, u.token_generation as "tokenGeneration" from refresh_token_families f
       join users u on u.id = f.user_id
       where f.id = ${row.family_id} and f.revoked_at is null and u.disabled_at is null`;
     const user = owner[0];

@@ -52,6 +52,7 @@ describe('loadSigningKeys', () => {
     const token = tokensWith(first).issue({
       id: '019e0014-0000-7000-8000-000000000001',
       role: 'viewer',
+      tokenGeneration: 0,
     }).token;
 
     const second = loadSigningKeys(authConfig({}, dir), dir);
@@ -65,7 +66,11 @@ describe('loadSigningKeys', () => {
     const keys = loadSigningKeys(authConfig({ COCKPIT_JWT_ALGORITHM: 'ES256' }, dir), dir);
     expect(keys.algorithm).toBe('ES256');
     expect(statSync(join(dir, ES256_KEY_FILE)).mode & 0o777).toBe(0o600);
-    const token = tokensWith(keys).issue({ id: '019e0014-0000-7000-8000-000000000002', role: 'admin' }).token;
+    const token = tokensWith(keys).issue({
+      id: '019e0014-0000-7000-8000-000000000002',
+      role: 'admin',
+      tokenGeneration: 0,
+    }).token;
     expect(jwt.decode(token, { complete: true })?.header.alg).toBe('ES256');
     expect(
       tokensWith(loadSigningKeys(authConfig({ COCKPIT_JWT_ALGORITHM: 'ES256' }, dir), dir)).verify(token)
@@ -89,8 +94,10 @@ describe('loadSigningKeys', () => {
     expect(keys.source).toBe('configured');
     const tokens = tokensWith(keys);
     expect(
-      tokens.verify(tokens.issue({ id: '019e0014-0000-7000-8000-000000000003', role: 'operator' }).token)
-        .role,
+      tokens.verify(
+        tokens.issue({ id: '019e0014-0000-7000-8000-000000000003', role: 'operator', tokenGeneration: 0 })
+          .token,
+      ).role,
     ).toBe('operator');
     const now = Math.floor(new ManualClock().now().getTime() / 1000);
     const confused = jwt.sign(

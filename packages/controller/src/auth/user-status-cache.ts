@@ -1,7 +1,6 @@
-import type { UserView } from '../users/user-schema.ts';
+import type { UserStatus } from '../users/user-queries.ts';
 
-/** What a request's bearer check needs of its user. */
-export type UserStatus = Pick<UserView, 'id' | 'username' | 'role' | 'disabled'>;
+export type { UserStatus };
 
 /**
  * What each request's bearer check needs to know about its user, kept for a moment. Looking the

@@ -48,6 +48,7 @@ export function auditMutations(): MiddlewareHandler<AppEnv> {
         result: status < 400 ? 'success' : (c.get('errorCode') ?? codeForStatus(status)),
         status,
         clientAddress,
+        detail: note.detail ?? null,
       });
     } catch (err) {
       log.error({ err, path: c.req.path }, 'could not write the audit log');

@@ -18,8 +18,13 @@ export const BEARER_SECURITY: Array<Record<string, string[]>> = [{ [BEARER_SCHEM
 export const BEARER_REALM = 'Bearer realm="cockpit"';
 
 /** RFC 6750 §3: a 401 names the scheme, and `error="invalid_token"` when a token was presented and refused. */
-export const invalidTokenChallenge = (description: string): string =>
-  `${BEARER_REALM}, error="invalid_token", error_description="${description.replaceAll('"', "'")}"`;
+// RFC 6750 §3: error_description is printable ASCII without `"` or `\`; anything else would also
+// make the header value invalid (and the answer a 500).
+const NOT_IN_DESCRIPTION = /[^\x20-\x7e]|["\\]/g;
+export const invalidTokenChallenge = (description: string): string => {
+  const said = description.replaceAll(NOT_IN_DESCRIPTION, "'");
+  return `${BEARER_REALM}, error="invalid_token", error_description="${said}"`;
+};
 
 // RFC 6750 §2.1: "Bearer" (any case), one space, then a b64token.
 const BEARER_HEADER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;

@@ -9,14 +9,17 @@ import { registerV1HostsDelete } from './v1-hosts-delete.ts';
 import { registerV1HostsGet } from './v1-hosts-get.ts';
 import { registerV1HostsJoinTokensCreate } from './v1-hosts-join-tokens-create.ts';
 import { registerV1HostsList } from './v1-hosts-list.ts';
+import { registerV1MeGet } from './v1-me-get.ts';
 import { registerV1OperationsGet } from './v1-operations-get.ts';
 import { registerV1OperationsList } from './v1-operations-list.ts';
 import { registerV1UsersCreate } from './v1-users-create.ts';
 import { registerV1UsersDelete } from './v1-users-delete.ts';
 import { registerV1UsersDisable } from './v1-users-disable.ts';
 import { registerV1UsersEnable } from './v1-users-enable.ts';
+import { registerV1UsersGet } from './v1-users-get.ts';
 import { registerV1UsersList } from './v1-users-list.ts';
 import { registerV1UsersPassword } from './v1-users-password.ts';
+import { registerV1UsersUpdate } from './v1-users-update.ts';
 import { registerV1VmsAction } from './v1-vms-action.ts';
 import { registerV1VmsGet } from './v1-vms-get.ts';
 import { registerV1VmsList } from './v1-vms-list.ts';
@@ -39,8 +42,11 @@ const ROUTES: ReadonlyArray<(app: OpenAPIHono<AppEnv>) => void> = [
   registerV1VmsAction,
   registerV1OperationsList,
   registerV1OperationsGet,
+  registerV1MeGet,
   registerV1UsersList,
   registerV1UsersCreate,
+  registerV1UsersGet,
+  registerV1UsersUpdate,
   registerV1UsersPassword,
   registerV1UsersDisable,
   registerV1UsersEnable,

@@ -22,7 +22,11 @@ const ACCESS: Record<string, Role | 'public'> = {
   'POST /api/v1/vms/:id/action': 'operator',
   'GET /api/v1/operations': 'viewer',
   'GET /api/v1/operations/:id': 'viewer',
+  'GET /api/v1/me': 'viewer',
   'GET /api/v1/users': 'admin',
+  // Anyone may read themselves; the matrix calls it on someone else's id.
+  'GET /api/v1/users/:id': 'admin',
+  'PATCH /api/v1/users/:id': 'admin',
   'POST /api/v1/users': 'admin',
   'PUT /api/v1/users/:id/password': 'admin',
   'POST /api/v1/users/:id/disable': 'admin',

@@ -12,6 +12,7 @@ interface Entry {
   request_id: string | null;
   client_address: string | null;
   at: string;
+  detail: Record<string, unknown> | null;
 }
 
 describe('the audit log', () => {
@@ -59,8 +60,12 @@ describe('the audit log', () => {
       ['POST /api/v1/users', 'success', 'admin'],
       ['POST /api/v1/auth/login', 'success', 'admin'],
       ['POST /api/v1/auth/login', 'unauthorized', 'admin'],
+      // The first start created the admin: recorded too, with how its password was set.
+      ['create first admin', 'success', 'cockpit (first start)'],
     ]);
-    const [, create, login, failure] = entries;
+    const [, create, login, failure, first] = entries;
+    expect(first?.detail).toEqual({ username: 'admin', role: 'admin', password: 'COCKPIT_ADMIN_PASSWORD' });
+    expect(create?.detail).toEqual({ username: 'carol', role: 'viewer' });
     expect(create).toMatchObject({ status: 201, target: `user:${created.body.id}` });
     expect(create?.request_id).toBe(created.headers.get('x-request-id'));
     expect(login?.actor_id).toMatch(/^[0-9a-f-]{36}$/);

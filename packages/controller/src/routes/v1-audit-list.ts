@@ -3,6 +3,13 @@ import { AuditEntrySchema } from '../audit/audit-schema.ts';
 import type { AppEnv } from '../http/app-env.ts';
 import { authedRoute, jsonResponse } from '../http/define-route.ts';
 
+const timeQuery = (name: string, description: string) =>
+  z.iso
+    .datetime({ offset: true, error: 'must be an RFC 3339 time such as 2026-12-03T10:00:00Z' })
+    .transform((v) => new Date(v))
+    .optional()
+    .openapi({ param: { name, in: 'query' }, description });
+
 const QuerySchema = z.object({
   limit: z.coerce
     .number()
@@ -17,6 +24,35 @@ const QuerySchema = z.object({
     .min(1)
     .optional()
     .openapi({ param: { name: 'before', in: 'query' }, description: 'Return entries older than this id.' }),
+  actor: z
+    .string()
+    .min(1)
+    .max(256)
+    .optional()
+    .openapi({
+      param: { name: 'actor', in: 'query' },
+      description: 'Only what this user did: a username or a user id.',
+    }),
+  action: z
+    .string()
+    .min(1)
+    .max(512)
+    .optional()
+    .openapi({
+      param: { name: 'action', in: 'query' },
+      description: 'Only this action, as recorded, e.g. `POST /api/v1/users/:id/disable`.',
+    }),
+  target: z
+    .string()
+    .min(1)
+    .max(512)
+    .optional()
+    .openapi({
+      param: { name: 'target', in: 'query' },
+      description: 'Only calls on this target, e.g. `user:<id>`.',
+    }),
+  from: timeQuery('from', 'Only entries at or after this time (RFC 3339).'),
+  to: timeQuery('to', 'Only entries before this time (RFC 3339).'),
 });
 
 const route = authedRoute('admin', {

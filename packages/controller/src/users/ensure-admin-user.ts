@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { insertAuditEntry } from '../audit/audit-queries.ts';
 import { hashPassword, PASSWORD_MIN_LENGTH } from '../auth/passwords.ts';
 import type { Clock } from '../clock.ts';
 import { systemClock } from '../clock.ts';
@@ -68,6 +69,25 @@ export async function ensureAdminUser(deps: EnsureAdminDeps): Promise<EnsureAdmi
     now: (deps.clock ?? systemClock).now(),
   });
   if (user === null) return 'exists';
+  // The first admin has no creator to name: the audit log says the first start made it, and how.
+  await insertAuditEntry(sql, {
+    at: new Date(user.created_at),
+    requestId: null,
+    actorId: null,
+    actorUsername: 'cockpit (first start)',
+    action: 'create first admin',
+    method: 'START',
+    path: '-',
+    target: `user:${user.id}`,
+    result: 'success',
+    status: 0,
+    clientAddress: null,
+    detail: {
+      username: FIRST_ADMIN_USERNAME,
+      role: 'admin',
+      password: configured !== undefined ? 'COCKPIT_ADMIN_PASSWORD' : 'generated',
+    },
+  });
   if (configured !== undefined) {
     log.info({ username: FIRST_ADMIN_USERNAME }, 'created the first admin user from COCKPIT_ADMIN_PASSWORD');
     return 'created';

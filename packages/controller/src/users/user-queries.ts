@@ -13,6 +13,7 @@ interface UserRow {
   disabled_at: Date | null;
   created_at: Date;
   updated_at: Date;
+  token_generation: number;
 }
 
 const toView = (r: UserRow): UserView => ({
@@ -28,6 +29,44 @@ const toView = (r: UserRow): UserView => ({
 export interface UserCredentials {
   user: UserView;
   passwordHash: string;
+  /** The generation new access tokens are issued in (see 0005_token_generation.sql). */
+  tokenGeneration: number;
+}
+
+/** What a request's bearer check needs of its user. */
+export interface UserStatus {
+  id: string;
+  username: string;
+  role: Role;
+  disabled: boolean;
+  /** Access tokens of an earlier generation are refused. */
+  tokenGeneration: number;
+}
+
+export async function findUserStatus(sql: Sql | Tx, id: string): Promise<UserStatus | null> {
+  const rows = await sql<UserRow[]>`select * from users where id = ${id}`;
+  const r = rows[0];
+  return r === undefined
+    ? null
+    : {
+        id: r.id,
+        username: r.username,
+        role: r.role,
+        disabled: r.disabled_at !== null,
+        tokenGeneration: r.token_generation,
+      };
+}
+
+/** Ends every access token issued so far: the next generation starts. */
+export async function nextTokenGeneration(sql: Sql | Tx, id: string): Promise<void> {
+  await sql`update users set token_generation = token_generation + 1 where id = ${id}`;
+}
+
+/** Sets a user's role; null when there is no such user. */
+export async function setRole(sql: Sql | Tx, id: string, role: Role, now: Date): Promise<UserView | null> {
+  const rows = await sql<UserRow[]>`
+    update users set role = ${role}, updated_at = ${now} where id = ${id} returning *`;
+  return rows[0] === undefined ? null : toView(rows[0]);
 }
 
 /** Creates a user, or returns null when the username is taken (no error matching on a unique violation). */
@@ -56,7 +95,9 @@ export async function findCredentials(
     select * from users
     where ${'username' in by ? sql`username = ${by.username}` : sql`id = ${by.id}`}`;
   const row = rows[0];
-  return row === undefined ? null : { user: toView(row), passwordHash: row.password_hash };
+  return row === undefined
+    ? null
+    : { user: toView(row), passwordHash: row.password_hash, tokenGeneration: row.token_generation };
 }
 
 export async function listUsers(sql: Sql | Tx): Promise<UserView[]> {
@@ -133,7 +174,8 @@ export async function restoreAdmin(
     insert into users (id, username, password_hash, role, created_at, updated_at)
     values (${randomUUID()}, ${input.username}, ${input.passwordHash}, 'admin', ${input.now}, ${input.now})
     on conflict (username) do update set
-      password_hash = excluded.password_hash, role = 'admin', disabled_at = null, updated_at = excluded.updated_at
+      password_hash = excluded.password_hash, role = 'admin', disabled_at = null, updated_at = excluded.updated_at,
+      token_generation = users.token_generation + 1
     returning *, (xmax = 0) as created`;
   const row = rows[0];
   if (row === undefined) throw new Error('restoreAdmin: the upsert returned no row');

@@ -5,7 +5,7 @@ import type { SignedInCaller } from '../auth/caller.ts';
 import { isServiceError } from '../service-error.ts';
 import type { UserService } from './user-service.ts';
 
-type Mutation = Exclude<keyof UserService, 'list'>;
+type Mutation = Exclude<keyof UserService, 'list' | 'get'>;
 
 interface Target {
   id: string;
@@ -32,14 +32,20 @@ const EFFECTS: Record<Mutation, Effect | 'creates a user: nothing cached, no ses
   create: 'creates a user: nothing cached, no sessions yet',
   setPassword: {
     run: (users, admin, t) => users.setPassword(admin, t.id, { password: 'a-brand-new-password' }),
-    access: 'accepted',
+    access: 'refused',
+    sessions: 'ended',
+  },
+  setRole: {
+    run: (users, admin, t) => users.setRole(admin, t.id, 'viewer'),
+    access: 'refused',
     sessions: 'ended',
   },
   disable: { run: (users, admin, t) => users.disable(admin, t.id), access: 'refused', sessions: 'ended' },
   enable: {
     setup: (users, admin, t) => users.disable(admin, t.id),
     run: (users, admin, t) => users.enable(admin, t.id),
-    access: 'accepted',
+    // Disabling ended the access tokens too: enabling again does not bring them back.
+    access: 'refused',
     sessions: 'ended-by-setup',
   },
   delete: { run: (users, admin, t) => users.delete(admin, t.id), access: 'refused', sessions: 'ended' },
@@ -66,7 +72,7 @@ describe('UserService', () => {
   const anonymous = () => ({ clientAddress: '127.0.0.1', audit: {} });
 
   it('has a row in the side-effect table for every method that changes a user', () => {
-    const reads = new Set(['list']);
+    const reads = new Set(['list', 'get']);
     const methods = Object.keys(t.services.users).filter((m) => !reads.has(m));
     expect(methods.sort()).toEqual(Object.keys(EFFECTS).sort());
   });

@@ -11,16 +11,26 @@ import {
   disableUser,
   enableUser,
   findCredentials,
+  findUser,
   insertUser,
   listUsers,
   lockUnlessLastAdmin,
+  nextTokenGeneration,
   setPasswordHash,
+  setRole,
 } from './user-queries.ts';
 import type { UserView } from './user-schema.ts';
 
 /** Every user read and change the API offers; the routes only validate, call one method and answer. */
 export interface UserService {
   list(): Promise<UserView[]>;
+  /** Admins read anyone; others only themselves. Throws `forbidden` or `not_found`. */
+  get(caller: SignedInCaller, id: string): Promise<UserView>;
+  /**
+   * Changes a user's role (admins only, by the route). Ends the user's sessions and access tokens
+   * when the role changes. Throws `not_found`, or `conflict` when it would demote the last enabled admin.
+   */
+  setRole(caller: SignedInCaller, id: string, role: Role): Promise<UserView>;
   /** Throws ServiceError `conflict` (input `username`) when the username is taken. */
   create(caller: Caller, input: { username: string; password: string; role: Role }): Promise<UserView>;
   /**
@@ -67,14 +77,19 @@ export function createUserService({ sql, clock, auth, dataDir }: UserServiceDeps
    */
   async function changeUser<T>(
     id: string,
-    endSessions: string | null,
+    endSessions: string | null | ((result: T) => string | null),
     write: (tx: Tx, now: Date) => Promise<T>,
   ): Promise<T> {
     const now = clock.now();
     try {
       return (await sql.begin(async (tx) => {
         const result = await write(tx, now);
-        if (endSessions !== null) await auth.revokeSessions(id, endSessions, tx);
+        const reason = typeof endSessions === 'function' ? endSessions(result) : endSessions;
+        if (reason !== null) {
+          // Refresh tokens (sessions) and access tokens both end: nothing issued before survives.
+          await auth.revokeSessions(id, reason, tx);
+          await nextTokenGeneration(tx, id);
+        }
         return result;
       })) as T;
     } finally {
@@ -105,8 +120,41 @@ export function createUserService({ sql, clock, auth, dataDir }: UserServiceDeps
   return {
     list: () => listUsers(sql),
 
+    async get(caller, id) {
+      if (caller.principal.role !== 'admin' && !sameId(id, caller.principal.userId)) {
+        throw new ServiceError('forbidden', 'only admins may read other users');
+      }
+      const user = await findUser(sql, id);
+      if (user === null) throw notFound();
+      return user;
+    },
+
+    async setRole(caller, id, role) {
+      caller.audit.target = `user:${id}`;
+      const { user } = await changeUser<{ user: UserView; changed: boolean }>(
+        id,
+        (outcome) => (outcome.changed ? 'role_changed' : null),
+        async (tx, now) => {
+          const guard = await lockUnlessLastAdmin(tx, id);
+          if (guard === 'not_found') throw notFound();
+          const current = await findUser(tx, id);
+          if (current === null) throw notFound();
+          caller.audit.detail = { username: current.username, role, previous_role: current.role };
+          // The same role again changes nothing, and ends no session.
+          if (current.role === role) return { user: current, changed: false };
+          if (guard === 'last_admin')
+            throw new ServiceError('conflict', 'cannot demote the last enabled admin');
+          const updated = await setRole(tx, id, role, now);
+          if (updated === null) throw notFound();
+          return { user: updated, changed: true };
+        },
+      );
+      return user;
+    },
+
     async create(caller, { username, password, role }) {
       caller.audit.target = `username:${username}`;
+      caller.audit.detail = { username, role };
       const user = await insertUser(sql, {
         username,
         passwordHash: await auth.hashPassword(password),
@@ -128,6 +176,7 @@ export function createUserService({ sql, clock, auth, dataDir }: UserServiceDeps
       const isAdmin = caller.principal.role === 'admin';
       const found = await findCredentials(sql, { id });
       if (found === null) throw notFound();
+      caller.audit.detail = { username: found.user.username, field: 'password' };
       if (!isAdmin) {
         if (currentPassword === undefined) {
           throw new ServiceError(
@@ -161,6 +210,7 @@ export function createUserService({ sql, clock, auth, dataDir }: UserServiceDeps
         disableUser(tx, id, now),
       );
       if (user === null) throw notFound();
+      caller.audit.detail = { username: user.username };
       return user;
     },
 
@@ -168,13 +218,18 @@ export function createUserService({ sql, clock, auth, dataDir }: UserServiceDeps
       caller.audit.target = `user:${id}`;
       const user = await changeUser(id, null, (tx, now) => enableUser(tx, id, now));
       if (user === null) throw notFound();
+      caller.audit.detail = { username: user.username };
       return user;
     },
 
     async delete(caller, id) {
       caller.audit.target = `user:${id}`;
       // No sessions to revoke: the user's refresh tokens are deleted with them.
-      await guardedChange(caller, id, 'delete', null, (tx) => deleteUser(tx, id));
+      await guardedChange(caller, id, 'delete', null, async (tx) => {
+        const user = await findUser(tx, id);
+        if (user !== null) caller.audit.detail = { username: user.username, role: user.role };
+        return deleteUser(tx, id);
+      });
     },
   };
 }
