@@ -27,6 +27,9 @@ const GARBAGE_BODIES: Array<{ body: string; contentType: string }> = [
   { body: '<xml/>', contentType: 'application/xml' },
 ];
 
+const LIBRARY_WORDING =
+  /Invalid input|Invalid option|Invalid string|Too small|Too big|expected \w+ to be|Unrecognized key|jwt /;
+
 const GARBAGE_VALUES: unknown[] = [12345, -1, true, null, [], {}, 'x'.repeat(5000), '\u0000', '💥'];
 
 describe('client mistakes on every documented route', () => {
@@ -86,6 +89,10 @@ describe('client mistakes on every documented route', () => {
       const res = await t.request(method, url, { token, ...init });
       if (res.status >= 500 || (res.body?.error?.requestId === undefined && res.status >= 400)) {
         failures.push(`${method} ${url} ${init.rawBody ?? ''} → ${res.status} ${res.text.slice(0, 120)}`);
+      }
+      // Our own words only: never a library's (zod's "Too small: expected number to be >=1").
+      if (LIBRARY_WORDING.test(res.text)) {
+        failures.push(`${method} ${url} ${init.rawBody ?? ''} → library wording: ${res.text.slice(0, 200)}`);
       }
     };
     for (const op of operations) {

@@ -1,5 +1,7 @@
 import type { ZodError } from 'zod';
 import { ApiError, type FieldIssue } from './api-error.ts';
+// Installs the API's wording for zod's issues (a side effect on zod's global configuration).
+import './zod-messages.ts';
 
 // Field paths name the part of the request as a client sees it: `body.username`, `query.limit`, `path.id`.
 const TARGET_NAMES: Record<string, string> = { json: 'body', form: 'body', param: 'path' };

@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import type { $ZodRawIssue } from 'zod/v4/core';
+
+type Issue = $ZodRawIssue;
+
+const article = (what: string) => (/^[aeiou]/.test(what) ? `an ${what}` : `a ${what}`);
+
+const FORMATS: Record<string, string> = {
+  uuid: 'a UUID',
+  guid: 'a UUID',
+  datetime: 'an RFC 3339 time such as 2026-12-03T10:00:00Z',
+  date: 'a date such as 2026-12-03',
+  email: 'an email address',
+  url: 'a URL',
+  regex: 'in the expected format',
+};
+
+/**
+ * The API's own wording for what zod finds wrong, for every schema that did not say it itself:
+ * `must be at least 1`, not zod's `Too small: expected number to be >=1`. Per-schema messages
+ * (`must be 3-32 characters: …`) still win; this is only the fallback.
+ */
+export function describeIssue(issue: Issue): string {
+  switch (issue.code) {
+    case 'invalid_type':
+      return issue.input === undefined ? 'is required' : `must be ${article(String(issue.expected))}`;
+    case 'too_small': {
+      const n = String(issue.minimum);
+      const inclusive = issue.inclusive !== false;
+      if (issue.origin === 'string') return `must be at least ${n} character${n === '1' ? '' : 's'}`;
+      if (issue.origin === 'array' || issue.origin === 'set')
+        return `must have at least ${n} item${n === '1' ? '' : 's'}`;
+      return inclusive ? `must be at least ${n}` : `must be more than ${n}`;
+    }
+    case 'too_big': {
+      const n = String(issue.maximum);
+      const inclusive = issue.inclusive !== false;
+      if (issue.origin === 'string') return `must be at most ${n} character${n === '1' ? '' : 's'}`;
+      if (issue.origin === 'array' || issue.origin === 'set')
+        return `must have at most ${n} item${n === '1' ? '' : 's'}`;
+      return inclusive ? `must be at most ${n}` : `must be less than ${n}`;
+    }
+    case 'invalid_value':
+      return `must be one of ${issue.values.map((v: unknown) => JSON.stringify(v)).join(', ')}`;
+    case 'invalid_format':
+      return `must be ${FORMATS[issue.format] ?? `a valid ${issue.format}`}`;
+    case 'not_multiple_of':
+      return `must be a multiple of ${String(issue.divisor)}`;
+    case 'unrecognized_keys':
+      return `unknown field${issue.keys.length === 1 ? '' : 's'}: ${issue.keys.join(', ')}`;
+    case 'invalid_union':
+      return 'matches none of the accepted forms';
+    default:
+      return 'is not valid here';
+  }
+}
+
+z.config({ customError: describeIssue });
