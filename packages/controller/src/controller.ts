@@ -74,8 +74,8 @@ export async function startController(options: StartControllerOptions = {}): Pro
       grpc: { address: grpc.address, port: grpc.port, advertisedAddress },
       embedded: core.embedded,
       close: async () => {
-        await server.close();
-        await grpc.close();
+        // In flight get the grace period; then their connections are closed.
+        await Promise.all([server.close(config.shutdownGraceMs), grpc.close(config.shutdownGraceMs)]);
         await core.close();
       },
     };

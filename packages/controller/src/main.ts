@@ -42,6 +42,9 @@ try {
   exitForStartError(err);
 }
 
+/** After the grace period, how long closing the database and flushing logs may take before exit. */
+const CLOSE_MARGIN_MS = 5_000;
+
 async function serve(): Promise<void> {
   const controller = await startController({ cwd });
   const log = controller.services.log;
@@ -52,9 +55,16 @@ async function serve(): Promise<void> {
       process.exit(1);
     }
     stopping = true;
-    log.info({ signal }, 'shutting down');
+    const graceMs = controller.config.shutdownGraceMs;
+    log.info({ signal, graceMs }, 'shutting down: requests in flight may finish within the grace period');
+    // The deadline holds whatever a database close, a stuck connection or a log flush is doing.
+    const deadline = setTimeout(() => {
+      log.error({ afterMs: graceMs + CLOSE_MARGIN_MS }, 'shutdown deadline passed: exiting');
+      process.exit(1);
+    }, graceMs + CLOSE_MARGIN_MS);
     controller.close().then(
       () => {
+        clearTimeout(deadline);
         log.info('stopped');
         process.exit(0);
       },

@@ -37,6 +37,7 @@ describe('loadConfig', () => {
       grpc: { port: 9443, host: '127.0.0.1', advertiseAddress: undefined, tls: { mode: 'generated' } },
       agents: { heartbeatIntervalMs: 1000, heartbeatDeadlineMs: 5000 },
       retentionDays: 90,
+      shutdownGraceMs: 10_000,
     });
   });
 

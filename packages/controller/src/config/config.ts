@@ -50,6 +50,11 @@ export interface Config {
   agents: AgentsConfig;
   /** Audit entries and dead refresh tokens older than this many days are deleted (COCKPIT_RETENTION_DAYS). */
   retentionDays: number;
+  /**
+   * How long requests in flight may finish after SIGTERM/SIGINT (COCKPIT_SHUTDOWN_GRACE_MS); then
+   * connections are closed, and a few seconds later the process exits whatever is still running.
+   */
+  shutdownGraceMs: number;
 }
 
 /** The agents' gRPC listener. */
@@ -182,6 +187,7 @@ const envSchema = z.object({
   COCKPIT_HEARTBEAT_INTERVAL_MS: integer(1000, 100, 60_000),
   COCKPIT_HEARTBEAT_DEADLINE_MS: integer(5000, 300, 300_000),
   COCKPIT_RETENTION_DAYS: integer(90, 1, 36_500),
+  COCKPIT_SHUTDOWN_GRACE_MS: integer(10_000, 0, 300_000),
 });
 
 /**
@@ -243,6 +249,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd: string 
       heartbeatDeadlineMs: e.COCKPIT_HEARTBEAT_DEADLINE_MS,
     },
     retentionDays: e.COCKPIT_RETENTION_DAYS,
+    shutdownGraceMs: e.COCKPIT_SHUTDOWN_GRACE_MS,
   };
 }
 
