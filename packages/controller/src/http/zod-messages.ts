@@ -24,22 +24,10 @@ export function describeIssue(issue: Issue): string {
   switch (issue.code) {
     case 'invalid_type':
       return issue.input === undefined ? 'is required' : `must be ${article(String(issue.expected))}`;
-    case 'too_small': {
-      const n = String(issue.minimum);
-      const inclusive = issue.inclusive !== false;
-      if (issue.origin === 'string') return `must be at least ${n} character${n === '1' ? '' : 's'}`;
-      if (issue.origin === 'array' || issue.origin === 'set')
-        return `must have at least ${n} item${n === '1' ? '' : 's'}`;
-      return inclusive ? `must be at least ${n}` : `must be more than ${n}`;
-    }
-    case 'too_big': {
-      const n = String(issue.maximum);
-      const inclusive = issue.inclusive !== false;
-      if (issue.origin === 'string') return `must be at most ${n} character${n === '1' ? '' : 's'}`;
-      if (issue.origin === 'array' || issue.origin === 'set')
-        return `must have at most ${n} item${n === '1' ? '' : 's'}`;
-      return inclusive ? `must be at most ${n}` : `must be less than ${n}`;
-    }
+    case 'too_small':
+      return bound('least', 'more than', String(issue.minimum), issue.origin, issue.inclusive);
+    case 'too_big':
+      return bound('most', 'less than', String(issue.maximum), issue.origin, issue.inclusive);
     case 'invalid_value':
       return `must be one of ${issue.values.map((v: unknown) => JSON.stringify(v)).join(', ')}`;
     case 'invalid_format':
@@ -53,6 +41,20 @@ export function describeIssue(issue: Issue): string {
     default:
       return 'is not valid here';
   }
+}
+
+/** `must be at least 3 characters`, `must have at most 2 items`, `must be more than 0`. */
+function bound(
+  side: 'least' | 'most',
+  strictly: string,
+  n: string,
+  origin: string,
+  inclusive?: boolean,
+): string {
+  const plural = n === '1' ? '' : 's';
+  if (origin === 'string') return `must be at ${side} ${n} character${plural}`;
+  if (origin === 'array' || origin === 'set') return `must have at ${side} ${n} item${plural}`;
+  return inclusive === false ? `must be ${strictly} ${n}` : `must be at ${side} ${n}`;
 }
 
 z.config({ customError: describeIssue });

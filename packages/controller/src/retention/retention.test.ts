@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { holdInTransaction } from '../../test/support/held-lock.ts';
 import { createTestApp, type TestApp } from '../../test/support/test-app.ts';
 import { insertAuditEntry } from '../audit/audit-queries.ts';
 import { storeRefreshToken } from '../auth/refresh-tokens.ts';
@@ -70,26 +71,12 @@ describe('retention of audit entries and dead refresh tokens (COCKPIT_RETENTION_
     const now = t.clock.now().getTime();
     await audit('old-2', new Date(now - 40 * DAY_MS));
     const other = createRetention({ sql: t.sql, clock: t.clock, log: t.services.log, days: 30 });
-    let release: () => void = () => undefined;
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let holding: () => void = () => undefined;
-    const lockTaken = new Promise<void>((resolve) => {
-      holding = resolve;
-    });
-    // Replica A: inside its transaction, with the lock, until told to finish.
-    const first = t.sql.begin(async (tx) => {
-      await tx`select pg_advisory_xact_lock(${0x7265}, 1)`;
-      holding();
-      await held;
-    });
-    await lockTaken;
+    // Replica A: inside its transaction, with the lock, until released.
+    const first = await holdInTransaction(t.sql, (tx) => tx`select pg_advisory_xact_lock(${0x7265}, 1)`);
     const skipped = await other.runOnce();
     expect(skipped).toEqual({ ran: false, auditEntries: 0, refreshTokens: 0 });
     expect(await auditIds()).toContain('old-2');
-    release();
-    await first;
+    await first.release();
     const ran = await other.runOnce();
     expect(ran.ran).toBe(true);
     expect(await auditIds()).toEqual(['recent']);

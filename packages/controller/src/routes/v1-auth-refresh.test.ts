@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../test/support/agent-test-helpers.ts';
+import { holdInTransaction } from '../../test/support/held-lock.ts';
 import { createTestApp, TEST_ADMIN_PASSWORD, type TestApp } from '../../test/support/test-app.ts';
 import { hashRefreshToken } from '../auth/refresh-tokens.ts';
 
@@ -123,21 +124,11 @@ describe('POST /api/v1/auth/refresh under true overlap (server database)', () =>
   it('lets exactly one of two refreshes that both wait on the token’s row win', async () => {
     const tokens = await t.login('admin', TEST_ADMIN_PASSWORD);
     const hash = hashRefreshToken(tokens.refresh_token);
-    let release: () => void = () => undefined;
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let locked: () => void = () => undefined;
-    const lockHeld = new Promise<void>((resolve) => {
-      locked = resolve;
-    });
     // Hold the token's row so both requests reach the database and wait there together.
-    const holder = t.sql.begin(async (tx) => {
-      await tx`select 1 from refresh_tokens where token_hash = ${hash} for update`;
-      locked();
-      await released;
-    });
-    await lockHeld;
+    const holder = await holdInTransaction(
+      t.sql,
+      (tx) => tx`select 1 from refresh_tokens where token_hash = ${hash} for update`,
+    );
     const both = Promise.all([refresh(t, tokens.refresh_token), refresh(t, tokens.refresh_token)]);
     await eventually(
       'both refreshes waiting on the row lock',
@@ -149,8 +140,7 @@ describe('POST /api/v1/auth/refresh under true overlap (server database)', () =>
       },
       (n) => n >= 2,
     );
-    release();
-    await holder;
+    await holder.release();
     const results = await both;
     expect(results.map((r) => r.status).sort()).toEqual([200, 401]);
     const loser = results.find((r) => r.status === 401);
