@@ -1,10 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, connect as netConnect } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../test/support/test-database.ts';
 
 const packageDir = join(import.meta.dirname, '..');
 
@@ -44,7 +43,7 @@ async function waitFor(what: string, check: () => boolean, timeoutMs = 60_000): 
 }
 
 // Each test starts real controller processes on PGlite: seconds each, more on a loaded machine.
-describe('main (pnpm start)', { timeout: 120_000 }, () => {
+describe('main (pnpm start)', { timeout: 300_000 }, () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'cockpit-main-'));
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
@@ -178,65 +177,4 @@ describe('main (pnpm start)', { timeout: 120_000 }, () => {
     expect(await run.exited).toBe(2);
     expect(run.output()).toContain('usage: cockpit-controller');
   });
-
-  it('always exits within its shutdown deadline under load: requests in flight, a half-sent request, a slow reader (20 times)', async () => {
-    const db = await createTestDatabase();
-    const graceMs = 500;
-    const password = 'shutdown-test-password';
-    try {
-      for (let round = 0; round < 20; round += 1) {
-        const run = runMain({
-          COCKPIT_DATA_DIR: join(dataDir, 'shutdown'),
-          COCKPIT_DATABASE_URL: db.url,
-          COCKPIT_HTTP_PORT: '0',
-          COCKPIT_GRPC_PORT: '0',
-          COCKPIT_ADMIN_PASSWORD: password,
-          COCKPIT_SHUTDOWN_GRACE_MS: String(graceMs),
-        });
-        await waitFor(`start ${round}`, () => run.output().includes('controller listening')).catch(
-          (err: Error) => {
-            throw new Error(`${err.message}; it printed: ${run.output().slice(-1500)}`);
-          },
-        );
-        const url = new URL(/"url":"(http:[^"]+)"/.exec(run.output())?.[1] ?? '');
-        const sockets = [
-          // Headers sent, the body promised but never finished.
-          rawSocket(
-            url,
-            'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"user',
-          ),
-          // Asks for 1.5 MB and never reads it.
-          rawSocket(url, 'GET /docs/assets/swagger-ui-bundle.js HTTP/1.1\r\nHost: x\r\n\r\n', {
-            pause: true,
-          }),
-        ];
-        const load = Array.from({ length: 20 }, (_, i) =>
-          fetch(new URL(i % 2 === 0 ? '/api/v1/auth/login' : '/readyz', url), {
-            method: i % 2 === 0 ? 'POST' : 'GET',
-            headers: { 'content-type': 'application/json' },
-            body: i % 2 === 0 ? JSON.stringify({ username: 'admin', password }) : undefined,
-          }).catch(() => undefined),
-        );
-        const sent = Date.now();
-        run.child.kill('SIGTERM');
-        const code = await run.exited;
-        const took = Date.now() - sent;
-        await Promise.all(load);
-        for (const s of sockets) s.destroy();
-        expect(code, `round ${round}: ${run.output().slice(-500)}`).toBe(0);
-        // The grace period, then closing: well within the deadline (grace + 5 s).
-        expect(took, `round ${round}`).toBeLessThan(graceMs + 5_000);
-      }
-    } finally {
-      await db.drop();
-    }
-  });
 });
-
-function rawSocket(url: URL, text: string, options: { pause?: boolean } = {}) {
-  const socket = netConnect(Number(url.port), url.hostname, () => socket.write(text));
-  socket.on('error', () => undefined);
-  if (options.pause === true) socket.pause();
-  else socket.resume();
-  return socket;
-}

@@ -7,6 +7,7 @@ import { isEmbeddedDatabaseError } from './database/embedded-database.ts';
 import { migrate } from './database/migrate.ts';
 import { openDatabase } from './database/open-database.ts';
 import { createLogger } from './log.ts';
+import { signalHandler } from './shutdown.ts';
 import { isAdminPasswordError } from './users/ensure-admin-user.ts';
 import { resetAdminPassword } from './users/reset-admin-password.ts';
 
@@ -42,38 +43,9 @@ try {
   exitForStartError(err);
 }
 
-/** After the grace period, how long closing the database and flushing logs may take before exit. */
-const CLOSE_MARGIN_MS = 5_000;
-
 async function serve(): Promise<void> {
   const controller = await startController({ cwd });
-  const log = controller.services.log;
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) {
-      log.warn({ signal }, 'second signal: exiting at once');
-      process.exit(1);
-    }
-    stopping = true;
-    const graceMs = controller.config.shutdownGraceMs;
-    log.info({ signal, graceMs }, 'shutting down: requests in flight may finish within the grace period');
-    // The deadline holds whatever a database close, a stuck connection or a log flush is doing.
-    const deadline = setTimeout(() => {
-      log.error({ afterMs: graceMs + CLOSE_MARGIN_MS }, 'shutdown deadline passed: exiting');
-      process.exit(1);
-    }, graceMs + CLOSE_MARGIN_MS);
-    controller.close().then(
-      () => {
-        clearTimeout(deadline);
-        log.info('stopped');
-        process.exit(0);
-      },
-      (err: unknown) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
+  const stop = signalHandler(controller, controller.services.log, (code) => process.exit(code));
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
 }
