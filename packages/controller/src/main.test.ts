@@ -3,7 +3,7 @@ import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 
 const packageDir = join(import.meta.dirname, '..');
 
@@ -12,6 +12,9 @@ interface Run {
   output: () => string;
   exited: Promise<number | null>;
 }
+
+// Every controller process a test started; one a failed test left running is killed after it.
+const running = new Set<ChildProcess>();
 
 function runMain(env: Record<string, string>, args: string[] = [], options: { umask?: string } = {}): Run {
   const node = [process.execPath, '--import', 'tsx', 'src/main.ts', ...args];
@@ -30,7 +33,13 @@ function runMain(env: Record<string, string>, args: string[] = [], options: { um
   child.stderr?.on('data', (d: Buffer) => {
     output += d.toString();
   });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  running.add(child);
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      running.delete(child);
+      resolve(code);
+    }),
+  );
   return { child, output: () => output, exited };
 }
 
@@ -46,6 +55,10 @@ async function waitFor(what: string, check: () => boolean, timeoutMs = 60_000): 
 describe('main (pnpm start)', { timeout: 300_000 }, () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'cockpit-main-'));
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+  afterEach(() => {
+    for (const child of running) child.kill('SIGKILL');
+    running.clear();
+  });
 
   it('exits 2 naming every bad variable', async () => {
     const run = runMain({
