@@ -22,3 +22,8 @@ export function uuidv7Time(id: string): Date {
 
 /** Whether two UUIDs name the same thing: compared as values, so the spelling's letter case does not matter. */
 export const sameId = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Whether `text` is a UUID, in any letter case. */
+export const isUuid = (text: string): boolean => UUID.test(text);

@@ -1,4 +1,5 @@
 import type { Sql, Tx } from '../database/sql.ts';
+import { isUuid } from '../ids.ts';
 import type { AuditFilter, AuditView, NewAuditEntry } from './audit-schema.ts';
 
 // The audit_log table. Queries return entries as the API shows them (AuditView).
@@ -53,7 +54,7 @@ export async function listAuditEntries(
     page.before === undefined ? null : sql`id < ${page.before}`,
     page.actor === undefined
       ? null
-      : UUID.test(page.actor)
+      : isUuid(page.actor)
         ? sql`actor_id = ${page.actor}`
         : sql`actor_username = ${page.actor}`,
     page.action === undefined ? null : sql`action = ${page.action}`,
@@ -68,8 +69,6 @@ export async function listAuditEntries(
     limit ${page.limit}`;
   return rows.map(toView);
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Deletes the entries recorded before `cutoff`; how many. */
 export async function deleteAuditEntriesBefore(sql: Sql | Tx, cutoff: Date): Promise<number> {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { Clock } from '../clock.ts';
+import { isUuid } from '../ids.ts';
 import { ServiceError } from '../service-error.ts';
 import { ROLES, type Role } from './principal.ts';
 import type { SigningKeys } from './signing-keys.ts';
@@ -34,8 +35,6 @@ export interface AccessTokens {
   /** Throws ServiceError('invalid_token') for anything but a token this controller issued and that is still valid. */
   verify(token: string): VerifiedAccessToken;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const nowSeconds = (clock: Clock): number => Math.floor(clock.now().getTime() / 1000);
 
@@ -96,7 +95,7 @@ function checkClaims(decoded: jwt.Jwt, now: number): VerifiedAccessToken {
   if (typeof p.iat !== 'number') throw invalid('token has no issue time');
   if (p.iat > now + IAT_LEEWAY_SECONDS) throw invalid('token issued in the future');
   // Users are UUIDs: any other subject was not minted by us for a user (and must not reach a query).
-  if (typeof p.sub !== 'string' || !UUID.test(p.sub)) throw invalid('token has no valid subject');
+  if (typeof p.sub !== 'string' || !isUuid(p.sub)) throw invalid('token has no valid subject');
   if (typeof p.jti !== 'string' || p.jti === '') throw invalid('token has no id');
   const role = p.role;
   if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role))

@@ -1,4 +1,5 @@
 import { type Vm, VmState } from '@cockpit/proto';
+import { isUuid } from '../ids.ts';
 import type { VmState as VmStateName } from './vm-schema.ts';
 
 /** A VM as an agent reports it, in the vms table's terms. */
@@ -28,11 +29,9 @@ const STATE_NAMES: Readonly<Record<number, VmStateName>> = {
 
 export const vmStateName = (state: VmState): VmStateName => STATE_NAMES[state] ?? 'nostate';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** Why a reported VM cannot be stored, or undefined when it can. */
 export function vmRecordProblem(vm: Pick<Vm, 'id' | 'name'>): string | undefined {
-  if (!UUID.test(vm.id)) return `VM id ${JSON.stringify(vm.id.slice(0, 64))} is not a UUID`;
+  if (!isUuid(vm.id)) return `VM id ${JSON.stringify(vm.id.slice(0, 64))} is not a UUID`;
   if (vm.name.length < 1 || vm.name.length > 255 || vm.name.includes('\u0000')) {
     return `VM ${vm.id} has no usable name (1 to 255 characters, no NUL)`;
   }
