@@ -32,9 +32,12 @@ function ensureInstalled(pnpm) {
 }
 
 // The controller runs as this process's child, not through a nested `pnpm --filter … start`: its
-// exit status is ours (2 for a bad configuration), and Ctrl-C ends it with its own lines only.
-function runController(args) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+// exit status is ours (2 for a bad configuration), and Ctrl-C ends it with its own lines only. It runs
+// compiled (dist/main.js, rebuilt first when a source changed): no TypeScript loader in production.
+async function runController(args) {
+  const { build } = await import('./build.mjs');
+  await build();
+  const child = spawn(process.execPath, ['--enable-source-maps', 'dist/main.js', ...args], {
     cwd: join(root, 'packages/controller'),
     stdio: 'inherit',
     // A relative COCKPIT_DATA_DIR is relative to where the user typed the command.
@@ -53,7 +56,7 @@ function runController(args) {
 const pnpm = pnpmCommand();
 if (mode === 'start') {
   ensureInstalled(pnpm);
-  runController(process.argv.slice(3));
+  await runController(process.argv.slice(3));
 } else if (mode === 'test') {
   // Debian packages (libvirt, QEMU, PostgreSQL) for the real-daemon suites; a no-op when present.
   run('bash', [join(root, 'scripts/ensure-test-deps.sh')]);

@@ -7,6 +7,8 @@ export default defineConfig({
   test: {
     include: ['**/*.e2e.test.ts'],
     exclude: ['node_modules/**'],
+    // `cockpit-agent` and the controller run compiled (dist/main.js), rebuilt first when a source changed.
+    globalSetup: ['../scripts/build-before-tests.mjs'],
     maxWorkers: 1,
     fileParallelism: false,
     testTimeout: 90_000,

@@ -6,6 +6,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    // `cockpit-agent` runs compiled (dist/main.js), rebuilt first when a source changed.
+    globalSetup: ['../../scripts/build-before-tests.mjs'],
     maxWorkers: 2,
     testTimeout: 30_000,
     hookTimeout: 120_000,

@@ -6,7 +6,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    globalSetup: ['test/support/global-setup.ts'],
+    // main.test.ts runs the production build, rebuilt first when a source changed.
+    globalSetup: ['test/support/global-setup.ts', '../../scripts/build-before-tests.mjs'],
     maxWorkers: 2,
     testTimeout: 30_000,
     // Starting PGlite or a PostgreSQL container takes seconds.

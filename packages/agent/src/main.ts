@@ -27,19 +27,23 @@ try {
     process.exit(0);
   }
   const log = createLogger(parsed.config.logLevel);
-  const agent = await startAgent({ config: parsed.config, log });
-  let stopping = false;
+  // Signals are ours from the first moment: one that arrives while the agent starts stops it as soon
+  // as it is up (its journal closed cleanly) instead of killing it mid-start.
+  let agent: Awaited<ReturnType<typeof startAgent>> | undefined;
+  let signalled: string | undefined;
   const stop = (signal: string) => {
-    if (stopping) {
+    if (signalled !== undefined) {
       log.warn({ signal }, 'second signal: exiting at once');
       process.exit(1);
     }
-    stopping = true;
+    signalled = signal;
     log.info({ signal }, 'stopping');
-    void agent.close();
+    void agent?.close();
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  agent = await startAgent({ config: parsed.config, log });
+  if (signalled !== undefined) void agent.close();
   const stopped = await agent.stopped;
   if (stopped.kind === 'revoked') {
     log.fatal({ message: stopped.message }, 'host revoked');

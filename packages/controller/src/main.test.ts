@@ -16,8 +16,15 @@ interface Run {
 // Every controller process a test started; one a failed test left running is killed after it.
 const running = new Set<ChildProcess>();
 
-function runMain(env: Record<string, string>, args: string[] = [], options: { umask?: string } = {}): Run {
-  const node = [process.execPath, '--import', 'tsx', 'src/main.ts', ...args];
+// The production build, as `pnpm start` runs it (vitest's globalSetup rebuilt it).
+const COMPILED_MAIN = [process.execPath, '--enable-source-maps', 'dist/main.js'];
+
+function runMain(
+  env: Record<string, string>,
+  args: string[] = [],
+  options: { umask?: string; command?: string[] } = {},
+): Run {
+  const node = [...(options.command ?? COMPILED_MAIN), ...args];
   // With a umask given, through a shell that sets it: the controller must not depend on the caller's.
   const [file = '', ...argv] =
     options.umask === undefined ? node : ['sh', '-c', `umask ${options.umask} && exec "$0" "$@"`, ...node];
@@ -183,6 +190,44 @@ describe('main (pnpm start)', { timeout: 300_000 }, () => {
     expect(existsSync(join(dir, 'initial-admin-password'))).toBe(false);
     again.child.kill('SIGTERM');
     expect(await again.exited).toBe(0);
+  });
+
+  it('a SIGTERM while it starts stops it cleanly once it is up (exit 0), not mid-start', async () => {
+    const env = {
+      COCKPIT_DATA_DIR: join(dataDir, 'early-signal'),
+      COCKPIT_HTTP_PORT: '0',
+      COCKPIT_GRPC_PORT: '0',
+    };
+    const run = runMain(env);
+    await waitFor('the embedded database to start', () =>
+      run.output().includes('embedded database (PGlite) started'),
+    );
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+    expect(run.output()).toContain('"msg":"stopped"');
+    // It was still starting when the signal came: it went on to listen, then stopped.
+    expect(run.output().indexOf('controller listening')).toBeLessThan(run.output().indexOf('shutting down'));
+  });
+
+  it('`pnpm start` runs the compiled controller, no TypeScript loader, and passes SIGTERM on', async () => {
+    const bootstrap = [process.execPath, join(packageDir, '../../scripts/bootstrap.mjs'), 'start'];
+    const env = {
+      COCKPIT_DATA_DIR: join(dataDir, 'bootstrap'),
+      COCKPIT_HTTP_PORT: '0',
+      COCKPIT_GRPC_PORT: '0',
+    };
+    const run = runMain(env, [], { command: bootstrap });
+    await waitFor('`pnpm start` to bring the controller up', () =>
+      run.output().includes('controller listening'),
+    );
+    const children = readFileSync(`/proc/${run.child.pid}/task/${run.child.pid}/children`, 'utf8').trim();
+    expect(children.split(' ')).toHaveLength(1);
+    const argv = readFileSync(`/proc/${children}/cmdline`, 'utf8').split('\0');
+    expect(argv).toContain('dist/main.js');
+    expect(argv.join(' ')).not.toContain('tsx');
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+    expect(run.output()).toContain('shutting down');
   });
 
   it('refuses an unknown command with the usage and exit 2', async () => {

@@ -44,10 +44,21 @@ try {
 }
 
 async function serve(): Promise<void> {
+  // Signals are ours from the first moment: one that arrives while the controller starts (a service
+  // manager stopping it early) stops it as soon as it is up, its database closed cleanly, instead of
+  // killing it mid-start; a second one exits at once.
+  let stop: ((signal: string) => void) | undefined;
+  let early: string | undefined;
+  const onSignal = (signal: string) => {
+    if (stop) stop(signal);
+    else if (early === undefined) early = signal;
+    else process.exit(1);
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
   const controller = await startController({ cwd });
-  const stop = signalHandler(controller, controller.services.log, (code) => process.exit(code));
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  stop = signalHandler(controller, controller.services.log, (code) => process.exit(code));
+  if (early !== undefined) stop(early);
 }
 
 async function resetAdmin(): Promise<void> {
