@@ -66,6 +66,38 @@ describe('packet framing', () => {
     expect(isProtocolError(caught(() => new PacketDecoder(64).push(Buffer.from('00000041', 'hex'))))).toBe(
       true,
     );
+    expect((caught(() => new PacketDecoder(64).push(Buffer.from('00000041', 'hex'))) as Error).message).toBe(
+      "packet length 65 outside libvirt's limits [28, 64]",
+    );
+  });
+
+  it('decodes the same packets however the stream is cut into chunks', () => {
+    const packets = [
+      encodePacket({ ...header, serial: 1 }),
+      encodePacket({ ...header, serial: 2 }, (w) => w.int(-2)),
+      encodePacket({ ...header, serial: 3 }, (w) => w.string('three', 16)),
+    ];
+    const stream = Buffer.concat(packets);
+    const decode = (cuts: number[]) => {
+      const d = new PacketDecoder();
+      const out = [];
+      let from = 0;
+      for (const to of [...cuts, stream.length]) {
+        out.push(...d.push(stream.subarray(from, to)));
+        from = to;
+      }
+      expect(d.pendingBytes, `cut at ${cuts}`).toBe(0);
+      return out.map((p) => `${p.header.serial}:${p.body.toString('hex')}`);
+    };
+    const expected = ['1:', '2:fffffffe', '3:0000000574687265650000' + '00'];
+    for (let i = 0; i <= stream.length; i++) {
+      for (let j = i; j <= stream.length; j += 3)
+        expect(decode([i, j]), `cut at ${i}, ${j}`).toEqual(expected);
+    }
+    for (let size = 1; size <= 8; size++) {
+      const cuts = Array.from({ length: Math.floor(stream.length / size) }, (_, k) => (k + 1) * size);
+      expect(decode(cuts), `chunks of ${size}`).toEqual(expected);
+    }
   });
 
   it('accepts packets of exactly the smallest and the largest legal length', () => {
@@ -89,5 +121,6 @@ describe('packet framing', () => {
   it("refuses to send a packet over the limit: the caller's argument, nothing is written", () => {
     const err = caught(() => encodePacket(header, (w) => w.opaqueFixed(Buffer.alloc(40), 40), 64));
     expect(isInvalidArgument(err)).toBe(true);
+    expect((err as Error).message).toBe('outgoing packet of 68 bytes exceeds 64');
   });
 });

@@ -157,6 +157,9 @@ describe('RPC client against the mock daemon', () => {
     const elapsed = Date.now() - started;
     expect(isInterrupted(err)).toBe(true);
     expect(isKeepaliveTimeout((err as LibvirtClientError).cause)).toBe(true);
+    expect(((err as LibvirtClientError).cause as Error).message).toMatch(
+      /^peer sent nothing for \d+ ms despite keepalive pings$/,
+    );
     const reasons: Error[] = [];
     c.onClose((reason) => reasons.push(reason));
     expect(reasons.map(isKeepaliveTimeout)).toEqual([true]);
@@ -221,7 +224,9 @@ describe('RPC client against the mock daemon', () => {
     );
     expect(await c.host.getHostname()).toBe('next');
     expect(logger.warn).not.toHaveBeenCalled();
-    expect(logger.debug).toHaveBeenCalledWith('late reply to abandoned call', expect.anything());
+    expect(logger.debug).toHaveBeenCalledWith('late reply to abandoned call', {
+      serial: (held[0] as MockCall).header.serial,
+    });
   });
 
   it('a deadline rejects with a timeout and leaves the connection usable', async () => {
