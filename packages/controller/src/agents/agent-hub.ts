@@ -44,6 +44,8 @@ export class AgentHub {
   readonly replica = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   private readonly sessions = new Map<string, AgentSession>();
   private readonly timers: NodeJS.Timeout[] = [];
+  /** Periodic work in flight (flush, sweep, poll): close() waits for it. */
+  private readonly periodic = new Set<Promise<void>>();
   private readonly unsubscribe: Array<() => void> = [];
   private flushing = false;
   private sweeping = false;
@@ -76,9 +78,9 @@ export class AgentHub {
     );
     const tick = Math.max(50, Math.min(250, Math.floor(config.heartbeatIntervalMs / 4)));
     this.every(tick, () => this.tick());
-    this.every(FLUSH_MS, () => void this.flushLastSeen());
-    this.every(SWEEP_MS, () => void this.sweep());
-    this.every(PENDING_POLL_MS, () => void this.pollPending());
+    this.every(FLUSH_MS, () => this.flushLastSeen());
+    this.every(SWEEP_MS, () => this.sweep());
+    this.every(PENDING_POLL_MS, () => this.pollPending());
   }
 
   /** The number of streams held here. */
@@ -129,12 +131,19 @@ export class AgentHub {
       ]);
       clearTimeout(timer);
       for (const t of this.timers) clearInterval(t);
+      await Promise.allSettled([...this.periodic]);
     })();
     return this.closing;
   }
 
-  private every(ms: number, run: () => void): void {
-    const timer = setInterval(run, ms);
+  /** Runs `run` every `ms`; close() waits for a run in flight (a sweep mid-transaction) before the database closes. */
+  private every(ms: number, run: () => Promise<void> | void): void {
+    const timer = setInterval(() => {
+      const running = Promise.resolve(run());
+      this.periodic.add(running);
+      const done = () => this.periodic.delete(running);
+      running.then(done, done);
+    }, ms);
     timer.unref();
     this.timers.push(timer);
   }
