@@ -1,10 +1,10 @@
-import { appendFile, mkdtemp, readFile, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { appendFile, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from '../../test/support/temp-dir.ts';
 import { CommandRecord, INTERRUPTED } from './command-record.ts';
 
-const tempFile = async () => join(await mkdtemp(join(tmpdir(), 'commands-')), 'commands.jsonl');
+const tempFile = async () => join(tempDir('commands-'), 'commands.jsonl');
 const failed = (code: string) => ({ status: 'failed' as const, error: { code, message: code } });
 
 describe('CommandRecord', () => {

@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from '../../test/support/temp-dir.ts';
 import { type AgentConfig, parseCommandLine } from './agent-config.ts';
 import { isConfigError } from './config-error.ts';
 import { helpText, OPTIONS } from './options.ts';
@@ -24,7 +25,7 @@ const problemsOf = (argv: string[], env: Record<string, string> = {}) => {
 };
 
 const caPem = (() => {
-  const dir = mkdtempSync(join(tmpdir(), 'ca-'));
+  const dir = tempDir('ca-');
   execFileSync(
     'openssl',
     [
@@ -157,7 +158,7 @@ describe('parseCommandLine', () => {
 
   it('bad addresses, fingerprints and CA files', () => {
     const missing = join(tmpdir(), 'no-such-ca.pem');
-    const notPem = join(mkdtempSync(join(tmpdir(), 'x-')), 'x.pem');
+    const notPem = join(tempDir('x-'), 'x.pem');
     writeFileSync(notPem, 'hello');
     expect(problemsOf(['--controller', 'nope', '--ca-sha256', 'abc'])).toEqual([
       '--controller (COCKPIT_AGENT_CONTROLLER): must be host:port (e.g. controller.example:8443 or [::1]:8443)',

@@ -1,8 +1,7 @@
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ConnectRequest, type HostSample, type Vm, VmState } from '@cockpit/proto';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from '../../test/support/temp-dir.ts';
 import { CursorStore } from '../journal/cursor-store.ts';
 import { Journal } from '../journal/journal.ts';
 import { SampleBuffer } from '../metrics/sample-buffer.ts';
@@ -35,7 +34,7 @@ const host = (atMs: number): HostSample => ({
 });
 
 async function setup() {
-  const dir = await mkdtemp(join(tmpdir(), 'sender-'));
+  const dir = tempDir('sender-');
   const { store, previous } = await CursorStore.open(join(dir, 'cursor.json'));
   const journal = new Journal({ cursors: store, previous, capacity: 1_000 });
   const buffer = new SampleBuffer({ maxSamples: 10_000, maxAgeMs: 3_600_000, batchSize: 1 });

@@ -1,8 +1,8 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Vm, VmRemovalReason, VmState } from '@cockpit/proto';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from '../../test/support/temp-dir.ts';
 import { CursorStore } from './cursor-store.ts';
 import { Journal } from './journal.ts';
 
@@ -21,7 +21,7 @@ const vm = (id: string, state: VmState = VmState.VM_STATE_RUNNING, extra: Partia
 });
 
 async function openJournal(capacity = 100, dir?: string) {
-  const folder = dir ?? (await mkdtemp(join(tmpdir(), 'journal-')));
+  const folder = dir ?? tempDir('journal-');
   const { store, previous } = await CursorStore.open(join(folder, 'cursor.json'), 50);
   return { journal: new Journal({ cursors: store, previous, capacity, now: () => 1000 }), folder };
 }
@@ -155,7 +155,7 @@ describe('CursorStore', () => {
   });
 
   it('writes the bound once per block, not per change', async () => {
-    const folder = await mkdtemp(join(tmpdir(), 'cursor-'));
+    const folder = tempDir('cursor-');
     const { store } = await CursorStore.open(join(folder, 'cursor.json'), 1000);
     expect(store.bound).toBe(1001);
     for (let c = 2; c <= 1001; c++) store.ensure(c);

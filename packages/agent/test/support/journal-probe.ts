@@ -1,13 +1,12 @@
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StateChange, Vm } from '@cockpit/proto';
 import { CursorStore } from '../../src/journal/cursor-store.ts';
 import { Journal } from '../../src/journal/journal.ts';
+import { tempDir } from './temp-dir.ts';
 
 /** A journal on a temporary cursor file, with helpers to read what it recorded about one VM. */
 export async function probeJournal(capacity = 10_000): Promise<{ journal: Journal; start: number }> {
-  const dir = await mkdtemp(join(tmpdir(), 'agent-journal-'));
+  const dir = tempDir('agent-journal-');
   const { store, previous } = await CursorStore.open(join(dir, 'cursor.json'));
   const journal = new Journal({ cursors: store, previous, capacity });
   return { journal, start: journal.head };

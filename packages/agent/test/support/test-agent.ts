@@ -1,5 +1,3 @@
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { PowerOperation, PowerOptions } from '../../src/driver/driver.ts';
@@ -12,6 +10,7 @@ import {
   createLogger,
   startAgent,
 } from '../../src/index.ts';
+import { tempDir } from './temp-dir.ts';
 
 /** A simulated hypervisor that counts the power calls it receives (to prove a command ran at most once). */
 export class CountingDriver extends SimulatedDriver {
@@ -40,7 +39,7 @@ export class LogCapture {
 export const testTicker = new SharedTicker(25);
 
 export async function tempStateDir(): Promise<string> {
-  return join(await mkdtemp(join(tmpdir(), 'agent-test-')), 'state');
+  return join(tempDir('agent-test-'), 'state');
 }
 
 export function testConfig(

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from './temp-dir.ts';
 
 export interface TestPki {
   dir: string;
@@ -14,7 +14,7 @@ export interface TestPki {
 
 /** A throwaway CA (P-256) and a server certificate for 127.0.0.1 and localhost signed by it. */
 export function makeTestPki(caName = 'cockpit-test-ca'): TestPki {
-  const dir = mkdtempSync(join(tmpdir(), 'agent-pki-'));
+  const dir = tempDir('agent-pki-');
   const ossl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' }).toString();
   const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
   ossl(

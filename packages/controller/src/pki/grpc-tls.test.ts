@@ -1,16 +1,16 @@
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from '../../test/support/temp-dir.ts';
 import { isGrpcTlsError, loadGrpcTls, serverNames } from './grpc-tls.ts';
 
 const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' }).toString();
 
 describe('the controller’s own CA for the gRPC listener', () => {
   it('creates a CA and a server certificate openssl accepts, keys 0600, and reuses them', () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'cockpit-pki-'));
+    const dataDir = tempDir('cockpit-pki-');
     const names = serverNames(['ctl.example', '10.0.0.5']);
     const first = loadGrpcTls({ dataDir, names, now: new Date() });
     const dir = join(dataDir, 'grpc-tls');
@@ -41,7 +41,7 @@ describe('the controller’s own CA for the gRPC listener', () => {
   });
 
   it('serves the operator’s files, with the CA appended when the chain lacks it', () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'cockpit-pki-'));
+    const dataDir = tempDir('cockpit-pki-');
     const own = loadGrpcTls({ dataDir, names: serverNames([]), now: new Date() });
     const dir = join(dataDir, 'grpc-tls');
     const chain = join(dataDir, 'leaf-only.pem');

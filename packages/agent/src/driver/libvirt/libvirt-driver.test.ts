@@ -1,9 +1,8 @@
-import { mkdtemp } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { expect, it } from 'vitest';
+import { tempDir } from '../../../test/support/temp-dir.ts';
 import { CursorStore } from '../../journal/cursor-store.ts';
 import { Journal } from '../../journal/journal.ts';
 import { createLogger } from '../../log/logger.ts';
@@ -27,9 +26,7 @@ it('retries an unreachable libvirtd with backoff until closed', async () => {
       done();
     },
   });
-  const { store, previous } = await CursorStore.open(
-    join(await mkdtemp(join(tmpdir(), 'lv-')), 'cursor.json'),
-  );
+  const { store, previous } = await CursorStore.open(join(tempDir('lv-'), 'cursor.json'));
   const driver = new LibvirtDriver({
     uri: `qemu+tcp://127.0.0.1:${port}/system`,
     resyncIntervalMs: 60_000,
