@@ -8,7 +8,6 @@ export default defineConfig({
     include: [
       'src/auth/**/*.test.ts',
       'src/routes/v1-auth-*.test.ts',
-      'src/routes/v1-users-password.test.ts',
     ],
     globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 30_000,
