@@ -5,10 +5,7 @@ import { defineConfig } from 'vitest/config';
 // biome-ignore lint/style/noDefaultExport: vitest reads the config from the default export.
 export default defineConfig({
   test: {
-    include: [
-      'src/auth/**/*.test.ts',
-      'src/routes/v1-auth-*.test.ts',
-    ],
+    include: ['src/auth/**/*.test.ts', 'src/routes/v1-auth-*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 120_000,
