@@ -37,7 +37,12 @@ describe('migrate', () => {
     const fresh = await createTestDatabase({ migrate: false });
     const clients = [0, 1, 2, 3].map(() => connect(fresh.url, { max: 2 }));
     try {
-      const results = await Promise.all(clients.map((c) => migrate(c)));
+      // A lock never released would hang here: fail in seconds, saying so, not at the test timeout.
+      const results = await withinMs(
+        Promise.all(clients.map((c) => migrate(c))),
+        20_000,
+        'all four replicas to finish migrating (one waiting on the migration lock for good?)',
+      );
       const all = (await bundledMigrations()).map((m) => m.version);
       // Exactly one replica applied everything; the others found nothing left to do.
       expect(results.filter((r) => r.applied.length > 0)).toEqual([{ applied: all }]);
@@ -116,3 +121,12 @@ describe('migrate', () => {
     });
   });
 });
+
+/** `promise`, or a failure naming what did not happen within `ms`. */
+function withinMs<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`waited ${ms} ms for ${what}`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
