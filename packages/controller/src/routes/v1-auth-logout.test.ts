@@ -30,6 +30,10 @@ describe.each(['server', 'embedded'] as const)('POST /api/v1/auth/logout (%s dat
       body: { refresh_token: other.refresh_token },
     });
     expect(otherRefresh.status).toBe(200);
+    // The audit row names the user whose session ended.
+    const [audited] = await t.sql<{ target: string | null }[]>`
+      select target from audit_log where path = '/api/v1/auth/logout' order by id desc limit 1`;
+    expect(audited?.target).toMatch(/^user:[0-9a-f-]{36}$/);
   });
 
   it('requires a bearer token', async () => {
@@ -65,6 +69,10 @@ describe('logout edge cases', () => {
       body: { refresh_token: admin.refresh_token },
     });
     expect(still.status).toBe(200);
+    // Nothing was revoked, so the audit rows name no target.
+    const targets = await t.sql<{ target: string | null }[]>`
+      select target from audit_log where path = '/api/v1/auth/logout' order by id desc limit 2`;
+    expect(targets.map((r) => r.target)).toEqual([null, null]);
   });
 
   it('answers 400 naming the field', async () => {
