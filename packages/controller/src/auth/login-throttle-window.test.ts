@@ -25,7 +25,8 @@ describe('login throttle window', () => {
     await decision.attempt.settle(false);
   }
   const failures = async (key: string) =>
-    (await db.sql<{ failures: number }[]>`select failures from login_throttle where key = ${key}`)[0]?.failures;
+    (await db.sql<{ failures: number }[]>`select failures from login_throttle where key = ${key}`)[0]
+      ?.failures;
 
   it('adds up failures within the window and starts over after a quiet window', async () => {
     await fail('192.0.2.1', 'Alice', at(0));
