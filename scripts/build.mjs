@@ -43,16 +43,17 @@ function newestMtime(path) {
   return newest;
 }
 
-/** Whether a target's dist/main.js is missing or older than a source or this script. */
-function isStale(target) {
-  const output = join(root, target.dir, 'dist/main.js');
-  if (!existsSync(output)) return true;
-  const built = statSync(output).mtimeMs;
-  const newest = Math.max(
+/** When a source or this script last changed: one walk of the source folders per build. */
+const newestSource = () =>
+  Math.max(
     statSync(fileURLToPath(import.meta.url)).mtimeMs,
     ...SOURCE_DIRS.map((d) => newestMtime(join(root, d))),
   );
-  return newest > built;
+
+/** Whether a target's dist/main.js is missing or older than `newest`. */
+function isStale(target, newest) {
+  const output = join(root, target.dir, 'dist/main.js');
+  return !existsSync(output) || newest > statSync(output).mtimeMs;
 }
 
 // Bare imports stay imports, except our workspace packages (TypeScript sources, bundled in).
@@ -98,8 +99,9 @@ async function buildTarget(target) {
  */
 export async function build(options = {}) {
   const built = [];
+  const newest = options.force ? 0 : newestSource();
   for (const target of TARGETS) {
-    if (!options.force && !isStale(target)) continue;
+    if (!options.force && !isStale(target, newest)) continue;
     await buildTarget(target);
     built.push(target.name);
   }
