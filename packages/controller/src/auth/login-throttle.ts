@@ -31,10 +31,15 @@ export const DEFAULT_THROTTLE_POLICY: ThrottlePolicy = {
   username: { free: 10, baseSeconds: 2, capSeconds: 60 },
 };
 
-/** An attempt whose process died before it settled stops counting as in flight after this long. */
-const IN_FLIGHT_TTL_MS = 60_000;
-/** How long an attempt waits for the earlier ones in flight to settle before it is refused. */
-const MAX_WAIT_MS = 15_000;
+/** How long attempts wait on each other; tests shorten them. */
+export interface ThrottleTiming {
+  /** An attempt whose process died before it settled stops counting as in flight after this long. */
+  inFlightTtlMs: number;
+  /** How long an attempt waits for the earlier ones in flight to settle before it is refused. */
+  maxWaitMs: number;
+}
+
+export const DEFAULT_THROTTLE_TIMING: ThrottleTiming = { inFlightTtlMs: 60_000, maxWaitMs: 15_000 };
 /** Advisory-lock namespace of the throttle counters (the two-int key space; migrations use the bigint one). */
 const LOCK_NAMESPACE = 0x7468;
 
@@ -77,10 +82,11 @@ export class LoginThrottle {
   constructor(
     private readonly sql: Sql,
     private readonly policy: ThrottlePolicy = DEFAULT_THROTTLE_POLICY,
+    private readonly timing: ThrottleTiming = DEFAULT_THROTTLE_TIMING,
   ) {}
 
   async claim(address: string, username: string, now: Date): Promise<ThrottleDecision> {
-    const giveUpAt = Date.now() + MAX_WAIT_MS;
+    const giveUpAt = Date.now() + this.timing.maxWaitMs;
     let pauseMs = 10;
     for (;;) {
       const outcome = await this.tryClaim(address, username, now);
@@ -95,7 +101,7 @@ export class LoginThrottle {
   private async tryClaim(address: string, username: string, now: Date): Promise<TryOutcome> {
     const keys = keysOf(address, username);
     const windowStart = new Date(now.getTime() - this.policy.windowSeconds * 1000);
-    const inFlightSince = new Date(now.getTime() - IN_FLIGHT_TTL_MS);
+    const inFlightSince = new Date(now.getTime() - this.timing.inFlightTtlMs);
     return (await this.sql.begin(async (tx) => {
       await lockCounters(tx, keys);
       const counters = await tx<
@@ -185,7 +191,7 @@ export class LoginThrottle {
       delete from login_throttle
       where last_failure_at < ${windowStart} and (blocked_until is null or blocked_until < ${now})`;
     await this
-      .sql`delete from login_attempts where started_at < ${new Date(now.getTime() - IN_FLIGHT_TTL_MS)}`;
+      .sql`delete from login_attempts where started_at < ${new Date(now.getTime() - this.timing.inFlightTtlMs)}`;
   }
 }
 
