@@ -1,7 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@cockpit/controller';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +13,7 @@ import {
 import { AgentProcess } from './support/agent-process.ts';
 import { type E2eController, startE2eController } from './support/e2e-controller.ts';
 import { createE2eDatabase, type E2eDatabase, killControllerConnections } from './support/e2e-database.ts';
+import { tempDir } from './support/temp-dir.ts';
 
 // The agent path end to end: a real libvirtd with QEMU guests (a harness host), the controller on a
 // fresh PostgreSQL database serving gRPC with its own CA, and the real `cockpit-agent` command joined
@@ -38,7 +37,7 @@ let ctl: E2eController;
 let hostId: string;
 let agent: AgentProcess;
 const agents: AgentProcess[] = [];
-const stateDir = join(mkdtempSync(join(tmpdir(), 'cockpit-e2e-agent-')), 'state');
+const stateDir = join(tempDir('cockpit-e2e-agent-'), 'state');
 const guests = new Map<string, string>();
 
 /** `cockpit-agent` flags for the harness host, as the join-token answer writes them (plus test settings). */
@@ -331,7 +330,7 @@ describe('the agent path, from libvirt to REST and back', () => {
 
 describe('tokens and credentials that must not register or feed a host', () => {
   const hostCount = async () => ((await ctl.api('GET', '/api/v1/hosts')).body.hosts as unknown[]).length;
-  const freshDir = () => join(mkdtempSync(join(tmpdir(), 'cockpit-e2e-bad-')), 'state');
+  const freshDir = () => join(tempDir('cockpit-e2e-bad-'), 'state');
 
   it('a wrong, a reused and an expired join token end the agent (exit 1) without a host', async () => {
     const count = await hostCount();

@@ -1,10 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createLogger, type RunningController, startController } from '@cockpit/controller';
 import type { E2eDatabase } from './e2e-database.ts';
+import { tempDir } from './temp-dir.ts';
 
 export const ADMIN_PASSWORD = 'e2e-admin-password-0123';
 
@@ -38,7 +36,7 @@ const freePort = (): Promise<number> =>
  * comes back where the agents look for it.
  */
 export async function startE2eController(db: E2eDatabase): Promise<E2eController> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'cockpit-e2e-'));
+  const dataDir = tempDir('cockpit-e2e-');
   const [httpPort, grpcPort] = [await freePort(), await freePort()];
   const env = {
     COCKPIT_DATA_DIR: dataDir,
