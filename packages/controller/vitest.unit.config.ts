@@ -8,6 +8,7 @@ export default defineConfig({
   test: {
     include: [
       'src/agents/message-reader.test.ts',
+      'src/auth/access-tokens.test.ts',
       'src/auth/passwords.test.ts',
       'src/auth/signing-keys.test.ts',
       'src/config/config.test.ts',
