@@ -7,6 +7,7 @@ import {
   type Hello,
   type HostInfo,
   type MessageStream,
+  type MetricsBatch,
   type SnapshotChunk,
   type StateBatch,
   type StateChange,
@@ -28,6 +29,10 @@ export const HELLO_TIMEOUT_MS = 15_000;
 export interface SessionHost {
   log: Logger;
   heartbeat: { intervalMs: number; deadlineMs: number };
+  /** The sampling period agents are told to use, ms. */
+  metricsIntervalMs: number;
+  /** Takes a batch of metric samples (buffered: never waits for the database). */
+  metrics(hostId: string, batch: MetricsBatch): void;
   /** Takes the host for this stream: its epoch and applied cursor; null when the host is gone. */
   takeStream(session: AgentSession, hello: Hello): Promise<{ epoch: number; appliedCursor: number } | null>;
   /** The session is over: unregistered, the host disconnected unless a newer stream holds it. */
@@ -124,7 +129,7 @@ export class AgentSession {
           appliedCursor: taken.appliedCursor,
           heartbeatIntervalMs: this.hub.heartbeat.intervalMs,
           heartbeatDeadlineMs: this.hub.heartbeat.deadlineMs,
-          metricsIntervalMs: 10_000,
+          metricsIntervalMs: this.hub.metricsIntervalMs,
           serverTimeMs: Date.now(),
         },
       });
@@ -196,8 +201,9 @@ export class AgentSession {
           await this.hub.commandUpdate(this.hostId, message.value);
           return true;
         case 'heartbeat':
+          return true;
         case 'metrics':
-          // Metric samples wait for the metrics store (next issue); any message proves the agent alive.
+          this.hub.metrics(this.hostId, message.value);
           return true;
         default:
           return this.protocolError(`unexpected ${message?.$case ?? 'empty message'} after Hello`);
