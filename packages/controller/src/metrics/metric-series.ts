@@ -46,9 +46,11 @@ export async function readSeries(
     oldestMs: number;
   },
 ): Promise<SeriesPoint[]> {
-  const columns = q.metrics.flatMap((m) =>
-    q.tier === 'raw' ? [`avg(${m.name})`, `max(${m.name})`] : [`avg(${m.name}_avg)`, `max(${m.name}_max)`],
-  );
+  const columns = q.metrics
+    .flatMap((m) =>
+      q.tier === 'raw' ? [`avg(${m.name})`, `max(${m.name})`] : [`avg(${m.name}_avg)`, `max(${m.name}_max)`],
+    )
+    .map((aggregate) => `${aggregate}::real`); // as stored: 7 significant digits, printed shortest
   const rows = await sql.unsafe<Array<{ t: Date } & Record<string, number | null>>>(
     `select date_bin($4::interval, at, timestamptz 'epoch') as t, ${columns.map((c, i) => `${c} as v${i}`).join(', ')}
      from ${tableOf(q.subject, q.tier)}

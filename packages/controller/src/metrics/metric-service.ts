@@ -9,9 +9,12 @@ export interface SeriesRequest {
   subject: Subject;
   /** The VM's or host's id, lower-case. */
   id: string;
-  fromMs: number;
-  toMs: number;
-  stepMs: number;
+  /** Default: an hour before `toMs`. */
+  fromMs?: number;
+  /** Default: now. */
+  toMs?: number;
+  /** Default: the smallest of DEFAULT_STEPS giving at most 1,000 points. */
+  stepMs?: number;
   /** Metric names (METRICS_OF[subject]); empty: all of them. */
   metrics: readonly string[];
 }
@@ -32,6 +35,16 @@ export interface MetricService {
   series(request: SeriesRequest): Promise<Series>;
 }
 
+const HOUR = 3_600_000;
+/** Steps a series gets when none is asked for: the smallest giving at most 1,000 points. */
+const DEFAULT_STEPS_S = [10, 30, 60, 300, 900, 1800, 3600, 10_800, 21_600, 43_200, 86_400];
+
+function defaultStep(rangeMs: number): number {
+  const seconds =
+    DEFAULT_STEPS_S.find((s) => rangeMs / (s * 1000) <= 1000) ?? Math.ceil(rangeMs / 1000 / 1000);
+  return seconds * 1000;
+}
+
 export function createMetricService(deps: {
   sql: Sql;
   clock: Clock;
@@ -42,7 +55,11 @@ export function createMetricService(deps: {
   const { sql, clock, retention } = deps;
   return {
     async series(request) {
-      const { subject, id, stepMs } = request;
+      const { subject, id } = request;
+      const nowMs = clock.now().getTime();
+      const requestedTo = request.toMs ?? nowMs;
+      const requestedFrom = request.fromMs ?? requestedTo - HOUR;
+      const stepMs = request.stepMs ?? defaultStep(requestedTo - requestedFrom);
       const known = METRICS_OF[subject];
       const unknown = request.metrics.filter((name) => !known.some((m) => m.name === name));
       if (unknown.length > 0) {
@@ -58,8 +75,9 @@ export function createMetricService(deps: {
       const metrics =
         request.metrics.length === 0 ? known : known.filter((m) => request.metrics.includes(m.name));
       // Points start at whole steps: `from` is moved back to the start of its step.
-      const fromMs = floorTo(request.fromMs, stepMs);
-      const toMs = request.toMs;
+      const fromMs = floorTo(requestedFrom, stepMs);
+      const toMs = requestedTo;
+      if (fromMs >= toMs) throw new ServiceError('invalid_argument', '`from` must be before `to`');
       const points = Math.ceil((toMs - fromMs) / stepMs);
       if (points > MAX_POINTS) {
         throw new ServiceError(
@@ -71,7 +89,6 @@ export function createMetricService(deps: {
       const [exists] = await sql`select 1 from ${table} where id = ${id}`;
       if (exists === undefined)
         throw new ServiceError('not_found', `no ${subject === 'vm' ? 'VM' : 'host'} ${id}`);
-      const nowMs = clock.now().getTime();
       const tier = pickTier(stepMs, fromMs, nowMs, retention);
       // A step finer than the tier's buckets would split buckets: read at the tier's width instead.
       const readStep = Math.max(stepMs, TIERS[tier].bucketMs);
