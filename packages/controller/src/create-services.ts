@@ -22,6 +22,7 @@ import type { Notifier } from './notifier/notifier.ts';
 import { createPostgresNotifier } from './notifier/postgres-notifier.ts';
 import { createOperationService, type OperationService } from './operations/operation-service.ts';
 import { type GrpcTls, loadGrpcTls, serverNames } from './pki/grpc-tls.ts';
+import { RequestDurations } from './prometheus/request-durations.ts';
 import { createRetention, type Retention } from './retention/retention.ts';
 import { ensureAdminUser } from './users/ensure-admin-user.ts';
 import { createUserService, type UserService } from './users/user-service.ts';
@@ -65,6 +66,8 @@ export interface Services {
   metricIngest: MetricIngest;
   /** Rollups, retention and partitions of the metric tables (every minute, one replica). */
   metricMaintenance: MetricMaintenance;
+  /** How long the HTTP API takes to answer (the histogram of /metrics). */
+  requestDurations: RequestDurations;
 }
 
 export interface CreateServicesOptions extends AuthOptions {
@@ -205,6 +208,7 @@ export async function createServices(
       }),
       metricIngest,
       metricMaintenance,
+      requestDurations: new RequestDurations(),
     };
     metricIngest.start();
     agents.start();

@@ -88,6 +88,19 @@ export class AgentHub {
     this.every(PENDING_POLL_MS, () => this.pollPending());
   }
 
+  /** The streams held here, for /metrics: how far behind its agent's journal each host is, how long silent. */
+  streams(): Array<{ hostId: string; appliedCursor: number; journalHead: number; silentMs: number }> {
+    const now = performance.now();
+    return [...this.sessions.values()]
+      .filter((s) => s.epoch > 0 && !s.isEnded)
+      .map((s) => ({
+        hostId: s.hostId,
+        appliedCursor: s.appliedCursor,
+        journalHead: s.journalHead,
+        silentMs: now - s.lastReceived,
+      }));
+  }
+
   /** The number of streams held here. */
   get size(): number {
     return this.sessions.size;

@@ -69,6 +69,9 @@ export class AgentSession {
   lastSent = performance.now();
   /** Wall-clock time of the last message from the agent (for hosts.last_seen_at). */
   lastReceivedAt = new Date();
+  /** The newest cursor the agent says its journal holds (Hello, heartbeats), and the last one applied here. */
+  journalHead = 0;
+  appliedCursor = 0;
   private pendingWrites = 0;
   private ended = false;
   private snapshot: SnapshotBuffer | undefined;
@@ -111,6 +114,8 @@ export class AgentSession {
         return;
       }
       this.epoch = taken.epoch;
+      this.appliedCursor = taken.appliedCursor;
+      this.journalHead = Math.max(first.journalHead, taken.appliedCursor);
       this.log.info(
         {
           epoch: taken.epoch,
@@ -201,6 +206,7 @@ export class AgentSession {
           await this.hub.commandUpdate(this.hostId, message.value);
           return true;
         case 'heartbeat':
+          this.journalHead = Math.max(this.journalHead, message.value.journalHead);
           return true;
         case 'metrics':
           this.hub.metrics(this.hostId, message.value);
@@ -272,6 +278,8 @@ export class AgentSession {
   private async applied(outcome: ApplyOutcome): Promise<boolean> {
     switch (outcome.kind) {
       case 'applied':
+        this.appliedCursor = outcome.cursor;
+        this.journalHead = Math.max(this.journalHead, outcome.cursor);
         await this.send({ $case: 'ack', value: { cursor: outcome.cursor } });
         return true;
       case 'replaced':
