@@ -89,7 +89,9 @@ export function createMetricService(deps: {
       const [exists] = await sql`select 1 from ${table} where id = ${id}`;
       if (exists === undefined)
         throw new ServiceError('not_found', `no ${subject === 'vm' ? 'VM' : 'host'} ${id}`);
-      const tier = pickTier(stepMs, fromMs, nowMs, retention);
+      // Chosen by the `from` asked (not the one moved back to a whole step): a day's series at a 24-hour
+      // raw retention is read from raw samples.
+      const tier = pickTier(stepMs, requestedFrom, nowMs, retention);
       // A step finer than the tier's buckets would split buckets: read at the tier's width instead.
       const readStep = Math.max(stepMs, TIERS[tier].bucketMs);
       return {
