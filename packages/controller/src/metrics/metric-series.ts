@@ -51,15 +51,18 @@ export async function readSeries(
       q.tier === 'raw' ? [`avg(${m.name})`, `max(${m.name})`] : [`avg(${m.name}_avg)`, `max(${m.name}_max)`],
     )
     .map((aggregate) => `${aggregate}::real`); // as stored: 7 significant digits, printed shortest
-  const rows = await sql.unsafe<Array<{ t: Date } & Record<string, number | null>>>(
-    `select date_bin($4::interval, at, timestamptz 'epoch') as t, ${columns.map((c, i) => `${c} as v${i}`).join(', ')}
+  // The step's start as unix ms in a float8: a number to read, cheaper than a timestamp to parse (a day at
+  // 10 s is 8,640 rows).
+  const rows = await sql.unsafe<Array<{ t: number } & Record<string, number | null>>>(
+    `select (extract(epoch from date_bin($4::interval, at, timestamptz 'epoch')) * 1000)::float8 as t,
+            ${columns.map((c, i) => `${c} as v${i}`).join(', ')}
      from ${tableOf(q.subject, q.tier)}
      where ${q.subject}_id = $1 and at >= greatest($2::timestamptz, $5::timestamptz) and at < $3
      group by 1 order by 1`,
     [q.id, new Date(q.fromMs), new Date(q.toMs), `${q.stepMs / 1000} seconds`, new Date(q.oldestMs)],
   );
   return rows.map((row) => ({
-    atMs: row.t.getTime(),
+    atMs: Number(row.t),
     values: q.metrics.map((_, i) => ({
       avg: numberOrNull(row[`v${2 * i}`]),
       max: numberOrNull(row[`v${2 * i + 1}`]),
