@@ -237,6 +237,35 @@ describe('the agent path, from libvirt to REST and back', () => {
     expect(await domstate('g1')).toBe('running');
   });
 
+  it('samples the running guest: its CPU time moves and the REST series shows non-zero CPU', async () => {
+    const id = guests.get('g1') ?? '';
+    type Series = {
+      tier: string;
+      series: Array<{ unit: string; points: Array<{ avg: number; max: number }> }>;
+    };
+    const series = await waitFor(
+      async () => {
+        const from = new Date(Date.now() - 120_000).toISOString();
+        const res = await ctl.api<Series>(
+          'GET',
+          `/api/v1/vms/${id}/metrics?from=${from}&step=2s&metrics=cpu_percent`,
+        );
+        return res.body.series?.[0]?.points.some((p) => p.avg > 0) === true ? res.body : undefined;
+      },
+      {
+        what: 'a sample of g1 with CPU above 0 in GET /api/v1/vms/:id/metrics',
+        timeoutMs: 60_000,
+        intervalMs: 500,
+      },
+    );
+    expect(series.tier).toBe('raw');
+    expect(series.series[0]?.unit).toBe('percent');
+    for (const p of series.series[0]?.points ?? []) {
+      expect(p.avg).toBeGreaterThanOrEqual(0);
+      expect(p.max).toBeLessThanOrEqual(100);
+    }
+  });
+
   it('shows a change made with virsh through REST', async () => {
     const id = guests.get('g1') ?? '';
     await virsh(host.uri, 'suspend', 'g1');

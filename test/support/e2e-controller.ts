@@ -46,6 +46,8 @@ export async function startE2eController(db: E2eDatabase): Promise<E2eController
     COCKPIT_JWT_SECRET: randomBytes(32).toString('hex'),
     COCKPIT_ADMIN_PASSWORD: ADMIN_PASSWORD,
     COCKPIT_LOG_LEVEL: process.env.E2E_CONTROLLER_LOG_LEVEL ?? 'warn',
+    // Agents sample every 2 s, so a guest's CPU shows in its series within seconds.
+    COCKPIT_METRICS_INTERVAL_MS: '2000',
   };
   let token = '';
   let running: RunningController | undefined;

@@ -1,5 +1,7 @@
 // @cockpit/agent: the node agent as a library (the `cockpit-agent` command is a thin wrapper of it), so
 // tests and the scale benchmark can run many agents in one process.
+// Re-exported: how a sample's present_fields bits are read lives with the wire types.
+export { HOST_FIELDS, hostValue, VM_FIELDS, vmValue } from '@cockpit/proto';
 export {
   type AgentHandle,
   type AgentOptions,
@@ -40,5 +42,4 @@ export {
   type MetricsConfig,
 } from './metrics/metrics-config.ts';
 export { isMetricsEndpointError, MetricsEndpointError } from './metrics/metrics-endpoint.ts';
-export { HOST_FIELDS, hostValue, VM_FIELDS, vmValue } from './metrics/sample-fields.ts';
 export { AGENT_VERSION } from './version.ts';

@@ -8,6 +8,7 @@ import { type RunningGrpcServer, serveGrpc } from './grpc/grpc-server.ts';
 import type { AppEnv } from './http/app-env.ts';
 import { createApp } from './http/create-app.ts';
 import { type RunningServer, serveHttp } from './http/serve.ts';
+import { createMetricsApp } from './prometheus/metrics-endpoint.ts';
 
 export interface StartControllerOptions extends CreateServicesOptions {
   /** Environment variables to configure from (default `process.env`). */
@@ -25,6 +26,8 @@ export interface RunningController {
   app: OpenAPIHono<AppEnv>;
   /** The agents' gRPC service being served: `host:port` as bound, and the address agents are told to dial. */
   grpc: { address: string; port: number; advertisedAddress: string };
+  /** Where Prometheus scrapes this controller (undefined: COCKPIT_METRICS_LISTEN=off). */
+  metricsUrl?: string;
   /** Set when the controller runs on its embedded PGlite. */
   embedded?: EmbeddedDatabase;
   /** Stops serving (requests in flight finish), then closes the services and the database. */
@@ -49,17 +52,28 @@ export async function startController(options: StartControllerOptions = {}): Pro
       config.grpc.advertiseAddress ?? defaultAdvertisedAddress(config.grpc.host, grpc.port);
     core.services.agentEndpoint.address = advertisedAddress;
     let server: RunningServer;
+    let metricsServer: RunningServer | undefined;
     try {
       server = await serveHttp(app.fetch, config.http);
     } catch (err) {
       await grpc.close(0);
       throw err;
     }
+    const metricsListen = config.metrics.listen;
+    if (typeof metricsListen === 'object') {
+      try {
+        metricsServer = await serveHttp(createMetricsApp(core.services).fetch, metricsListen);
+      } catch (err) {
+        await Promise.all([server.close(0), grpc.close(0)]);
+        throw err;
+      }
+    }
     log.info(
       {
         url: server.url,
         docs: `${server.url}/docs`,
         grpc: grpc.address,
+        metrics: metricsServer === undefined ? undefined : `${metricsServer.url}/metrics`,
         agentsDial: advertisedAddress,
         tls: core.services.grpcTls === null ? 'plaintext' : 'tls',
         caSha256: core.services.grpcTls?.caFingerprint,
@@ -72,10 +86,15 @@ export async function startController(options: StartControllerOptions = {}): Pro
       services: core.services,
       app,
       grpc: { address: grpc.address, port: grpc.port, advertisedAddress },
+      metricsUrl: metricsListen === 'off' ? undefined : `${metricsServer?.url ?? server.url}/metrics`,
       embedded: core.embedded,
       close: async () => {
         // In flight get the grace period; then their connections are closed.
-        await Promise.all([server.close(config.shutdownGraceMs), grpc.close(config.shutdownGraceMs)]);
+        await Promise.all([
+          server.close(config.shutdownGraceMs),
+          grpc.close(config.shutdownGraceMs),
+          metricsServer?.close(config.shutdownGraceMs),
+        ]);
         await core.close();
       },
     };

@@ -14,11 +14,15 @@ import { type OpenDatabase, openDatabase } from './database/open-database.ts';
 import type { Sql } from './database/sql.ts';
 import { type AgentEndpoint, createHostService, type HostService } from './hosts/host-service.ts';
 import { createLogger } from './log.ts';
+import { MetricIngest } from './metrics/metric-ingest.ts';
+import { createMetricMaintenance, type MetricMaintenance } from './metrics/metric-maintenance.ts';
+import { createMetricService, type MetricService } from './metrics/metric-service.ts';
 import { createInProcessNotifier } from './notifier/in-process-notifier.ts';
 import type { Notifier } from './notifier/notifier.ts';
 import { createPostgresNotifier } from './notifier/postgres-notifier.ts';
 import { createOperationService, type OperationService } from './operations/operation-service.ts';
 import { type GrpcTls, loadGrpcTls, serverNames } from './pki/grpc-tls.ts';
+import { RequestDurations } from './prometheus/request-durations.ts';
 import { createRetention, type Retention } from './retention/retention.ts';
 import { ensureAdminUser } from './users/ensure-admin-user.ts';
 import { createUserService, type UserService } from './users/user-service.ts';
@@ -56,6 +60,14 @@ export interface Services {
   retention: Retention;
   /** Requests refused before they reached anyone (counted, not audited one row each). */
   refusals: RefusalCounter;
+  /** Performance samples: written as agents send them, rolled up and pruned, read as series. */
+  metrics: MetricService;
+  /** Takes agents' samples off their streams into the raw tables (batched). */
+  metricIngest: MetricIngest;
+  /** Rollups, retention and partitions of the metric tables (every minute, one replica). */
+  metricMaintenance: MetricMaintenance;
+  /** How long the HTTP API takes to answer (the histogram of /metrics). */
+  requestDurations: RequestDurations;
 }
 
 export interface CreateServicesOptions extends AuthOptions {
@@ -100,9 +112,14 @@ export async function createServices(
   let notifier: Notifier | undefined;
   let agents: AgentHub | undefined;
   let retention: Retention | undefined;
+  let metricIngest: MetricIngest | undefined;
+  let metricMaintenance: MetricMaintenance | undefined;
   const close = async () => {
     await retention?.stop();
+    await metricMaintenance?.stop();
     await agents?.close();
+    // After the streams: what they sent last is written before the database closes.
+    await metricIngest?.stop();
     await notifier?.close();
     await database?.close();
   };
@@ -145,7 +162,24 @@ export async function createServices(
       crossReplica === 'postgres' ? await createPostgresNotifier(sql, log) : createInProcessNotifier(log);
     const commands = createCommandService({ sql, clock, notifier, log });
     const ingest = createSyncIngest({ sql, clock, log });
-    agents = new AgentHub({ sql, clock, log, notifier, ingest, commands, config: config.agents });
+    metricIngest = new MetricIngest({
+      sql,
+      clock,
+      log,
+      retention: config.metrics.retention,
+      latestStaleMs: Math.max(30_000, 3 * config.metrics.intervalMs),
+    });
+    metricMaintenance = createMetricMaintenance({ sql, clock, log, retention: config.metrics.retention });
+    agents = new AgentHub({
+      sql,
+      clock,
+      log,
+      notifier,
+      ingest,
+      commands,
+      metrics: metricIngest,
+      config: { ...config.agents, metricsIntervalMs: config.metrics.intervalMs },
+    });
     retention = createRetention({ sql, clock, log, days: config.retentionDays });
     const services: Services = {
       config,
@@ -166,9 +200,20 @@ export async function createServices(
       agentEndpoint,
       retention,
       refusals: createRefusalCounter({ log }),
+      metrics: createMetricService({
+        sql,
+        clock,
+        retention: config.metrics.retention,
+        intervalMs: config.metrics.intervalMs,
+      }),
+      metricIngest,
+      metricMaintenance,
+      requestDurations: new RequestDurations(),
     };
+    metricIngest.start();
     agents.start();
     retention.start();
+    metricMaintenance.start();
     // Keys, the CA, the first password and the database are all in place: none readable by others.
     makePrivate(config.dataDir);
     return { services, embedded, close };

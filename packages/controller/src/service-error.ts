@@ -36,6 +36,8 @@ export const SERVICE_ERROR_CODES = [
   'vm_already_paused',
   'host_disconnected',
   'operation_in_progress',
+  /** A metric series would hold more points than a request may ask for. */
+  'too_many_points',
 ] as const;
 
 export type ServiceErrorCode = (typeof SERVICE_ERROR_CODES)[number];

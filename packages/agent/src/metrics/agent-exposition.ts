@@ -1,6 +1,5 @@
-import type { HostSample } from '@cockpit/proto';
+import { type HostSample, type HostValueField, hostValue, type VmValueField, vmValue } from '@cockpit/proto';
 import { PrometheusText } from './prometheus-text.ts';
-import { type HostValueField, hostValue, type VmValueField, vmValue } from './sample-fields.ts';
 import type { LatestSamples } from './sampler.ts';
 
 /** Everything the agent's /metrics shows, gathered at the moment of the scrape. */

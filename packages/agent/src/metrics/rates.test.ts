@@ -1,9 +1,8 @@
-import type { VmSample } from '@cockpit/proto';
+import { hostValue, type VmSample, type VmValueField, vmValue } from '@cockpit/proto';
 import { describe, expect, it } from 'vitest';
 import type { CounterReading, HostCounters, VmCounters } from './counters.ts';
 import { RateTracker } from './rate-tracker.ts';
 import { maxGapFor } from './rates.ts';
-import { hostValue, type VmValueField, vmValue } from './sample-fields.ts';
 
 // The reset rules on plain numbers: a rate has a value only between two readings of the same life of the
 // counters, close enough in time, with nothing gone backwards; never negative, never a spike.

@@ -1,6 +1,5 @@
-import type { HostSample, VmSample } from '@cockpit/proto';
+import { HOST_FIELDS, type HostSample, VM_FIELDS, type VmSample, type VmValueField } from '@cockpit/proto';
 import type { DiskCounters, HostCounters, NetCounters, VmCounters } from './counters.ts';
-import { HOST_FIELDS, VM_FIELDS, type VmValueField } from './sample-fields.ts';
 
 /** A previous reading, the baseline of the next rates. */
 export interface Baseline<T> {

@@ -1,8 +1,8 @@
+import { vmValue } from '@cockpit/proto';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { CounterReading, CounterSource } from './counters.ts';
 import { SampleBuffer } from './sample-buffer.ts';
-import { vmValue } from './sample-fields.ts';
 import { Sampler } from './sampler.ts';
 
 // The sampler on a fake clock: slots at whole multiples of the period, a period from the controller,

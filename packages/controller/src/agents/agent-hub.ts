@@ -12,6 +12,7 @@ import type { Sql } from '../database/sql.ts';
 import { disconnectSilentHosts, releaseStream, takeStream, touchLastSeen } from '../hosts/host-queries.ts';
 import type { HostDriver } from '../hosts/host-schema.ts';
 import type { AuthenticatedHost } from '../hosts/host-service.ts';
+import type { MetricIngest } from '../metrics/metric-ingest.ts';
 import type { Notifier } from '../notifier/notifier.ts';
 import { AgentSession, type FailCall, type SessionHost } from './agent-session.ts';
 import type { SyncIngest } from './sync-ingest.ts';
@@ -30,7 +31,9 @@ export interface AgentHubDeps {
   notifier: Notifier;
   ingest: SyncIngest;
   commands: CommandService;
-  config: AgentsConfig;
+  /** Where the agents' metric samples go. */
+  metrics: Pick<MetricIngest, 'accept'>;
+  config: AgentsConfig & { metricsIntervalMs: number };
 }
 
 /**
@@ -60,6 +63,8 @@ export class AgentHub {
     this.sessionHost = {
       log: deps.log,
       heartbeat: { intervalMs: deps.config.heartbeatIntervalMs, deadlineMs: deps.config.heartbeatDeadlineMs },
+      metricsIntervalMs: deps.config.metricsIntervalMs,
+      metrics: (hostId, batch) => deps.metrics.accept(hostId, batch),
       takeStream: (session, hello) => this.takeStream(session, hello),
       released: (session) => this.released(session),
       applyBatch: (owner, batch) => deps.ingest.applyBatch(owner, batch.changes),
@@ -81,6 +86,19 @@ export class AgentHub {
     this.every(FLUSH_MS, () => this.flushLastSeen());
     this.every(SWEEP_MS, () => this.sweep());
     this.every(PENDING_POLL_MS, () => this.pollPending());
+  }
+
+  /** The streams held here, for /metrics: how far behind its agent's journal each host is, how long silent. */
+  streams(): Array<{ hostId: string; appliedCursor: number; journalHead: number; silentMs: number }> {
+    const now = performance.now();
+    return [...this.sessions.values()]
+      .filter((s) => s.epoch > 0 && !s.isEnded)
+      .map((s) => ({
+        hostId: s.hostId,
+        appliedCursor: s.appliedCursor,
+        journalHead: s.journalHead,
+        silentMs: now - s.lastReceived,
+      }));
   }
 
   /** The number of streams held here. */

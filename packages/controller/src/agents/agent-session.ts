@@ -7,6 +7,7 @@ import {
   type Hello,
   type HostInfo,
   type MessageStream,
+  type MetricsBatch,
   type SnapshotChunk,
   type StateBatch,
   type StateChange,
@@ -28,6 +29,10 @@ export const HELLO_TIMEOUT_MS = 15_000;
 export interface SessionHost {
   log: Logger;
   heartbeat: { intervalMs: number; deadlineMs: number };
+  /** The sampling period agents are told to use, ms. */
+  metricsIntervalMs: number;
+  /** Takes a batch of metric samples (buffered: never waits for the database). */
+  metrics(hostId: string, batch: MetricsBatch): void;
   /** Takes the host for this stream: its epoch and applied cursor; null when the host is gone. */
   takeStream(session: AgentSession, hello: Hello): Promise<{ epoch: number; appliedCursor: number } | null>;
   /** The session is over: unregistered, the host disconnected unless a newer stream holds it. */
@@ -64,6 +69,9 @@ export class AgentSession {
   lastSent = performance.now();
   /** Wall-clock time of the last message from the agent (for hosts.last_seen_at). */
   lastReceivedAt = new Date();
+  /** The newest cursor the agent says its journal holds (Hello, heartbeats), and the last one applied here. */
+  journalHead = 0;
+  appliedCursor = 0;
   private pendingWrites = 0;
   private ended = false;
   private snapshot: SnapshotBuffer | undefined;
@@ -106,6 +114,8 @@ export class AgentSession {
         return;
       }
       this.epoch = taken.epoch;
+      this.appliedCursor = taken.appliedCursor;
+      this.journalHead = Math.max(first.journalHead, taken.appliedCursor);
       this.log.info(
         {
           epoch: taken.epoch,
@@ -124,7 +134,7 @@ export class AgentSession {
           appliedCursor: taken.appliedCursor,
           heartbeatIntervalMs: this.hub.heartbeat.intervalMs,
           heartbeatDeadlineMs: this.hub.heartbeat.deadlineMs,
-          metricsIntervalMs: 10_000,
+          metricsIntervalMs: this.hub.metricsIntervalMs,
           serverTimeMs: Date.now(),
         },
       });
@@ -196,8 +206,10 @@ export class AgentSession {
           await this.hub.commandUpdate(this.hostId, message.value);
           return true;
         case 'heartbeat':
+          this.journalHead = Math.max(this.journalHead, message.value.journalHead);
+          return true;
         case 'metrics':
-          // Metric samples wait for the metrics store (next issue); any message proves the agent alive.
+          this.hub.metrics(this.hostId, message.value);
           return true;
         default:
           return this.protocolError(`unexpected ${message?.$case ?? 'empty message'} after Hello`);
@@ -266,6 +278,8 @@ export class AgentSession {
   private async applied(outcome: ApplyOutcome): Promise<boolean> {
     switch (outcome.kind) {
       case 'applied':
+        this.appliedCursor = outcome.cursor;
+        this.journalHead = Math.max(this.journalHead, outcome.cursor);
         await this.send({ $case: 'ack', value: { cursor: outcome.cursor } });
         return true;
       case 'replaced':

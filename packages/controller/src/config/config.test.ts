@@ -38,7 +38,62 @@ describe('loadConfig', () => {
       agents: { heartbeatIntervalMs: 1000, heartbeatDeadlineMs: 5000 },
       retentionDays: 90,
       shutdownGraceMs: 10_000,
+      metrics: {
+        intervalMs: 10_000,
+        retention: { raw: 24 * 3600_000, '1m': 7 * 24 * 3600_000, '1h': 90 * 24 * 3600_000 },
+        listen: 'api',
+        token: undefined,
+      },
     });
+  });
+
+  it('reads the metrics variables: period, retention per tier, where /metrics listens and its token', () => {
+    const config = loadConfig(
+      {
+        COCKPIT_METRICS_INTERVAL_MS: '5000',
+        COCKPIT_METRICS_RAW_RETENTION_HOURS: '48',
+        COCKPIT_METRICS_1M_RETENTION_DAYS: '14',
+        COCKPIT_METRICS_1H_RETENTION_DAYS: '365',
+        COCKPIT_METRICS_LISTEN: '[::1]:9481',
+        COCKPIT_METRICS_TOKEN: 'a-static-token-0123456789',
+      },
+      '/srv',
+    );
+    expect(config.metrics).toEqual({
+      intervalMs: 5000,
+      retention: { raw: 48 * 3600_000, '1m': 14 * 24 * 3600_000, '1h': 365 * 24 * 3600_000 },
+      listen: { host: '::1', port: 9481 },
+      token: 'a-static-token-0123456789',
+    });
+    expect(loadConfig({ COCKPIT_METRICS_LISTEN: 'off' }, '/srv').metrics.listen).toBe('off');
+    expect(loadConfig({ COCKPIT_METRICS_LISTEN: ':9481' }, '/srv').metrics.listen).toEqual({
+      host: '::',
+      port: 9481,
+    });
+    let problems: unknown;
+    try {
+      loadConfig(
+        {
+          COCKPIT_METRICS_INTERVAL_MS: '10',
+          COCKPIT_METRICS_RAW_RETENTION_HOURS: '0',
+          COCKPIT_METRICS_LISTEN: 'everywhere',
+          COCKPIT_METRICS_TOKEN: 'short',
+        },
+        '/srv',
+      );
+    } catch (err) {
+      problems = (err as { problems: unknown }).problems;
+    }
+    expect(problems).toEqual([
+      { variable: 'COCKPIT_METRICS_INTERVAL_MS', message: 'must be at least 1000' },
+      { variable: 'COCKPIT_METRICS_RAW_RETENTION_HOURS', message: 'must be at least 1' },
+      {
+        variable: 'COCKPIT_METRICS_LISTEN',
+        message:
+          'must be host:port (e.g. 127.0.0.1:9481, [::1]:9481, :9481 for every address), or api (the default: beside the REST API)',
+      },
+      { variable: 'COCKPIT_METRICS_TOKEN', message: 'must be at least 16 characters (a random token)' },
+    ]);
   });
 
   it('reads the gRPC listener and heartbeat variables', () => {

@@ -6,6 +6,7 @@ import { MIN_SECRET_BYTES } from '../auth/signing-keys.ts';
 import { CodedError } from '../coded-error.ts';
 import { DEFAULT_STATEMENT_TIMEOUT_MS } from '../database/connect.ts';
 import { parseTrustedProxies } from '../http/trusted-proxies.ts';
+import { parseListenAddress } from './listen-address.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -50,6 +51,7 @@ export interface Config {
   agents: AgentsConfig;
   /** Audit entries and dead refresh tokens older than this many days are deleted (COCKPIT_RETENTION_DAYS). */
   retentionDays: number;
+  metrics: MetricsConfig;
   /**
    * How long requests in flight may finish after SIGTERM/SIGINT (COCKPIT_SHUTDOWN_GRACE_MS); then
    * connections are closed, and a few seconds later the process exits whatever is still running.
@@ -81,6 +83,21 @@ export interface AgentsConfig {
   heartbeatDeadlineMs: number;
 }
 
+/** Performance samples (issue 10): how often agents sample, how long each tier is kept, and /metrics. */
+export interface MetricsConfig {
+  /** The sampling period agents are told (Welcome.metrics_interval_ms), ms (COCKPIT_METRICS_INTERVAL_MS). */
+  intervalMs: number;
+  /** How long each tier is kept, ms (COCKPIT_METRICS_RAW_RETENTION_HOURS, _1M_RETENTION_DAYS, _1H_RETENTION_DAYS). */
+  retention: { raw: number; '1m': number; '1h': number };
+  /**
+   * Where the Prometheus /metrics is served (COCKPIT_METRICS_LISTEN): `api` on the REST API's listener
+   * (the default), its own `host:port`, or `off`.
+   */
+  listen: 'api' | 'off' | { host: string; port: number };
+  /** A static bearer token /metrics requires (COCKPIT_METRICS_TOKEN); undefined: none, like other exporters. */
+  token?: string;
+}
+
 /** A configuration that cannot start: every bad variable, each with what is wrong with it. */
 export class ConfigError extends CodedError<'invalid_config'> {
   constructor(readonly problems: ReadonlyArray<{ variable: string; message: string }>) {
@@ -94,6 +111,7 @@ export class ConfigError extends CodedError<'invalid_config'> {
 export const isConfigError = (err: unknown): err is ConfigError => err instanceof ConfigError;
 
 const DAY = 24 * 60 * 60;
+const HOUR_MS = 60 * 60 * 1000;
 
 // Empty strings count as unset, so `COCKPIT_DATABASE_URL= pnpm start` means "embedded".
 const optionalText = z
@@ -188,6 +206,22 @@ const envSchema = z.object({
   COCKPIT_HEARTBEAT_DEADLINE_MS: integer(5000, 300, 300_000),
   COCKPIT_RETENTION_DAYS: integer(90, 1, 36_500),
   COCKPIT_SHUTDOWN_GRACE_MS: integer(10_000, 0, 300_000),
+  COCKPIT_METRICS_INTERVAL_MS: integer(10_000, 1_000, 3_600_000),
+  COCKPIT_METRICS_RAW_RETENTION_HOURS: integer(24, 1, 24 * 31),
+  COCKPIT_METRICS_1M_RETENTION_DAYS: integer(7, 1, 366),
+  COCKPIT_METRICS_1H_RETENTION_DAYS: integer(90, 1, 3660),
+  COCKPIT_METRICS_LISTEN: optionalText.transform((v, ctx) => {
+    if (v === undefined || v.trim().toLowerCase() === 'api') return 'api' as const;
+    const parsed = parseListenAddress(v);
+    if (typeof parsed === 'string' && parsed !== 'off') {
+      ctx.addIssue({ code: 'custom', message: `${parsed}, or api (the default: beside the REST API)` });
+      return 'off' as const;
+    }
+    return parsed as 'off' | { host: string; port: number };
+  }),
+  COCKPIT_METRICS_TOKEN: optionalText.pipe(
+    z.string().min(16, 'must be at least 16 characters (a random token)').optional(),
+  ),
 });
 
 /**
@@ -250,6 +284,16 @@ export function loadConfig(env: Record<string, string | undefined>, cwd: string 
     },
     retentionDays: e.COCKPIT_RETENTION_DAYS,
     shutdownGraceMs: e.COCKPIT_SHUTDOWN_GRACE_MS,
+    metrics: {
+      intervalMs: e.COCKPIT_METRICS_INTERVAL_MS,
+      retention: {
+        raw: e.COCKPIT_METRICS_RAW_RETENTION_HOURS * HOUR_MS,
+        '1m': e.COCKPIT_METRICS_1M_RETENTION_DAYS * DAY * 1000,
+        '1h': e.COCKPIT_METRICS_1H_RETENTION_DAYS * DAY * 1000,
+      },
+      listen: e.COCKPIT_METRICS_LISTEN,
+      token: e.COCKPIT_METRICS_TOKEN,
+    },
   };
 }
 

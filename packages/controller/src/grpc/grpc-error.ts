@@ -37,6 +37,7 @@ const GRPC_STATUS: Record<ServiceErrorCode, status> = {
   vm_already_paused: status.FAILED_PRECONDITION,
   host_disconnected: status.FAILED_PRECONDITION,
   operation_in_progress: status.FAILED_PRECONDITION,
+  too_many_points: status.INVALID_ARGUMENT,
 };
 
 export const toGrpcError = (err: ServiceError): GrpcError =>

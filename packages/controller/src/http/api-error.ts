@@ -7,6 +7,8 @@ import { CodedError } from '../coded-error.ts';
 export const API_ERROR_STATUS = {
   validation_failed: 400,
   bad_request: 400,
+  // A metric series request whose (to - from) / step is past the limit: a larger step is the fix.
+  too_many_points: 400,
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,
@@ -64,6 +66,7 @@ export function statusOf(code: ApiErrorCode): (typeof API_ERROR_STATUS)[ApiError
 /** Codes that name a particular reason within their status; never what a bare status becomes. */
 const SPECIFIC_CODES: ReadonlySet<ApiErrorCode> = new Set<ApiErrorCode>([
   'validation_failed',
+  'too_many_points',
   'vm_not_running',
   'vm_already_running',
   'vm_not_paused',

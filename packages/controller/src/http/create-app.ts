@@ -1,11 +1,13 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Services } from '../create-services.ts';
+import { createMetricsApp } from '../prometheus/metrics-endpoint.ts';
 import { registerRoutes } from '../routes/index.ts';
 import type { AppEnv } from './app-env.ts';
 import { auditMutations } from './audit-middleware.ts';
 import { limitBodies } from './body-limit.ts';
 import { registerDocsPage } from './docs-page.ts';
 import { notFound, onError } from './error-handling.ts';
+import { measureDurations } from './measure-durations.ts';
 import { requestContext } from './request-context.ts';
 import { BEARER_SCHEME, BEARER_SCHEME_NAME } from './require-role.ts';
 import { validationHook } from './validation.ts';
@@ -23,6 +25,7 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   // Every request part of every route passes the one validation hook: 400 naming each failing field.
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
+  app.use('*', measureDurations(services.requestDurations));
   app.use('*', requestContext(services));
   app.use('*', limitBodies(services.config.http.bodyLimitBytes));
   // Before the routes: Hono runs middleware in registration order.
@@ -46,6 +49,8 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
     servers: [{ url: '/', description: 'This controller' }],
   });
   registerDocsPage(app, OPENAPI_PATH);
+  // Prometheus' /metrics, beside the API unless COCKPIT_METRICS_LISTEN gives it its own address.
+  if (services.config.metrics.listen === 'api') app.route('/', createMetricsApp(services));
 
   app.notFound(notFound(app));
   app.onError(onError);

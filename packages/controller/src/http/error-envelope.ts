@@ -52,6 +52,8 @@ const DESCRIPTIONS: Partial<Record<ApiErrorCode, string>> = {
   vm_already_paused: 'The VM is already paused.',
   host_disconnected: "The VM's host is not connected: its agent cannot receive the command now.",
   operation_in_progress: 'Another operation on this VM has not finished yet.',
+  too_many_points:
+    'The series would hold more points than a request may ask for: use a larger step or a shorter range.',
   payload_too_large: 'The body is larger than the configured limit.',
   headers_too_large: 'The request headers are larger than 16 KB (answered before any route).',
   unsupported_media_type: 'The body is not JSON.',

@@ -25,6 +25,7 @@ const API_CODE: Record<ServiceErrorCode, ApiErrorCode> = {
   vm_already_paused: 'vm_already_paused',
   host_disconnected: 'host_disconnected',
   operation_in_progress: 'operation_in_progress',
+  too_many_points: 'too_many_points',
 };
 
 /**

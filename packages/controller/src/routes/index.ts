@@ -9,6 +9,7 @@ import { registerV1HostsDelete } from './v1-hosts-delete.ts';
 import { registerV1HostsGet } from './v1-hosts-get.ts';
 import { registerV1HostsJoinTokensCreate } from './v1-hosts-join-tokens-create.ts';
 import { registerV1HostsList } from './v1-hosts-list.ts';
+import { registerV1HostsMetrics } from './v1-hosts-metrics.ts';
 import { registerV1MeGet } from './v1-me-get.ts';
 import { registerV1OperationsGet } from './v1-operations-get.ts';
 import { registerV1OperationsList } from './v1-operations-list.ts';
@@ -23,6 +24,7 @@ import { registerV1UsersUpdate } from './v1-users-update.ts';
 import { registerV1VmsAction } from './v1-vms-action.ts';
 import { registerV1VmsGet } from './v1-vms-get.ts';
 import { registerV1VmsList } from './v1-vms-list.ts';
+import { registerV1VmsMetrics } from './v1-vms-metrics.ts';
 
 /**
  * Every route of the API, one file each (`v1-users-disable.ts` → `registerV1UsersDisable`). A new
@@ -37,9 +39,11 @@ const ROUTES: ReadonlyArray<(app: OpenAPIHono<AppEnv>) => void> = [
   registerV1HostsJoinTokensCreate,
   registerV1HostsGet,
   registerV1HostsDelete,
+  registerV1HostsMetrics,
   registerV1VmsList,
   registerV1VmsGet,
   registerV1VmsAction,
+  registerV1VmsMetrics,
   registerV1OperationsList,
   registerV1OperationsGet,
   registerV1MeGet,

@@ -10,6 +10,7 @@ import {
   type HostInfo,
   type JoinResponse,
   MessageStream,
+  type MetricsBatch,
   type StateChange,
   type Vm,
   VmState,
@@ -195,6 +196,11 @@ export class ScriptedAgent {
 
   heartbeat(): Promise<void> {
     return this.send({ $case: 'heartbeat', value: { sentAtMs: Date.now(), journalHead: this.cursor } });
+  }
+
+  /** Sends a batch of metric samples, as the agent's sampler does every period. */
+  metrics(batch: Partial<MetricsBatch>): Promise<void> {
+    return this.send({ $case: 'metrics', value: { hosts: [], vms: [], ...batch } });
   }
 
   commandUpdate(update: CommandUpdate): Promise<void> {

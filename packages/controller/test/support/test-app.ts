@@ -46,6 +46,8 @@ export interface TestApp {
   db: TestDatabase;
   /** The app served on 127.0.0.1: requests go over real HTTP. */
   url: string;
+  /** Where /metrics answers (undefined with COCKPIT_METRICS_LISTEN=off). */
+  metricsUrl: string | undefined;
   /** The agents' gRPC service: `127.0.0.1:port`, and the CA agents trust (null when plaintext). */
   grpc: { address: string; caPem: string | null; caFingerprint: string | null };
   /** Every log line the app wrote, parsed. */
@@ -161,6 +163,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       config,
       db,
       url,
+      metricsUrl: controller.metricsUrl,
       grpc,
       logs,
       request,

@@ -1,7 +1,6 @@
-import { VmState } from '@cockpit/proto';
+import { hostValue, VmState, vmValue } from '@cockpit/proto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RateTracker } from '../../metrics/rate-tracker.ts';
-import { hostValue, vmValue } from '../../metrics/sample-fields.ts';
 import { SharedTicker } from './shared-ticker.ts';
 import { SimulatedDriver } from './simulated-driver.ts';
 

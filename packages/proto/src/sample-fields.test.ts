@@ -1,5 +1,5 @@
-import { HostSample, VmSample } from '@cockpit/proto';
 import { describe, expect, it } from 'vitest';
+import { HostSample, VmSample } from './gen/cockpit/agent/v1/metrics.ts';
 import { HOST_FIELDS, VM_FIELDS } from './sample-fields.ts';
 
 // present_fields bits are field numbers of metrics.proto: each constant must be the number the encoder

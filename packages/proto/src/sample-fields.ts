@@ -1,4 +1,4 @@
-import type { HostSample, VmSample } from '@cockpit/proto';
+import type { HostSample, VmSample } from './gen/cockpit/agent/v1/metrics.ts';
 
 // Field numbers of metrics.proto's value fields: `present_fields` has bit (1 << n) set when field number n
 // holds a value. The numbers are the proto's; sample-fields.test.ts checks each against the encoder.

@@ -1,0 +1,212 @@
+import { hostValue, type MetricsBatch, vmValue } from '@cockpit/proto';
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.ts';
+import type { Sql, Tx } from '../database/sql.ts';
+import { LatestSamples } from './latest-samples.ts';
+import { HOST_METRICS, type Subject, VM_METRICS } from './metric-catalog.ts';
+import { createPartitions, partitionName } from './metric-partitions.ts';
+import { floorTo, TIERS, type TierRetention, tableOf } from './metric-tiers.ts';
+
+const MINUTE = 60_000;
+/** Samples further ahead than this of the controller's clock are refused (an agent's clock is wrong). */
+const MAX_AHEAD_MS = 60 * MINUTE;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+interface Row {
+  id: string;
+  atMs: number;
+  values: Array<number | undefined>;
+}
+
+export interface MetricIngestStats {
+  /** Samples taken off agent streams. */
+  received: number;
+  /** Samples written (re-sent ones included: ON CONFLICT ignores them). */
+  written: number;
+  /** Samples not kept, and why. */
+  dropped: { invalid: number; outOfRange: number; overflow: number; failed: number };
+  /** Time spent in the database writing them, ms. */
+  databaseMs: number;
+}
+
+export interface MetricIngestDeps {
+  sql: Sql;
+  clock: Clock;
+  log: Logger;
+  retention: TierRetention;
+  /** How often buffered samples are written (default 1 s). */
+  flushMs?: number;
+  /** Most rows of one subject in one INSERT (default 20,000). */
+  maxRowsPerStatement?: number;
+  /** Most samples waiting for the database; more are dropped and counted (default 200,000). */
+  maxBuffered?: number;
+  /** A VM's or host's newest sample older than this is no longer a current gauge (default 60 s). */
+  latestStaleMs?: number;
+}
+
+/**
+ * Takes metric samples off agent streams and writes them to the raw tables in batches: every sample of
+ * every stream on this replica that arrived within `flushMs` goes into one transaction of one INSERT per
+ * subject (a few arrays as parameters, unnested by the server). A stream never waits for the database:
+ * samples are buffered (bounded by `maxBuffered`) and a crash loses at most one flush interval of them.
+ */
+export class MetricIngest {
+  readonly stats: MetricIngestStats = {
+    received: 0,
+    written: 0,
+    dropped: { invalid: 0, outOfRange: 0, overflow: 0, failed: 0 },
+    databaseMs: 0,
+  };
+  /** The newest sample of each VM and host streaming here (the gauges of /metrics). */
+  readonly latest: LatestSamples;
+  private buffered: Record<Subject, Row[]> = { vm: [], host: [] };
+  private readonly knownPartitions = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private readonly maxRows: number;
+  private readonly maxBuffered: number;
+
+  constructor(private readonly deps: MetricIngestDeps) {
+    this.maxRows = deps.maxRowsPerStatement ?? 20_000;
+    this.maxBuffered = deps.maxBuffered ?? 200_000;
+    this.latest = new LatestSamples(deps.latestStaleMs ?? 60_000);
+  }
+
+  /** Samples waiting for the database. */
+  get pending(): number {
+    return this.buffered.vm.length + this.buffered.host.length;
+  }
+
+  /** Buffers one batch of `hostId`'s agent; what cannot be kept is counted, never thrown. */
+  accept(hostId: string, batch: MetricsBatch): void {
+    const count = batch.vms.length + batch.hosts.length;
+    this.stats.received += count;
+    if (this.pending + count > this.maxBuffered) {
+      this.stats.dropped.overflow += count;
+      return;
+    }
+    const nowMs = this.deps.clock.now().getTime();
+    const oldest = nowMs - this.deps.retention.raw;
+    const inRange = (atMs: number) => Number.isFinite(atMs) && atMs >= oldest && atMs <= nowMs + MAX_AHEAD_MS;
+    for (const s of batch.hosts) {
+      if (!inRange(s.atMs)) this.stats.dropped.outOfRange += 1;
+      else {
+        this.buffered.host.push({
+          id: hostId,
+          atMs: s.atMs,
+          values: HOST_METRICS.map((m) => hostValue(s, m.field)),
+        });
+        this.latest.noteHost(hostId, s);
+      }
+    }
+    for (const s of batch.vms) {
+      const id = s.vmId.toLowerCase();
+      if (!UUID.test(id)) this.stats.dropped.invalid += 1;
+      else if (!inRange(s.atMs)) this.stats.dropped.outOfRange += 1;
+      else {
+        this.buffered.vm.push({ id, atMs: s.atMs, values: VM_METRICS.map((m) => vmValue(s, m.field)) });
+        this.latest.noteVm(hostId, id === s.vmId ? s : { ...s, vmId: id });
+      }
+    }
+  }
+
+  start(): void {
+    if (this.timer !== undefined) return;
+    this.timer = setInterval(() => void this.flush(), this.deps.flushMs ?? 1_000);
+    this.timer.unref();
+  }
+
+  /** Stops the timer and writes what is buffered. */
+  async stop(): Promise<void> {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.flush();
+  }
+
+  /** Writes everything buffered so far; one flush at a time (a second call waits for the first, then writes). */
+  async flush(): Promise<void> {
+    while (this.flushing !== undefined) await this.flushing;
+    if (this.pending === 0) return;
+    this.flushing = this.writeBuffered().finally(() => {
+      this.flushing = undefined;
+    });
+    await this.flushing;
+  }
+
+  private async writeBuffered(): Promise<void> {
+    const rows = this.buffered;
+    this.buffered = { vm: [], host: [] };
+    const count = rows.vm.length + rows.host.length;
+    const started = performance.now();
+    try {
+      await this.ensurePartitions(rows);
+      await this.deps.sql.begin(async (tx) => {
+        // Read FOR SHARE: a rollup (FOR UPDATE) waits for this transaction, or this one for the rollup.
+        const [state] = await tx<{ done_until: Date | null }[]>`
+          select done_until from metric_rollup_state where tier = '1m' for share`;
+        for (const subject of ['vm', 'host'] as const) {
+          for (let i = 0; i < rows[subject].length; i += this.maxRows) {
+            await insertRows(tx, subject, rows[subject].slice(i, i + this.maxRows));
+          }
+        }
+        const doneUntil = state?.done_until?.getTime();
+        if (doneUntil !== undefined) await markLate(tx, [...rows.vm, ...rows.host], doneUntil);
+      });
+      this.stats.written += count;
+    } catch (err) {
+      this.stats.dropped.failed += count;
+      this.knownPartitions.clear();
+      this.deps.log.warn({ err, samples: count }, 'metrics: could not write samples; dropped them');
+    } finally {
+      this.stats.databaseMs += performance.now() - started;
+    }
+  }
+
+  /** Creates the raw partitions these rows need that this replica has not seen yet (normally none). */
+  private async ensurePartitions(rows: Record<Subject, Row[]>): Promise<void> {
+    for (const subject of ['vm', 'host'] as const) {
+      const width = TIERS.raw.partitionMs;
+      const starts = new Set(rows[subject].map((r) => floorTo(r.atMs, width)));
+      const table = tableOf(subject, 'raw');
+      const missing = [...starts].filter((s) => !this.knownPartitions.has(partitionName(table, s)));
+      if (missing.length === 0) continue;
+      await this.deps.sql.begin((tx) => createPartitions(tx, subject, 'raw', missing));
+      for (const s of missing) this.knownPartitions.add(partitionName(table, s));
+    }
+  }
+}
+
+const arrayText = (values: ReadonlyArray<string>): string => `{${values.join(',')}}`;
+const numberText = (v: number | undefined): string =>
+  v === undefined || !Number.isFinite(v) ? 'NULL' : String(v);
+
+/** One INSERT of many rows: each column is one array parameter (as text), unnested by the server. */
+async function insertRows(tx: Tx, subject: Subject, rows: readonly Row[]): Promise<void> {
+  if (rows.length === 0) return;
+  const metrics = subject === 'vm' ? VM_METRICS : HOST_METRICS;
+  const columns = [`${subject}_id`, 'at', ...metrics.map((m) => m.name)];
+  const casts = ['uuid', 'timestamptz', ...metrics.map(() => 'real')];
+  const params = [
+    arrayText(rows.map((r) => r.id)),
+    arrayText(rows.map((r) => new Date(r.atMs).toISOString())),
+    ...metrics.map((_, i) => arrayText(rows.map((r) => numberText(r.values[i])))),
+  ];
+  await tx.unsafe(
+    `insert into ${tableOf(subject, 'raw')} (${columns.join(', ')})
+     select * from unnest(${casts.map((cast, i) => `$${i + 1}::text::${cast}[]`).join(', ')})
+     on conflict do nothing`,
+    params,
+  );
+}
+
+/** Minutes already rolled up that these rows fall in: the next rollup computes them again. */
+async function markLate(tx: Tx, rows: readonly Row[], doneUntilMs: number): Promise<void> {
+  const late = new Set<number>();
+  for (const r of rows) if (r.atMs < doneUntilMs) late.add(floorTo(r.atMs, MINUTE));
+  if (late.size === 0) return;
+  const buckets = arrayText([...late].map((ms) => new Date(ms).toISOString()));
+  await tx`
+    insert into metric_rollup_pending (tier, bucket)
+    select '1m', unnest(${buckets}::text::timestamptz[])
+    on conflict do nothing`;
+}

@@ -1,0 +1,145 @@
+import { type HostValueField, hostValue, type VmValueField, vmValue } from '@cockpit/proto';
+import type { Services } from '../create-services.ts';
+import { PrometheusText } from './prometheus-text.ts';
+
+// Per-host and per-VM gauges under the names the agent's own /metrics uses
+// (packages/agent/src/metrics/agent-exposition.ts), so one dashboard reads either: base units, CPU as a
+// 0-1 ratio.
+const HOST_GAUGES: Array<[string, HostValueField, number, string]> = [
+  [
+    'cockpit_host_cpu_usage_ratio',
+    'cpuPercent',
+    0.01,
+    'Busy share of all host CPUs over the last period, 0-1.',
+  ],
+  ['cockpit_host_memory_total_bytes', 'memoryTotalBytes', 1, 'Physical memory of the host.'],
+  [
+    'cockpit_host_memory_used_bytes',
+    'memoryUsedBytes',
+    1,
+    'Host memory in use (total - free - buffers - cached).',
+  ],
+  ['cockpit_host_memory_available_bytes', 'memoryAvailableBytes', 1, 'Host memory free, buffers and cache.'],
+];
+
+const VM_GAUGES: Array<[string, VmValueField, number, string]> = [
+  [
+    'cockpit_vm_cpu_usage_ratio',
+    'cpuPercent',
+    0.01,
+    'CPU time of the VM over its vCPUs over the last period, 0-1.',
+  ],
+  ['cockpit_vm_memory_current_bytes', 'memoryCurrentBytes', 1, 'Memory the VM was given (balloon current).'],
+  ['cockpit_vm_memory_available_bytes', 'memoryAvailableBytes', 1, 'Memory the guest sees (balloon driver).'],
+  ['cockpit_vm_memory_used_bytes', 'memoryUsedBytes', 1, 'Memory the guest uses (available - unused).'],
+  ['cockpit_vm_memory_unused_bytes', 'memoryUnusedBytes', 1, 'Memory the guest leaves unused (its MemFree).'],
+  [
+    'cockpit_vm_memory_usable_bytes',
+    'memoryUsableBytes',
+    1,
+    'Memory the guest could use (its MemAvailable).',
+  ],
+  ['cockpit_vm_memory_rss_bytes', 'memoryRssBytes', 1, 'Resident set of the QEMU process on the host.'],
+  ['cockpit_vm_disk_read_bytes_per_second', 'diskReadBps', 1, 'Disk bytes read per second, all disks.'],
+  [
+    'cockpit_vm_disk_written_bytes_per_second',
+    'diskWriteBps',
+    1,
+    'Disk bytes written per second, all disks.',
+  ],
+  ['cockpit_vm_disk_read_requests_per_second', 'diskReadIops', 1, 'Disk read requests per second.'],
+  ['cockpit_vm_disk_write_requests_per_second', 'diskWriteIops', 1, 'Disk write requests per second.'],
+  ['cockpit_vm_network_receive_bytes_per_second', 'netRxBps', 1, 'Bytes per second into the guest.'],
+  ['cockpit_vm_network_transmit_bytes_per_second', 'netTxBps', 1, 'Bytes per second out of the guest.'],
+  ['cockpit_vm_network_receive_packets_per_second', 'netRxPps', 1, 'Packets per second into the guest.'],
+  ['cockpit_vm_network_transmit_packets_per_second', 'netTxPps', 1, 'Packets per second out of the guest.'],
+];
+
+const HOST_STATUSES = ['pending', 'connected', 'disconnected'] as const;
+const OPERATION_STATUSES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+const COMMAND_STATUSES = [
+  'pending',
+  'sent',
+  'running',
+  'succeeded',
+  'failed',
+  'cancelled',
+  'expired',
+] as const;
+
+/**
+ * The controller's /metrics, built at each scrape: the HTTP API's answer times, the agents (connected
+ * here and by status in the database, how far each stream's applied cursor is behind its agent's
+ * journal), operations and commands by status, metric ingest, and the newest sample of every host and
+ * VM streaming to this replica (each replica shows its own agents: scrape them all).
+ */
+export async function renderControllerMetrics(services: Services): Promise<string> {
+  const { sql, agents, metricIngest, clock } = services;
+  const t = new PrometheusText();
+  services.requestDurations.render(t);
+
+  const counts = await sql<{ what: string; status: string; n: number }[]>`
+    select 'hosts' as what, status, count(*)::int as n from hosts group by status
+    union all select 'operations', status, count(*)::int from operations group by status
+    union all select 'commands', status, count(*)::int from commands group by status`;
+  const count = (what: string, status: string) =>
+    counts.find((c) => c.what === what && c.status === status)?.n ?? 0;
+
+  t.family('cockpit_agents_connected', 'gauge', 'Agent streams held by this controller replica.');
+  t.sample('cockpit_agents_connected', agents.size);
+  t.family('cockpit_hosts', 'gauge', 'Hosts by status (all replicas).');
+  for (const status of HOST_STATUSES) t.sample('cockpit_hosts', count('hosts', status), { status });
+  t.family('cockpit_operations', 'gauge', 'Operations by status (all replicas).');
+  for (const status of OPERATION_STATUSES)
+    t.sample('cockpit_operations', count('operations', status), { status });
+  t.family('cockpit_commands', 'gauge', 'Commands to agents by status (all replicas).');
+  for (const status of COMMAND_STATUSES) t.sample('cockpit_commands', count('commands', status), { status });
+
+  const streams = agents.streams();
+  t.family(
+    'cockpit_host_sync_lag_entries',
+    'gauge',
+    'Journal entries the agent holds that the controller has not applied yet (streams on this replica).',
+  );
+  for (const s of streams) {
+    t.sample('cockpit_host_sync_lag_entries', Math.max(0, s.journalHead - s.appliedCursor), {
+      host_id: s.hostId,
+    });
+  }
+  t.family('cockpit_host_last_message_age_seconds', 'gauge', 'Time since the agent last sent anything.');
+  for (const s of streams)
+    t.sample('cockpit_host_last_message_age_seconds', s.silentMs / 1000, { host_id: s.hostId });
+
+  const { stats } = metricIngest;
+  t.family('cockpit_metric_samples_received_total', 'counter', 'Metric samples taken off agent streams.');
+  t.sample('cockpit_metric_samples_received_total', stats.received);
+  t.family('cockpit_metric_samples_written_total', 'counter', 'Metric samples written to the database.');
+  t.sample('cockpit_metric_samples_written_total', stats.written);
+  t.family('cockpit_metric_samples_dropped_total', 'counter', 'Metric samples not kept, by reason.');
+  for (const [reason, n] of Object.entries(stats.dropped)) {
+    t.sample('cockpit_metric_samples_dropped_total', n, { reason: snake(reason) });
+  }
+  t.family('cockpit_metric_samples_pending', 'gauge', 'Metric samples waiting to be written.');
+  t.sample('cockpit_metric_samples_pending', metricIngest.pending);
+
+  const nowMs = clock.now().getTime();
+  const hosts = metricIngest.latest.currentHosts(nowMs);
+  for (const [name, field, scale, help] of HOST_GAUGES) {
+    t.family(name, 'gauge', help);
+    for (const { hostId, sample } of hosts) {
+      const v = hostValue(sample, field);
+      if (v !== undefined) t.sample(name, v * scale, { host_id: hostId });
+    }
+  }
+  const vms = metricIngest.latest.currentVms(nowMs);
+  for (const [name, field, scale, help] of VM_GAUGES) {
+    t.family(name, 'gauge', help);
+    for (const { hostId, sample } of vms) {
+      const v = vmValue(sample, field);
+      if (v !== undefined) t.sample(name, v * scale, { vm_id: sample.vmId, host_id: hostId });
+    }
+  }
+  return t.text();
+}
+
+const snake = (camel: string) => camel.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
