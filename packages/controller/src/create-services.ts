@@ -14,6 +14,8 @@ import { type OpenDatabase, openDatabase } from './database/open-database.ts';
 import type { Sql } from './database/sql.ts';
 import { type AgentEndpoint, createHostService, type HostService } from './hosts/host-service.ts';
 import { createLogger } from './log.ts';
+import { MigrationCoordinator } from './migrations/migration-coordinator.ts';
+import { createMigrationService, type MigrationService } from './migrations/migration-service.ts';
 import { createInProcessNotifier } from './notifier/in-process-notifier.ts';
 import type { Notifier } from './notifier/notifier.ts';
 import { createPostgresNotifier } from './notifier/postgres-notifier.ts';
@@ -41,6 +43,9 @@ export interface Services {
   hosts: HostService;
   vms: VmService;
   operations: OperationService;
+  migrations: MigrationService;
+  /** Drives the live migrations this replica holds the lease of. */
+  coordinator: MigrationCoordinator;
   commands: CommandService;
   /** What crosses replicas (command routing, stream hand-overs, operation wake-ups). */
   notifier: Notifier;
@@ -73,6 +78,8 @@ export interface CreateServicesOptions extends AuthOptions {
    * `postgres` (LISTEN/NOTIFY). Default: in-process on the embedded database, else postgres.
    */
   notifier?: 'in-process' | 'postgres';
+  /** How long a migration coordinator's lease lasts unless renewed (default 15 s; tests shorten it). */
+  migrationLeaseMs?: number;
 }
 
 export interface ControllerServices {
@@ -100,8 +107,10 @@ export async function createServices(
   let notifier: Notifier | undefined;
   let agents: AgentHub | undefined;
   let retention: Retention | undefined;
+  let coordinator: MigrationCoordinator | undefined;
   const close = async () => {
     await retention?.stop();
+    await coordinator?.stop();
     await agents?.close();
     await notifier?.close();
     await database?.close();
@@ -129,7 +138,7 @@ export async function createServices(
     // The agent side: TLS for the gRPC listener (the controller's own CA, created on the first start),
     // the notifier that routes commands and stream hand-overs between replicas, the sync ingest, and
     // this replica's hub of agent streams. The gRPC AgentService is an entry point like HTTP:
-    // startController serves it. The migration coordinator joins here next.
+    // startController serves it. The migration coordinator drives the migrations whose lease it holds.
     const grpcTls =
       config.grpc.tls.mode === 'plaintext'
         ? null
@@ -144,8 +153,27 @@ export async function createServices(
     notifier =
       crossReplica === 'postgres' ? await createPostgresNotifier(sql, log) : createInProcessNotifier(log);
     const commands = createCommandService({ sql, clock, notifier, log });
-    const ingest = createSyncIngest({ sql, clock, log });
+    const tell = notifier;
+    const ingest = createSyncIngest({
+      sql,
+      clock,
+      log,
+      migrationsTouched: (ids) => {
+        for (const id of ids) {
+          void tell.publish('migrations', id).catch((err: unknown) => log.warn({ err }, 'notify failed'));
+        }
+      },
+    });
     agents = new AgentHub({ sql, clock, log, notifier, ingest, commands, config: config.agents });
+    coordinator = new MigrationCoordinator({
+      sql,
+      clock,
+      log,
+      notifier,
+      commands,
+      replica: agents.replica,
+      leaseMs: options.migrationLeaseMs,
+    });
     retention = createRetention({ sql, clock, log, days: config.retentionDays });
     const services: Services = {
       config,
@@ -158,6 +186,8 @@ export async function createServices(
       hosts: createHostService({ sql, clock, notifier, log, endpoint: agentEndpoint }),
       vms: createVmService({ sql, clock, commands }),
       operations: createOperationService({ sql, notifier }),
+      migrations: createMigrationService({ sql, clock, notifier, log }),
+      coordinator,
       commands,
       notifier,
       ingest,
@@ -168,6 +198,7 @@ export async function createServices(
       refusals: createRefusalCounter({ log }),
     };
     agents.start();
+    coordinator.start();
     retention.start();
     // Keys, the CA, the first password and the database are all in place: none readable by others.
     makePrivate(config.dataDir);

@@ -36,6 +36,12 @@ export const SERVICE_ERROR_CODES = [
   'vm_already_paused',
   'host_disconnected',
   'operation_in_progress',
+  // Why a migration cannot start, be cancelled or be forced to complete (each its own 409 in HTTP).
+  'destination_is_source',
+  'destination_not_migration_target',
+  'migration_in_progress',
+  'migration_finished',
+  'force_complete_not_allowed',
 ] as const;
 
 export type ServiceErrorCode = (typeof SERVICE_ERROR_CODES)[number];

@@ -165,3 +165,30 @@ async function promoteConflicts(tx: Tx, vmIds: readonly string[], now: Date): Pr
     insert into changes (at, kind, entity_id, op, data)
     select ${now}::timestamptz, 'vm', id, 'upsert', ${tx.unsafe(VM_CHANGE_DATA)} from ins`;
 }
+
+/**
+ * A migration completed: the VM's row moves to the destination host with the destination's record, in
+ * the transaction that completes the migration, so the VM is shown on one host before and one after.
+ */
+export async function moveVm(
+  tx: Tx,
+  input: { vmId: string; fromHostId: string; toHostId: string; record: VmRecord | null; now: Date },
+): Promise<void> {
+  const r = input.record;
+  await tx`
+    with moved as (
+      update vms set host_id = ${input.toHostId}, updated_at = ${input.now}, confirmed_at = ${input.now}
+        ${
+          r === null
+            ? tx``
+            : tx`, name = ${r.name}, state = ${r.state}, state_reason = ${r.stateReason}, vcpus = ${r.vcpus},
+                 memory_mib = ${r.memoryMib}, max_memory_mib = ${r.maxMemoryMib}, persistent = ${r.persistent},
+                 autostart = ${r.autostart}`
+        }
+      where id = ${input.vmId} and host_id = ${input.fromHostId}
+      returning *
+    ),
+    cleared as (delete from vm_conflicts c where c.vm_id = ${input.vmId} and c.host_id = ${input.toHostId})
+    insert into changes (at, kind, entity_id, op, data)
+    select ${input.now}::timestamptz, 'vm', id, 'upsert', ${tx.unsafe(VM_CHANGE_DATA)} from moved`;
+}
