@@ -76,7 +76,7 @@ export function createMigrationService(deps: {
         copy_storage: request.copy_storage,
       };
       const vm = await findVm(sql, vmId);
-      if (vm === null) throw new ServiceError('not_found', 'no such VM');
+      if (vm === null) throw new ServiceError('not_found', `no such VM ${vmId}`);
       caller.audit.detail.source_host_id = vm.host_id;
       const destination = await findHost(sql, destinationId);
       if (destination === null) {
