@@ -177,6 +177,33 @@ describe('live migration through the coordinator', () => {
     ).toMatchObject({ target: `vm:${vmId}`, result: 'success', status: 202 });
   }, 30_000);
 
+  it('with copy_storage all, tells the destination which disk images to ready, as the source reported them', async () => {
+    const { source, destination, vmId, vmName } = await setUp('copy');
+    const disk = {
+      target: 'vda',
+      path: '/var/lib/libvirt/images/copy.qcow2',
+      format: 'qcow2',
+      capacityBytes: 64 << 20,
+      readOnly: false,
+      shareable: false,
+    };
+    await source.agent.batch([
+      { $case: 'vmUpdated', value: vm(vmId, vmName, VmState.VM_STATE_RUNNING, { disks: [disk] }) },
+    ]);
+    await source.agent.next('ack');
+    const id = (await migrate(vmId, { destination_host_id: destination.hostId, copy_storage: 'all' })).body
+      .migration_id;
+    const prepare = await prepareOn(destination);
+    expect(prepare.action).toEqual({
+      $case: 'migrationPrepare',
+      value: { migrationId: id, vmId, vmName, copyStorage: CopyStorage.COPY_STORAGE_ALL, disks: [disk] },
+    });
+    const perform = await performStarts(source);
+    expect(perform.action?.$case === 'migrationPerform' && perform.action.value.options?.copyStorage).toBe(
+      CopyStorage.COPY_STORAGE_ALL,
+    );
+  }, 30_000);
+
   it('completes when the destination reported the VM running before the source said it succeeded', async () => {
     const { source, destination, vmId, vmName } = await setUp('early');
     const id = (await migrate(vmId, { destination_host_id: destination.hostId })).body.migration_id;

@@ -1,4 +1,4 @@
-import { type Command, CopyStorage } from '@cockpit/proto';
+import { type Command, CopyStorage, type Disk } from '@cockpit/proto';
 import type { CommandOutcome } from '../commands/command-queries.ts';
 import type { CommandService } from '../commands/command-service.ts';
 import type { Tx } from '../database/sql.ts';
@@ -107,6 +107,11 @@ export async function stepMigration(
       if (m.cancel_requested_at !== null) {
         return endOnSource('cancelled', { code: 'cancelled', message: 'cancelled before it started' });
       }
+      // With a storage copy, the destination readies an image for each disk (as the source reported them).
+      const disks =
+        m.copy_storage === 'none'
+          ? []
+          : ((await tx<{ disks: Disk[] }[]>`select disks from vms where id = ${m.vm_id}`)[0]?.disks ?? []);
       const prepare = await send(m.destination_host_id, {
         $case: 'migrationPrepare',
         value: {
@@ -114,7 +119,7 @@ export async function stepMigration(
           vmId: m.vm_id,
           vmName: m.vm_name,
           copyStorage: WIRE_COPY_STORAGE[m.copy_storage],
-          disks: [],
+          disks,
         },
       });
       return move({ status: 'preparing', prepare_command_id: prepare });

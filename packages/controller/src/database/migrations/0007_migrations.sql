@@ -7,6 +7,10 @@ alter table operations add constraint operations_kind_check
   check (kind in ('vm.start', 'vm.stop', 'vm.force_stop', 'vm.restart', 'vm.reset', 'vm.pause', 'vm.resume',
                   'vm.migrate'));
 
+-- A VM's disks as its host reports them (the wire's Disk, proto JSON): a migration with copy_storage
+-- all or inc tells the destination which images to ready.
+alter table vms add column disks jsonb not null default '[]';
+
 create table migrations (
   id                           uuid primary key references operations (id) on delete cascade,
   vm_id                        uuid not null,
