@@ -381,6 +381,102 @@ describe('live migration through the coordinator', () => {
     expect(refused.body.error.message).toContain('allow_post_copy');
   }, 30_000);
 
+  describe("when the source's agent restarts mid-migration (the perform answered `interrupted`)", () => {
+    const interrupt = async (name: string) => {
+      const hosts = await setUp(name);
+      const id = (await migrate(hosts.vmId, { destination_host_id: hosts.destination.hostId })).body
+        .migration_id as string;
+      await prepareOn(hosts.destination);
+      const perform = await performStarts(hosts.source);
+      await hosts.destination.agent.batch([
+        {
+          $case: 'vmUpdated',
+          value: vm(hosts.vmId, hosts.vmName, VmState.VM_STATE_PAUSED, { stateReason: 'migration' }),
+        },
+      ]);
+      await hosts.destination.agent.next('ack');
+      await hosts.source.agent.commandUpdate({
+        commandId: perform.commandId,
+        status: CommandStatus.COMMAND_STATUS_FAILED,
+        error: { code: 'interrupted', message: 'the agent restarted while this command ran' },
+      });
+      await eventually(
+        'the perform recorded as failed',
+        async () =>
+          (await t.sql<{ status: string }[]>`select status from commands where id = ${perform.commandId}`)[0]
+            ?.status,
+        (st) => st === 'failed',
+      );
+      await t.services.coordinator.settle(id);
+      // libvirt may still be migrating: not settled by the perform's answer alone.
+      expect((await t.request('GET', `/api/v1/migrations/${id}`, { token: operator })).body.status).toBe(
+        'migrating',
+      );
+      return { ...hosts, id };
+    };
+
+    it('completes from the journals: running on the destination, gone from the source', async () => {
+      const { source, destination, vmId, vmName, id } = await interrupt('intr-ok');
+      await destination.agent.batch([{ $case: 'vmUpdated', value: vm(vmId, vmName) }]);
+      await destination.agent.next('ack');
+      await t.services.coordinator.settle(id);
+      expect((await t.request('GET', `/api/v1/migrations/${id}`, { token: operator })).body.status).toBe(
+        'migrating',
+      );
+      await source.agent.batch([
+        {
+          $case: 'vmRemoved',
+          value: { id: vmId, name: vmName, reason: VmRemovalReason.VM_REMOVAL_REASON_MIGRATED },
+        },
+      ]);
+      await source.agent.next('ack');
+      await migrationUntil(t, operator, id, 'completed', (m) => m.status === 'completed');
+      expect(await vmRow(vmId)).toMatchObject({ host_id: destination.hostId, state: 'running' });
+    }, 30_000);
+
+    it('fails from the journals: the incoming VM left the destination, the source still has it', async () => {
+      const { source, destination, vmId, vmName, id } = await interrupt('intr-fail');
+      await destination.agent.batch([
+        {
+          $case: 'vmRemoved',
+          value: { id: vmId, name: vmName, reason: VmRemovalReason.VM_REMOVAL_REASON_UNDEFINED },
+        },
+      ]);
+      await destination.agent.next('ack');
+      const failed = await migrationUntil(t, operator, id, 'failed', (m) => m.status === 'failed');
+      expect(failed.error?.code).toBe('interrupted');
+      expect(await vmRow(vmId)).toMatchObject({ host_id: source.hostId, state: 'running' });
+    }, 30_000);
+
+    it('a cancel still reaches the source (which acts on libvirt’s job by VM id) and ends it cancelled', async () => {
+      const { source, destination, vmId, vmName, id } = await interrupt('intr-cancel');
+      expect((await t.request('POST', `/api/v1/migrations/${id}/cancel`, { token: operator })).status).toBe(
+        202,
+      );
+      const cancel = await source.agent.next('command');
+      expect(cancel.action).toEqual({ $case: 'migrationCancel', value: { migrationId: id, vmId } });
+      await source.agent.commandUpdate({
+        commandId: cancel.commandId,
+        status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
+      });
+      // The destination's incoming VM has not been reported gone yet: the record waits for it …
+      await t.services.coordinator.settle(id);
+      expect((await t.request('GET', `/api/v1/migrations/${id}`, { token: operator })).body.status).toBe(
+        'migrating',
+      );
+      await destination.agent.batch([
+        {
+          $case: 'vmRemoved',
+          value: { id: vmId, name: vmName, reason: VmRemovalReason.VM_REMOVAL_REASON_UNDEFINED },
+        },
+      ]);
+      await destination.agent.next('ack');
+      const done = await migrationUntil(t, operator, id, 'cancelled', (m) => m.status === 'cancelled');
+      expect(done.error?.code).toBe('interrupted');
+      expect(await vmRow(vmId)).toMatchObject({ host_id: source.hostId });
+    }, 30_000);
+  });
+
   it('settles from what the agents report when the source agent reconnects with a snapshot mid-migration', async () => {
     const { source, destination, vmId, vmName } = await setUp('snap');
     const id = (await migrate(vmId, { destination_host_id: destination.hostId })).body.migration_id;

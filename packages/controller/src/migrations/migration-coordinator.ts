@@ -147,7 +147,9 @@ export class MigrationCoordinator {
       if (row.status === 'completed' || row.status === 'failed' || row.status === 'cancelled') return 'final';
       const outcomes = await findCommands(
         tx,
-        [row.prepare_command_id, row.perform_command_id].filter((c): c is string => c !== null),
+        [row.prepare_command_id, row.perform_command_id, row.cancel_command_id].filter(
+          (c): c is string => c !== null,
+        ),
       );
       return stepMigration(tx, row, {
         commands,

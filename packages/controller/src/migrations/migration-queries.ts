@@ -31,6 +31,7 @@ export interface MigrationRow extends MigrationOptions {
   cancel_requested_at: Date | null;
   force_complete_requested_at: Date | null;
   destination_record: VmRecord | null;
+  destination_seen_at: Date | null;
   source_removed_at: Date | null;
   coordinator: string | null;
   lease_epoch: string;

@@ -5,6 +5,7 @@ import type { Tx } from '../database/sql.ts';
 import { uuidv7 } from '../ids.ts';
 import { transitionOperation } from '../operations/operation-queries.ts';
 import type { OperationStatus } from '../operations/operation-schema.ts';
+import type { VmRecord } from '../vms/vm-record.ts';
 import { moveVm, removeVms, upsertVms } from '../vms/vm-sync-queries.ts';
 import { progressView } from './migration-progress.ts';
 import { type MigrationRow, storeDestinationRecord, updateMigration } from './migration-queries.ts';
@@ -180,35 +181,65 @@ export async function stepMigration(
     case 'migrating': {
       const performed = commandOf(m.perform_command_id);
       if (performed === undefined) return unchanged;
-      if (performed.status === 'succeeded') {
-        // Completed once the destination reports the VM running (paused while it arrives; one that was
-        // paused before arrives paused): it moves host in this transaction.
-        const arrived = m.destination_record;
-        if (arrived === null || (arrived.state === 'paused' && m.vm_state !== 'paused')) return unchanged;
+      // The VM arrived once the destination reports it running (paused while it arrives; one that was
+      // paused before arrives paused).
+      const record = m.destination_record;
+      const arrived =
+        record !== null && (record.state !== 'paused' || m.vm_state === 'paused') ? record : null;
+      const complete = async (to: VmRecord, final: unknown) => {
+        // The VM moves host in this transaction: shown on the source before, on the destination after.
         await moveVm(tx, {
           vmId: m.vm_id,
-          fromHostId: m.source_host_id,
-          toHostId: m.destination_host_id,
-          record: arrived,
+          fromHostId: m.source_host_id as string,
+          toHostId: m.destination_host_id as string,
+          record: to,
           now,
         });
         // Stored under the destination also when the source's row was gone already.
-        await upsertVms(tx, [{ hostId: m.destination_host_id, record: arrived }], now);
+        await upsertVms(tx, [{ hostId: m.destination_host_id as string, record: to }], now);
         await storeDestinationRecord(tx, { id: m.id, record: null, now });
-        const final = performed.result?.migrationProgress;
         const progress =
           final === undefined ? undefined : progressView(final as Parameters<typeof progressView>[0]);
         if (progress !== undefined) {
           await tx`update migrations set progress = ${JSON.stringify(progress)}::text::jsonb where id = ${m.id}`;
         }
         return move({ status: 'completed' }, { progress });
+      };
+      if (performed.status === 'succeeded') {
+        return arrived === null ? unchanged : complete(arrived, performed.result?.migrationProgress);
       }
-      if (FINISHED_BADLY.has(performed.status)) {
+      // The source's agent restarted during the migration: libvirtd went on with it, and the agent
+      // answers the perform `interrupted`. The journals tell how it ended: the VM running on the
+      // destination and gone from the source, or the incoming VM gone from the destination while the
+      // source still has it. Until then a cancel can still reach libvirt's job (found by VM id).
+      const interrupted = performed.status === 'failed' && performed.error_code === 'interrupted';
+      if (interrupted) {
+        if (arrived !== null && m.source_removed_at !== null) return complete(arrived, undefined);
+        if (m.destination_seen_at !== null && record === null && m.source_removed_at === null) {
+          return endOnSource(m.cancel_requested_at !== null ? 'cancelled' : 'failed', {
+            code: 'interrupted',
+            message:
+              "the source's agent restarted during the migration; libvirt ended it with the VM still on the source",
+          });
+        }
+        // A cancel after the restart: libvirt's job was aborted, or there was none (the agent died before
+        // starting it). Either way the VM did not leave the source.
+        const cancelled = commandOf(m.cancel_command_id);
+        const cancelDone =
+          cancelled !== undefined && !['pending', 'sent', 'running'].includes(cancelled.status);
+        if (cancelDone && record === null && m.source_removed_at === null) {
+          return endOnSource('cancelled', {
+            code: 'cancelled',
+            message: `cancelled after the source's agent restarted (${cancelled.error_message ?? 'the job was aborted'})`,
+          });
+        }
+      } else if (FINISHED_BADLY.has(performed.status)) {
         const error = errorOf(performed, 'migration');
         return endOnSource(m.cancel_requested_at !== null ? 'cancelled' : 'failed', error);
+      } else if (performed.status !== 'running') {
+        return unchanged;
       }
       // Still running: a cancel or force-complete asked for goes to the source once, while the job runs.
-      if (performed.status !== 'running') return unchanged;
       if (m.cancel_requested_at !== null && m.cancel_command_id === null) {
         const cancel = await send(m.source_host_id, {
           $case: 'migrationCancel',

@@ -90,6 +90,8 @@ export async function holdMigratingSnapshot(
 async function storeReport(tx: Tx, id: string, record: VmRecord | null, now: Date): Promise<boolean> {
   const rows = await tx`
     update migrations set destination_record = ${record === null ? null : JSON.stringify(record)}::text::jsonb,
+                          destination_seen_at = case when ${record !== null} then coalesce(destination_seen_at, ${now})
+                                                     else destination_seen_at end,
                           updated_at = ${now}
     where id = ${id} and status in ('initiated', 'preparing', 'migrating')
     returning id`;

@@ -51,6 +51,8 @@ create table migrations (
   -- would be a conflict: a VM is never shown on two hosts), and the source's report that the VM left
   -- it is noted rather than applied; completion moves the VM in one transaction.
   destination_record           jsonb,
+  -- When the destination first reported the incoming VM (its later removal means libvirt gave up).
+  destination_seen_at          timestamptz,
   source_removed_at            timestamptz,
   -- The coordinator's lease: one replica drives the migration; every step it takes is conditional on
   -- its epoch, which grows with each takeover, so a stale owner cannot act.
