@@ -1,8 +1,10 @@
+import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { guestWithDisksXml, writeDirtyingBootImage } from '../packages/agent/test/support/guests.ts';
 import {
@@ -46,6 +48,9 @@ let guest: { name: string; id: string };
 /** A guest that dirties its memory forever: under a bandwidth limit its migration never ends by itself. */
 let busy: { name: string; id: string } | undefined;
 let sharedDir: string | undefined;
+/** Guests of single tests, removed with the others after the suite. */
+const others: Array<{ name: string; id: string }> = [];
+const execFileAsync = promisify(execFile);
 
 async function side(host: LibvirtHost): Promise<Side> {
   const token = (await ctl.api('POST', '/api/v1/hosts/join-tokens', {})).body.token as string;
@@ -196,7 +201,7 @@ afterEach((ctx) => {
 
 afterAll(async () => {
   for (const on of [a, b]) {
-    for (const g of [guest, busy]) {
+    for (const g of [guest, busy, ...others]) {
       if (on === undefined || g === undefined) continue;
       await virsh(on.host.uri, 'destroy', g.name).catch(() => undefined);
       await virsh(on.host.uri, 'undefine', g.name).catch(() => undefined);
@@ -300,5 +305,46 @@ describe('live migration through REST between two libvirt hosts', () => {
     expect((await migration(id)).status).toBe('migrating');
     const done = await cancelAndCheckOnA(id);
     expect(['cancelled', 'interrupted']).toContain(done.error?.code);
+  });
+
+  it('copy_storage all: a qcow2 disk that exists only on A is created on B and copied; the guest runs on B', async () => {
+    const image = `/var/lib/libvirt/images/${randomBytes(3).toString('hex')}.qcow2`;
+    // /var/lib/libvirt is each harness host's own folder.
+    const onA = join(a.host.stateDir, 'lib', image.slice('/var/lib/libvirt/'.length));
+    const onB = join(b.host.stateDir, 'lib', image.slice('/var/lib/libvirt/'.length));
+    await execFileAsync('qemu-img', ['create', '-q', '-f', 'qcow2', onA, '32M']);
+    await execFileAsync('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x5a 0 1M', onA]);
+    const g = { name: `disk-${randomBytes(3).toString('hex')}`, id: randomUUID() };
+    others.push(g);
+    const file = join(a.host.stateDir, `${g.name}.xml`);
+    await writeFile(
+      file,
+      guestWithDisksXml({
+        name: g.name,
+        uuid: g.id,
+        boot: 'network',
+        disks: [{ path: image, target: 'vda', format: 'qcow2' }],
+      }),
+    );
+    await virsh(a.host.uri, 'define', file);
+    await virsh(a.host.uri, 'start', g.name);
+    await until(
+      'the disk guest running on A in REST',
+      () => restVm(g.id),
+      (v) => v?.state === 'running',
+    );
+    const id = await migrate(b, { copy_storage: 'all' }, g);
+    const done = await until(
+      `migration ${id} final`,
+      () => migration(id),
+      (m) => ['completed', 'failed', 'cancelled'].includes(m.status),
+    );
+    expect(done.status, JSON.stringify(done.error)).toBe('completed');
+    expect(await virshDominfo(b.host.uri, g.name)).toMatchObject({ State: 'running', Persistent: 'yes' });
+    expect(await names(a)).not.toContain(g.name);
+    const read = await execFileAsync('qemu-io', ['-r', '-U', '-f', 'qcow2', '-c', 'read -P 0x5a 0 1M', onB]);
+    expect(read.stdout).toContain('read 1048576/1048576 bytes');
+    expect(await restVm(g.id)).toMatchObject({ host_id: b.hostId, state: 'running' });
+    expect(await shownOn(g.id)).toBe(1);
   });
 });
