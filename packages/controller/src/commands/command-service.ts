@@ -92,12 +92,13 @@ export function createCommandService(deps: {
             if (row === null) return null;
             if (isMigrationStep(row)) {
               // The source's job statistics, about once a second: stored on the migration and its operation.
+              // Its coordinator hears of it only when it has something to do (about once a second otherwise).
               if (update.detail?.$case === 'migrationProgress' && row.kind === 'migrationPerform') {
                 const progress = progressView(update.detail.value);
-                const migrationId = await storeProgress(tx, { performCommandId: id, progress, now });
-                if (migrationId !== null)
-                  await transitionOperation(tx, migrationId, { status: 'running', progress }, now);
-                return { operation: migrationId, migration: row.operation_id };
+                const stored = await storeProgress(tx, { performCommandId: id, progress, now });
+                if (stored === null) return { operation: null, migration: row.operation_id };
+                await transitionOperation(tx, stored.id, { status: 'running', progress }, now);
+                return { operation: stored.id, migration: stored.requestWaiting ? stored.id : null };
               }
               return { operation: null, migration: row.operation_id };
             }

@@ -245,16 +245,22 @@ export async function updateMigration(
 
 const jsonOrNull = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
 
-/** Stores progress from the source's update of a migration's perform command, while it migrates. */
+/**
+ * Stores progress from the source's update of a migration's perform command, while it migrates. Returns
+ * the migration's id, and whether a cancel or force-complete waits for the job to run (its coordinator
+ * then has a command to send).
+ */
 export async function storeProgress(
   tx: Tx,
   input: { performCommandId: string; progress: MigrationProgressView; now: Date },
-): Promise<string | null> {
-  const rows = await tx<{ id: string }[]>`
+): Promise<{ id: string; requestWaiting: boolean } | null> {
+  const rows = await tx<{ id: string; request_waiting: boolean }[]>`
     update migrations set progress = ${JSON.stringify(input.progress)}::text::jsonb, updated_at = ${input.now}
     where perform_command_id = ${input.performCommandId} and status = 'migrating'
-    returning id`;
-  return rows[0]?.id ?? null;
+    returning id, (cancel_requested_at is not null and cancel_command_id is null)
+               or (force_complete_requested_at is not null and force_complete_command_id is null) as request_waiting`;
+  const row = rows[0];
+  return row === undefined ? null : { id: row.id, requestWaiting: row.request_waiting };
 }
 
 /** An unfinished migration of a VM, as the sync ingest needs it. */
