@@ -153,6 +153,7 @@ export async function createServices(
     notifier =
       crossReplica === 'postgres' ? await createPostgresNotifier(sql, log) : createInProcessNotifier(log);
     const commands = createCommandService({ sql, clock, notifier, log });
+    // A const for the closure below (`notifier` is reassigned only here, but TypeScript cannot know).
     const tell = notifier;
     const ingest = createSyncIngest({
       sql,

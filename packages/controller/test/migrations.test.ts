@@ -501,3 +501,45 @@ describe('live migration through the coordinator', () => {
     );
   }, 30_000);
 });
+
+// The default deployment: one controller on its embedded PGlite (one connection, the in-process notifier).
+describe('live migration on the embedded database', () => {
+  let t: TestApp;
+  let admin: string;
+  const agents: ScriptedHost[] = [];
+  beforeAll(async () => {
+    t = await createTestApp({ clock: new RealTimeClock(), database: 'embedded' });
+    admin = await adminToken(t);
+  });
+  afterAll(async () => {
+    for (const a of agents) a.agent.close();
+    await t?.close();
+  });
+
+  it('migrates a VM end to end', async () => {
+    const { source, destination, vmId, vmName } = await twoHostsWithVm(t, admin, 'embedded');
+    agents.push(source, destination);
+    const res = await t.request('POST', `/api/v1/vms/${vmId}/migrate`, {
+      token: admin,
+      body: { destination_host_id: destination.hostId },
+    });
+    expect(res.status, res.text).toBe(202);
+    const id = res.body.migration_id as string;
+    await prepareOn(destination);
+    const perform = await performStarts(source);
+    await destination.agent.batch([{ $case: 'vmUpdated', value: vm(vmId, vmName) }]);
+    await destination.agent.next('ack');
+    await source.agent.commandUpdate({
+      commandId: perform.commandId,
+      status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
+    });
+    const op = await t.request('GET', `/api/v1/operations/${id}?wait=10`, { token: admin });
+    expect(op.body).toMatchObject({ kind: 'vm.migrate', status: 'succeeded' });
+    expect((await t.request('GET', `/api/v1/migrations/${id}`, { token: admin })).body.status).toBe(
+      'completed',
+    );
+    expect((await t.request('GET', `/api/v1/vms/${vmId}`, { token: admin })).body.host_id).toBe(
+      destination.hostId,
+    );
+  }, 60_000);
+});
