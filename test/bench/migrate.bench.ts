@@ -7,7 +7,8 @@
 // REST: from the POST to the operation's final status (`GET /api/v1/operations/:id?wait=`, woken by
 // the controller's notification). virsh: the `virsh migrate` process from spawn to exit. Between two
 // migrations (not timed) REST must show the guest running on its new host. Knob: BENCH_ROUNDS (default
-// 4 rounds = 8 migrations per tool). Needs root (the harness), libvirt/QEMU and PostgreSQL.
+// 4 rounds = 8 migrations per tool); BENCH_VIRSH_POLL=1 has the virsh baseline read the job statistics
+// every second meanwhile, as the source agent does. Needs root (the harness), libvirt/QEMU and PostgreSQL.
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
@@ -26,6 +27,7 @@ import { type E2eController, startE2eController } from '../support/e2e-controlle
 import { createE2eDatabase, type E2eDatabase } from '../support/e2e-database.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
+const POLL_JOB = process.env.BENCH_VIRSH_POLL === '1';
 
 interface Side {
   name: 'A' | 'B';
@@ -136,7 +138,7 @@ async function main(): Promise<void> {
   };
   const viaVirsh = async (from: Side, to: Side): Promise<number> => {
     const began = performance.now();
-    await virsh(
+    const migrating = virsh(
       from.host.uri,
       'migrate',
       '--live',
@@ -146,7 +148,23 @@ async function main(): Promise<void> {
       guest.name,
       to.host.uri,
     );
-    return performance.now() - began;
+    // BENCH_VIRSH_POLL=1: read libvirt's job statistics every second meanwhile, as the source agent
+    // does for its progress updates (to tell whether that sampling slows a migration down).
+    let polling = POLL_JOB;
+    const poll = (async () => {
+      while (polling) {
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        if (polling) await virsh(from.host.uri, 'domjobinfo', guest.name).catch(() => undefined);
+      }
+    })();
+    try {
+      await migrating;
+    } finally {
+      polling = false;
+    }
+    const ms = performance.now() - began;
+    await poll;
+    return ms;
   };
 
   await settledOn(a);
