@@ -17,6 +17,8 @@ import { createLogger } from './log.ts';
 import { MetricIngest } from './metrics/metric-ingest.ts';
 import { createMetricMaintenance, type MetricMaintenance } from './metrics/metric-maintenance.ts';
 import { createMetricService, type MetricService } from './metrics/metric-service.ts';
+import { MigrationCoordinator } from './migrations/migration-coordinator.ts';
+import { createMigrationService, type MigrationService } from './migrations/migration-service.ts';
 import { createInProcessNotifier } from './notifier/in-process-notifier.ts';
 import type { Notifier } from './notifier/notifier.ts';
 import { createPostgresNotifier } from './notifier/postgres-notifier.ts';
@@ -45,6 +47,9 @@ export interface Services {
   hosts: HostService;
   vms: VmService;
   operations: OperationService;
+  migrations: MigrationService;
+  /** Drives the live migrations this replica holds the lease of. */
+  coordinator: MigrationCoordinator;
   commands: CommandService;
   /** What crosses replicas (command routing, stream hand-overs, operation wake-ups). */
   notifier: Notifier;
@@ -85,6 +90,8 @@ export interface CreateServicesOptions extends AuthOptions {
    * `postgres` (LISTEN/NOTIFY). Default: in-process on the embedded database, else postgres.
    */
   notifier?: 'in-process' | 'postgres';
+  /** How long a migration coordinator's lease lasts unless renewed (default 15 s; tests shorten it). */
+  migrationLeaseMs?: number;
 }
 
 export interface ControllerServices {
@@ -114,9 +121,11 @@ export async function createServices(
   let retention: Retention | undefined;
   let metricIngest: MetricIngest | undefined;
   let metricMaintenance: MetricMaintenance | undefined;
+  let coordinator: MigrationCoordinator | undefined;
   const close = async () => {
     await retention?.stop();
     await metricMaintenance?.stop();
+    await coordinator?.stop();
     await agents?.close();
     // After the streams: what they sent last is written before the database closes.
     await metricIngest?.stop();
@@ -146,7 +155,7 @@ export async function createServices(
     // The agent side: TLS for the gRPC listener (the controller's own CA, created on the first start),
     // the notifier that routes commands and stream hand-overs between replicas, the sync ingest, and
     // this replica's hub of agent streams. The gRPC AgentService is an entry point like HTTP:
-    // startController serves it. The migration coordinator joins here next.
+    // startController serves it. The migration coordinator drives the migrations whose lease it holds.
     const grpcTls =
       config.grpc.tls.mode === 'plaintext'
         ? null
@@ -161,7 +170,18 @@ export async function createServices(
     notifier =
       crossReplica === 'postgres' ? await createPostgresNotifier(sql, log) : createInProcessNotifier(log);
     const commands = createCommandService({ sql, clock, notifier, log });
-    const ingest = createSyncIngest({ sql, clock, log });
+    // A const for the closure below (`notifier` is reassigned only here, but TypeScript cannot know).
+    const tell = notifier;
+    const ingest = createSyncIngest({
+      sql,
+      clock,
+      log,
+      migrationsTouched: (ids) => {
+        for (const id of ids) {
+          void tell.publish('migrations', id).catch((err: unknown) => log.warn({ err }, 'notify failed'));
+        }
+      },
+    });
     metricIngest = new MetricIngest({
       sql,
       clock,
@@ -180,6 +200,15 @@ export async function createServices(
       metrics: metricIngest,
       config: { ...config.agents, metricsIntervalMs: config.metrics.intervalMs },
     });
+    coordinator = new MigrationCoordinator({
+      sql,
+      clock,
+      log,
+      notifier,
+      commands,
+      replica: agents.replica,
+      leaseMs: options.migrationLeaseMs,
+    });
     retention = createRetention({ sql, clock, log, days: config.retentionDays });
     const services: Services = {
       config,
@@ -192,6 +221,8 @@ export async function createServices(
       hosts: createHostService({ sql, clock, notifier, log, endpoint: agentEndpoint }),
       vms: createVmService({ sql, clock, commands }),
       operations: createOperationService({ sql, notifier }),
+      migrations: createMigrationService({ sql, clock, notifier, log }),
+      coordinator,
       commands,
       notifier,
       ingest,
@@ -212,6 +243,7 @@ export async function createServices(
     };
     metricIngest.start();
     agents.start();
+    coordinator.start();
     retention.start();
     metricMaintenance.start();
     // Keys, the CA, the first password and the database are all in place: none readable by others.

@@ -38,6 +38,12 @@ export const SERVICE_ERROR_CODES = [
   'operation_in_progress',
   /** A metric series would hold more points than a request may ask for. */
   'too_many_points',
+  // Why a migration cannot start, be cancelled or be forced to complete (each its own 409 in HTTP).
+  'destination_is_source',
+  'destination_not_migration_target',
+  'migration_in_progress',
+  'migration_finished',
+  'force_complete_not_allowed',
 ] as const;
 
 export type ServiceErrorCode = (typeof SERVICE_ERROR_CODES)[number];

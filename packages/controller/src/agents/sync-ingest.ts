@@ -5,6 +5,7 @@ import type { Clock } from '../clock.ts';
 import { CodedError } from '../coded-error.ts';
 import type { Sql, Tx } from '../database/sql.ts';
 import { findHost, updateHostInfo } from '../hosts/host-queries.ts';
+import { holdMigratingReports, holdMigratingSnapshot } from '../migrations/migration-sync.ts';
 import { type VmRecord, vmRecordOf, vmRecordProblem } from '../vms/vm-record.ts';
 import { type HostVm, type HostVmId, recordConflicts, removeVms, upsertVms } from '../vms/vm-sync-queries.ts';
 
@@ -64,7 +65,18 @@ interface Batch {
   settle: (result: { outcome: ApplyOutcome } | { error: unknown }) => void;
 }
 
-export function createSyncIngest({ sql, clock, log }: { sql: Sql; clock: Clock; log: Logger }): SyncIngest {
+export function createSyncIngest({
+  sql,
+  clock,
+  log,
+  migrationsTouched = () => undefined,
+}: {
+  sql: Sql;
+  clock: Clock;
+  log: Logger;
+  /** After a commit that stored reports about migrating VMs: their coordinators are told. */
+  migrationsTouched?: (migrationIds: string[]) => void;
+}): SyncIngest {
   const queue: Batch[] = [];
   let groups = 0;
 
@@ -126,22 +138,30 @@ export function createSyncIngest({ sql, clock, log }: { sql: Sql; clock: Clock; 
         returning hosts.id`;
       const ids = new Set(rows.map((r) => r.id));
       const applied = batches.filter((b) => ids.has(b.owner.hostId));
+      // Reports about VMs being migrated wait in their migration's row (src/migrations/migration-sync.ts).
+      const { reports, touched } = await holdMigratingReports(
+        tx,
+        applied.map((b) => ({ hostId: b.owner.hostId, upserts: b.upserts, removed: b.removed })),
+        now,
+      );
       await removeVms(
         tx,
-        { pairs: applied.flatMap((b) => b.removed.map((vmId) => ({ hostId: b.owner.hostId, vmId }))) },
+        { pairs: reports.flatMap((r) => r.removed.map((vmId) => ({ hostId: r.hostId, vmId }))) },
         now,
       );
       await writeVms(
         tx,
-        applied.flatMap((b) => b.upserts.map((record) => ({ hostId: b.owner.hostId, record }))),
+        reports.flatMap((r) => r.upserts.map((record) => ({ hostId: r.hostId, record }))),
         now,
       );
       for (const b of applied) if (b.host !== undefined) await writeHost(tx, b.owner.hostId, b.host, now);
-      return ids;
+      return { ids, touched };
     });
+    if (advanced.touched.length > 0) migrationsTouched(advanced.touched);
     return Promise.all(
       batches.map(async (b) => {
-        if (advanced.has(b.owner.hostId)) return { outcome: { kind: 'applied', cursor: b.last } as const };
+        if (advanced.ids.has(b.owner.hostId))
+          return { outcome: { kind: 'applied', cursor: b.last } as const };
         try {
           return {
             outcome: await refusal(
@@ -257,7 +277,8 @@ export function createSyncIngest({ sql, clock, log }: { sql: Sql; clock: Clock; 
         records.set(record.id, record);
       }
       const now = clock.now();
-      return sql.begin(async (tx) => {
+      let touched: string[] = [];
+      const outcome = await sql.begin(async (tx) => {
         const advanced = await tx`
           update hosts set sync_cursor = ${snapshot.cursor}, updated_at = ${now}
           where id = ${owner.hostId} and stream_epoch = ${owner.epoch} and sync_cursor <= ${snapshot.cursor}`;
@@ -268,15 +289,19 @@ export function createSyncIngest({ sql, clock, log }: { sql: Sql; clock: Clock; 
             (applied) => `snapshot at cursor ${snapshot.cursor} is behind the applied cursor ${applied}`,
           );
         }
-        await removeVms(tx, { hostId: owner.hostId, except: [...records.keys()] }, now);
+        const held = await holdMigratingSnapshot(tx, owner.hostId, records, now);
+        touched = held.touched;
+        await removeVms(tx, { hostId: owner.hostId, except: [...records.keys(), ...held.keep] }, now);
         await writeVms(
           tx,
-          [...records.values()].map((record) => ({ hostId: owner.hostId, record })),
+          held.records.map((record) => ({ hostId: owner.hostId, record })),
           now,
         );
         if (snapshot.host !== undefined) await writeHost(tx, owner.hostId, snapshot.host, now);
         return { kind: 'applied', cursor: snapshot.cursor } as const;
-      }) as Promise<ApplyOutcome>;
+      });
+      if (touched.length > 0) migrationsTouched(touched);
+      return outcome as ApplyOutcome;
     },
   };
 }

@@ -131,3 +131,22 @@ export async function pendingCommandIds(
     where host_id = any(${hostIds as string[]}::uuid[]) and status = 'pending'
     order by id`;
 }
+
+/** A command as a coordinator reads it: where it stands, how it ended, what it answered. */
+export interface CommandOutcome {
+  id: string;
+  status: CommandStatus;
+  error_code: string | null;
+  error_message: string | null;
+  result: Record<string, unknown> | null;
+}
+
+export async function findCommands(
+  tx: Sql | Tx,
+  ids: readonly string[],
+): Promise<Map<string, CommandOutcome>> {
+  if (ids.length === 0) return new Map();
+  const rows = await tx<CommandOutcome[]>`
+    select id, status, error_code, error_message, result from commands where id = any(${ids as string[]}::uuid[])`;
+  return new Map(rows.map((r) => [r.id, r]));
+}

@@ -2,6 +2,8 @@ import { type Command, CommandStatus, type CommandUpdate } from '@cockpit/proto'
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
 import type { Sql, Tx } from '../database/sql.ts';
+import { progressView } from '../migrations/migration-progress.ts';
+import { storeProgress } from '../migrations/migration-queries.ts';
 import type { Notifier } from '../notifier/notifier.ts';
 import { transitionOperation } from '../operations/operation-queries.ts';
 import {
@@ -61,6 +63,15 @@ export function createCommandService(deps: {
       void notifier.publish('operations', id).catch((err) => log.warn({ err }, 'notify failed'));
   };
 
+  /** A migration's steps are commands too: its coordinator (on whichever replica) hears of each outcome. */
+  const isMigrationStep = (command: CommandRow) => command.kind.startsWith('migration');
+  const migrationChanged = (ids: Array<string | null>) => {
+    for (const id of new Set(ids)) {
+      if (id !== null)
+        void notifier.publish('migrations', id).catch((err) => log.warn({ err }, 'notify failed'));
+    }
+  };
+
   return {
     enqueue: (tx, input) => insertCommand(tx, { ...input, now: clock.now() }),
 
@@ -79,9 +90,20 @@ export function createCommandService(deps: {
           case CommandStatus.COMMAND_STATUS_RUNNING: {
             const row = await markCommandRunning(tx, { id, hostId });
             if (row === null) return null;
-            const progress =
-              update.detail?.$case === 'migrationProgress' ? { ...update.detail.value } : undefined;
-            return (await followCommand(tx, row, { status: 'running', progress })) ? row.operation_id : null;
+            if (isMigrationStep(row)) {
+              // The source's job statistics, about once a second: stored on the migration and its operation.
+              // Its coordinator hears of it only when it has something to do (about once a second otherwise).
+              if (update.detail?.$case === 'migrationProgress' && row.kind === 'migrationPerform') {
+                const progress = progressView(update.detail.value);
+                const stored = await storeProgress(tx, { performCommandId: id, progress, now });
+                if (stored === null) return { operation: null, migration: row.operation_id };
+                await transitionOperation(tx, stored.id, { status: 'running', progress }, now);
+                return { operation: stored.id, migration: stored.requestWaiting ? stored.id : null };
+              }
+              return { operation: null, migration: row.operation_id };
+            }
+            const changed = await followCommand(tx, row, { status: 'running' });
+            return { operation: changed ? row.operation_id : null, migration: null };
           }
           case CommandStatus.COMMAND_STATUS_SUCCEEDED:
           case CommandStatus.COMMAND_STATUS_FAILED: {
@@ -105,9 +127,9 @@ export function createCommandService(deps: {
               log.info({ commandId: id, hostId }, 'a final update for a command already final: ignored');
               return null;
             }
-            return (await followCommand(tx, row, { status: failed ? 'failed' : 'succeeded', error }))
-              ? row.operation_id
-              : null;
+            if (isMigrationStep(row)) return { operation: null, migration: row.operation_id };
+            const changed = await followCommand(tx, row, { status: failed ? 'failed' : 'succeeded', error });
+            return { operation: changed ? row.operation_id : null, migration: null };
           }
           default:
             log.warn(
@@ -117,14 +139,17 @@ export function createCommandService(deps: {
             return null;
         }
       });
-      operationChanged(changed);
+      operationChanged(changed?.operation ?? null);
+      migrationChanged([changed?.migration ?? null]);
     },
 
     async expireOverdue() {
       const now = clock.now();
+      let migrations: Array<string | null> = [];
       const operations = await sql.begin(async (tx) => {
         const expired = await expireOverdueCommands(tx, { now, graceMs: SENT_GRACE_MS });
         const changed: string[] = [];
+        migrations = expired.filter(isMigrationStep).map((row) => row.operation_id);
         for (const row of expired) {
           const moved = await followCommand(tx, row, {
             status: 'failed',
@@ -138,7 +163,8 @@ export function createCommandService(deps: {
         return changed;
       });
       for (const id of operations) operationChanged(id);
-      return operations.length;
+      migrationChanged(migrations);
+      return operations.length + migrations.length;
     },
   };
 }

@@ -4,6 +4,7 @@ import { ROLES } from '../auth/principal.ts';
 import { CHANGE_KINDS, CHANGE_OPS } from '../changes/change-schema.ts';
 import { COMMAND_STATUSES } from '../commands/command-schema.ts';
 import { HOST_DRIVERS, HOST_STATUSES } from '../hosts/host-schema.ts';
+import { COPY_STORAGE_MODES, MIGRATION_STATUSES } from '../migrations/migration-schema.ts';
 import { OPERATION_KINDS, OPERATION_STATUSES } from '../operations/operation-schema.ts';
 import { VM_STATES } from '../vms/vm-schema.ts';
 
@@ -40,6 +41,8 @@ describe('CHECK constraints and the enumerations of the code', () => {
     ['operations', 'kind', OPERATION_KINDS],
     ['operations', 'status', OPERATION_STATUSES],
     ['commands', 'status', COMMAND_STATUSES],
+    ['migrations', 'status', MIGRATION_STATUSES],
+    ['migrations', 'copy_storage', COPY_STORAGE_MODES],
     ['changes', 'kind', CHANGE_KINDS],
     ['changes', 'op', CHANGE_OPS],
   ] as const)('%s.%s allows exactly the values of the constant', async (table, column, values) => {

@@ -38,6 +38,11 @@ const GRPC_STATUS: Record<ServiceErrorCode, status> = {
   host_disconnected: status.FAILED_PRECONDITION,
   operation_in_progress: status.FAILED_PRECONDITION,
   too_many_points: status.INVALID_ARGUMENT,
+  destination_is_source: status.FAILED_PRECONDITION,
+  destination_not_migration_target: status.FAILED_PRECONDITION,
+  migration_in_progress: status.FAILED_PRECONDITION,
+  migration_finished: status.FAILED_PRECONDITION,
+  force_complete_not_allowed: status.FAILED_PRECONDITION,
 };
 
 export const toGrpcError = (err: ServiceError): GrpcError =>

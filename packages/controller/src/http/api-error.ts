@@ -21,6 +21,12 @@ export const API_ERROR_STATUS = {
   vm_already_paused: 409,
   host_disconnected: 409,
   operation_in_progress: 409,
+  // 409s that say why a migration cannot start, be cancelled or be forced to complete.
+  destination_is_source: 409,
+  destination_not_migration_target: 409,
+  migration_in_progress: 409,
+  migration_finished: 409,
+  force_complete_not_allowed: 409,
   payload_too_large: 413,
   headers_too_large: 431,
   unsupported_media_type: 415,
@@ -73,6 +79,11 @@ const SPECIFIC_CODES: ReadonlySet<ApiErrorCode> = new Set<ApiErrorCode>([
   'vm_already_paused',
   'host_disconnected',
   'operation_in_progress',
+  'destination_is_source',
+  'destination_not_migration_target',
+  'migration_in_progress',
+  'migration_finished',
+  'force_complete_not_allowed',
 ]);
 
 // The same table read the other way, general codes only: only validation produces `validation_failed`,

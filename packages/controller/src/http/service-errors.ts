@@ -26,6 +26,11 @@ const API_CODE: Record<ServiceErrorCode, ApiErrorCode> = {
   host_disconnected: 'host_disconnected',
   operation_in_progress: 'operation_in_progress',
   too_many_points: 'too_many_points',
+  destination_is_source: 'destination_is_source',
+  destination_not_migration_target: 'destination_not_migration_target',
+  migration_in_progress: 'migration_in_progress',
+  migration_finished: 'migration_finished',
+  force_complete_not_allowed: 'force_complete_not_allowed',
 };
 
 /**

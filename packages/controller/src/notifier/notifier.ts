@@ -11,6 +11,11 @@ export const TOPICS = {
   streams: 'cockpit_streams',
   /** An operation changed: `<operation id>`. Wakes callers waiting for its result. */
   operations: 'cockpit_operations',
+  /**
+   * Something happened to a migration (new, a step's command answered, the destination reported its VM):
+   * `<migration id>`. The replica holding its lease steps it; any replica takes it when nobody does.
+   */
+  migrations: 'cockpit_migrations',
 } as const;
 
 export type Topic = keyof typeof TOPICS;

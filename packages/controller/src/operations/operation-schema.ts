@@ -1,8 +1,8 @@
 import { z } from 'zod';
 
 /**
- * What a long-running thing is. Power actions today; `vm.migrate` joins with the migration coordinator
- * (with its own table for the migration's details). The `operations.kind` CHECK lists the same values
+ * What a long-running thing is: a power action, or a live migration (`vm.migrate`, whose details are
+ * in the migrations table under the same id). The `operations.kind` CHECK lists the same values
  * (src/database/check-constraints.test.ts holds them together).
  */
 export const OPERATION_KINDS = [
@@ -13,6 +13,7 @@ export const OPERATION_KINDS = [
   'vm.reset',
   'vm.pause',
   'vm.resume',
+  'vm.migrate',
 ] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 

@@ -36,8 +36,8 @@ describe('the auth routes in the OpenAPI document', () => {
         );
       }
     }
-    // login, refresh, logout, users create, update and password; join tokens, VM actions.
-    expect(withBody).toBe(8);
+    // login, refresh, logout, users create, update and password; join tokens, VM actions, migrate.
+    expect(withBody).toBe(9);
     const guarded: Array<[string, string]> = [
       ['/api/v1/auth/logout', 'post'],
       ['/api/v1/users', 'get'],

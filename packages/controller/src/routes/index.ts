@@ -11,6 +11,10 @@ import { registerV1HostsJoinTokensCreate } from './v1-hosts-join-tokens-create.t
 import { registerV1HostsList } from './v1-hosts-list.ts';
 import { registerV1HostsMetrics } from './v1-hosts-metrics.ts';
 import { registerV1MeGet } from './v1-me-get.ts';
+import { registerV1MigrationsCancel } from './v1-migrations-cancel.ts';
+import { registerV1MigrationsForceComplete } from './v1-migrations-force-complete.ts';
+import { registerV1MigrationsGet } from './v1-migrations-get.ts';
+import { registerV1MigrationsList } from './v1-migrations-list.ts';
 import { registerV1OperationsGet } from './v1-operations-get.ts';
 import { registerV1OperationsList } from './v1-operations-list.ts';
 import { registerV1UsersCreate } from './v1-users-create.ts';
@@ -25,6 +29,7 @@ import { registerV1VmsAction } from './v1-vms-action.ts';
 import { registerV1VmsGet } from './v1-vms-get.ts';
 import { registerV1VmsList } from './v1-vms-list.ts';
 import { registerV1VmsMetrics } from './v1-vms-metrics.ts';
+import { registerV1VmsMigrate } from './v1-vms-migrate.ts';
 
 /**
  * Every route of the API, one file each (`v1-users-disable.ts` → `registerV1UsersDisable`). A new
@@ -44,6 +49,11 @@ const ROUTES: ReadonlyArray<(app: OpenAPIHono<AppEnv>) => void> = [
   registerV1VmsGet,
   registerV1VmsAction,
   registerV1VmsMetrics,
+  registerV1VmsMigrate,
+  registerV1MigrationsList,
+  registerV1MigrationsGet,
+  registerV1MigrationsCancel,
+  registerV1MigrationsForceComplete,
   registerV1OperationsList,
   registerV1OperationsGet,
   registerV1MeGet,

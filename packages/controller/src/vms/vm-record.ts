@@ -1,4 +1,4 @@
-import { type Vm, VmState } from '@cockpit/proto';
+import { type Disk, type Vm, VmState } from '@cockpit/proto';
 import { isUuid } from '../ids.ts';
 import type { VmState as VmStateName } from './vm-schema.ts';
 
@@ -13,6 +13,8 @@ export interface VmRecord {
   maxMemoryMib: number | null;
   persistent: boolean;
   autostart: boolean;
+  /** File and block disks, as the host reports them (what a storage-copying migration readies). */
+  disks: Disk[];
 }
 
 // Every wire state has its name; an unknown one (a newer agent) is `nostate` rather than a refusal.
@@ -51,5 +53,6 @@ export function vmRecordOf(vm: Vm): VmRecord {
     maxMemoryMib: vm.maxMemoryMib === 0 ? null : Math.min(vm.maxMemoryMib, INT32_MAX),
     persistent: vm.persistent,
     autostart: vm.autostart,
+    disks: vm.disks.map((d) => ({ ...d, path: d.path.replaceAll('\u0000', '') })),
   };
 }

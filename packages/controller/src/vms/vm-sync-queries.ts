@@ -42,25 +42,28 @@ export async function upsertVms(tx: Tx, vms: readonly HostVm[], now: Date): Prom
       select * from unnest(${vms.map((v) => v.hostId)}::uuid[], ${col('id')}::uuid[], ${col('name')}::text[],
                            ${col('state')}::text[],
                            ${col('stateReason')}::text[], ${col('vcpus')}::int[], ${col('memoryMib')}::int[],
-                           ${col('maxMemoryMib')}::int[], ${tx.array(col('persistent'))}::bool[], ${tx.array(col('autostart'))}::bool[])
-        as t (host_id, id, name, state, state_reason, vcpus, memory_mib, max_memory_mib, persistent, autostart)
+                           ${col('maxMemoryMib')}::int[], ${tx.array(col('persistent'))}::bool[], ${tx.array(col('autostart'))}::bool[],
+                           ${vms.map((v) => JSON.stringify(v.record.disks))}::text[])
+        as t (host_id, id, name, state, state_reason, vcpus, memory_mib, max_memory_mib, persistent, autostart, disks)
     ),
     prev as (select v.id, v.host_id from vms v join input i on i.id = v.id),
     up as (
       insert into vms as v (id, host_id, name, state, state_reason, vcpus, memory_mib, max_memory_mib,
-                            persistent, autostart, confirmed_at, created_at, updated_at)
+                            persistent, autostart, disks, confirmed_at, created_at, updated_at)
       select id, host_id, name, state, state_reason, vcpus, memory_mib, max_memory_mib, persistent,
-             autostart, ${now}::timestamptz, ${now}::timestamptz, ${now}::timestamptz
+             autostart, disks::jsonb, ${now}::timestamptz, ${now}::timestamptz, ${now}::timestamptz
       from input
       on conflict (id) do update set
         name = excluded.name, state = excluded.state, state_reason = excluded.state_reason,
         vcpus = excluded.vcpus, memory_mib = excluded.memory_mib, max_memory_mib = excluded.max_memory_mib,
-        persistent = excluded.persistent, autostart = excluded.autostart,
+        persistent = excluded.persistent, autostart = excluded.autostart, disks = excluded.disks,
         confirmed_at = excluded.confirmed_at, updated_at = excluded.updated_at
       where v.host_id = excluded.host_id
-        and (v.name, v.state, v.state_reason, v.vcpus, v.memory_mib, v.max_memory_mib, v.persistent, v.autostart)
+        and (v.name, v.state, v.state_reason, v.vcpus, v.memory_mib, v.max_memory_mib, v.persistent, v.autostart,
+             v.disks)
             is distinct from (excluded.name, excluded.state, excluded.state_reason, excluded.vcpus,
-                              excluded.memory_mib, excluded.max_memory_mib, excluded.persistent, excluded.autostart)
+                              excluded.memory_mib, excluded.max_memory_mib, excluded.persistent, excluded.autostart,
+                              excluded.disks)
       returning v.*
     ),
     changed as (
@@ -152,10 +155,11 @@ async function promoteConflicts(tx: Tx, vmIds: readonly string[], now: Date): Pr
     ),
     ins as (
       insert into vms (id, host_id, name, state, state_reason, vcpus, memory_mib, max_memory_mib, persistent,
-                       autostart, confirmed_at, created_at, updated_at)
+                       autostart, disks, confirmed_at, created_at, updated_at)
       select vm_id, host_id, record->>'name', record->>'state', coalesce(record->>'stateReason', ''),
              (record->>'vcpus')::int, (record->>'memoryMib')::int, (record->>'maxMemoryMib')::int,
-             (record->>'persistent')::bool, (record->>'autostart')::bool, ${now}::timestamptz,
+             (record->>'persistent')::bool, (record->>'autostart')::bool, coalesce(record->'disks', '[]'),
+             ${now}::timestamptz,
              ${now}::timestamptz, ${now}::timestamptz
       from pick
       on conflict (id) do nothing
@@ -164,4 +168,31 @@ async function promoteConflicts(tx: Tx, vmIds: readonly string[], now: Date): Pr
     cleared as (delete from vm_conflicts c using ins where c.vm_id = ins.id and c.host_id = ins.host_id)
     insert into changes (at, kind, entity_id, op, data)
     select ${now}::timestamptz, 'vm', id, 'upsert', ${tx.unsafe(VM_CHANGE_DATA)} from ins`;
+}
+
+/**
+ * A migration completed: the VM's row moves to the destination host with the destination's record, in
+ * the transaction that completes the migration, so the VM is shown on one host before and one after.
+ */
+export async function moveVm(
+  tx: Tx,
+  input: { vmId: string; fromHostId: string; toHostId: string; record: VmRecord | null; now: Date },
+): Promise<void> {
+  const r = input.record;
+  await tx`
+    with moved as (
+      update vms set host_id = ${input.toHostId}, updated_at = ${input.now}, confirmed_at = ${input.now}
+        ${
+          r === null
+            ? tx``
+            : tx`, name = ${r.name}, state = ${r.state}, state_reason = ${r.stateReason}, vcpus = ${r.vcpus},
+                 memory_mib = ${r.memoryMib}, max_memory_mib = ${r.maxMemoryMib}, persistent = ${r.persistent},
+                 autostart = ${r.autostart}, disks = ${JSON.stringify(r.disks ?? [])}::text::jsonb`
+        }
+      where id = ${input.vmId} and host_id = ${input.fromHostId}
+      returning *
+    ),
+    cleared as (delete from vm_conflicts c where c.vm_id = ${input.vmId} and c.host_id = ${input.toHostId})
+    insert into changes (at, kind, entity_id, op, data)
+    select ${input.now}::timestamptz, 'vm', id, 'upsert', ${tx.unsafe(VM_CHANGE_DATA)} from moved`;
 }

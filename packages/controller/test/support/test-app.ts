@@ -70,6 +70,8 @@ export interface TestAppOptions {
   clock?: ManualClock;
   /** Passed to the auth service beside the defaults (e.g. a throttle policy). */
   authOptions?: AuthOptions;
+  /** The migration coordinator's lease (default 15 s): takeover tests shorten it. */
+  migrationLeaseMs?: number;
 }
 
 /**
@@ -107,6 +109,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       sql,
       print: () => undefined,
       notifier: options.database === 'embedded' ? 'in-process' : 'postgres',
+      migrationLeaseMs: options.migrationLeaseMs,
       ...options.authOptions,
     });
     const { app, services, config, url } = controller;

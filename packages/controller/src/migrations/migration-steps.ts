@@ -1,0 +1,263 @@
+import { type Command, CopyStorage, type Disk } from '@cockpit/proto';
+import type { CommandOutcome } from '../commands/command-queries.ts';
+import type { CommandService } from '../commands/command-service.ts';
+import type { Tx } from '../database/sql.ts';
+import { uuidv7 } from '../ids.ts';
+import { transitionOperation } from '../operations/operation-queries.ts';
+import type { OperationStatus } from '../operations/operation-schema.ts';
+import type { VmRecord } from '../vms/vm-record.ts';
+import { moveVm, removeVms, upsertVms } from '../vms/vm-sync-queries.ts';
+import { progressView } from './migration-progress.ts';
+import { type MigrationRow, storeDestinationRecord, updateMigration } from './migration-queries.ts';
+import type { CopyStorageMode, MigrationProgressView, MigrationStatus } from './migration-schema.ts';
+
+/** How long a step's command may wait for delivery before it expires (and the migration fails). */
+export const MIGRATION_COMMAND_DEADLINE_MS = 60_000;
+
+/** A command written by a step, to be routed once its transaction committed. */
+export interface Routed {
+  hostId: string;
+  commandId: string;
+}
+
+export interface StepResult {
+  /** The row changed (the operation with it when its status did). */
+  changed: boolean;
+  routes: Routed[];
+}
+
+const OPERATION_STATUS: Record<MigrationStatus, OperationStatus> = {
+  initiated: 'pending',
+  preparing: 'running',
+  migrating: 'running',
+  completed: 'succeeded',
+  failed: 'failed',
+  cancelled: 'cancelled',
+};
+
+const WIRE_COPY_STORAGE: Record<CopyStorageMode, CopyStorage> = {
+  none: CopyStorage.COPY_STORAGE_NONE,
+  all: CopyStorage.COPY_STORAGE_ALL,
+  inc: CopyStorage.COPY_STORAGE_INC,
+};
+
+const FINISHED_BADLY: ReadonlySet<string> = new Set(['failed', 'expired', 'cancelled']);
+
+const errorOf = (c: CommandOutcome, what: string) => ({
+  code: c.error_code ?? (c.status === 'expired' ? 'deadline_exceeded' : 'unknown'),
+  message: c.error_message ?? `the ${what} ended ${c.status} without details`,
+});
+
+/**
+ * One step of a migration, decided from its row (locked, its lease checked by the caller) and what the
+ * agents reported on its commands; it writes the next command and the new status in the caller's
+ * transaction. Steps are idempotent: whichever coordinator holds the lease reads where things stand and
+ * goes on from there, so a takeover settles a migration from what the agents report.
+ */
+export async function stepMigration(
+  tx: Tx,
+  m: MigrationRow,
+  deps: { commands: CommandService; commandOf: (id: string | null) => CommandOutcome | undefined; now: Date },
+): Promise<StepResult> {
+  const { commands, commandOf, now } = deps;
+  const routes: Routed[] = [];
+  const unchanged: StepResult = { changed: false, routes };
+
+  const move = async (
+    set: Parameters<typeof updateMigration>[2],
+    operation?: { error?: { code: string; message: string }; progress?: MigrationProgressView },
+  ): Promise<StepResult> => {
+    const row = await updateMigration(tx, m.id, set, now);
+    if (set.status !== undefined && set.status !== m.status) {
+      await transitionOperation(
+        tx,
+        m.id,
+        { status: OPERATION_STATUS[set.status], error: operation?.error, progress: operation?.progress },
+        now,
+      );
+    }
+    return { changed: row !== null, routes };
+  };
+
+  const send = async (hostId: string | null, action: Command['action']): Promise<string | null> => {
+    if (hostId === null) return null;
+    const commandId = uuidv7(now);
+    await commands.enqueue(tx, {
+      command: { commandId, deadlineMs: now.getTime() + MIGRATION_COMMAND_DEADLINE_MS, action },
+      hostId,
+      operationId: m.id,
+    });
+    routes.push({ hostId, commandId });
+    return commandId;
+  };
+
+  /** Ends it with the VM where it was: the source's report that it left (if any) now applies. */
+  const endOnSource = async (status: 'failed' | 'cancelled', error: { code: string; message: string }) => {
+    await storeDestinationRecord(tx, { id: m.id, record: null, now });
+    if (m.source_removed_at !== null && m.source_host_id !== null) {
+      await removeVms(tx, { pairs: [{ hostId: m.source_host_id, vmId: m.vm_id }] }, now);
+    }
+    return move({ status, error_code: error.code, error_message: error.message }, { error });
+  };
+
+  const hostGone = { code: 'host_deleted', message: 'the source or destination host was deleted' };
+  if (m.source_host_id === null || m.destination_host_id === null) return endOnSource('failed', hostGone);
+
+  switch (m.status) {
+    case 'initiated': {
+      if (m.cancel_requested_at !== null) {
+        return endOnSource('cancelled', { code: 'cancelled', message: 'cancelled before it started' });
+      }
+      // With a storage copy, the destination readies an image for each disk (as the source reported them).
+      const disks =
+        m.copy_storage === 'none'
+          ? []
+          : ((await tx<{ disks: Disk[] }[]>`select disks from vms where id = ${m.vm_id}`)[0]?.disks ?? []);
+      const prepare = await send(m.destination_host_id, {
+        $case: 'migrationPrepare',
+        value: {
+          migrationId: m.id,
+          vmId: m.vm_id,
+          vmName: m.vm_name,
+          copyStorage: WIRE_COPY_STORAGE[m.copy_storage],
+          disks,
+        },
+      });
+      return move({ status: 'preparing', prepare_command_id: prepare });
+    }
+
+    case 'preparing': {
+      const prepared = commandOf(m.prepare_command_id);
+      if (prepared !== undefined && FINISHED_BADLY.has(prepared.status)) {
+        return endOnSource('failed', errorOf(prepared, "destination's preparation"));
+      }
+      if (m.cancel_requested_at !== null) {
+        return endOnSource('cancelled', {
+          code: 'cancelled',
+          message: 'cancelled while the destination prepared',
+        });
+      }
+      if (prepared?.status !== 'succeeded') return unchanged;
+      const answer = (prepared.result?.migrationPrepared ?? {}) as {
+        connectUri?: string;
+        migrateUri?: string;
+      };
+      const connectUri = answer.connectUri ?? '';
+      if (connectUri === '') {
+        return endOnSource('failed', {
+          code: 'no_connect_uri',
+          message: 'the destination prepared but named no URI for the source to connect to',
+        });
+      }
+      const perform = await send(m.source_host_id, {
+        $case: 'migrationPerform',
+        value: {
+          migrationId: m.id,
+          vmId: m.vm_id,
+          destinationConnectUri: connectUri,
+          destinationMigrateUri: answer.migrateUri ?? '',
+          options: {
+            live: m.live,
+            persistent: m.persistent,
+            undefineSource: m.undefine_source,
+            copyStorage: WIRE_COPY_STORAGE[m.copy_storage],
+            bandwidthMibps: Number(m.bandwidth_mibps),
+            maxDowntimeMs: Number(m.max_downtime_ms),
+            autoConverge: m.auto_converge,
+            compression: m.compression,
+            allowPostCopy: m.allow_post_copy,
+            completionTimeoutS: m.completion_timeout_s,
+          },
+        },
+      });
+      return move({
+        status: 'migrating',
+        perform_command_id: perform,
+        connect_uri: connectUri,
+        migrate_uri: answer.migrateUri ?? '',
+      });
+    }
+
+    case 'migrating': {
+      const performed = commandOf(m.perform_command_id);
+      if (performed === undefined) return unchanged;
+      // The VM arrived once the destination reports it running (paused while it arrives; one that was
+      // paused before arrives paused).
+      const record = m.destination_record;
+      const arrived =
+        record !== null && (record.state !== 'paused' || m.vm_state === 'paused') ? record : null;
+      const complete = async (to: VmRecord, final: unknown) => {
+        // The VM moves host in this transaction: shown on the source before, on the destination after.
+        await moveVm(tx, {
+          vmId: m.vm_id,
+          fromHostId: m.source_host_id as string,
+          toHostId: m.destination_host_id as string,
+          record: to,
+          now,
+        });
+        // Stored under the destination also when the source's row was gone already.
+        await upsertVms(tx, [{ hostId: m.destination_host_id as string, record: to }], now);
+        await storeDestinationRecord(tx, { id: m.id, record: null, now });
+        const progress =
+          final === undefined ? undefined : progressView(final as Parameters<typeof progressView>[0]);
+        if (progress !== undefined) {
+          await tx`update migrations set progress = ${JSON.stringify(progress)}::text::jsonb where id = ${m.id}`;
+        }
+        return move({ status: 'completed' }, { progress });
+      };
+      if (performed.status === 'succeeded') {
+        return arrived === null ? unchanged : complete(arrived, performed.result?.migrationProgress);
+      }
+      // The source's agent restarted during the migration: libvirtd went on with it, and the agent
+      // answers the perform `interrupted`. The journals tell how it ended: the VM running on the
+      // destination and gone from the source, or the incoming VM gone from the destination while the
+      // source still has it. Until then a cancel can still reach libvirt's job (found by VM id).
+      const interrupted = performed.status === 'failed' && performed.error_code === 'interrupted';
+      if (interrupted) {
+        if (arrived !== null && m.source_removed_at !== null) return complete(arrived, undefined);
+        if (m.destination_seen_at !== null && record === null && m.source_removed_at === null) {
+          return endOnSource(m.cancel_requested_at !== null ? 'cancelled' : 'failed', {
+            code: 'interrupted',
+            message:
+              "the source's agent restarted during the migration; libvirt ended it with the VM still on the source",
+          });
+        }
+        // A cancel after the restart: libvirt's job was aborted, or there was none (the agent died before
+        // starting it). Either way the VM did not leave the source.
+        const cancelled = commandOf(m.cancel_command_id);
+        const cancelDone =
+          cancelled !== undefined && !['pending', 'sent', 'running'].includes(cancelled.status);
+        if (cancelDone && record === null && m.source_removed_at === null) {
+          return endOnSource('cancelled', {
+            code: 'cancelled',
+            message: `cancelled after the source's agent restarted (${cancelled.error_message ?? 'the job was aborted'})`,
+          });
+        }
+      } else if (FINISHED_BADLY.has(performed.status)) {
+        const error = errorOf(performed, 'migration');
+        return endOnSource(m.cancel_requested_at !== null ? 'cancelled' : 'failed', error);
+      } else if (performed.status !== 'running') {
+        return unchanged;
+      }
+      // Still running: a cancel or force-complete asked for goes to the source once, while the job runs.
+      if (m.cancel_requested_at !== null && m.cancel_command_id === null) {
+        const cancel = await send(m.source_host_id, {
+          $case: 'migrationCancel',
+          value: { migrationId: m.id, vmId: m.vm_id },
+        });
+        return move({ cancel_command_id: cancel });
+      }
+      if (m.force_complete_requested_at !== null && m.force_complete_command_id === null) {
+        const force = await send(m.source_host_id, {
+          $case: 'migrationForceComplete',
+          value: { migrationId: m.id, vmId: m.vm_id },
+        });
+        return move({ force_complete_command_id: force });
+      }
+      return unchanged;
+    }
+
+    default:
+      return unchanged;
+  }
+}

@@ -1,0 +1,545 @@
+import { CommandStatus, CopyStorage, VmRemovalReason, VmState } from '@cockpit/proto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { VmView } from '../src/vms/vm-schema.ts';
+import { adminToken, eventually } from './support/agent-test-helpers.ts';
+import {
+  migrationUntil,
+  performStarts,
+  prepareOn,
+  progress,
+  type ScriptedHost,
+  twoHostsWithVm,
+} from './support/migration-test-helpers.ts';
+import { RealTimeClock } from './support/real-time-clock.ts';
+import { vm } from './support/scripted-agent.ts';
+import { createTestApp, type TestApp } from './support/test-app.ts';
+
+// Live migration driven through REST, coordinated over real gRPC with scripted agents on both hosts:
+// the destination prepares, the source performs, progress streams back, and the VM changes host in
+// the transaction that completes the migration, never shown on two hosts.
+describe('live migration through the coordinator', () => {
+  let t: TestApp;
+  let admin: string;
+  let operator: string;
+  const agents: ScriptedHost[] = [];
+
+  beforeAll(async () => {
+    t = await createTestApp({ clock: new RealTimeClock() });
+    admin = await adminToken(t);
+    operator = (await t.userWithRole('operator')).tokens.token;
+  });
+  afterAll(async () => {
+    for (const a of agents) a.agent.close();
+    await t?.close();
+  });
+
+  async function setUp(name: string) {
+    const hosts = await twoHostsWithVm(t, admin, name);
+    agents.push(hosts.source, hosts.destination);
+    return hosts;
+  }
+  const migrate = (vmId: string, body: Record<string, unknown>) =>
+    t.request('POST', `/api/v1/vms/${vmId}/migrate`, { token: operator, body });
+  const vmRow = async (vmId: string) =>
+    (await t.request<VmView>('GET', `/api/v1/vms/${vmId}`, { token: operator })).body;
+  const conflicts = async (vmId: string) =>
+    (await t.sql<{ host_id: string }[]>`select host_id from vm_conflicts where vm_id = ${vmId}`).length;
+
+  it('migrates a running VM: prepare on the destination, perform on the source, progress, then the VM changes host once', async () => {
+    const { source, destination, vmId, vmName } = await setUp('happy');
+    const res = await migrate(vmId, {
+      destination_host_id: destination.hostId.toUpperCase(),
+      live: true,
+      persistent: true,
+      undefine_source: true,
+      copy_storage: 'none',
+      bandwidth_mibps: 100,
+      max_downtime_ms: 250,
+      auto_converge: true,
+      completion_timeout_s: 120,
+    });
+    expect(res.status, res.text).toBe(202);
+    expect(Object.keys(res.body).sort()).toEqual(['migration_id', 'status']);
+    expect(res.body.status).toBe('initiated');
+    const id = res.body.migration_id as string;
+    expect(res.headers.get('location')).toBe(`/api/v1/migrations/${id}`);
+
+    const prepare = await prepareOn(destination, 'qemu+tcp://10.0.0.2:16509/system');
+    expect(prepare.action).toEqual({
+      $case: 'migrationPrepare',
+      value: { migrationId: id, vmId, vmName, copyStorage: CopyStorage.COPY_STORAGE_NONE, disks: [] },
+    });
+    const perform = await performStarts(source);
+    expect(perform.action).toEqual({
+      $case: 'migrationPerform',
+      value: {
+        migrationId: id,
+        vmId,
+        destinationConnectUri: 'qemu+tcp://10.0.0.2:16509/system',
+        destinationMigrateUri: '',
+        options: {
+          live: true,
+          persistent: true,
+          undefineSource: true,
+          copyStorage: CopyStorage.COPY_STORAGE_NONE,
+          bandwidthMibps: 100,
+          maxDowntimeMs: 250,
+          autoConverge: true,
+          compression: false,
+          allowPostCopy: false,
+          completionTimeoutS: 120,
+        },
+      },
+    });
+    const running = await migrationUntil(t, operator, id, 'progress stored', (m) => m.progress !== null);
+    expect(running).toMatchObject({
+      status: 'migrating',
+      vm_id: vmId,
+      source_host_id: source.hostId,
+      destination_host_id: destination.hostId,
+      progress: {
+        data_processed: 16 << 20,
+        data_remaining: 48 << 20,
+        data_total: 64 << 20,
+        elapsed_ms: 1000,
+      },
+      error: null,
+      finished_at: null,
+    });
+    expect((await t.request('GET', `/api/v1/operations/${id}`, { token: operator })).body).toMatchObject({
+      kind: 'vm.migrate',
+      status: 'running',
+    });
+
+    // The incoming VM appears on the destination (paused) and leaves the source: neither is applied yet,
+    // and neither is a conflict.
+    await destination.agent.batch([
+      { $case: 'vmUpdated', value: vm(vmId, vmName, VmState.VM_STATE_PAUSED, { stateReason: 'migration' }) },
+    ]);
+    await destination.agent.next('ack');
+    await source.agent.batch([
+      {
+        $case: 'vmRemoved',
+        value: { id: vmId, name: vmName, reason: VmRemovalReason.VM_REMOVAL_REASON_MIGRATED },
+      },
+    ]);
+    await source.agent.next('ack');
+    expect(await vmRow(vmId)).toMatchObject({ host_id: source.hostId, state: 'running' });
+    expect(await conflicts(vmId)).toBe(0);
+
+    await source.agent.commandUpdate({
+      commandId: perform.commandId,
+      status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
+      detail: { $case: 'migrationProgress', value: progress(64 << 20, { downtimeMs: 42, elapsedMs: 3000 }) },
+    });
+    // Done only once the destination reports the VM running (it still reports it paused, arriving).
+    await destination.agent.heartbeat();
+    await destination.agent.next('heartbeat', 3000);
+    await eventually(
+      'the perform command finished',
+      async () =>
+        (await t.sql<{ status: string }[]>`select status from commands where id = ${perform.commandId}`)[0]
+          ?.status,
+      (s) => s === 'succeeded',
+    );
+    await t.services.coordinator.settle(id);
+    expect((await t.request('GET', `/api/v1/migrations/${id}`, { token: operator })).body.status).toBe(
+      'migrating',
+    );
+    expect(await vmRow(vmId)).toMatchObject({ host_id: source.hostId });
+    await destination.agent.batch([{ $case: 'vmUpdated', value: vm(vmId, vmName) }]);
+    await destination.agent.next('ack');
+    const done = await migrationUntil(t, operator, id, 'completed', (m) => m.status === 'completed');
+    expect(done).toMatchObject({ progress: { downtime_ms: 42, data_remaining: 0 }, error: null });
+    expect(done.finished_at).not.toBeNull();
+    expect(await vmRow(vmId)).toMatchObject({ host_id: destination.hostId, state: 'running' });
+    expect(await conflicts(vmId)).toBe(0);
+    const op = await t.request('GET', `/api/v1/operations/${id}?wait=5`, { token: operator });
+    expect(op.body).toMatchObject({ status: 'succeeded' });
+
+    // The VM's change log never shows it anywhere but one host at a time.
+    const changes = await t.sql<{ data: { host_id: string } | null }[]>`
+      select data from changes where kind = 'vm' and entity_id = ${vmId} order by id`;
+    expect(changes.map((c) => c.data?.host_id)).toEqual([source.hostId, destination.hostId]);
+
+    // Later reports of the destination update it there; the source's late removal changes nothing.
+    await source.agent.batch([
+      {
+        $case: 'vmRemoved',
+        value: { id: vmId, name: vmName, reason: VmRemovalReason.VM_REMOVAL_REASON_MIGRATED },
+      },
+    ]);
+    await source.agent.next('ack');
+    expect(await vmRow(vmId)).toMatchObject({ host_id: destination.hostId });
+    const audit = await t.request('GET', '/api/v1/audit?limit=50', { token: admin });
+    expect(
+      audit.body.entries.find((e: { action: string }) => e.action === 'POST /api/v1/vms/:id/migrate'),
+    ).toMatchObject({ target: `vm:${vmId}`, result: 'success', status: 202 });
+  }, 30_000);
+
+  it('with copy_storage all, tells the destination which disk images to ready, as the source reported them', async () => {
+    const { source, destination, vmId, vmName } = await setUp('copy');
+    const disk = {
+      target: 'vda',
+      path: '/var/lib/libvirt/images/copy.qcow2',
+      format: 'qcow2',
+      capacityBytes: 64 << 20,
+      readOnly: false,
+      shareable: false,
+    };
+    await source.agent.batch([
+      { $case: 'vmUpdated', value: vm(vmId, vmName, VmState.VM_STATE_RUNNING, { disks: [disk] }) },
+    ]);
+    await source.agent.next('ack');
+    const id = (await migrate(vmId, { destination_host_id: destination.hostId, copy_storage: 'all' })).body
+      .migration_id;
+    const prepare = await prepareOn(destination);
+    expect(prepare.action).toEqual({
+      $case: 'migrationPrepare',
+      value: { migrationId: id, vmId, vmName, copyStorage: CopyStorage.COPY_STORAGE_ALL, disks: [disk] },
+    });
+    const perform = await performStarts(source);
+    expect(perform.action?.$case === 'migrationPerform' && perform.action.value.options?.copyStorage).toBe(
+      CopyStorage.COPY_STORAGE_ALL,
+    );
+  }, 30_000);
+
+  it('completes when the destination reported the VM running before the source said it succeeded', async () => {
+    const { source, destination, vmId, vmName } = await setUp('early');
+    const id = (await migrate(vmId, { destination_host_id: destination.hostId })).body.migration_id;
+    await prepareOn(destination);
+    const perform = await performStarts(source);
+    await destination.agent.batch([{ $case: 'vmUpdated', value: vm(vmId, vmName) }]);
+    await destination.agent.next('ack');
+    await migrationUntil(t, operator, id, 'progress', (m) => m.progress !== null);
+    expect(await vmRow(vmId)).toMatchObject({ host_id: source.hostId });
+    await source.agent.commandUpdate({
+      commandId: perform.commandId,
+      status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
+    });
+    await migrationUntil(t, operator, id, 'completed', (m) => m.status === 'completed');
+    expect(await vmRow(vmId)).toMatchObject({ host_id: destination.hostId, state: 'running' });
+  }, 30_000);
+
+  it("fails with libvirt's message and leaves the VM on the source", async () => {
+    const { source, destination, vmId, vmName } = await setUp('fails');
+    const id = (await migrate(vmId, { destination_host_id: destination.hostId })).body.migration_id;
+    await prepareOn(destination);
+    const perform = await performStarts(source);
+    await destination.agent.batch([
+      { $case: 'vmUpdated', value: vm(vmId, vmName, VmState.VM_STATE_PAUSED, { stateReason: 'migration' }) },
+    ]);
+    await destination.agent.next('ack');
+    const message = 'operation failed: migration out job: unexpectedly failed';
+    await source.agent.commandUpdate({
+      commandId: perform.commandId,
+      status: CommandStatus.COMMAND_STATUS_FAILED,
+      error: { code: 'OPERATION_FAILED', message },
+    });
+    const failed = await migrationUntil(t, operator, id, 'failed', (m) => m.status === 'failed');
+    expect(failed.error).toEqual({ code: 'OPERATION_FAILED', message });
+    expect(await vmRow(vmId)).toMatchObject({ host_id: source.hostId, state: 'running' });
+    const op = await t.request('GET', `/api/v1/operations/${id}`, { token: operator });
+    expect(op.body).toMatchObject({ status: 'failed', error: { code: 'OPERATION_FAILED', message } });
+    // The destination drops the incoming VM; another migration of the VM may start.
+    await destination.agent.batch([
+      {
+        $case: 'vmRemoved',
+        value: { id: vmId, name: vmName, reason: VmRemovalReason.VM_REMOVAL_REASON_MIGRATED },
+      },
+    ]);
+    await destination.agent.next('ack');
+    expect(await conflicts(vmId)).toBe(0);
+    const again = await migrate(vmId, { destination_host_id: destination.hostId });
+    expect(again.status, again.text).toBe(202);
+  }, 30_000);
+
+  it('fails when the destination cannot prepare, before the source is asked', async () => {
+    const { source, destination, vmId } = await setUp('noprep');
+    const id = (await migrate(vmId, { destination_host_id: destination.hostId })).body.migration_id;
+    const prepare = await destination.agent.next('command');
+    await destination.agent.commandUpdate({
+      commandId: prepare.commandId,
+      status: CommandStatus.COMMAND_STATUS_FAILED,
+      error: { code: 'vm_name_taken', message: 'another domain on this host is named noprep-vm' },
+    });
+    const failed = await migrationUntil(t, operator, id, 'failed', (m) => m.status === 'failed');
+    expect(failed.error?.code).toBe('vm_name_taken');
+    expect(source.agent.commands()).toEqual([]);
+    expect(await vmRow(vmId)).toMatchObject({ host_id: source.hostId });
+  }, 30_000);
+
+  it('cancels a running migration: the source aborts the job, the VM stays, the record says cancelled', async () => {
+    const { source, destination, vmId } = await setUp('cancel');
+    const id = (await migrate(vmId, { destination_host_id: destination.hostId })).body.migration_id;
+    await prepareOn(destination);
+    const perform = await performStarts(source);
+    await migrationUntil(
+      t,
+      operator,
+      id,
+      'migrating',
+      (m) => m.status === 'migrating' && m.progress !== null,
+    );
+    const res = await t.request('POST', `/api/v1/migrations/${id}/cancel`, { token: operator });
+    expect(res.status, res.text).toBe(202);
+    expect(res.body.cancel_requested_at).not.toBeNull();
+    const cancel = await source.agent.next('command');
+    expect(cancel.action).toEqual({ $case: 'migrationCancel', value: { migrationId: id, vmId } });
+    await source.agent.commandUpdate({
+      commandId: cancel.commandId,
+      status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
+    });
+    await source.agent.commandUpdate({
+      commandId: perform.commandId,
+      status: CommandStatus.COMMAND_STATUS_FAILED,
+      error: {
+        code: 'OPERATION_ABORTED',
+        message: 'operation aborted: migration out job: canceled by client',
+      },
+    });
+    const done = await migrationUntil(t, operator, id, 'cancelled', (m) => m.status === 'cancelled');
+    expect(done.error?.code).toBe('OPERATION_ABORTED');
+    expect(await vmRow(vmId)).toMatchObject({ host_id: source.hostId, state: 'running' });
+    const late = await t.request('POST', `/api/v1/migrations/${id}/cancel`, { token: operator });
+    expect(late.status).toBe(409);
+    expect(late.body.error.code).toBe('migration_finished');
+  }, 30_000);
+
+  it('cancels while the destination prepares: the source is never asked', async () => {
+    const { source, destination, vmId } = await setUp('cancelprep');
+    const id = (await migrate(vmId, { destination_host_id: destination.hostId })).body.migration_id;
+    const prepare = await destination.agent.next('command');
+    const res = await t.request('POST', `/api/v1/migrations/${id}/cancel`, { token: operator });
+    expect(res.status).toBe(202);
+    await migrationUntil(t, operator, id, 'cancelled', (m) => m.status === 'cancelled');
+    // A late answer of the destination changes nothing.
+    await destination.agent.commandUpdate({
+      commandId: prepare.commandId,
+      status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
+      detail: { $case: 'migrationPrepared', value: { connectUri: 'qemu+tcp://x/system', migrateUri: '' } },
+    });
+    await destination.agent.heartbeat();
+    await destination.agent.next('heartbeat', 3000);
+    expect(source.agent.commands()).toEqual([]);
+    expect((await t.request('GET', `/api/v1/migrations/${id}`, { token: operator })).body.status).toBe(
+      'cancelled',
+    );
+  }, 30_000);
+
+  it('force-completes a migration that allowed post-copy, and refuses one that did not (409)', async () => {
+    const { source, destination, vmId, vmName } = await setUp('force');
+    const id = (await migrate(vmId, { destination_host_id: destination.hostId, allow_post_copy: true })).body
+      .migration_id;
+    // Not yet migrating: nothing to force.
+    const early = await t.request('POST', `/api/v1/migrations/${id}/force-complete`, { token: operator });
+    expect(early.status).toBe(409);
+    expect(early.body.error.code).toBe('force_complete_not_allowed');
+    await prepareOn(destination);
+    const perform = await performStarts(source);
+    expect(perform.action?.$case === 'migrationPerform' && perform.action.value.options?.allowPostCopy).toBe(
+      true,
+    );
+    await migrationUntil(
+      t,
+      operator,
+      id,
+      'migrating',
+      (m) => m.status === 'migrating' && m.progress !== null,
+    );
+    const res = await t.request('POST', `/api/v1/migrations/${id}/force-complete`, { token: operator });
+    expect(res.status, res.text).toBe(202);
+    const force = await source.agent.next('command');
+    expect(force.action).toEqual({ $case: 'migrationForceComplete', value: { migrationId: id, vmId } });
+    await source.agent.commandUpdate({
+      commandId: force.commandId,
+      status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
+    });
+    await source.agent.commandUpdate({
+      commandId: perform.commandId,
+      status: CommandStatus.COMMAND_STATUS_RUNNING,
+      detail: { $case: 'migrationProgress', value: progress(40 << 20, { postCopy: true }) },
+    });
+    await migrationUntil(t, operator, id, 'post-copy progress', (m) => m.progress?.post_copy === true);
+    await destination.agent.batch([{ $case: 'vmUpdated', value: vm(vmId, vmName) }]);
+    await destination.agent.next('ack');
+    await source.agent.commandUpdate({
+      commandId: perform.commandId,
+      status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
+    });
+    await migrationUntil(t, operator, id, 'completed', (m) => m.status === 'completed');
+    expect(await vmRow(vmId)).toMatchObject({ host_id: destination.hostId });
+
+    // Migrating back without allow_post_copy: force-complete is refused.
+    const back = (await migrate(vmId, { destination_host_id: source.hostId })).body.migration_id;
+    await prepareOn(source);
+    await performStarts(destination);
+    await migrationUntil(t, operator, back, 'migrating', (m) => m.status === 'migrating');
+    const refused = await t.request('POST', `/api/v1/migrations/${back}/force-complete`, { token: operator });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error).toMatchObject({ code: 'force_complete_not_allowed' });
+    expect(refused.body.error.message).toContain('allow_post_copy');
+  }, 30_000);
+
+  describe("when the source's agent restarts mid-migration (the perform answered `interrupted`)", () => {
+    const interrupt = async (name: string) => {
+      const hosts = await setUp(name);
+      const id = (await migrate(hosts.vmId, { destination_host_id: hosts.destination.hostId })).body
+        .migration_id as string;
+      await prepareOn(hosts.destination);
+      const perform = await performStarts(hosts.source);
+      await hosts.destination.agent.batch([
+        {
+          $case: 'vmUpdated',
+          value: vm(hosts.vmId, hosts.vmName, VmState.VM_STATE_PAUSED, { stateReason: 'migration' }),
+        },
+      ]);
+      await hosts.destination.agent.next('ack');
+      await hosts.source.agent.commandUpdate({
+        commandId: perform.commandId,
+        status: CommandStatus.COMMAND_STATUS_FAILED,
+        error: { code: 'interrupted', message: 'the agent restarted while this command ran' },
+      });
+      await eventually(
+        'the perform recorded as failed',
+        async () =>
+          (await t.sql<{ status: string }[]>`select status from commands where id = ${perform.commandId}`)[0]
+            ?.status,
+        (st) => st === 'failed',
+      );
+      await t.services.coordinator.settle(id);
+      // libvirt may still be migrating: not settled by the perform's answer alone.
+      expect((await t.request('GET', `/api/v1/migrations/${id}`, { token: operator })).body.status).toBe(
+        'migrating',
+      );
+      return { ...hosts, id };
+    };
+
+    it('completes from the journals: running on the destination, gone from the source', async () => {
+      const { source, destination, vmId, vmName, id } = await interrupt('intr-ok');
+      await destination.agent.batch([{ $case: 'vmUpdated', value: vm(vmId, vmName) }]);
+      await destination.agent.next('ack');
+      await t.services.coordinator.settle(id);
+      expect((await t.request('GET', `/api/v1/migrations/${id}`, { token: operator })).body.status).toBe(
+        'migrating',
+      );
+      await source.agent.batch([
+        {
+          $case: 'vmRemoved',
+          value: { id: vmId, name: vmName, reason: VmRemovalReason.VM_REMOVAL_REASON_MIGRATED },
+        },
+      ]);
+      await source.agent.next('ack');
+      await migrationUntil(t, operator, id, 'completed', (m) => m.status === 'completed');
+      expect(await vmRow(vmId)).toMatchObject({ host_id: destination.hostId, state: 'running' });
+    }, 30_000);
+
+    it('fails from the journals: the incoming VM left the destination, the source still has it', async () => {
+      const { source, destination, vmId, vmName, id } = await interrupt('intr-fail');
+      await destination.agent.batch([
+        {
+          $case: 'vmRemoved',
+          value: { id: vmId, name: vmName, reason: VmRemovalReason.VM_REMOVAL_REASON_UNDEFINED },
+        },
+      ]);
+      await destination.agent.next('ack');
+      const failed = await migrationUntil(t, operator, id, 'failed', (m) => m.status === 'failed');
+      expect(failed.error?.code).toBe('interrupted');
+      expect(await vmRow(vmId)).toMatchObject({ host_id: source.hostId, state: 'running' });
+    }, 30_000);
+
+    it('a cancel still reaches the source (which acts on libvirt’s job by VM id) and ends it cancelled', async () => {
+      const { source, destination, vmId, vmName, id } = await interrupt('intr-cancel');
+      expect((await t.request('POST', `/api/v1/migrations/${id}/cancel`, { token: operator })).status).toBe(
+        202,
+      );
+      const cancel = await source.agent.next('command');
+      expect(cancel.action).toEqual({ $case: 'migrationCancel', value: { migrationId: id, vmId } });
+      await source.agent.commandUpdate({
+        commandId: cancel.commandId,
+        status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
+      });
+      // The destination's incoming VM has not been reported gone yet: the record waits for it …
+      await t.services.coordinator.settle(id);
+      expect((await t.request('GET', `/api/v1/migrations/${id}`, { token: operator })).body.status).toBe(
+        'migrating',
+      );
+      await destination.agent.batch([
+        {
+          $case: 'vmRemoved',
+          value: { id: vmId, name: vmName, reason: VmRemovalReason.VM_REMOVAL_REASON_UNDEFINED },
+        },
+      ]);
+      await destination.agent.next('ack');
+      const done = await migrationUntil(t, operator, id, 'cancelled', (m) => m.status === 'cancelled');
+      expect(done.error?.code).toBe('interrupted');
+      expect(await vmRow(vmId)).toMatchObject({ host_id: source.hostId });
+    }, 30_000);
+  });
+
+  it('settles from what the agents report when the source agent reconnects with a snapshot mid-migration', async () => {
+    const { source, destination, vmId, vmName } = await setUp('snap');
+    const id = (await migrate(vmId, { destination_host_id: destination.hostId })).body.migration_id;
+    await prepareOn(destination);
+    const perform = await performStarts(source);
+    // The source's snapshot no longer has the VM (it left); the destination's has it: neither applied yet.
+    await source.agent.snapshot(1000, []);
+    await source.agent.next('ack');
+    await destination.agent.snapshot(1000, [vm(vmId, vmName)]);
+    await destination.agent.next('ack');
+    expect(await vmRow(vmId)).toMatchObject({ host_id: source.hostId });
+    expect(await conflicts(vmId)).toBe(0);
+    await source.agent.commandUpdate({
+      commandId: perform.commandId,
+      status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
+    });
+    await migrationUntil(t, operator, id, 'completed', (m) => m.status === 'completed');
+    await eventually(
+      'the VM on the destination',
+      () => vmRow(vmId),
+      (v) => v.host_id === destination.hostId,
+    );
+  }, 30_000);
+});
+
+// The default deployment: one controller on its embedded PGlite (one connection, the in-process notifier).
+describe('live migration on the embedded database', () => {
+  let t: TestApp;
+  let admin: string;
+  const agents: ScriptedHost[] = [];
+  beforeAll(async () => {
+    t = await createTestApp({ clock: new RealTimeClock(), database: 'embedded' });
+    admin = await adminToken(t);
+  });
+  afterAll(async () => {
+    for (const a of agents) a.agent.close();
+    await t?.close();
+  });
+
+  it('migrates a VM end to end', async () => {
+    const { source, destination, vmId, vmName } = await twoHostsWithVm(t, admin, 'embedded');
+    agents.push(source, destination);
+    const res = await t.request('POST', `/api/v1/vms/${vmId}/migrate`, {
+      token: admin,
+      body: { destination_host_id: destination.hostId },
+    });
+    expect(res.status, res.text).toBe(202);
+    const id = res.body.migration_id as string;
+    await prepareOn(destination);
+    const perform = await performStarts(source);
+    await destination.agent.batch([{ $case: 'vmUpdated', value: vm(vmId, vmName) }]);
+    await destination.agent.next('ack');
+    await source.agent.commandUpdate({
+      commandId: perform.commandId,
+      status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
+    });
+    const op = await t.request('GET', `/api/v1/operations/${id}?wait=10`, { token: admin });
+    expect(op.body).toMatchObject({ kind: 'vm.migrate', status: 'succeeded' });
+    expect((await t.request('GET', `/api/v1/migrations/${id}`, { token: admin })).body.status).toBe(
+      'completed',
+    );
+    expect((await t.request('GET', `/api/v1/vms/${vmId}`, { token: admin })).body.host_id).toBe(
+      destination.hostId,
+    );
+  }, 60_000);
+});
