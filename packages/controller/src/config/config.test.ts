@@ -38,7 +38,17 @@ describe('loadConfig', () => {
       agents: { heartbeatIntervalMs: 1000, heartbeatDeadlineMs: 5000 },
       retentionDays: 90,
       shutdownGraceMs: 10_000,
+      demoAgents: 0,
     });
+  });
+
+  it('reads COCKPIT_DEMO_AGENTS: how many simulated agents the controller starts beside itself', () => {
+    expect(loadConfig({ COCKPIT_DEMO_AGENTS: '2' }, '/srv').demoAgents).toBe(2);
+    expect(loadConfig({ COCKPIT_DEMO_AGENTS: '' }, '/srv').demoAgents).toBe(0);
+    expect(problemsOf({ COCKPIT_DEMO_AGENTS: 'two' })).toEqual({
+      COCKPIT_DEMO_AGENTS: 'must be a whole number',
+    });
+    expect(problemsOf({ COCKPIT_DEMO_AGENTS: '11' })).toEqual({ COCKPIT_DEMO_AGENTS: 'must be at most 10' });
   });
 
   it('reads the gRPC listener and heartbeat variables', () => {

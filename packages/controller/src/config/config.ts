@@ -55,6 +55,11 @@ export interface Config {
    * connections are closed, and a few seconds later the process exits whatever is still running.
    */
   shutdownGraceMs: number;
+  /**
+   * Simulated agents the controller starts beside itself for a demo (COCKPIT_DEMO_AGENTS; `pnpm start`
+   * on the embedded database sets 2): hosts vapor-node-01.corp.awan.io and on. 0 for real deployments.
+   */
+  demoAgents: number;
 }
 
 /** The agents' gRPC listener. */
@@ -188,6 +193,7 @@ const envSchema = z.object({
   COCKPIT_HEARTBEAT_DEADLINE_MS: integer(5000, 300, 300_000),
   COCKPIT_RETENTION_DAYS: integer(90, 1, 36_500),
   COCKPIT_SHUTDOWN_GRACE_MS: integer(10_000, 0, 300_000),
+  COCKPIT_DEMO_AGENTS: integer(0, 0, 10),
 });
 
 /**
@@ -250,6 +256,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd: string 
     },
     retentionDays: e.COCKPIT_RETENTION_DAYS,
     shutdownGraceMs: e.COCKPIT_SHUTDOWN_GRACE_MS,
+    demoAgents: e.COCKPIT_DEMO_AGENTS,
   };
 }
 
