@@ -89,6 +89,14 @@ describe('demo agents (pnpm start)', { timeout: 300_000 }, () => {
     const fleet = await demoFleet(api);
     expect(fleet.hosts.map((h) => h.hostname).sort()).toEqual(HOSTNAMES);
 
+    // No user made the demo's join tokens: the audit log names the controller and why.
+    const audit = await api<{
+      entries: Array<{ actor_username: string | null; action: string; target: string }>;
+    }>('/api/v1/audit?limit=100');
+    const tokens = audit.entries.filter((e) => e.actor_username === 'cockpit (COCKPIT_DEMO_AGENTS)');
+    expect(tokens.map((e) => e.action)).toEqual(['create join token', 'create join token']);
+    expect(tokens.every((e) => e.target.startsWith('join_token:'))).toBe(true);
+
     const tree = processTree(first);
     expect(tree.agents).toHaveLength(2);
     for (const pid of tree.agents) {
