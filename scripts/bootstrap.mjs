@@ -37,12 +37,18 @@ function ensureInstalled(pnpm) {
 async function runController(args) {
   const { build } = await import('./build.mjs');
   await build();
+  // A relative COCKPIT_DATA_DIR is relative to where the user typed the command.
+  // biome-ignore lint/suspicious/noUndeclaredEnvVars: pnpm sets it for this script; no turbo task reads it
+  const env = { ...process.env, INIT_CWD: process.env.INIT_CWD ?? process.cwd() };
+  // The first command is a demo: on the embedded database, two simulated agents report to the
+  // controller unless COCKPIT_DEMO_AGENTS says otherwise (0 for real deployments).
+  if ((env.COCKPIT_DEMO_AGENTS ?? '') === '' && (env.COCKPIT_DATABASE_URL ?? '') === '') {
+    env.COCKPIT_DEMO_AGENTS = '2';
+  }
   const child = spawn(process.execPath, ['--enable-source-maps', 'dist/main.js', ...args], {
     cwd: join(root, 'packages/controller'),
     stdio: 'inherit',
-    // A relative COCKPIT_DATA_DIR is relative to where the user typed the command.
-    // biome-ignore lint/suspicious/noUndeclaredEnvVars: pnpm sets it for this script; no turbo task reads it
-    env: { ...process.env, INIT_CWD: process.env.INIT_CWD ?? process.cwd() },
+    env,
   });
   // Ctrl-C reaches the whole process group, the controller included: not forwarded (a second
   // SIGINT would make it exit at once). A SIGTERM or SIGHUP sent to this process alone is passed on.

@@ -42,6 +42,12 @@ try {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // Started by a process that holds an IPC channel to it (the controller's demo agents): it stops when
+  // that process is gone, even one killed without a chance to stop it. The channel keeps nothing alive.
+  if (process.channel !== undefined) {
+    process.channel.unref();
+    process.on('disconnect', () => stop('parent process gone'));
+  }
   agent = await startAgent({ config: parsed.config, log });
   if (signalled !== undefined) void agent.close();
   const stopped = await agent.stopped;

@@ -5,6 +5,8 @@ declare module 'autocannon' {
     connections?: number;
     duration?: number;
     headers?: Record<string, string>;
+    /** Requests per second over all connections (paced instead of back to back). */
+    overallRate?: number;
   }
   interface Histogram {
     average: number;

@@ -1,71 +1,22 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-
-const packageDir = join(import.meta.dirname, '..');
-
-interface Run {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-// Every controller process a test started; one a failed test left running is killed after it.
-const running = new Set<ChildProcess>();
-
-// The production build, as `pnpm start` runs it (vitest's globalSetup rebuilt it).
-const COMPILED_MAIN = [process.execPath, '--enable-source-maps', 'dist/main.js'];
-
-function runMain(
-  env: Record<string, string>,
-  args: string[] = [],
-  options: { umask?: string; command?: string[] } = {},
-): Run {
-  const node = [...(options.command ?? COMPILED_MAIN), ...args];
-  // With a umask given, through a shell that sets it: the controller must not depend on the caller's.
-  const [file = '', ...argv] =
-    options.umask === undefined ? node : ['sh', '-c', `umask ${options.umask} && exec "$0" "$@"`, ...node];
-  const child = spawn(file, argv, {
-    cwd: packageDir,
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    output += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    output += d.toString();
-  });
-  running.add(child);
-  const exited = new Promise<number | null>((resolve) =>
-    child.on('exit', (code) => {
-      running.delete(child);
-      resolve(code);
-    }),
-  );
-  return { child, output: () => output, exited };
-}
-
-async function waitFor(what: string, check: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import {
+  BOOTSTRAP_START,
+  childrenOf,
+  commandLine,
+  killRunning,
+  runMain,
+  waitFor,
+} from '../test/support/controller-process.ts';
 
 // Each test starts real controller processes on PGlite: seconds each, more on a loaded machine.
 describe('main (pnpm start)', { timeout: 300_000 }, () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'cockpit-main-'));
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
-  afterEach(() => {
-    for (const child of running) child.kill('SIGKILL');
-    running.clear();
-  });
+  afterEach(killRunning);
 
   it('exits 2 naming every bad variable', async () => {
     const run = runMain({
@@ -210,21 +161,26 @@ describe('main (pnpm start)', { timeout: 300_000 }, () => {
   });
 
   it('`pnpm start` runs the compiled controller, no TypeScript loader, and passes SIGTERM on', async () => {
-    const bootstrap = [process.execPath, join(packageDir, '../../scripts/bootstrap.mjs'), 'start'];
     const env = {
       COCKPIT_DATA_DIR: join(dataDir, 'bootstrap'),
       COCKPIT_HTTP_PORT: '0',
       COCKPIT_GRPC_PORT: '0',
+      // The demo agents have their own tests (src/demo/demo-agents.test.ts).
+      COCKPIT_DEMO_AGENTS: '0',
     };
-    const run = runMain(env, [], { command: bootstrap });
+    const run = runMain(env, [], { command: BOOTSTRAP_START });
     await waitFor('`pnpm start` to bring the controller up', () =>
       run.output().includes('controller listening'),
     );
-    const children = readFileSync(`/proc/${run.child.pid}/task/${run.child.pid}/children`, 'utf8').trim();
-    expect(children.split(' ')).toHaveLength(1);
-    const argv = readFileSync(`/proc/${children}/cmdline`, 'utf8').split('\0');
+    const pid = run.child.pid ?? 0;
+    const children = childrenOf(pid);
+    expect(children).toHaveLength(1);
+    const argv = commandLine(children[0] ?? 0);
     expect(argv).toContain('dist/main.js');
     expect(argv.join(' ')).not.toContain('tsx');
+    // COCKPIT_DEMO_AGENTS=0: no agent beside it, no demo banner.
+    expect(childrenOf(children[0] ?? 0)).toEqual([]);
+    expect(run.output()).not.toContain('simulated hypervisors');
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(0);
     expect(run.output()).toContain('shutting down');

@@ -1,14 +1,18 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { isSigningKeyError } from './auth/signing-keys.ts';
 import { systemClock } from './clock.ts';
-import { isConfigError, loadConfig } from './config/config.ts';
-import { startController } from './controller.ts';
+import { ConfigError, isConfigError, loadConfig } from './config/config.ts';
+import { type RunningController, startController } from './controller.ts';
 import { PRIVATE_UMASK } from './data-dir/private-files.ts';
 import { isEmbeddedDatabaseError } from './database/embedded-database.ts';
 import { migrate } from './database/migrate.ts';
 import { openDatabase } from './database/open-database.ts';
+import { type DemoAgents, startDemoAgents } from './demo/demo-agents.ts';
+import { type AdminPasswordSource, demoBanner } from './demo/demo-banner.ts';
 import { createLogger } from './log.ts';
 import { signalHandler } from './shutdown.ts';
-import { isAdminPasswordError } from './users/ensure-admin-user.ts';
+import { initialPasswordFile, isAdminPasswordError } from './users/ensure-admin-user.ts';
 import { resetAdminPassword } from './users/reset-admin-password.ts';
 
 // `cockpit-controller [serve]`: one controller in the foreground until SIGINT/SIGTERM.
@@ -29,6 +33,10 @@ process.umask(PRIVATE_UMASK);
 // A relative COCKPIT_DATA_DIR means the folder the user ran the command in: pnpm runs scripts in
 // the package folder and says where it was started in INIT_CWD.
 const cwd = process.env.INIT_CWD ?? process.cwd();
+
+// The demo agents' command: packages/agent beside this package (src/main.ts and dist/main.js alike).
+const AGENT_BIN = fileURLToPath(new URL('../../agent/bin/cockpit-agent.mjs', import.meta.url));
+const AGENT_MAIN = fileURLToPath(new URL('../../agent/dist/main.js', import.meta.url));
 
 const command = process.argv[2] ?? 'serve';
 try {
@@ -56,9 +64,55 @@ async function serve(): Promise<void> {
   };
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
+  const demoAgents = loadConfig(process.env, cwd).demoAgents;
+  if (demoAgents > 0 && !existsSync(AGENT_MAIN)) {
+    throw new ConfigError([
+      {
+        variable: 'COCKPIT_DEMO_AGENTS',
+        message: `the demo agents need the built agent (${AGENT_MAIN}): run pnpm install, or set COCKPIT_DEMO_AGENTS=0`,
+      },
+    ]);
+  }
   const controller = await startController({ cwd });
-  stop = signalHandler(controller, controller.services.log, (code) => process.exit(code));
+  let demo: DemoAgents | undefined;
+  try {
+    if (demoAgents > 0) demo = await startDemo(controller, demoAgents);
+  } catch (err) {
+    await controller.close();
+    throw err;
+  }
+  // The demo agents stop first, so that none sees its controller vanish and starts reconnecting.
+  const whole = {
+    config: controller.config,
+    close: async () => {
+      await demo?.stop();
+      await controller.close();
+    },
+  };
+  stop = signalHandler(whole, controller.services.log, (code) => process.exit(code));
   if (early !== undefined) stop(early);
+}
+
+async function startDemo(controller: RunningController, count: number): Promise<DemoAgents> {
+  const { config, services } = controller;
+  const demo = await startDemoAgents({
+    count,
+    agentBin: AGENT_BIN,
+    dataDir: config.dataDir,
+    hosts: services.hosts,
+    controllerAddress: controller.grpc.advertisedAddress,
+    caFingerprint: services.agentEndpoint.caFingerprint,
+    logLevel: config.logLevel,
+    log: services.log,
+  });
+  const passwordFile = initialPasswordFile(config.dataDir);
+  const password: AdminPasswordSource = existsSync(passwordFile)
+    ? { kind: 'file', file: passwordFile }
+    : config.adminPassword !== undefined
+      ? { kind: 'configured' }
+      : { kind: 'chosen' };
+  process.stdout.write(demoBanner({ url: controller.url, hostnames: demo.hostnames, password }));
+  return demo;
 }
 
 async function resetAdmin(): Promise<void> {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { GoodbyeReason, VmRemovalReason, VmState } from '@cockpit/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminToken, eventually, joinedHost, targetOf } from './support/agent-test-helpers.ts';
+import { holdInTransaction } from './support/held-lock.ts';
 import { RealTimeClock } from './support/real-time-clock.ts';
 import { ScriptedAgent, vm } from './support/scripted-agent.ts';
 import { createTestApp, type TestApp } from './support/test-app.ts';
@@ -264,6 +265,26 @@ describe('agent state sync', () => {
     sa.agent.close();
     sb.agent.close();
   });
+
+  it("does not count the time its own apply takes as the agent's silence: a batch held 7 s by a lock keeps its stream", async () => {
+    const { hostId, credential } = await joinedHost(t, admin, 'sync-slow-apply');
+    const { agent } = await ScriptedAgent.connect(targetOf(t), credential); // heartbeats every second
+    // The apply's conditional update of the host's cursor waits on this row lock, past the 5 s deadline.
+    const lock = await holdInTransaction(
+      t.sql,
+      (tx) => tx`select 1 from hosts where id = ${hostId} for update`,
+    );
+    const cursor = await agent.batch([{ $case: 'vmUpdated', value: vm(randomUUID(), 'slow') }]);
+    await new Promise((resolve) => setTimeout(resolve, 7000));
+    await lock.release();
+    expect((await agent.next('ack', 5000)).cursor).toBe(cursor);
+    // The heartbeats that queued meanwhile count, and the stream lives on past another deadline's worth.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const ended = await Promise.race([agent.ended.then(() => 'ended'), Promise.resolve('open')]);
+    expect(ended).toBe('open');
+    expect((await hostOf(hostId)).status).toBe('connected');
+    agent.close();
+  }, 30_000);
 
   it('keeps a host connected through a 2 s pause, and disconnects it (VMs stale) past the deadline', async () => {
     const { hostId, credential } = await joinedHost(t, admin, 'sync-deadline');

@@ -223,7 +223,7 @@ export class AgentHub {
     const now = performance.now();
     const { heartbeatIntervalMs, heartbeatDeadlineMs } = this.deps.config;
     for (const session of this.sessions.values()) {
-      const silent = now - session.lastReceived;
+      const silent = session.silentMs(now);
       if (silent >= heartbeatDeadlineMs) {
         session.log.warn(
           { silentMs: Math.round(silent) },

@@ -72,6 +72,8 @@ export class AgentSession {
   /** The newest cursor the agent says its journal holds (Hello, heartbeats), and the last one applied here. */
   journalHead = 0;
   appliedCursor = 0;
+  /** performance.now() when the apply in progress began (the transport is paused meanwhile). */
+  applyingSince: number | undefined;
   private pendingWrites = 0;
   private ended = false;
   private snapshot: SnapshotBuffer | undefined;
@@ -198,7 +200,9 @@ export class AgentSession {
         case 'state': {
           if (message.value.changes.length === 0) return true;
           const changes = await this.mergeQueuedBatches(message.value.changes, messages);
-          return await this.applied(await this.hub.applyBatch(this.owner, { changes }));
+          return await this.applied(
+            await this.whileApplying(() => this.hub.applyBatch(this.owner, { changes })),
+          );
         }
         case 'snapshot':
           return await this.snapshotChunk(message.value);
@@ -268,7 +272,7 @@ export class AgentSession {
     current.host ??= chunk.host;
     if (!chunk.last) return true;
     this.snapshot = undefined;
-    const outcome = await this.hub.applySnapshot(this.owner, current);
+    const outcome = await this.whileApplying(() => this.hub.applySnapshot(this.owner, current));
     if (outcome.kind === 'applied') {
       this.log.info({ cursor: current.cursor, vms: current.vms.length }, 'snapshot applied');
     }
@@ -295,6 +299,27 @@ export class AgentSession {
     this.log.warn({ message }, 'agent broke the protocol: ending its stream');
     await this.goodbye(GoodbyeReason.GOODBYE_REASON_PROTOCOL_ERROR, message);
     return false;
+  }
+
+  /**
+   * Runs an apply. Its time is the controller's, not the agent's silence: the agent's heartbeats wait in
+   * the paused transport meanwhile, so the deadline counts silence up to the apply's start and resumes
+   * after it (a database slowed down by load must not disconnect every host it is applying for).
+   */
+  private async whileApplying<T>(apply: () => Promise<T>): Promise<T> {
+    const began = performance.now();
+    this.applyingSince = began;
+    try {
+      return await apply();
+    } finally {
+      this.applyingSince = undefined;
+      this.lastReceived += performance.now() - began;
+    }
+  }
+
+  /** How long the agent has been silent, not counting time spent applying what it sent. */
+  silentMs(now: number): number {
+    return (this.applyingSince ?? now) - this.lastReceived;
   }
 
   private received(): void {

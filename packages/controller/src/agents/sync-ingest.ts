@@ -4,7 +4,7 @@ import { recordChanges } from '../changes/change-queries.ts';
 import type { Clock } from '../clock.ts';
 import { CodedError } from '../coded-error.ts';
 import type { Sql, Tx } from '../database/sql.ts';
-import { findHost, updateHostInfo } from '../hosts/host-queries.ts';
+import { findHost, lockHostsInOrder, updateHostInfo } from '../hosts/host-queries.ts';
 import { holdMigratingReports, holdMigratingSnapshot } from '../migrations/migration-sync.ts';
 import { type VmRecord, vmRecordOf, vmRecordProblem } from '../vms/vm-record.ts';
 import { type HostVm, type HostVmId, recordConflicts, removeVms, upsertVms } from '../vms/vm-sync-queries.ts';
@@ -129,6 +129,12 @@ export function createSyncIngest({
   ): Promise<Array<{ outcome: ApplyOutcome } | { error: unknown }>> {
     const now = clock.now();
     const advanced = await sql.begin(async (tx) => {
+      // Host rows are locked in id order, as touchLastSeen locks them: in whatever order the update's
+      // plan met them, a group and the last-seen flush deadlocked under load (seen in bench:sync).
+      await lockHostsInOrder(
+        tx,
+        batches.map((b) => b.owner.hostId),
+      );
       const rows = await tx<{ id: string }[]>`
         update hosts set sync_cursor = b.last, updated_at = ${now}
         from unnest(${batches.map((b) => b.owner.hostId)}::uuid[], ${batches.map((b) => b.owner.epoch)}::bigint[],

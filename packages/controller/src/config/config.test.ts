@@ -44,7 +44,17 @@ describe('loadConfig', () => {
         listen: 'api',
         token: undefined,
       },
+      demoAgents: 0,
     });
+  });
+
+  it('reads COCKPIT_DEMO_AGENTS: how many simulated agents the controller starts beside itself', () => {
+    expect(loadConfig({ COCKPIT_DEMO_AGENTS: '2' }, '/srv').demoAgents).toBe(2);
+    expect(loadConfig({ COCKPIT_DEMO_AGENTS: '' }, '/srv').demoAgents).toBe(0);
+    expect(problemsOf({ COCKPIT_DEMO_AGENTS: 'two' })).toEqual({
+      COCKPIT_DEMO_AGENTS: 'must be a whole number',
+    });
+    expect(problemsOf({ COCKPIT_DEMO_AGENTS: '11' })).toEqual({ COCKPIT_DEMO_AGENTS: 'must be at most 10' });
   });
 
   it('reads the metrics variables: period, retention per tier, where /metrics listens and its token', () => {

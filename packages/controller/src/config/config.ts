@@ -57,6 +57,11 @@ export interface Config {
    * connections are closed, and a few seconds later the process exits whatever is still running.
    */
   shutdownGraceMs: number;
+  /**
+   * Simulated agents the controller starts beside itself for a demo (COCKPIT_DEMO_AGENTS; `pnpm start`
+   * on the embedded database sets 2): hosts vapor-node-01.corp.awan.io and on. 0 for real deployments.
+   */
+  demoAgents: number;
 }
 
 /** The agents' gRPC listener. */
@@ -222,6 +227,7 @@ const envSchema = z.object({
   COCKPIT_METRICS_TOKEN: optionalText.pipe(
     z.string().min(16, 'must be at least 16 characters (a random token)').optional(),
   ),
+  COCKPIT_DEMO_AGENTS: integer(0, 0, 10),
 });
 
 /**
@@ -294,6 +300,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd: string 
       listen: e.COCKPIT_METRICS_LISTEN,
       token: e.COCKPIT_METRICS_TOKEN,
     },
+    demoAgents: e.COCKPIT_DEMO_AGENTS,
   };
 }
 

@@ -164,13 +164,29 @@ export async function touchLastSeen(
   seen: ReadonlyArray<{ hostId: string; epoch: number; at: Date }>,
 ): Promise<string[]> {
   if (seen.length === 0) return [];
-  const rows = await sql<{ id: string }[]>`
-    update hosts set last_seen_at = greatest(hosts.last_seen_at, s.at)
-    from unnest(${seen.map((s) => s.hostId)}::uuid[], ${seen.map((s) => s.epoch)}::bigint[],
-                ${seen.map((s) => s.at.toISOString())}::timestamptz[]) as s (id, epoch, at)
-    where hosts.id = s.id and hosts.stream_epoch = s.epoch
-    returning hosts.id`;
+  const rows = await sql.begin(async (tx) => {
+    await lockHostsInOrder(
+      tx,
+      seen.map((s) => s.hostId),
+    );
+    return tx<{ id: string }[]>`
+      update hosts set last_seen_at = greatest(hosts.last_seen_at, s.at)
+      from unnest(${seen.map((s) => s.hostId)}::uuid[], ${seen.map((s) => s.epoch)}::bigint[],
+                  ${seen.map((s) => s.at.toISOString())}::timestamptz[]) as s (id, epoch, at)
+      where hosts.id = s.id and hosts.stream_epoch = s.epoch
+      returning hosts.id`;
+  });
   return rows.map((r) => r.id);
+}
+
+/**
+ * Locks host rows in id order. Statements that update many hosts take this first, so that two of them
+ * (the sync ingest's group commits, the last-seen flush) always wait on each other in the same order
+ * and never deadlock.
+ */
+export async function lockHostsInOrder(tx: Tx, hostIds: readonly string[]): Promise<void> {
+  if (hostIds.length === 0) return;
+  await tx`select 1 from hosts where id = any(${[...hostIds]}::uuid[]) order by id for update`;
 }
 
 /**

@@ -1,9 +1,10 @@
 import type { HostInfo } from '@cockpit/proto';
 import type { Logger } from 'pino';
+import { insertAuditEntry } from '../audit/audit-queries.ts';
 import type { SignedInCaller } from '../auth/caller.ts';
 import { recordChanges } from '../changes/change-queries.ts';
 import type { Clock } from '../clock.ts';
-import type { Sql } from '../database/sql.ts';
+import type { Sql, Tx } from '../database/sql.ts';
 import { uuidv7 } from '../ids.ts';
 import {
   hashSecret,
@@ -62,6 +63,11 @@ export interface HostService {
   delete(caller: SignedInCaller, id: string): Promise<void>;
   createJoinToken(caller: SignedInCaller, ttlSeconds: number): Promise<JoinTokenView>;
   /**
+   * A join token the controller makes for agents it starts itself (the demo agents): no user creates
+   * it, so the audit log names the controller and `purpose` (e.g. `COCKPIT_DEMO_AGENTS`).
+   */
+  createOwnJoinToken(purpose: string, ttlSeconds: number): Promise<JoinTokenView>;
+  /**
    * Redeems a join token for a new host and its credential (returned once, stored only as a hash).
    * Throws `invalid_argument` (before the token is looked at), `invalid_join_token` (unknown, expired or
    * used), or `conflict` (the hostname is taken; the token is spent all the same).
@@ -85,6 +91,23 @@ export function createHostService(deps: {
     const trust =
       endpoint.caFingerprint === null ? '--insecure-plaintext' : `--ca-sha256 ${endpoint.caFingerprint}`;
     return `cockpit-agent --controller ${address} ${trust} --join-token ${token}`;
+  };
+
+  const issueJoinToken = async (
+    db: Sql | Tx,
+    input: { id: string; createdBy: string | null; now: Date; ttlSeconds: number },
+  ): Promise<JoinTokenView> => {
+    const token = newJoinToken();
+    const expiresAt = new Date(input.now.getTime() + input.ttlSeconds * 1000);
+    await insertJoinToken(db, { ...input, tokenHash: hashSecret(token), expiresAt });
+    return {
+      id: input.id,
+      token,
+      expires_at: expiresAt.toISOString(),
+      controller_address: endpoint.address ?? '',
+      ca_sha256: endpoint.caFingerprint,
+      agent_command: agentCommand(token),
+    };
   };
 
   return {
@@ -122,23 +145,29 @@ export function createHostService(deps: {
       const now = clock.now();
       const id = uuidv7(now);
       caller.audit.target = `join_token:${id}`;
-      const token = newJoinToken();
-      const expiresAt = new Date(now.getTime() + ttlSeconds * 1000);
-      await insertJoinToken(sql, {
-        id,
-        tokenHash: hashSecret(token),
-        createdBy: caller.principal.userId,
-        now,
-        expiresAt,
+      return issueJoinToken(sql, { id, createdBy: caller.principal.userId, now, ttlSeconds });
+    },
+
+    async createOwnJoinToken(purpose, ttlSeconds) {
+      const now = clock.now();
+      const id = uuidv7(now);
+      return sql.begin(async (tx) => {
+        const view = await issueJoinToken(tx, { id, createdBy: null, now, ttlSeconds });
+        await insertAuditEntry(tx, {
+          at: now,
+          requestId: null,
+          actorId: null,
+          actorUsername: `cockpit (${purpose})`,
+          action: 'create join token',
+          method: 'START',
+          path: '-',
+          target: `join_token:${id}`,
+          result: 'success',
+          status: 0,
+          clientAddress: null,
+        });
+        return view;
       });
-      return {
-        id,
-        token,
-        expires_at: expiresAt.toISOString(),
-        controller_address: endpoint.address ?? '',
-        ca_sha256: endpoint.caFingerprint,
-        agent_command: agentCommand(token),
-      };
     },
 
     async join(request) {

@@ -9,7 +9,7 @@ export const hashSecret = (secret: string): string => createHash('sha256').updat
 
 export async function insertJoinToken(
   sql: Sql | Tx,
-  input: { id: string; tokenHash: string; createdBy: string; now: Date; expiresAt: Date },
+  input: { id: string; tokenHash: string; createdBy: string | null; now: Date; expiresAt: Date },
 ): Promise<void> {
   await sql`
     insert into join_tokens (id, token_hash, created_by, created_at, expires_at)

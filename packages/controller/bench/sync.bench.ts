@@ -1,0 +1,426 @@
+// pnpm bench:sync — many agents against one controller and one PostgreSQL, in one run (issue 8's
+// targets): a change visible through REST while 500 changes/s flow, changes ingested per second, a full
+// resync of every VM after a controller restart, the controller's RSS, and GET /api/v1/vms?limit=100
+// under 100 concurrent clients; each next to a baseline of the same run (the raw upsert of the same
+// rows, the plain SELECT of the same page).
+//
+// The controller runs as production runs it (dist/main.js, TLS on its gRPC port, request logs at info
+// to a file) in a child process; this process holds the agents: in-process scripted agents speaking the
+// real protocol over real gRPC (bench/support/bench-agent.ts: Hello, heartbeats, numbered batches,
+// snapshots, acks; no journal or driver), one TLS connection each. Database: TEST_DATABASE_URL (a fresh
+// database on that server, dropped afterwards).
+//
+// Usage: pnpm bench:sync [--agents 1000] [--vms 50]; knobs BENCH_SECONDS (per load phase, default 10),
+// BENCH_PROBES (latency probes, default 300), BENCH_CLIENTS (default 100).
+import { execFileSync } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { type Vm, VmState } from '@cockpit/proto';
+import autocannon from 'autocannon';
+import { connect } from '../src/database/connect.ts';
+import { listVms } from '../src/vms/vm-queries.ts';
+import { type ControllerTarget, join as joinHost, vm } from '../test/support/scripted-agent.ts';
+import { BenchAgent } from './support/bench-agent.ts';
+import { ControllerProcess, freePort } from './support/controller-process.ts';
+
+const packageDir = join(import.meta.dirname, '..');
+const ADMIN_PASSWORD = 'bench-admin-password-1';
+
+const { values: args } = parseArgs({
+  options: { agents: { type: 'string', default: '1000' }, vms: { type: 'string', default: '50' } },
+});
+const AGENTS = Number(args.agents);
+const VMS = Number(args.vms);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const PROBES = Number(process.env.BENCH_PROBES ?? 300);
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 100);
+const BACKGROUND_RATE = 500;
+const LIST_PACED_RATE = Number(process.env.BENCH_LIST_RATE ?? 200);
+
+interface Host {
+  hostname: string;
+  hostId: string;
+  credential: string;
+  vms: Vm[];
+  agent?: BenchAgent;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const percentile = (values: number[], p: number): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+};
+const fmt = (n: number, digits = 1) => n.toLocaleString('en-US', { maximumFractionDigits: digits });
+const mib = (bytes: number) => bytes / 1024 / 1024;
+
+/** Runs `fn` over `items`, `concurrency` at a time. */
+async function each<T>(items: readonly T[], concurrency: number, fn: (item: T, i: number) => Promise<void>) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        await fn(items[i] as T, i);
+      }
+    }),
+  );
+}
+
+/** The VM record with one field changed, as a hypervisor change would: the balloon moved. */
+function changed(record: Vm, memoryMib: number): Vm {
+  return { ...record, memoryMib };
+}
+
+async function main(): Promise<void> {
+  const server = process.env.TEST_DATABASE_URL;
+  if (!server) {
+    process.stderr.write('bench:sync needs a PostgreSQL server: set TEST_DATABASE_URL (postgres://…/test)\n');
+    process.exit(2);
+  }
+  execFileSync(process.execPath, [join(packageDir, '../../scripts/build.mjs'), '--if-stale'], {
+    stdio: 'inherit',
+  });
+  const name = `cockpit_bench_sync_${Date.now()}`;
+  const admin = connect(server, { max: 1 });
+  await admin.unsafe(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
+  const url = new URL(server);
+  url.pathname = `/${name}`;
+  const dataDir = mkdtempSync(join(tmpdir(), 'cockpit-bench-sync-'));
+  // Kept after the run (the data folder is not): what the controller said under load.
+  const logFile = join(tmpdir(), `${name}.log`);
+  const [httpPort, grpcPort] = [await freePort(), await freePort()];
+  const env = {
+    COCKPIT_DATABASE_URL: url.toString(),
+    COCKPIT_DATA_DIR: dataDir,
+    COCKPIT_HTTP_PORT: String(httpPort),
+    COCKPIT_GRPC_PORT: String(grpcPort),
+    COCKPIT_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    COCKPIT_JWT_SECRET: randomBytes(32).toString('hex'),
+  };
+  const api = `http://127.0.0.1:${httpPort}`;
+  const db = connect(url.toString(), { max: 10 });
+  let controller = await ControllerProcess.start(env, logFile);
+  // Whatever ends this process, the controller it started goes with it.
+  process.on('exit', () => controller.child.kill('SIGKILL'));
+  let maxRss = 0;
+  const hosts: Host[] = [];
+  try {
+    const target: ControllerTarget = {
+      address: `localhost:${grpcPort}`,
+      caPem: readFileSync(join(dataDir, 'grpc-tls/ca.pem'), 'utf8'),
+    };
+    const token = await login(api);
+    const auth = { authorization: `Bearer ${token}` };
+    console.log(`bench:sync: ${AGENTS} agents × ${VMS} VMs = ${AGENTS * VMS} VMs; PostgreSQL ${name}`);
+
+    // Join every host (REST join token, gRPC Join), connect, send its first snapshot.
+    let t0 = performance.now();
+    await each(
+      Array.from({ length: AGENTS }, (_, i) => i),
+      16,
+      async (i) => {
+        const hostname = `bench-${String(i + 1).padStart(4, '0')}.corp.awan.io`;
+        const res = await fetch(`${api}/api/v1/hosts/join-tokens`, {
+          method: 'POST',
+          headers: { ...auth, 'content-type': 'application/json' },
+          body: '{}',
+        });
+        if (res.status !== 201) throw new Error(`join token: ${res.status} ${await res.text()}`);
+        const joined = await joinHost(target, ((await res.json()) as { token: string }).token, hostname);
+        const vms = Array.from({ length: VMS }, (_, v) =>
+          vm(
+            randomUUID(),
+            `vm-${String(v + 1).padStart(2, '0')}`,
+            v % 4 === 3 ? VmState.VM_STATE_SHUT_OFF : VmState.VM_STATE_RUNNING,
+            {
+              memoryMib: 2048,
+              maxMemoryMib: 4096,
+              vcpus: 2,
+            },
+          ),
+        );
+        hosts[i] = { hostname, hostId: joined.hostId, credential: joined.credential, vms };
+      },
+    );
+    console.log(`  joined ${AGENTS} hosts in ${fmt((performance.now() - t0) / 1000)} s`);
+    t0 = performance.now();
+    await connectAndSnapshot(hosts, target);
+    const firstSync = (performance.now() - t0) / 1000;
+    console.log(`  connected and applied the first snapshots (${AGENTS * VMS} VMs) in ${fmt(firstSync)} s`);
+
+    // 1. Latency: a change visible through REST while BACKGROUND_RATE changes/s flow.
+    const background = startBackground(hosts, BACKGROUND_RATE);
+    await sleep(1000);
+    const latencies: number[] = [];
+    let probeValue = 10_000;
+    for (let p = 0; p < PROBES; p++) {
+      const host = hosts[Math.floor(Math.random() * hosts.length)] as Host;
+      // VM 0 of each host is the probes' alone: no background change overwrites the value looked for.
+      const v = 0;
+      const memory = probeValue++;
+      host.vms[v] = changed(host.vms[v] as Vm, memory);
+      const sent = performance.now();
+      await host.agent?.update([host.vms[v] as Vm]);
+      for (;;) {
+        const res = await fetch(`${api}/api/v1/vms/${(host.vms[v] as Vm).id}`, { headers: auth });
+        if (((await res.json()) as { memory_mib: number }).memory_mib === memory) break;
+        if (performance.now() - sent > 60_000) {
+          throw new Error(`probe ${p}: ${host.hostname}'s change not visible through REST after 60 s`);
+        }
+      }
+      latencies.push(performance.now() - sent);
+      await sleep(Math.random() * 20);
+    }
+    const flowed = await background.stop();
+    const latencyP99 = percentile(latencies, 99);
+    console.log(
+      `  latency: ${PROBES} probes, p50 ${fmt(percentile(latencies, 50))} ms, p99 ${fmt(latencyP99)} ms, max ${fmt(Math.max(...latencies))} ms; background ${fmt(flowed)} changes/s`,
+    );
+    maxRss = Math.max(maxRss, controller.maxRss);
+
+    // 2. GET /api/v1/vms?limit=100 with CLIENTS concurrent clients, and the plain SELECT of that page.
+    const list = await loadList(`${api}/api/v1/vms?limit=100`, auth, SECONDS, LIST_PACED_RATE);
+    const select = await plainSelect(db, SECONDS);
+    console.log(
+      `  list, ${CLIENTS} clients back to back: ${fmt(list.rps, 0)} req/s, p50 ${list.p50} ms, p99 ${list.p99} ms; plain query ${fmt(select.qps, 0)} q/s, p99 ${fmt(select.p99)} ms (ratio ${fmt(list.rps / select.qps, 2)})`,
+    );
+    console.log(
+      `  list, ${CLIENTS} clients paced to ${LIST_PACED_RATE} req/s in all: ${fmt(list.paced.rps, 0)} req/s, p50 ${list.paced.p50} ms, p99 ${list.paced.p99} ms`,
+    );
+    maxRss = Math.max(maxRss, controller.maxRss);
+
+    // 3. Ingest: every agent sends all its VMs as one batch, two batches in flight, for SECONDS.
+    const ingest = await ingestFor(hosts, SECONDS);
+    const raw = await rawUpsert(db, hosts, SECONDS);
+    console.log(
+      `  ingest: ${fmt(ingest, 0)} changes/s acknowledged; raw upsert of the same rows ${fmt(raw, 0)} rows/s (ratio ${fmt(ingest / raw, 2)})`,
+    );
+    maxRss = Math.max(maxRss, controller.maxRss);
+
+    // 4. Restart the controller: every agent reconnects and sends its whole host again.
+    for (const host of hosts) host.agent?.close();
+    const stopped = await controller.stop();
+    if (stopped !== 0) throw new Error(`the controller exited ${stopped} after SIGTERM`);
+    controller = await ControllerProcess.start(env, logFile);
+    const listening = (controller.listeningAt - controller.spawnedAt) / 1000;
+    await connectAndSnapshot(hosts, target);
+    const resync = (performance.now() - controller.spawnedAt) / 1000;
+    const stale = await db<{ n: string }[]>`
+      select count(*)::text as n from vms v join hosts h on h.id = v.host_id where h.status <> 'connected'`;
+    console.log(
+      `  resync after restart: ${fmt(resync, 2)} s from spawn (listening after ${fmt(listening, 2)} s); stale VMs left: ${stale[0]?.n}`,
+    );
+    maxRss = Math.max(maxRss, controller.maxRss);
+
+    const total = AGENTS * VMS;
+    const rows: Array<[string, string, string, boolean]> = [
+      [
+        `change visible through REST, p99 (${fmt(flowed, 0)} changes/s flowing)`,
+        '≤ 50 ms',
+        `${fmt(latencyP99)} ms`,
+        latencyP99 <= 50,
+      ],
+      [
+        'changes ingested',
+        '≥ 20,000/s',
+        `${fmt(ingest, 0)}/s (${fmt(ingest / raw, 2)}× raw upsert)`,
+        ingest >= 20_000,
+      ],
+      [`full resync of ${fmt(total, 0)} VMs after a restart`, '≤ 10 s', `${fmt(resync, 2)} s`, resync <= 10],
+      ['controller RSS (max)', '≤ 512 MiB', `${fmt(mib(maxRss), 0)} MiB`, mib(maxRss) <= 512],
+      [
+        `GET /api/v1/vms?limit=100, ${CLIENTS} clients, p99`,
+        '≤ 20 ms',
+        `${list.p99} ms (${fmt(list.rps, 0)} req/s, ${fmt(list.rps / select.qps, 2)}× the plain query)`,
+        list.p99 <= 20,
+      ],
+      [
+        `… the same clients paced to ${LIST_PACED_RATE} req/s in all, p99`,
+        '≤ 20 ms',
+        `${list.paced.p99} ms`,
+        list.paced.p99 <= 20,
+      ],
+    ];
+    console.log(
+      `  this process's event loop delay (agents, probes, load generator): p99 ${fmt(lag.percentile(99) / 1e6)} ms, max ${fmt(lag.max / 1e6)} ms; controller log: ${logFile}`,
+    );
+    console.log(
+      `\n| target (${AGENTS} agents × ${VMS} VMs) | goal | measured | |\n| --- | --- | --- | --- |`,
+    );
+    for (const [what, goal, got, ok] of rows)
+      console.log(`| ${what} | ${goal} | ${got} | ${ok ? 'met' : 'MISSED'} |`);
+  } finally {
+    for (const host of hosts) host?.agent?.close();
+    await controller.stop();
+    await db.end();
+    const dropper = connect(server, { max: 1 });
+    await dropper.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await dropper.end();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function login(api: string): Promise<string> {
+  const res = await fetch(`${api}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
+  });
+  if (res.status !== 200) throw new Error(`login answered ${res.status}`);
+  return ((await res.json()) as { token: string }).token;
+}
+
+/** Connects every host's agent (new streams) and waits until each one's full snapshot is acknowledged. */
+async function connectAndSnapshot(hosts: Host[], target: ControllerTarget): Promise<void> {
+  await each(hosts, 50, async (host) => {
+    host.agent = await BenchAgent.connect(target, host.credential, host.hostname);
+    await host.agent.ackOf(await host.agent.snapshot(host.vms));
+  });
+}
+
+/** `rate` single-VM changes per second spread over the hosts, every 10 ms; stop() returns the rate acknowledged. */
+function startBackground(hosts: Host[], rate: number) {
+  let sent = 0;
+  let turn = 0;
+  const acks: Promise<void>[] = [];
+  const began = performance.now();
+  const timer = setInterval(() => {
+    const due = Math.floor(((performance.now() - began) / 1000) * rate) - sent;
+    for (let k = 0; k < due; k++) {
+      const host = hosts[turn++ % hosts.length] as Host;
+      const v = 1 + (turn % (host.vms.length - 1)); // not VM 0, the probes'
+      host.vms[v] = changed(host.vms[v] as Vm, 1024 + (turn % 1024));
+      const agent = host.agent as BenchAgent;
+      // Awaited in stop(); a stream the controller ends meanwhile fails the run there, not unhandled here.
+      const acked = agent.update([host.vms[v] as Vm]).then((cursor) => agent.ackOf(cursor));
+      acked.catch(() => undefined);
+      acks.push(acked);
+      sent++;
+    }
+  }, 10);
+  return {
+    async stop(): Promise<number> {
+      clearInterval(timer);
+      await Promise.all(acks);
+      return sent / ((performance.now() - began) / 1000);
+    },
+  };
+}
+
+/** Every agent sends all its VMs as one batch, keeping two batches in flight; changes acknowledged per second. */
+async function ingestFor(hosts: Host[], seconds: number): Promise<number> {
+  const began = performance.now();
+  const until = began + seconds * 1000;
+  let acked = 0;
+  let round = 0;
+  await Promise.all(
+    hosts.map(async (host) => {
+      const agent = host.agent as BenchAgent;
+      let previous: number | undefined;
+      while (performance.now() < until) {
+        round++;
+        host.vms = host.vms.map((record) => changed(record, 1024 + (round % 2048)));
+        const cursor = await agent.update(host.vms);
+        if (previous !== undefined) {
+          await agent.ackOf(previous);
+          acked += host.vms.length;
+        }
+        previous = cursor;
+      }
+      if (previous !== undefined) {
+        await agent.ackOf(previous);
+        acked += host.vms.length;
+      }
+    }),
+  );
+  return acked / ((performance.now() - began) / 1000);
+}
+
+/**
+ * Baseline: the same rows upserted straight into a bare copy of the vms table (no cursor check, no
+ * changes log, no stream), 4 connections, 5,000 rows a statement: what PostgreSQL itself takes.
+ */
+async function rawUpsert(db: ReturnType<typeof connect>, hosts: Host[], seconds: number): Promise<number> {
+  await db`create table if not exists bench_raw_vms (
+    id uuid primary key, host_id uuid not null, name text not null, state text not null,
+    vcpus int not null, memory_mib bigint not null, updated_at timestamptz not null)`;
+  const rows = hosts.flatMap((h) => h.vms.map((v) => ({ ...v, hostId: h.hostId })));
+  const chunks: (typeof rows)[] = [];
+  for (let i = 0; i < rows.length; i += 5000) chunks.push(rows.slice(i, i + 5000));
+  const began = performance.now();
+  const until = began + seconds * 1000;
+  let written = 0;
+  let round = 0;
+  await Promise.all(
+    Array.from({ length: 4 }, async (_, worker) => {
+      while (performance.now() < until) {
+        const chunk = chunks[(round++ * 4 + worker) % chunks.length] ?? [];
+        await db`
+          insert into bench_raw_vms (id, host_id, name, state, vcpus, memory_mib, updated_at)
+          select * from unnest(${db.array(chunk.map((r) => r.id))}::uuid[], ${db.array(chunk.map((r) => r.hostId))}::uuid[],
+            ${db.array(chunk.map((r) => r.name))}::text[], ${db.array(chunk.map((r) => String(r.state)))}::text[],
+            ${db.array(chunk.map((r) => r.vcpus))}::int[], ${db.array(chunk.map((r) => r.memoryMib + round))}::bigint[],
+            ${db.array(chunk.map(() => new Date().toISOString()))}::timestamptz[])
+          on conflict (id) do update set name = excluded.name, state = excluded.state, vcpus = excluded.vcpus,
+            memory_mib = excluded.memory_mib, updated_at = excluded.updated_at`;
+        written += chunk.length;
+      }
+    }),
+  );
+  const rate = written / ((performance.now() - began) / 1000);
+  await db`drop table bench_raw_vms`;
+  return rate;
+}
+
+/**
+ * CLIENTS connections, each sending its next request as soon as the previous one is answered (closed
+ * loop: the server's throughput sets the latency, about CLIENTS / req/s), then the same clients paced to
+ * `pacedRate` requests per second in all (a busy dashboard fleet rather than a saturating one).
+ */
+async function loadList(url: string, headers: Record<string, string>, seconds: number, pacedRate: number) {
+  await autocannon({ url, connections: CLIENTS, duration: 2, headers }); // JIT, pools
+  const check = (r: Awaited<ReturnType<typeof autocannon>>) => {
+    if (r.non2xx > 0 || r.errors > 0)
+      throw new Error(`${url}: ${r.non2xx} non-2xx answers, ${r.errors} errors`);
+    return r;
+  };
+  const r = check(await autocannon({ url, connections: CLIENTS, duration: seconds, headers }));
+  const paced = check(
+    await autocannon({ url, connections: CLIENTS, duration: seconds, headers, overallRate: pacedRate }),
+  );
+  return {
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    paced: { rps: paced.requests.average, p50: paced.latency.p50, p99: paced.latency.p99 },
+  };
+}
+
+/**
+ * Baseline: the route's own query for the same page (listVms: the SELECT and its row mapping, no HTTP,
+ * token or JSON), CLIENTS callers on a pool of 10 like the controller's.
+ */
+async function plainSelect(db: ReturnType<typeof connect>, seconds: number) {
+  const times: number[] = [];
+  const until = performance.now() + seconds * 1000;
+  const began = performance.now();
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async () => {
+      while (performance.now() < until) {
+        const t = performance.now();
+        await listVms(db, {}, { limit: 100 });
+        times.push(performance.now() - t);
+      }
+    }),
+  );
+  return { qps: times.length / ((performance.now() - began) / 1000), p99: percentile(times, 99) };
+}
+
+await main();
