@@ -111,28 +111,29 @@ describe('access tokens', () => {
     expect(v.generation).toBe(0);
   });
 
+  // Tokens are made inside each test: a title holding a token (random id, the time) would differ between runs.
   it.each([
-    ['a header typ other than at+jwt', forge({}, { typ: 'JWT' }), 'not an access token'],
-    ['no header typ', forge({}, {}), 'not an access token'],
-    ['a refresh typ claim', forge({ typ: 'refresh' }), 'not an access token'],
-    ['no typ claim', forge({ typ: undefined }), 'not an access token'],
-    ['no expiry', forge({ exp: undefined }), 'token has no expiry'],
-    ['no issue time', forge({ iat: undefined }), 'token has no issue time'],
-    ['a text issue time', forge({ iat: String(now()) }), 'token has no issue time'],
-    ['no subject', forge({ sub: undefined }), 'token has no valid subject'],
-    ['a subject that is no UUID', forge({ sub: 'admin' }), 'token has no valid subject'],
-    ['no token id', forge({ jti: undefined }), 'token has no id'],
-    ['an empty token id', forge({ jti: '' }), 'token has no id'],
-    ['a numeric token id', forge({ jti: 42 }), 'token has no id'],
-    ['no role', forge({ role: undefined }), 'token has no valid role'],
-    ['an unknown role', forge({ role: 'root' }), 'token has no valid role'],
-    ['a role that is no string', forge({ role: ['admin'] }), 'token has no valid role'],
-    ['a negative generation', forge({ gen: -1 }), 'token has no valid generation'],
-    ['a fractional generation', forge({ gen: 1.5 }), 'token has no valid generation'],
-    ['a text generation', forge({ gen: '1' }), 'token has no valid generation'],
-    ['an unsafe generation', forge({ gen: 2 ** 53 }), 'token has no valid generation'],
-  ])('refuses %s: "%s"', (_name, token, why) => {
-    expect(refusal(token)).toBe(why);
+    ['a header typ other than at+jwt', 'not an access token', () => forge({}, { typ: 'JWT' })],
+    ['no header typ', 'not an access token', () => forge({}, {})],
+    ['a refresh typ claim', 'not an access token', () => forge({ typ: 'refresh' })],
+    ['no typ claim', 'not an access token', () => forge({ typ: undefined })],
+    ['no expiry', 'token has no expiry', () => forge({ exp: undefined })],
+    ['no issue time', 'token has no issue time', () => forge({ iat: undefined })],
+    ['a text issue time', 'token has no issue time', () => forge({ iat: String(now()) })],
+    ['no subject', 'token has no valid subject', () => forge({ sub: undefined })],
+    ['a subject that is no UUID', 'token has no valid subject', () => forge({ sub: 'admin' })],
+    ['no token id', 'token has no id', () => forge({ jti: undefined })],
+    ['an empty token id', 'token has no id', () => forge({ jti: '' })],
+    ['a numeric token id', 'token has no id', () => forge({ jti: 42 })],
+    ['no role', 'token has no valid role', () => forge({ role: undefined })],
+    ['an unknown role', 'token has no valid role', () => forge({ role: 'root' })],
+    ['a role that is no string', 'token has no valid role', () => forge({ role: ['admin'] })],
+    ['a negative generation', 'token has no valid generation', () => forge({ gen: -1 })],
+    ['a fractional generation', 'token has no valid generation', () => forge({ gen: 1.5 })],
+    ['a text generation', 'token has no valid generation', () => forge({ gen: '1' })],
+    ['an unsafe generation', 'token has no valid generation', () => forge({ gen: 2 ** 53 })],
+  ])('refuses %s: "%s"', (_name, why, make) => {
+    expect(refusal(make())).toBe(why);
   });
 
   it('accepts the edge values of each claim', () => {
@@ -163,5 +164,15 @@ describe('access tokens', () => {
     ['garbage', () => 'not.a.jwt', 'token is malformed'],
   ])('says in its own words what is wrong with %s', (_name, make, why) => {
     expect(refusal(make())).toBe(why);
+  });
+
+  it("keeps the library's error as the cause, for the logs", () => {
+    let thrown: unknown;
+    try {
+      tokens.verify('not.a.jwt');
+    } catch (err) {
+      thrown = err;
+    }
+    expect(isServiceError(thrown) && thrown.cause).toBeInstanceOf(jwt.JsonWebTokenError);
   });
 });

@@ -72,4 +72,12 @@ describe('login throttle: attempts in flight', () => {
     await late.settle(false);
     expect(await attemptsOf('192.0.2.12')).toBe(0);
   });
+
+  it("keeps others' attempts in flight when a failure cleans up the abandoned ones", async () => {
+    const throttle = new LoginThrottle(db.sql, policy, timing);
+    claimed(await throttle.claim('192.0.2.13', 'grace', at(100))); // in flight, recent
+    const other = claimed(await throttle.claim('192.0.2.14', 'heidi', at(100)));
+    await other.settle(false);
+    expect(await attemptsOf('192.0.2.13')).toBe(1);
+  });
 });

@@ -33,6 +33,10 @@ describe('login throttle window', () => {
     await fail('192.0.2.1', 'alice', at(30));
     expect(await failures('pair:192.0.2.1 alice')).toBe(2);
     expect(await failures('addr:192.0.2.1')).toBe(2);
+    // Within the budget: counted, not blocked (not even until now).
+    const blocked = await db.sql<{ n: number }[]>`
+      select count(*)::int as n from login_throttle where key like '%192.0.2.1%' and blocked_until is not null`;
+    expect(blocked[0]?.n).toBe(0);
     // 61 s after the last failure: the window (60 s) has passed, the count restarts.
     await fail('192.0.2.1', 'alice', at(91));
     expect(await failures('pair:192.0.2.1 alice')).toBe(1);

@@ -3,7 +3,7 @@ import { postFrom } from '../../test/support/auth-test-helpers.ts';
 import { createTestApp, TEST_ADMIN_PASSWORD, type TestApp } from '../../test/support/test-app.ts';
 import { isServiceError } from '../service-error.ts';
 import { createAuthService } from './auth-service.ts';
-import { blockSeconds, DEFAULT_THROTTLE_POLICY } from './login-throttle.ts';
+import { blockSeconds, DEFAULT_THROTTLE_POLICY, nextPauseMs } from './login-throttle.ts';
 
 const login = (t: TestApp, from: string, username: string, password: string) =>
   postFrom(t, from, '/api/v1/auth/login', { username, password });
@@ -15,6 +15,15 @@ describe('blockSeconds', () => {
     expect(blockSeconds(rule, rule.free)).toBe(rule.baseSeconds);
     expect(blockSeconds(rule, rule.free + 1)).toBe(rule.baseSeconds * 2);
     expect(blockSeconds(rule, rule.free + 50)).toBe(60);
+  });
+});
+
+describe('nextPauseMs', () => {
+  it('doubles the pause of an undecided attempt up to 200 ms', () => {
+    expect(nextPauseMs(10)).toBe(20);
+    expect(nextPauseMs(80)).toBe(160);
+    expect(nextPauseMs(160)).toBe(200);
+    expect(nextPauseMs(200)).toBe(200);
   });
 });
 
