@@ -156,6 +156,11 @@ describe('live migration through the coordinator', () => {
     expect(await conflicts(vmId)).toBe(0);
     const op = await t.request('GET', `/api/v1/operations/${id}?wait=5`, { token: operator });
     expect(op.body).toMatchObject({ status: 'succeeded' });
+    // Prometheus sees it among the completed migrations (other tests of this file finish theirs later).
+    const exposition = await (await fetch(`${t.url}/metrics`)).text();
+    expect(
+      Number(/^cockpit_migrations\{status="completed"\} (\d+)$/m.exec(exposition)?.[1]),
+    ).toBeGreaterThanOrEqual(1);
 
     // The VM's change log never shows it anywhere but one host at a time.
     const changes = await t.sql<{ data: { host_id: string } | null }[]>`

@@ -1,5 +1,9 @@
 import { type HostValueField, hostValue, type VmValueField, vmValue } from '@cockpit/proto';
+import { COMMAND_STATUSES } from '../commands/command-schema.ts';
 import type { Services } from '../create-services.ts';
+import { HOST_STATUSES } from '../hosts/host-schema.ts';
+import { MIGRATION_STATUSES } from '../migrations/migration-schema.ts';
+import { OPERATION_STATUSES } from '../operations/operation-schema.ts';
 import { PrometheusText } from './prometheus-text.ts';
 
 // Per-host and per-VM gauges under the names the agent's own /metrics uses
@@ -55,22 +59,10 @@ const VM_GAUGES: Array<[string, VmValueField, number, string]> = [
   ['cockpit_vm_network_transmit_packets_per_second', 'netTxPps', 1, 'Packets per second out of the guest.'],
 ];
 
-const HOST_STATUSES = ['pending', 'connected', 'disconnected'] as const;
-const OPERATION_STATUSES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'] as const;
-const COMMAND_STATUSES = [
-  'pending',
-  'sent',
-  'running',
-  'succeeded',
-  'failed',
-  'cancelled',
-  'expired',
-] as const;
-
 /**
  * The controller's /metrics, built at each scrape: the HTTP API's answer times, the agents (connected
  * here and by status in the database, how far each stream's applied cursor is behind its agent's
- * journal), operations and commands by status, metric ingest, and the newest sample of every host and
+ * journal), operations, commands and migrations by status, metric ingest, and the newest sample of every host and
  * VM streaming to this replica (each replica shows its own agents: scrape them all).
  */
 export async function renderControllerMetrics(services: Services): Promise<string> {
@@ -81,7 +73,8 @@ export async function renderControllerMetrics(services: Services): Promise<strin
   const counts = await sql<{ what: string; status: string; n: number }[]>`
     select 'hosts' as what, status, count(*)::int as n from hosts group by status
     union all select 'operations', status, count(*)::int from operations group by status
-    union all select 'commands', status, count(*)::int from commands group by status`;
+    union all select 'commands', status, count(*)::int from commands group by status
+    union all select 'migrations', status, count(*)::int from migrations group by status`;
   const count = (what: string, status: string) =>
     counts.find((c) => c.what === what && c.status === status)?.n ?? 0;
 
@@ -94,6 +87,9 @@ export async function renderControllerMetrics(services: Services): Promise<strin
     t.sample('cockpit_operations', count('operations', status), { status });
   t.family('cockpit_commands', 'gauge', 'Commands to agents by status (all replicas).');
   for (const status of COMMAND_STATUSES) t.sample('cockpit_commands', count('commands', status), { status });
+  t.family('cockpit_migrations', 'gauge', 'Live migrations by status (all replicas).');
+  for (const status of MIGRATION_STATUSES)
+    t.sample('cockpit_migrations', count('migrations', status), { status });
 
   const streams = agents.streams();
   t.family(

@@ -63,6 +63,8 @@ describe('the controller’s /metrics', () => {
     expect(text).toMatch(/^cockpit_hosts\{status="connected"\} 1$/m);
     expect(text).toMatch(/^cockpit_operations\{status="running"\} 0$/m);
     expect(text).toMatch(/^cockpit_commands\{status="expired"\} 0$/m);
+    expect(text).toMatch(/^cockpit_migrations\{status="migrating"\} 0$/m);
+    expect(text).toMatch(/^cockpit_hosts\{status="maintenance"\} 0$/m);
     expect(text).toMatch(/^cockpit_agents_connected 0$/m);
     // The newest sample of each VM streaming here, as gauges in base units.
     expect(text).toContain(`cockpit_vm_cpu_usage_ratio{vm_id="${VM}",host_id="${HOST}"} 0.25`);
