@@ -1,12 +1,11 @@
 import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { guestWithDisksXml, writeDirtyingBootImage } from '../packages/agent/test/support/guests.ts';
+import { restartLibvirtd } from '../packages/agent/test/support/restart-libvirtd.ts';
 import {
   guestXml,
   type LibvirtHost,
@@ -18,6 +17,7 @@ import {
 import { AgentProcess } from './support/agent-process.ts';
 import { type E2eController, startE2eController } from './support/e2e-controller.ts';
 import { createE2eDatabase, type E2eDatabase } from './support/e2e-database.ts';
+import { tempDir } from './support/temp-dir.ts';
 
 // Live migration end to end: two real libvirtd hosts (the harness), a real `cockpit-agent` on each, one
 // controller on PostgreSQL, a running QEMU guest moved through REST. virsh is the witness of where the
@@ -35,7 +35,13 @@ interface Side {
 interface Migration {
   id: string;
   status: string;
-  progress: { data_processed: number; data_total: number; elapsed_ms: number; downtime_ms: number } | null;
+  progress: {
+    data_processed: number;
+    data_total: number;
+    elapsed_ms: number;
+    downtime_ms: number;
+    post_copy?: boolean;
+  } | null;
   error: { code: string; message: string } | null;
 }
 
@@ -51,6 +57,7 @@ let sharedDir: string | undefined;
 /** Guests of single tests, removed with the others after the suite. */
 const others: Array<{ name: string; id: string }> = [];
 const execFileAsync = promisify(execFile);
+const FINAL = ['completed', 'failed', 'cancelled'];
 
 async function side(host: LibvirtHost): Promise<Side> {
   const token = (await ctl.api('POST', '/api/v1/hosts/join-tokens', {})).body.token as string;
@@ -66,7 +73,7 @@ async function side(host: LibvirtHost): Promise<Side> {
     '--hostname',
     host.name,
     '--state-dir',
-    join(mkdtempSync(join(tmpdir(), 'cockpit-e2e-mig-agent-')), 'state'),
+    join(tempDir('cockpit-e2e-mig-agent-'), 'state'),
     '--metrics-listen',
     'off',
   ];
@@ -305,6 +312,99 @@ describe('live migration through REST between two libvirt hosts', () => {
     expect((await migration(id)).status).toBe('migrating');
     const done = await cancelAndCheckOnA(id);
     expect(['cancelled', 'interrupted']).toContain(done.error?.code);
+  });
+
+  it("the destination's libvirtd dies (-9) mid-migration: failed in libvirt's words, the guest runs on A only", async () => {
+    const id = await migrateBusyToB();
+    let failed: Migration | undefined;
+    await restartLibvirtd(
+      b.host,
+      async () => {
+        failed = await until(
+          `migration ${id} final while B's libvirtd is down`,
+          () => migration(id),
+          (m) => ['completed', 'failed', 'cancelled'].includes(m.status),
+        );
+      },
+      'SIGKILL',
+    );
+    expect(failed?.status, JSON.stringify(failed)).toBe('failed');
+    // libvirt's own words, as the source's libvirtd lost its peer.
+    expect(failed?.error?.message).toMatch(/\S/);
+    const name = busy?.name ?? '';
+    expect(await domstate(a, name)).toBe('running');
+    // Back up, B's libvirtd drops the half-received guest.
+    await until(
+      'the incoming guest gone from B',
+      () => names(b),
+      (list) => !list.includes(name),
+      30_000,
+    );
+    await until(
+      'REST shows it on A only',
+      async () => ({ vm: await restVm(busy?.id ?? ''), shown: await shownOn(busy?.id ?? '') }),
+      ({ vm, shown }) => vm.host_id === a.hostId && vm.state === 'running' && shown === 1,
+      30_000,
+    );
+  });
+
+  it('the destination agent is killed (-9) mid-migration: completed only once it is back and reports the guest', async () => {
+    // The busy guest never converges at 1 MiB/s: the migration holds while the agent is killed, then a
+    // force-complete (post-copy, through the living source agent) finishes it. QEMU needs userfaultfd.
+    const userfaultfd = (await readFile('/proc/sys/vm/unprivileged_userfaultfd', 'utf8')).trim();
+    await writeFile('/proc/sys/vm/unprivileged_userfaultfd', '1');
+    try {
+      const id = await migrate(b, { bandwidth_mibps: 1, allow_post_copy: true }, busy);
+      const copying = await until(
+        'progress, or the end',
+        () => migration(id),
+        (m) =>
+          (m.status === 'migrating' && (m.progress?.data_processed ?? 0) > 0) || FINAL.includes(m.status),
+        60_000,
+      );
+      expect(copying.status, JSON.stringify(copying)).toBe('migrating');
+      await b.agent.kill('SIGKILL');
+      const force = await ctl.api('POST', `/api/v1/migrations/${id}/force-complete`, {});
+      expect(force.status, JSON.stringify(force.body)).toBe(202);
+      const name = busy?.name ?? '';
+      const vmId = busy?.id ?? '';
+      await until(
+        'libvirt finished: the guest runs on B',
+        () => domstate(b, name),
+        (st) => st === 'running',
+        90_000,
+      );
+      await until(
+        'the guest gone from A',
+        () => names(a),
+        (list) => !list.includes(name),
+        30_000,
+      );
+      // The source said it succeeded, but the destination has not reported the guest: not completed yet.
+      await until(
+        'the destination host disconnected',
+        async () => (await ctl.api('GET', `/api/v1/hosts/${b.hostId}`)).body.status,
+        (st) => st === 'disconnected',
+        30_000,
+      );
+      const waiting = await migration(id);
+      expect(waiting.status, JSON.stringify(waiting)).toBe('migrating');
+      expect((await restVm(vmId)).host_id).toBe(a.hostId);
+
+      b.agent = AgentProcess.start(b.args);
+      agents.push(b.agent);
+      const done = await until(
+        `migration ${id} final`,
+        () => migration(id),
+        (m) => FINAL.includes(m.status),
+      );
+      expect(done.status, JSON.stringify(done.error)).toBe('completed');
+      expect(done.progress?.post_copy).toBe(true);
+      expect(await restVm(vmId)).toMatchObject({ host_id: b.hostId, state: 'running' });
+      expect(await shownOn(vmId)).toBe(1);
+    } finally {
+      await writeFile('/proc/sys/vm/unprivileged_userfaultfd', userfaultfd);
+    }
   });
 
   it('copy_storage all: a qcow2 disk that exists only on A is created on B and copied; the guest runs on B', async () => {

@@ -21,13 +21,15 @@ const alive = (pid: number): boolean => {
 /**
  * Stops a harness host's libvirtd (its guests keep running, as under systemd), runs `between` while it is
  * down, then starts it again in the host's namespaces (entered through its virtlogd, which stays up).
+ * SIGKILL is a crash: a libvirtd receiving a migration does not stop on SIGTERM until the job ends.
  */
 export async function restartLibvirtd(
   host: LibvirtHost,
   between: () => Promise<void> = async () => {},
+  signal: NodeJS.Signals = 'SIGTERM',
 ): Promise<void> {
   const pid = await pidOf(host, 'libvirtd');
-  process.kill(pid, 'SIGTERM');
+  process.kill(pid, signal);
   await waitFor(() => (alive(pid) ? undefined : true), {
     timeoutMs: 30_000,
     what: `libvirtd ${pid} to exit`,
