@@ -1,5 +1,11 @@
-import { type HostSample, type HostValueField, hostValue, type VmValueField, vmValue } from '@cockpit/proto';
-import { PrometheusText } from './prometheus-text.ts';
+import {
+  HOST_SAMPLE_GAUGES,
+  type HostSample,
+  hostValue,
+  PrometheusText,
+  VM_SAMPLE_GAUGES,
+  vmValue,
+} from '@cockpit/proto';
 import type { LatestSamples } from './sampler.ts';
 
 /** Everything the agent's /metrics shows, gathered at the moment of the scrape. */
@@ -26,56 +32,6 @@ export interface AgentMetricsView {
   libvirtUp?: boolean;
   latest: LatestSamples;
 }
-
-const HOST_GAUGES: Array<[string, HostValueField, number, string]> = [
-  [
-    'cockpit_host_cpu_usage_ratio',
-    'cpuPercent',
-    0.01,
-    'Busy share of all host CPUs over the last period, 0-1.',
-  ],
-  ['cockpit_host_memory_total_bytes', 'memoryTotalBytes', 1, 'Physical memory of the host.'],
-  [
-    'cockpit_host_memory_used_bytes',
-    'memoryUsedBytes',
-    1,
-    'Host memory in use (total - free - buffers - cached).',
-  ],
-  ['cockpit_host_memory_available_bytes', 'memoryAvailableBytes', 1, 'Host memory free, buffers and cache.'],
-];
-
-const VM_GAUGES: Array<[string, VmValueField, number, string]> = [
-  [
-    'cockpit_vm_cpu_usage_ratio',
-    'cpuPercent',
-    0.01,
-    'CPU time of the VM over its vCPUs over the last period, 0-1.',
-  ],
-  ['cockpit_vm_memory_current_bytes', 'memoryCurrentBytes', 1, 'Memory the VM was given (balloon current).'],
-  ['cockpit_vm_memory_available_bytes', 'memoryAvailableBytes', 1, 'Memory the guest sees (balloon driver).'],
-  ['cockpit_vm_memory_used_bytes', 'memoryUsedBytes', 1, 'Memory the guest uses (available - unused).'],
-  ['cockpit_vm_memory_unused_bytes', 'memoryUnusedBytes', 1, 'Memory the guest leaves unused (its MemFree).'],
-  [
-    'cockpit_vm_memory_usable_bytes',
-    'memoryUsableBytes',
-    1,
-    'Memory the guest could use (its MemAvailable).',
-  ],
-  ['cockpit_vm_memory_rss_bytes', 'memoryRssBytes', 1, 'Resident set of the QEMU process on the host.'],
-  ['cockpit_vm_disk_read_bytes_per_second', 'diskReadBps', 1, 'Disk bytes read per second, all disks.'],
-  [
-    'cockpit_vm_disk_written_bytes_per_second',
-    'diskWriteBps',
-    1,
-    'Disk bytes written per second, all disks.',
-  ],
-  ['cockpit_vm_disk_read_requests_per_second', 'diskReadIops', 1, 'Disk read requests per second.'],
-  ['cockpit_vm_disk_write_requests_per_second', 'diskWriteIops', 1, 'Disk write requests per second.'],
-  ['cockpit_vm_network_receive_bytes_per_second', 'netRxBps', 1, 'Bytes per second into the guest.'],
-  ['cockpit_vm_network_transmit_bytes_per_second', 'netTxBps', 1, 'Bytes per second out of the guest.'],
-  ['cockpit_vm_network_receive_packets_per_second', 'netRxPps', 1, 'Packets per second into the guest.'],
-  ['cockpit_vm_network_transmit_packets_per_second', 'netTxPps', 1, 'Packets per second out of the guest.'],
-];
 
 /**
  * The agent's /metrics: its own health, then the newest host and VM samples as gauges (a value the last
@@ -164,7 +120,7 @@ function hostGauges(t: PrometheusText, host: HostSample | undefined): void {
     'Sampling slot of the host and VM gauges below.',
   );
   t.sample('cockpit_host_sample_timestamp_seconds', host.atMs / 1000);
-  for (const [name, field, scale, help] of HOST_GAUGES) {
+  for (const [name, field, scale, help] of HOST_SAMPLE_GAUGES) {
     const value = hostValue(host, field);
     if (value === undefined) continue;
     t.family(name, 'gauge', help);
@@ -177,7 +133,7 @@ function vmGauges(t: PrometheusText, latest: LatestSamples): void {
   const labels = latest.vms.map((vm, i) => ({ vm_id: vm.vmId, vm_name: latest.names[i] ?? '' }));
   t.family('cockpit_vm_vcpus', 'gauge', 'vCPUs of the VM.');
   for (const [i, vm] of latest.vms.entries()) t.sample('cockpit_vm_vcpus', vm.vcpus, labels[i]);
-  for (const [name, field, scale, help] of VM_GAUGES) {
+  for (const [name, field, scale, help] of VM_SAMPLE_GAUGES) {
     let announced = false;
     for (const [i, vm] of latest.vms.entries()) {
       const value = vmValue(vm, field);

@@ -1,9 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { PROMETHEUS_CONTENT_TYPE } from '@cockpit/proto';
 import type { Logger } from 'pino';
 import type { ListenAddress } from './metrics-config.ts';
-import { PROMETHEUS_CONTENT_TYPE } from './prometheus-text.ts';
 
 export interface MetricsEndpointOptions {
   listen: ListenAddress;

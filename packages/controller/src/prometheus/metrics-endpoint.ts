@@ -1,8 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { PROMETHEUS_CONTENT_TYPE } from '@cockpit/proto';
 import { Hono } from 'hono';
 import type { Services } from '../create-services.ts';
 import { renderControllerMetrics } from './controller-exposition.ts';
-import { PROMETHEUS_CONTENT_TYPE } from './prometheus-text.ts';
 
 const digest = (text: string) => createHash('sha256').update(text).digest();
 

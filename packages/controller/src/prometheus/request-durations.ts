@@ -1,4 +1,4 @@
-import type { PrometheusText } from './prometheus-text.ts';
+import type { PrometheusText } from '@cockpit/proto';
 
 /** Upper bounds of the histogram's buckets, seconds: from a cached read to a slow search. */
 const BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;

@@ -1,3 +1,5 @@
+// Prometheus' text exposition format, which the agent's /metrics and the controller's both serve.
+
 /** Prometheus text exposition format 0.0.4: `# HELP`, `# TYPE`, then `name{label="value"} number` lines. */
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -8,7 +10,7 @@ export class PrometheusText {
   private readonly lines: string[] = [];
 
   /** Starts a family; the samples that follow belong to it. */
-  family(name: string, type: 'gauge' | 'counter', help: string): this {
+  family(name: string, type: 'gauge' | 'counter' | 'histogram', help: string): this {
     this.lines.push(`# HELP ${name} ${help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`);
     this.lines.push(`# TYPE ${name} ${type}`);
     return this;
