@@ -155,7 +155,7 @@ beforeAll(async () => {
     startLibvirtHost({ name: `${PREFIX}-${randomBytes(3).toString('hex')}` }),
     createE2eDatabase(),
   ]);
-  ctl = await startE2eController(db);
+  ctl = await startE2eController(db, tempDir('cockpit-e2e-'));
 });
 
 // A failed step shows what the agents said (their JSON log lines) to tell why.

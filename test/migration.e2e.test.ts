@@ -179,7 +179,7 @@ beforeAll(async () => {
     startLibvirtHost({ name: `${PREFIX}-b-${tag}` }),
     createE2eDatabase(),
   ]);
-  ctl = await startE2eController(db);
+  ctl = await startE2eController(db, tempDir('cockpit-e2e-'));
   a = await side(hostA);
   b = await side(hostB);
   const name = `mig-${tag}`;

@@ -96,7 +96,7 @@ async function main(): Promise<void> {
   ]);
   hosts.push(hostA, hostB);
   db = database;
-  const c = await startE2eController(database);
+  const c = await startE2eController(database, mkdtempSync(join(tmpdir(), 'cockpit-bench-migrate-')));
   ctl = c;
   const a = await side('A', hostA, c);
   const b = await side('B', hostB, c);

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { createLogger, type RunningController, startController } from '@cockpit/controller';
 import type { E2eDatabase } from './e2e-database.ts';
-import { tempDir } from './temp-dir.ts';
 
 export const ADMIN_PASSWORD = 'e2e-admin-password-0123';
 
@@ -33,10 +32,9 @@ const freePort = (): Promise<number> =>
 /**
  * The controller as `pnpm start` runs it (startController: configuration from environment variables, its
  * own CA for the gRPC listener, LISTEN/NOTIFY on a PostgreSQL server), on fixed ports so that a restart
- * comes back where the agents look for it.
+ * comes back where the agents look for it. Its data stays in `dataDir`, which the caller removes.
  */
-export async function startE2eController(db: E2eDatabase): Promise<E2eController> {
-  const dataDir = tempDir('cockpit-e2e-');
+export async function startE2eController(db: E2eDatabase, dataDir: string): Promise<E2eController> {
   const [httpPort, grpcPort] = [await freePort(), await freePort()];
   const env = {
     COCKPIT_DATA_DIR: dataDir,
