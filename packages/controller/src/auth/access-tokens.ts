@@ -102,8 +102,8 @@ function checkClaims(decoded: jwt.Jwt, now: number): VerifiedAccessToken {
   if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role))
     throw invalid('token has no valid role');
   const gen = p.gen ?? 0;
-  if (typeof gen !== 'number' || !Number.isSafeInteger(gen) || gen < 0)
-    throw invalid('token has no valid generation');
+  // Number.isSafeInteger is false for anything that is not a number.
+  if (!Number.isSafeInteger(gen) || gen < 0) throw invalid('token has no valid generation');
   return {
     generation: gen,
     userId: p.sub.toLowerCase(),
