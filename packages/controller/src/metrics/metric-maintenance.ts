@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
 import type { Sql, Tx } from '../database/sql.ts';
+import { createPeriodicTask } from '../periodic-task.ts';
 import type { Subject } from './metric-catalog.ts';
 import { createPartitions, dropPartition, partitionStarts, partitionsBefore } from './metric-partitions.ts';
 import { type BucketRange, rollUp } from './metric-rollup.ts';
@@ -51,8 +52,6 @@ export interface MetricMaintenanceDeps {
 export function createMetricMaintenance(deps: MetricMaintenanceDeps): MetricMaintenance {
   const { sql, clock, log, retention } = deps;
   const settleMs = deps.settleMs ?? 15_000;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<unknown> = Promise.resolve();
 
   const runOnce = async (): Promise<MetricMaintenanceRun> => {
     const idle: MetricMaintenanceRun = {
@@ -174,24 +173,13 @@ export function createMetricMaintenance(deps: MetricMaintenanceDeps): MetricMain
     });
   }
 
+  const task = createPeriodicTask(runOnce, (err: unknown) =>
+    log.warn({ err }, 'metrics maintenance failed; next try in a minute'),
+  );
   return {
     runOnce,
-    start(intervalMs = MINUTE) {
-      if (timer !== undefined) return;
-      const tick = () => {
-        running = runOnce().catch((err: unknown) =>
-          log.warn({ err }, 'metrics maintenance failed; next try in a minute'),
-        );
-      };
-      timer = setInterval(tick, intervalMs);
-      timer.unref();
-      tick();
-    },
-    async stop() {
-      if (timer !== undefined) clearInterval(timer);
-      timer = undefined;
-      await running;
-    },
+    start: (intervalMs = MINUTE) => task.start(intervalMs),
+    stop: () => task.stop(),
   };
 }
 

@@ -3,6 +3,7 @@ import { deleteAuditEntriesBefore } from '../audit/audit-queries.ts';
 import { deleteRefreshTokensBefore } from '../auth/refresh-tokens.ts';
 import type { Clock } from '../clock.ts';
 import type { Sql } from '../database/sql.ts';
+import { createPeriodicTask } from '../periodic-task.ts';
 
 /** Advisory-lock key (two-int key space) that makes one replica at a time prune. */
 const LOCK = [0x7265, 1] as const;
@@ -30,8 +31,6 @@ export interface Retention {
 
 export function createRetention(deps: { sql: Sql; clock: Clock; log: Logger; days: number }): Retention {
   const { sql, clock, log, days } = deps;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<unknown> = Promise.resolve();
 
   const runOnce = async (): Promise<RetentionRun> => {
     const cutoff = new Date(clock.now().getTime() - days * DAY_MS);
@@ -49,23 +48,12 @@ export function createRetention(deps: { sql: Sql; clock: Clock; log: Logger; day
     })) as RetentionRun;
   };
 
+  const task = createPeriodicTask(runOnce, (err: unknown) =>
+    log.warn({ err }, 'retention: pruning failed; next try in an hour'),
+  );
   return {
     runOnce,
-    start(intervalMs = 60 * 60 * 1000) {
-      if (timer !== undefined) return;
-      const tick = () => {
-        running = runOnce().catch((err: unknown) =>
-          log.warn({ err }, 'retention: pruning failed; next try in an hour'),
-        );
-      };
-      timer = setInterval(tick, intervalMs);
-      timer.unref();
-      tick();
-    },
-    async stop() {
-      if (timer !== undefined) clearInterval(timer);
-      timer = undefined;
-      await running;
-    },
+    start: (intervalMs = 60 * 60 * 1000) => task.start(intervalMs),
+    stop: () => task.stop(),
   };
 }
