@@ -3,7 +3,7 @@ import type { SignedInCaller } from '../auth/caller.ts';
 import type { Clock } from '../clock.ts';
 import type { Sql } from '../database/sql.ts';
 import { findHost } from '../hosts/host-queries.ts';
-import { uuidv7 } from '../ids.ts';
+import { sameId, uuidv7 } from '../ids.ts';
 import type { Notifier } from '../notifier/notifier.ts';
 import { insertOperation } from '../operations/operation-queries.ts';
 import { ServiceError } from '../service-error.ts';
@@ -84,7 +84,7 @@ export function createMigrationService(deps: {
           inputs: [{ input: 'destination_host_id', message: 'no host has this id' }],
         });
       }
-      if (destination.id === vm.host_id) {
+      if (sameId(destination.id, vm.host_id)) {
         throw new ServiceError('destination_is_source', `the VM already runs on host ${vm.host_id}`);
       }
       if (vm.stale) {

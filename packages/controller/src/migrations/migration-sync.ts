@@ -1,4 +1,5 @@
 import type { Tx } from '../database/sql.ts';
+import { sameId } from '../ids.ts';
 import type { VmRecord } from '../vms/vm-record.ts';
 import {
   type ActiveMigration,
@@ -33,11 +34,14 @@ export async function holdMigratingReports(
   if (active.size === 0) return { reports: [...reports], touched: [] };
   const touched: string[] = [];
   const kept: HostReports[] = [];
+  // Host ids as values: a report's host id and the row's may be spelled differently.
+  const on = (hostId: string | null | undefined, r: { hostId: string }) =>
+    hostId !== null && hostId !== undefined && sameId(hostId, r.hostId);
   for (const r of reports) {
     const upserts: VmRecord[] = [];
     for (const record of r.upserts) {
       const m = active.get(record.id);
-      if (m?.destination_host_id === r.hostId && (await storeReport(tx, m.id, record, now))) {
+      if (m !== undefined && on(m.destination_host_id, r) && (await storeReport(tx, m.id, record, now))) {
         touched.push(m.id);
       } else {
         upserts.push(record);
@@ -46,8 +50,8 @@ export async function holdMigratingReports(
     const removed: string[] = [];
     for (const vmId of r.removed) {
       const m = active.get(vmId);
-      if (m?.source_host_id === r.hostId && (await noteLeft(tx, m.id, now))) touched.push(m.id);
-      else if (m?.destination_host_id === r.hostId && (await storeReport(tx, m.id, null, now))) {
+      if (m !== undefined && on(m.source_host_id, r) && (await noteLeft(tx, m.id, now))) touched.push(m.id);
+      else if (m !== undefined && on(m.destination_host_id, r) && (await storeReport(tx, m.id, null, now))) {
         touched.push(m.id);
       } else removed.push(vmId);
     }
