@@ -1,7 +1,8 @@
 import { CommandStatus, CopyStorage, VmRemovalReason, VmState } from '@cockpit/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CANCEL_RETRY_MS, INTERRUPTED_GRACE_MS, MAX_CANCELS } from '../src/migrations/migration-steps.ts';
 import type { VmView } from '../src/vms/vm-schema.ts';
-import { adminToken, eventually } from './support/agent-test-helpers.ts';
+import { adminToken, eventually, targetOf } from './support/agent-test-helpers.ts';
 import {
   migrationUntil,
   performStarts,
@@ -11,7 +12,7 @@ import {
   twoHostsWithVm,
 } from './support/migration-test-helpers.ts';
 import { RealTimeClock } from './support/real-time-clock.ts';
-import { vm } from './support/scripted-agent.ts';
+import { ScriptedAgent, vm } from './support/scripted-agent.ts';
 import { createTestApp, type TestApp } from './support/test-app.ts';
 
 // Live migration driven through REST, coordinated over real gRPC with scripted agents on both hosts:
@@ -332,6 +333,161 @@ describe('live migration through the coordinator', () => {
     );
   }, 30_000);
 
+  it('cancels before the perform reached the source: the perform is withdrawn and never delivered', async () => {
+    const { source, destination, vmId } = await setUp('cancelpend');
+    const id = (await migrate(vmId, { destination_host_id: destination.hostId })).body.migration_id;
+    const prepare = await destination.agent.next('command');
+    source.agent.close();
+    await eventually(
+      'the source disconnected',
+      async () => (await t.request('GET', `/api/v1/hosts/${source.hostId}`, { token: operator })).body.status,
+      (status) => status === 'disconnected',
+    );
+    await destination.agent.commandUpdate({
+      commandId: prepare.commandId,
+      status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
+      detail: {
+        $case: 'migrationPrepared',
+        value: { connectUri: 'qemu+tcp://dst:16509/system', migrateUri: '' },
+      },
+    });
+    const migrating = await migrationUntil(t, operator, id, 'migrating', (m) => m.status === 'migrating');
+    expect(migrating.cancel_requested_at).toBeNull();
+    expect((await t.request('POST', `/api/v1/migrations/${id}/cancel`, { token: operator })).status).toBe(
+      202,
+    );
+    const done = await migrationUntil(t, operator, id, 'cancelled', (m) => m.status === 'cancelled');
+    expect(done.error).toEqual({ code: 'cancelled', message: 'cancelled before the source started it' });
+    const commands = await t.sql<{ kind: string; status: string }[]>`
+      select kind, status from commands where operation_id = ${id} order by id`;
+    expect(commands).toEqual([
+      { kind: 'migrationPrepare', status: 'succeeded' },
+      { kind: 'migrationPerform', status: 'cancelled' },
+    ]);
+    // Back: the source is sent what is unfinished first, then the next command; never the perform.
+    const { agent } = await ScriptedAgent.connect(targetOf(t), source.credential);
+    agents.push({ ...source, agent });
+    expect(
+      (await t.request('POST', `/api/v1/vms/${vmId}/action`, { token: operator, body: { action: 'pause' } }))
+        .status,
+    ).toBe(202);
+    const next = await agent.next('command');
+    expect(next.action?.$case).toBe('power');
+    expect(agent.commands().map((c) => c.action?.$case)).toEqual(['power']);
+  }, 30_000);
+
+  it('sends a cancel as soon as the perform was delivered, before the source reports it running', async () => {
+    const { source, destination, vmId } = await setUp('cancelsent');
+    const id = (await migrate(vmId, { destination_host_id: destination.hostId })).body.migration_id;
+    await prepareOn(destination);
+    const perform = await source.agent.next('command');
+    expect(perform.action?.$case).toBe('migrationPerform');
+    await migrationUntil(t, operator, id, 'migrating', (m) => m.status === 'migrating');
+    expect((await t.request('POST', `/api/v1/migrations/${id}/cancel`, { token: operator })).status).toBe(
+      202,
+    );
+    const cancel = await source.agent.next('command');
+    expect(cancel.action).toEqual({ $case: 'migrationCancel', value: { migrationId: id, vmId } });
+  }, 30_000);
+
+  it('sends a failed cancel again while the job runs, paced and bounded, and stops once the source says no job runs', async () => {
+    const { source, destination, vmId } = await setUp('cancelretry');
+    const id = (await migrate(vmId, { destination_host_id: destination.hostId })).body.migration_id;
+    await prepareOn(destination);
+    const perform = await performStarts(source);
+    await migrationUntil(
+      t,
+      operator,
+      id,
+      'migrating',
+      (m) => m.status === 'migrating' && m.progress !== null,
+    );
+    expect((await t.request('POST', `/api/v1/migrations/${id}/cancel`, { token: operator })).status).toBe(
+      202,
+    );
+    const refuse = async (code: string) => {
+      const cancel = await source.agent.next('command');
+      expect(cancel.action?.$case).toBe('migrationCancel');
+      await source.agent.commandUpdate({
+        commandId: cancel.commandId,
+        status: CommandStatus.COMMAND_STATUS_FAILED,
+        error: { code, message: 'Requested operation is not valid: no job is active on the domain' },
+      });
+      await eventually(
+        'the cancel recorded as failed',
+        async () =>
+          (await t.sql<{ status: string }[]>`select status from commands where id = ${cancel.commandId}`)[0]
+            ?.status,
+        (status) => status === 'failed',
+      );
+    };
+    const cancelsSent = async () =>
+      (
+        await t.sql<{ n: number }[]>`
+          select count(*)::int as n from commands where operation_id = ${id} and kind = 'migrationCancel'`
+      )[0]?.n;
+    await refuse('OPERATION_INVALID');
+    // Not again at once …
+    await t.services.coordinator.settle(id);
+    expect(await cancelsSent()).toBe(1);
+    // … but once the retry is due.
+    t.clock.advance(CANCEL_RETRY_MS);
+    await t.services.coordinator.settle(id);
+    expect(await cancelsSent()).toBe(2);
+    await refuse('OPERATION_INVALID');
+    t.clock.advance(CANCEL_RETRY_MS);
+    await t.services.coordinator.settle(id);
+    expect(await cancelsSent()).toBe(MAX_CANCELS);
+    await refuse('OPERATION_INVALID');
+    t.clock.advance(CANCEL_RETRY_MS);
+    await t.services.coordinator.settle(id);
+    expect(await cancelsSent()).toBe(MAX_CANCELS);
+    // The job ran to its end: the migration completes although a cancel was asked for.
+    await destination.agent.batch([{ $case: 'vmUpdated', value: vm(vmId, 'cancelretry-vm') }]);
+    await destination.agent.next('ack');
+    await source.agent.commandUpdate({
+      commandId: perform.commandId,
+      status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
+    });
+    await migrationUntil(t, operator, id, 'completed', (m) => m.status === 'completed');
+  }, 30_000);
+
+  it('does not send a cancel again when the source answered that no migration job runs', async () => {
+    const { source, destination, vmId } = await setUp('cancelnojob');
+    const id = (await migrate(vmId, { destination_host_id: destination.hostId })).body.migration_id;
+    await prepareOn(destination);
+    await performStarts(source);
+    await migrationUntil(
+      t,
+      operator,
+      id,
+      'migrating',
+      (m) => m.status === 'migrating' && m.progress !== null,
+    );
+    expect((await t.request('POST', `/api/v1/migrations/${id}/cancel`, { token: operator })).status).toBe(
+      202,
+    );
+    const cancel = await source.agent.next('command');
+    await source.agent.commandUpdate({
+      commandId: cancel.commandId,
+      status: CommandStatus.COMMAND_STATUS_FAILED,
+      error: {
+        code: 'no_migration_running',
+        message: 'the migration completed before the cancel took effect',
+      },
+    });
+    await eventually(
+      'the cancel recorded as failed',
+      async () =>
+        (await t.sql<{ status: string }[]>`select status from commands where id = ${cancel.commandId}`)[0]
+          ?.status,
+      (status) => status === 'failed',
+    );
+    t.clock.advance(CANCEL_RETRY_MS);
+    await t.services.coordinator.settle(id);
+    expect(source.agent.commands().filter((c) => c.action?.$case === 'migrationCancel')).toHaveLength(1);
+  }, 30_000);
+
   it('force-completes a migration that allowed post-copy, and refuses one that did not (409)', async () => {
     const { source, destination, vmId, vmName } = await setUp('force');
     const id = (await migrate(vmId, { destination_host_id: destination.hostId, allow_post_copy: true })).body
@@ -481,6 +637,42 @@ describe('live migration through the coordinator', () => {
       expect(await vmRow(vmId)).toMatchObject({ host_id: source.hostId });
     }, 30_000);
   });
+
+  it('settles an interrupted perform nobody reports on: after the grace the source is asked to abort, and its answer ends it failed on the source', async () => {
+    const { source, destination, vmId } = await setUp('intr-silent');
+    const id = (await migrate(vmId, { destination_host_id: destination.hostId })).body.migration_id;
+    await prepareOn(destination);
+    const perform = await performStarts(source);
+    // The agent died before libvirt started the job: the destination never sees the VM arrive.
+    await source.agent.commandUpdate({
+      commandId: perform.commandId,
+      status: CommandStatus.COMMAND_STATUS_FAILED,
+      error: { code: 'interrupted', message: 'the agent restarted while this command ran' },
+    });
+    await eventually(
+      'the perform recorded as failed',
+      async () =>
+        (await t.sql<{ status: string }[]>`select status from commands where id = ${perform.commandId}`)[0]
+          ?.status,
+      (status) => status === 'failed',
+    );
+    await t.services.coordinator.settle(id);
+    expect(source.agent.commands().map((c) => c.action?.$case)).toEqual(['migrationPerform']);
+    t.clock.advance(INTERRUPTED_GRACE_MS);
+    await t.services.coordinator.settle(id);
+    const probe = await source.agent.next('command');
+    expect(probe.action).toEqual({ $case: 'migrationCancel', value: { migrationId: id, vmId } });
+    await source.agent.commandUpdate({
+      commandId: probe.commandId,
+      status: CommandStatus.COMMAND_STATUS_FAILED,
+      error: { code: 'no_migration_running', message: `no migration of VM ${vmId} runs on this host` },
+    });
+    const failed = await migrationUntil(t, operator, id, 'failed', (m) => m.status === 'failed');
+    expect(failed.error?.code).toBe('interrupted');
+    expect(failed.error?.message).toContain('the VM stays on the source');
+    expect(failed.error?.message).toContain(`no migration of VM ${vmId} runs on this host`);
+    expect(await vmRow(vmId)).toMatchObject({ host_id: source.hostId, state: 'running' });
+  }, 30_000);
 
   it('settles from what the agents report when the source agent reconnects with a snapshot mid-migration', async () => {
     const { source, destination, vmId, vmName } = await setUp('snap');

@@ -102,6 +102,22 @@ export async function finishCommand(
 }
 
 /**
+ * Withdraws a command that was never delivered (pending → cancelled), atomically: false when it was
+ * claimed for sending meanwhile (then the agent hears of it and must be told otherwise).
+ */
+export async function withdrawPendingCommand(
+  tx: Tx,
+  input: { id: string; reason: string; now: Date },
+): Promise<boolean> {
+  const rows = await tx`
+    update commands set status = 'cancelled', finished_at = ${input.now},
+                        error_code = 'cancelled', error_message = ${input.reason}
+    where id = ${input.id} and status = 'pending'
+    returning id`;
+  return rows.length === 1;
+}
+
+/**
  * Commands that can no longer run: pending past their deadline, or sent and unanswered `graceMs` after
  * it (the agent refuses to start a command past its deadline, so one not accepted by then never runs;
  * the grace covers an acceptance still in flight and clock skew). Returns the expired rows.
@@ -139,6 +155,7 @@ export interface CommandOutcome {
   error_code: string | null;
   error_message: string | null;
   result: Record<string, unknown> | null;
+  finished_at: Date | null;
 }
 
 export async function findCommands(
@@ -147,6 +164,6 @@ export async function findCommands(
 ): Promise<Map<string, CommandOutcome>> {
   if (ids.length === 0) return new Map();
   const rows = await tx<CommandOutcome[]>`
-    select id, status, error_code, error_message, result from commands where id = any(${ids as string[]}::uuid[])`;
+    select id, status, error_code, error_message, result, finished_at from commands where id = any(${ids as string[]}::uuid[])`;
   return new Map(rows.map((r) => [r.id, r]));
 }

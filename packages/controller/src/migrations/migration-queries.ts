@@ -301,3 +301,10 @@ export async function storeDestinationRecord(
     update migrations set destination_record = ${jsonOrNull(input.record)}::text::jsonb, updated_at = ${input.now}
     where id = ${input.id}`;
 }
+
+/** How many cancels the coordinator has sent to the source for this migration (retries included). */
+export async function cancelsSent(tx: Tx, id: string): Promise<number> {
+  const [row] = await tx<{ n: number }[]>`
+    select count(*)::int as n from commands where operation_id = ${id} and kind = 'migrationCancel'`;
+  return row?.n ?? 0;
+}

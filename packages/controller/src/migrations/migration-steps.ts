@@ -1,14 +1,20 @@
 import { type Command, CopyStorage, type Disk } from '@cockpit/proto';
-import type { CommandOutcome } from '../commands/command-queries.ts';
+import { type CommandOutcome, withdrawPendingCommand } from '../commands/command-queries.ts';
 import type { CommandService } from '../commands/command-service.ts';
 import type { Tx } from '../database/sql.ts';
+import { findHost } from '../hosts/host-queries.ts';
 import { uuidv7 } from '../ids.ts';
 import { transitionOperation } from '../operations/operation-queries.ts';
 import type { OperationStatus } from '../operations/operation-schema.ts';
 import type { VmRecord } from '../vms/vm-record.ts';
 import { moveVm, removeVms, upsertVms } from '../vms/vm-sync-queries.ts';
 import { progressView } from './migration-progress.ts';
-import { type MigrationRow, storeDestinationRecord, updateMigration } from './migration-queries.ts';
+import {
+  cancelsSent,
+  type MigrationRow,
+  storeDestinationRecord,
+  updateMigration,
+} from './migration-queries.ts';
 import type { CopyStorageMode, MigrationProgressView, MigrationStatus } from './migration-schema.ts';
 
 /** How long a step's command may wait for delivery before it expires (and the migration fails). */
@@ -42,6 +48,27 @@ const WIRE_COPY_STORAGE: Record<CopyStorageMode, CopyStorage> = {
 };
 
 const FINISHED_BADLY: ReadonlySet<string> = new Set(['failed', 'expired', 'cancelled']);
+const UNFINISHED: ReadonlySet<string> = new Set(['pending', 'sent', 'running']);
+
+/**
+ * How long after the source's agent answered the perform `interrupted` the coordinator waits for news
+ * of the VM before it asks the source to abort whatever migration job runs for it.
+ */
+export const INTERRUPTED_GRACE_MS = 30_000;
+/** A cancel that failed while the job still runs is sent again, this many times in all, this far apart. */
+export const MAX_CANCELS = 3;
+export const CANCEL_RETRY_MS = 5_000;
+/** The source's answer when no migration job runs for the VM any more (it completed or never started). */
+const NO_MIGRATION_RUNNING = 'no_migration_running';
+
+/** Whether a cancel goes to the source now: none sent yet, or the last one failed and a retry is due. */
+async function cancelDue(last: CommandOutcome | undefined, tx: Tx, id: string, now: Date): Promise<boolean> {
+  if (last === undefined) return true;
+  if (UNFINISHED.has(last.status) || last.status === 'succeeded') return false;
+  if (last.error_code === NO_MIGRATION_RUNNING) return false;
+  if (last.finished_at !== null && now.getTime() - last.finished_at.getTime() < CANCEL_RETRY_MS) return false;
+  return (await cancelsSent(tx, id)) < MAX_CANCELS;
+}
 
 const errorOf = (c: CommandOutcome, what: string) => ({
   code: c.error_code ?? (c.status === 'expired' ? 'deadline_exceeded' : 'unknown'),
@@ -90,6 +117,9 @@ export async function stepMigration(
     routes.push({ hostId, commandId });
     return commandId;
   };
+
+  const sendCancel = () =>
+    send(m.source_host_id, { $case: 'migrationCancel', value: { migrationId: m.id, vmId: m.vm_id } });
 
   /** Ends it with the VM where it was: the source's report that it left (if any) now applies. */
   const endOnSource = async (status: 'failed' | 'cancelled', error: { code: string; message: string }) => {
@@ -213,6 +243,9 @@ export async function stepMigration(
       // destination and gone from the source, or the incoming VM gone from the destination while the
       // source still has it. Until then a cancel can still reach libvirt's job (found by VM id).
       const interrupted = performed.status === 'failed' && performed.error_code === 'interrupted';
+      const cancel = commandOf(m.cancel_command_id);
+      // The source answered a cancel (one that expired undelivered tells nothing).
+      const cancelAnswered = cancel?.status === 'succeeded' || cancel?.status === 'failed';
       if (interrupted) {
         if (arrived !== null && m.source_removed_at !== null) return complete(arrived, undefined);
         if (m.destination_seen_at !== null && record === null && m.source_removed_at === null) {
@@ -222,32 +255,62 @@ export async function stepMigration(
               "the source's agent restarted during the migration; libvirt ended it with the VM still on the source",
           });
         }
-        // A cancel after the restart: libvirt's job was aborted, or there was none (the agent died before
-        // starting it). Either way the VM did not leave the source.
-        const cancelled = commandOf(m.cancel_command_id);
-        const cancelDone =
-          cancelled !== undefined && !['pending', 'sent', 'running'].includes(cancelled.status);
-        if (cancelDone && record === null && m.source_removed_at === null) {
-          return endOnSource('cancelled', {
-            code: 'cancelled',
-            message: `cancelled after the source's agent restarted (${cancelled.error_message ?? 'the job was aborted'})`,
-          });
+        // A cancel after the restart (asked for, or the probe below): libvirt's job was aborted, or there
+        // was none. Either way the VM did not leave the source.
+        if (cancelAnswered && record === null && m.source_removed_at === null) {
+          const outcome = cancel?.error_message ?? 'the job was aborted';
+          return endOnSource(
+            m.cancel_requested_at !== null ? 'cancelled' : 'failed',
+            m.cancel_requested_at !== null
+              ? { code: 'cancelled', message: `cancelled after the source's agent restarted (${outcome})` }
+              : {
+                  code: 'interrupted',
+                  message: `the source's agent restarted before the migration could be followed, and the destination never saw the VM arrive; the VM stays on the source (${outcome})`,
+                },
+          );
+        }
+        // Nothing reported: the destination, connected, has not seen the VM arrive since the perform was
+        // interrupted. Either libvirt never started the job (the agent died first) or it runs unseen; a
+        // migration nobody reports on would stay `migrating` for ever, so past a grace period the source
+        // aborts whatever job runs for the VM, and its answer settles the record (above).
+        if (
+          (cancel === undefined || !(cancelAnswered || UNFINISHED.has(cancel.status))) &&
+          record === null &&
+          m.destination_seen_at === null &&
+          m.source_removed_at === null &&
+          performed.finished_at !== null &&
+          now.getTime() - performed.finished_at.getTime() >= INTERRUPTED_GRACE_MS &&
+          (await findHost(tx, m.destination_host_id))?.status === 'connected'
+        ) {
+          return move({ cancel_command_id: await sendCancel() });
         }
       } else if (FINISHED_BADLY.has(performed.status)) {
         const error = errorOf(performed, 'migration');
         return endOnSource(m.cancel_requested_at !== null ? 'cancelled' : 'failed', error);
-      } else if (performed.status !== 'running') {
-        return unchanged;
       }
-      // Still running: a cancel or force-complete asked for goes to the source once, while the job runs.
-      if (m.cancel_requested_at !== null && m.cancel_command_id === null) {
-        const cancel = await send(m.source_host_id, {
-          $case: 'migrationCancel',
-          value: { migrationId: m.id, vmId: m.vm_id },
-        });
-        return move({ cancel_command_id: cancel });
+      if (m.cancel_requested_at !== null) {
+        // A perform never delivered is withdrawn: the source never hears of it.
+        if (
+          performed.status === 'pending' &&
+          (await withdrawPendingCommand(tx, { id: performed.id, reason: 'the migration was cancelled', now }))
+        ) {
+          return endOnSource('cancelled', {
+            code: 'cancelled',
+            message: 'cancelled before the source started it',
+          });
+        }
+        // Delivered: the source aborts the job (a cancel that arrives before the job started waits for it).
+        // A cancel that failed is sent again while the job runs, a few times, paced.
+        if (!interrupted && performed.status !== 'pending' && (await cancelDue(cancel, tx, m.id, now))) {
+          return move({ cancel_command_id: await sendCancel() });
+        }
+        if (interrupted && cancel === undefined) return move({ cancel_command_id: await sendCancel() });
       }
-      if (m.force_complete_requested_at !== null && m.force_complete_command_id === null) {
+      if (
+        performed.status === 'running' &&
+        m.force_complete_requested_at !== null &&
+        m.force_complete_command_id === null
+      ) {
         const force = await send(m.source_host_id, {
           $case: 'migrationForceComplete',
           value: { migrationId: m.id, vmId: m.vm_id },
