@@ -36,6 +36,8 @@ export async function openDatabase(config: Config, log: Logger): Promise<OpenDat
     sql,
     embedded,
     close: async () => {
+      // The timeout also bounds a known hang: postgres.js never settles end() once a connection died
+      // under a query (porsager/postgres#1097), e.g. after a PostgreSQL restart.
       await sql.end({ timeout: 5 });
       await embedded?.close();
     },

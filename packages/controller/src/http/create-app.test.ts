@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../../test/support/agent-test-helpers.ts';
 import { createTestApp, type TestApp } from '../../test/support/test-app.ts';
 
 describe('the HTTP layer', () => {
@@ -28,6 +29,7 @@ describe('the HTTP layer', () => {
     t.app.get('/test/boom', () => {
       throw new Error('secret internal detail');
     });
+    t.app.get('/test/slow-query', async (c) => c.json(await t.sql`select pg_sleep(30) as slept`));
   });
   afterAll(async () => {
     await t?.close();
@@ -149,6 +151,39 @@ describe('the HTTP layer', () => {
     expect(res.text).not.toContain('secret internal detail');
     const logged = t.logs.find((l) => l.requestId === 'boom-1' && l.msg === 'unhandled error');
     expect((logged?.err as { stack?: string } | undefined)?.stack).toContain('secret internal detail');
+  });
+
+  it('answers 503 with Retry-After when the database connection goes away under a request', async () => {
+    const answer = t.request('GET', '/test/slow-query', { headers: { 'x-request-id': 'db-gone-1' } });
+    await eventually(
+      'the query running on the server',
+      async () =>
+        (
+          await t.sql<{ pid: number }[]>`
+            select pid from pg_stat_activity
+            where datname = current_database() and query like 'select pg_sleep(30)%' and pid <> pg_backend_pid()`
+        ).length,
+      (n) => n === 1,
+    );
+    // As a restart of PostgreSQL or a failover does to it.
+    await t.sql`
+      select pg_terminate_backend(pid) from pg_stat_activity
+      where datname = current_database() and query like 'select pg_sleep(30)%' and pid <> pg_backend_pid()`;
+    const res = await answer;
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('1');
+    expect(res.body).toEqual({
+      error: {
+        code: 'service_unavailable',
+        message: 'the database is unreachable or overloaded right now; retry shortly',
+        requestId: 'db-gone-1',
+      },
+    });
+    const logged = t.logs.find((l) => l.requestId === 'db-gone-1' && l.msg === 'database unavailable');
+    expect(logged?.level).toBe(40);
+    expect(t.logs.some((l) => l.requestId === 'db-gone-1' && l.msg === 'unhandled error')).toBe(false);
+    // The pool opens a new connection for the next request.
+    expect((await t.request('GET', '/readyz')).status).toBe(200);
   });
 
   it('keeps a plain incoming request id, replaces anything else, and logs each request with it', async () => {

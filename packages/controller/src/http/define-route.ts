@@ -74,6 +74,8 @@ function withErrors(
         ...(takesInput ? (['validation_failed'] as const) : []),
         ...errors,
         ...(request?.body !== undefined ? JSON_BODY_ERRORS : []),
+        // Any route reads the database: when it is gone for now, 503 (src/http/error-handling.ts).
+        'service_unavailable',
       ],
       describe,
     ),

@@ -58,7 +58,8 @@ const DESCRIPTIONS: Partial<Record<ApiErrorCode, string>> = {
   headers_too_large: 'The request headers are larger than 16 KB (answered before any route).',
   unsupported_media_type: 'The body is not JSON.',
   too_many_requests: 'Too many attempts; see `Retry-After`.',
-  service_unavailable: 'Not ready to serve.',
+  service_unavailable:
+    'The database is unreachable or overloaded for now (retry after `Retry-After` seconds), or, from /readyz, the controller is not ready.',
 };
 
 /** What any route with a JSON body can also answer, before its own schema is even checked. */
@@ -79,6 +80,7 @@ const HEADERS_OF: Partial<Record<ApiErrorCode, Record<string, ReturnType<typeof 
   },
   too_many_requests: { 'Retry-After': header('Seconds until another attempt is let through (at least 1).') },
   method_not_allowed: { Allow: header('The methods this path takes.') },
+  service_unavailable: { 'Retry-After': header('Seconds to wait before retrying the same request.') },
 };
 
 /**

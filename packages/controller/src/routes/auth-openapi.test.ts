@@ -23,6 +23,7 @@ describe('the auth routes in the OpenAPI document', () => {
       '413',
       '415',
       '429',
+      '503',
     ]);
     let withBody = 0;
     for (const [path, ops] of Object.entries<Record<string, { requestBody?: unknown; responses: object }>>(
@@ -32,7 +33,7 @@ describe('the auth routes in the OpenAPI document', () => {
         if (operation.requestBody === undefined) continue;
         withBody += 1;
         expect(Object.keys(operation.responses), `${method} ${path}`).toEqual(
-          expect.arrayContaining(['400', '413', '415']),
+          expect.arrayContaining(['400', '413', '415', '503']),
         );
       }
     }
