@@ -182,11 +182,13 @@ export async function touchLastSeen(
 /**
  * Locks host rows in id order. Statements that update many hosts take this first, so that two of them
  * (the sync ingest's group commits, the last-seen flush) always wait on each other in the same order
- * and never deadlock.
+ * and never deadlock. FOR NO KEY UPDATE, the lock their UPDATEs take anyway, and not FOR UPDATE: that
+ * one also conflicts with the FOR KEY SHARE a foreign key check takes (a migration's insert references
+ * its source and destination, a command its host, in their own order), which deadlocked with it.
  */
 export async function lockHostsInOrder(tx: Tx, hostIds: readonly string[]): Promise<void> {
   if (hostIds.length === 0) return;
-  await tx`select 1 from hosts where id = any(${[...hostIds]}::uuid[]) order by id for update`;
+  await tx`select 1 from hosts where id = any(${[...hostIds]}::uuid[]) order by id for no key update`;
 }
 
 /**
