@@ -24,14 +24,13 @@ export function demoBanner(input: {
       : input.password.kind === 'configured'
         ? "PASSWORD='the COCKPIT_ADMIN_PASSWORD you set'"
         : "PASSWORD='the password you gave admin'";
-  const node = (body: string) =>
-    `node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{${body}})'`;
+  const node = (body: string) => `node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>${body})'`;
   const json = (expression: string) => node(`console.log(${expression})`);
   // One line per poll ("migrating: 1843 MiB sent, 2253 MiB to go"); exit 1 once the migration ended.
   const followMigration = node(
-    'const m=JSON.parse(s),p=m.progress,mib=b=>Math.round(b/1048576);' +
+    '{const m=JSON.parse(s),p=m.progress,mib=b=>Math.round(b/1048576);' +
       'console.log(m.status+(p?`: ${mib(p.memory_processed)} MiB sent, ${mib(p.memory_remaining)} MiB to go`:""));' +
-      'process.exitCode=["completed","failed","cancelled"].includes(m.status)?1:0',
+      'process.exitCode=["completed","failed","cancelled"].includes(m.status)?1:0}',
   );
   return [
     '',
