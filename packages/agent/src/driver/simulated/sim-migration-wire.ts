@@ -76,6 +76,7 @@ export class LineChannel<Out extends { type: string }, In extends { type: string
   private readonly waiting: Array<{ resolve: (msg: In) => void; reject: (err: Error) => void }> = [];
   private buffer = '';
   private ended = false;
+  private silent = false;
 
   constructor(private readonly socket: Socket) {
     socket.setEncoding('utf8');
@@ -96,12 +97,26 @@ export class LineChannel<Out extends { type: string }, In extends { type: string
     if (!this.ended) this.socket.write(`${JSON.stringify(message)}\n`);
   }
 
-  /** The next message; rejects with ConnectionLost when the connection ends first. */
-  receive(): Promise<In> {
+  /**
+   * The next message; rejects with ConnectionLost when the connection ends first, or after `timeoutMs`
+   * without one, which also ends the connection (a peer alive but silent, as libvirt's keepalive sees it).
+   */
+  receive(timeoutMs?: number): Promise<In> {
     const next = this.queue.shift();
     if (next !== undefined) return Promise.resolve(next);
     if (this.ended) return Promise.reject(new ConnectionLost('the connection is closed'));
-    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
+    const message = new Promise<In>((resolve, reject) => this.waiting.push({ resolve, reject }));
+    if (timeoutMs === undefined) return message;
+    const timer = setTimeout(() => {
+      this.silent = true;
+      this.close();
+    }, timeoutMs);
+    return message.finally(() => clearTimeout(timer));
+  }
+
+  /** True once a receive timed out (and so ended the connection). */
+  get timedOut(): boolean {
+    return this.silent;
   }
 
   /** Ends the connection (the peer sees it close). */

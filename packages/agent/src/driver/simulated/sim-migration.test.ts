@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { createServer, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { type HostInfo, type MigrationOptions, type Vm, type VmRemovalReason, VmState } from '@cockpit/proto';
@@ -9,7 +10,7 @@ import { describeChange, migrationOptions } from '../../../test/support/migratio
 import type { DriverSink } from '../driver.ts';
 import type { MigrationJob } from '../migration-driver.ts';
 import { SharedTicker } from './shared-ticker.ts';
-import { SimulatedDriver } from './simulated-driver.ts';
+import { SimulatedDriver, type SimulatedDriverOptions } from './simulated-driver.ts';
 
 // Simulated live migration between two driver instances that reach each other only through their
 // advertised URIs, over real loopback TCP (and, for the killed destination, a host in another process).
@@ -47,7 +48,11 @@ afterEach(async () => {
   for (const child of children.splice(0)) child.kill('SIGKILL');
 });
 
-async function host(name: string, migrationUri = 'sim+tcp://127.0.0.1:0'): Promise<Host> {
+async function host(
+  name: string,
+  migrationUri = 'sim+tcp://127.0.0.1:0',
+  more: Partial<SimulatedDriverOptions> = {},
+): Promise<Host> {
   const driver = new SimulatedDriver({
     hostname: `${name}-${randomUUID().slice(0, 6)}`,
     seed: 'sim-migration',
@@ -57,6 +62,7 @@ async function host(name: string, migrationUri = 'sim+tcp://127.0.0.1:0'): Promi
     opDelayMs: 1,
     ticker,
     migrationUri,
+    ...more,
   });
   open.push(driver);
   const sink = new HistorySink();
@@ -292,5 +298,28 @@ describe('simulated live migration over TCP', () => {
     expect(await stateOn(a, vm.id)).toMatchObject({ state: VmState.VM_STATE_RUNNING });
     expect(b.sink.of(vm.id)).toEqual(['shut_off/unknown persistent', 'running/booted persistent']);
     expect(a.driver.migration.busy(vm.id)).toBe(false);
+  });
+
+  it('a destination that accepts but never answers: the prepare gives up, as libvirt keepalive would', async () => {
+    const a = await host('a', 'sim+tcp://127.0.0.1:0', { migrationReplyTimeoutMs: 300 });
+    const held: Socket[] = [];
+    const silent = createServer((socket) => held.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const address = silent.address();
+    const port = typeof address === 'object' && address !== null ? address.port : 0;
+    try {
+      const vm = await runningVm(a);
+      const started = Date.now();
+      await expect(migrate(a, `sim+tcp://127.0.0.1:${port}/${randomUUID()}`, vm)).rejects.toMatchObject({
+        code: 'INTERNAL_ERROR',
+        message: 'internal error: connection closed due to keepalive timeout',
+      });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+      expect(a.driver.migration.busy(vm.id)).toBe(false);
+      expect(await stateOn(a, vm.id)).toMatchObject({ state: VmState.VM_STATE_RUNNING });
+    } finally {
+      for (const socket of held) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 });

@@ -33,9 +33,14 @@ export interface SimulatedMigrationOptions {
   ticker: SharedTicker;
   /** Link speed without a bandwidth limit. */
   bytesPerSecond: number;
+  /** How long the source waits for each answer of the destination (default 30 s, libvirt's keepalive). */
+  replyTimeoutMs?: number;
 }
 
 type Channel = LineChannel<SourceMessage, DestinationMessage>;
+
+/** libvirt gives up on a peer that stops answering after 5 keepalives 5 s apart, about 30 s. */
+const REPLY_TIMEOUT_MS = 30_000;
 
 /**
  * Live migration between simulated hosts, in one process or several: each host listens on a loopback
@@ -51,9 +56,11 @@ export class SimulatedMigration implements MigrationDriver {
   private readonly starting = new Set<string>();
   private readonly incoming: SimIncomingMigrations;
   private uri = '';
+  private readonly replyTimeoutMs: number;
 
   constructor(private readonly o: SimulatedMigrationOptions) {
     this.incoming = new SimIncomingMigrations(o.hostUuid, o.vms);
+    this.replyTimeoutMs = o.replyTimeoutMs ?? REPLY_TIMEOUT_MS;
   }
 
   /** The host is up: it listens for migrations (when it has an address to) and knows its URI. */
@@ -153,10 +160,12 @@ export class SimulatedMigration implements MigrationDriver {
     channel.send({ type: 'prepare', hostUuid: target.hostUuid, vm: vmToWire(vm) });
     let reply: DestinationMessage;
     try {
-      reply = await channel.receive();
+      reply = await channel.receive(this.replyTimeoutMs);
     } catch (err) {
       if (!(err instanceof ConnectionLost)) throw err;
-      throw new DriverError('SYSTEM_ERROR', 'Cannot recv data: Connection reset by peer');
+      throw channel.timedOut
+        ? new DriverError('INTERNAL_ERROR', 'internal error: connection closed due to keepalive timeout')
+        : new DriverError('SYSTEM_ERROR', 'Cannot recv data: Connection reset by peer');
     }
     if (reply.type === 'prepared') return channel;
     channel.close();
@@ -178,12 +187,12 @@ export class SimulatedMigration implements MigrationDriver {
       },
       finish: async () => {
         channel.send({ type: 'finish', persistent: options.persistent });
-        const reply = await channel.receive();
+        const reply = await channel.receive(this.replyTimeoutMs);
         if (reply.type !== 'finished') throw new ConnectionLost(`the destination answered '${reply.type}'`);
       },
       cancel: async () => {
         channel.send({ type: 'abort' });
-        await channel.receive().catch(() => undefined);
+        await channel.receive(this.replyTimeoutMs).catch(() => undefined);
       },
       onEnd: (error) => {
         this.outgoing.delete(vmId);

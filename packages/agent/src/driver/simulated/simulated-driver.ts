@@ -29,6 +29,8 @@ export interface SimulatedDriverOptions {
   migrationUri?: string;
   /** Migration link speed without a bandwidth limit (default 1 GiB/s). */
   migrationBytesPerSecond?: number;
+  /** How long a migration's source waits for each answer of its destination (default 30 s). */
+  migrationReplyTimeoutMs?: number;
   /** Wall clock of the simulated performance counters (default Date.now). */
   now?: () => number;
 }
@@ -64,6 +66,7 @@ export class SimulatedDriver implements HypervisorDriver {
       hostUuid: this.info.hostUuid,
       ticker: options.ticker ?? defaultTicker,
       bytesPerSecond: options.migrationBytesPerSecond ?? 1024 ** 3,
+      replyTimeoutMs: options.migrationReplyTimeoutMs,
       vms: {
         get: (id) => this.vms.get(id),
         all: () => this.vms.values(),
