@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -212,6 +213,20 @@ describe('demo helpers', () => {
     expect(demoHostname(9)).toBe('vapor-node-10.corp.awan.io');
     expect(demoDialAddress('127.0.0.1:9443')).toBe('localhost:9443');
     expect(demoDialAddress('ctl.example:9443')).toBe('ctl.example:9443');
+  });
+
+  it('the README shows the banner as it is printed', () => {
+    const readme = readFileSync(join(import.meta.dirname, '../../../../README.md'), 'utf8');
+    const rule = '================================================================';
+    const start = readme.indexOf(`${rule}\n Demo:`);
+    const shown = readme.slice(start, readme.indexOf(`${rule}\n\`\`\``, start + rule.length) + rule.length);
+    const printed = demoBanner({
+      url: 'http://127.0.0.1:8080',
+      hostnames: HOSTNAMES,
+      password: { kind: 'file', file: '/home/you/cockpit/.cockpit/initial-admin-password' },
+    });
+    expect(printed).toContain(shown);
+    expect(shown).toContain('/migrate');
   });
 
   it('tells where the admin password is without printing it again', () => {
