@@ -75,12 +75,12 @@ export class SimIncomingMigrations {
       for (;;) {
         const msg = await channel.receive();
         if (msg.type === 'prepare') {
-          const refusal = this.refusal(msg.hostUuid, vmFromWire(msg.vm));
+          const vm = vmFromWire(msg.vm);
+          const refusal = this.refusal(msg.hostUuid, vm);
           if (refusal !== undefined) {
             channel.send({ type: 'refused', code: refusal.code, message: refusal.message });
             break;
           }
-          const vm = vmFromWire(msg.vm);
           const there = this.vms.get(vm.id);
           arrival = { vm, there };
           this.incoming.set(vm.id, channel);
@@ -123,7 +123,7 @@ export class SimIncomingMigrations {
     } finally {
       this.rollBack(channel, arrival);
       this.connections.delete(channel);
-      channel.close();
+      channel.end();
     }
   }
 

@@ -119,9 +119,14 @@ export class LineChannel<Out extends { type: string }, In extends { type: string
     return this.silent;
   }
 
-  /** Ends the connection (the peer sees it close). */
+  /** Ends the connection at once (the peer sees it close); what is not sent yet is dropped. */
   close(): void {
     this.socket.destroy();
+  }
+
+  /** Ends the connection once what was sent has left (a last answer reaches the peer). */
+  end(): void {
+    this.socket.end(() => this.socket.destroy());
   }
 
   private read(chunk: string): void {
