@@ -106,11 +106,13 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
     );
   }
   const driver = options.driver ?? createDriver(config, log, options.ticker);
+  // What the driver advertises once started (a simulated host's port), else --migration-uri.
+  const migrationUri = () => driver.migration?.advertisedUri?.() ?? config.migrationUri;
   const executor = new CommandExecutor({
     record,
     driver,
     migrationSource: new MigrationSource({ driver, log, ...options.migration }),
-    migrationTarget: new MigrationTarget({ driver, migrationUri: config.migrationUri, log }),
+    migrationTarget: new MigrationTarget({ driver, migrationUri, log }),
     log,
   });
   const metrics = new AgentMetrics({ config: config.metrics ?? DEFAULT_METRICS_CONFIG, driver, log });
@@ -148,6 +150,9 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
   const run = async (): Promise<AgentStop> => {
     await driver.start(journal, stop.signal);
     if (stop.signal.aborted) return { kind: 'closed' };
+    if (migrationUri() !== config.migrationUri) {
+      log.info({ migrationUri: migrationUri() }, 'other hosts migrate VMs here under this URI');
+    }
     metrics.start();
     const joined: HostCredential =
       credential ?? (await joinController({ config, driver, trust, files, log, signal: stop.signal }));
@@ -165,7 +170,7 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
         host: journal.currentHost ?? driver.hostInfo(),
         journalFloor: journal.floor,
         journalHead: journal.head,
-        migrationUri: config.migrationUri,
+        migrationUri: migrationUri(),
         instanceId,
       }),
       log,

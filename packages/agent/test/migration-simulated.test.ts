@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { CommandStatus, VmState } from '@cockpit/proto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { closedPort } from './support/closed-port.ts';
 import type { ControllerSession } from './support/controller-session.ts';
 import {
   cancelStep,
@@ -19,7 +20,8 @@ import { type CountingDriver, startTestAgent, type TestAgent, testDriver } from 
 
 // Live migration between two simulated hosts, each behind its own agent and session with the scripted
 // controller: the same flows as against libvirt (test/migration-libvirt.test.ts), in well under a second
-// each. The simulated hosts find each other through the process-wide registry, by migration URI.
+// each. Each simulated host listens on its own loopback port (sim+tcp://127.0.0.1:0) and the source
+// connects there, as between agents of different processes.
 
 let controller: ScriptedController;
 const agents: TestAgent[] = [];
@@ -32,7 +34,7 @@ interface Host {
   agent: TestAgent;
 }
 
-async function host(name: string, migrationUri = `sim://${name}`): Promise<Host> {
+async function host(name: string, migrationUri = 'sim+tcp://127.0.0.1:0'): Promise<Host> {
   const sessions = controller.nextSession();
   const driver = testDriver({ hostname: name, vmCount: 0, migrationUri });
   const agent = await startTestAgent(controller.address, {
@@ -44,7 +46,9 @@ async function host(name: string, migrationUri = `sim://${name}`): Promise<Host>
   const session = await sessions;
   await session.welcome();
   await session.until(() => session.snapshots().length > 0);
-  return { name, uri: migrationUri, driver, session, agent };
+  const uri = driver.migration.advertisedUri();
+  expect((await session.hello).migrationUri).toBe(uri);
+  return { name, uri, driver, session, agent };
 }
 
 /** A running 64 MiB VM on `on`. */
@@ -226,15 +230,16 @@ describe('simulated live migration', () => {
 
   it('a destination nobody answers at fails as libvirt would; the VM stays', async () => {
     const vm = await runningVm(a);
+    const port = await closedPort();
     const commandId = await send(
       a.session,
-      performStep(randomUUID(), vm.id, 'sim://nowhere', migrationOptions()),
+      performStep(randomUUID(), vm.id, `sim+tcp://127.0.0.1:${port}/${randomUUID()}`, migrationOptions()),
     );
     expect(await finalOf(a.session, commandId)).toMatchObject({
       status: CommandStatus.COMMAND_STATUS_FAILED,
       error: {
         code: 'SYSTEM_ERROR',
-        message: "unable to connect to server at 'nowhere': Connection refused",
+        message: `unable to connect to server at '127.0.0.1:${port}': Connection refused`,
       },
     });
     expect(await stateOn(a, vm.id)).toMatchObject({ state: VmState.VM_STATE_RUNNING });

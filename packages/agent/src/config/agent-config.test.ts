@@ -100,10 +100,18 @@ describe('parseCommandLine', () => {
     );
   });
 
-  it('a simulated host is a migration target under sim://<hostname>, unless set', () => {
+  it('a simulated host takes migrations on any free loopback port unless set; other URIs are refused', () => {
     const base = ['--controller', 'localhost:1', '--insecure-plaintext', '--driver', 'simulated'];
-    expect(run([...base, '--hostname', 'node-07']).migrationUri).toBe('sim://node-07');
-    expect(run([...base, '--migration-uri', 'sim://elsewhere']).migrationUri).toBe('sim://elsewhere');
+    expect(run(base).migrationUri).toBe('sim+tcp://127.0.0.1:0');
+    expect(run([...base, '--migration-uri', 'sim+tcp://127.0.0.1:7411']).migrationUri).toBe(
+      'sim+tcp://127.0.0.1:7411',
+    );
+    expect(run([...base, '--migration-uri', '']).migrationUri).toBe('');
+    for (const uri of ['sim://node-07', 'qemu+tcp://10.0.0.2/system', 'sim+tcp://127.0.0.1:70000']) {
+      expect(problemsOf([...base, '--migration-uri', uri])).toEqual([
+        '--migration-uri (COCKPIT_AGENT_MIGRATION_URI): simulated: must be sim+tcp://<address>:<port> (port 0: any free port), or empty',
+      ]);
+    }
   });
 
   it('--shared-storage: absolute folders, comma-separated', () => {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { libvirtUriProblem, migrationUriFor } from '../driver/libvirt/libvirt-uri.ts';
+import { parseSimMigrationUri, SIM_MIGRATION_SCHEME } from '../driver/simulated/sim-migration-wire.ts';
 import { DEFAULT_METRICS_LISTEN, type MetricsConfig, parseListenAddress } from '../metrics/metrics-config.ts';
 import { ConfigError, type ConfigProblem } from './config-error.ts';
 import { type ControllerAddress, isLoopbackHost, parseControllerAddress } from './controller-address.ts';
@@ -69,10 +70,13 @@ export function parseCommandLine(
   const uriProblem = libvirtUriProblem(libvirtUri);
   if (driver === 'libvirt' && uriProblem !== undefined) v.problem('libvirtUri', uriProblem);
   const hostname = v.text('hostname', osHostname());
-  // A simulated host is found by the others of its process under sim://<hostname> (the simulated
-  // driver's registry), as a libvirt host is reached under its libvirtd's URI.
+  // A simulated host listens for other simulated hosts' migrations on a loopback port of its own (any
+  // free one unless set), as a libvirt host is reached under its libvirtd's URI.
   const migrationUri =
-    read.settings.migrationUri ?? (driver === 'libvirt' ? migrationUriFor(libvirtUri) : `sim://${hostname}`);
+    read.settings.migrationUri ??
+    (driver === 'libvirt' ? migrationUriFor(libvirtUri) : `${SIM_MIGRATION_SCHEME}://127.0.0.1:0`);
+  const simUri = driver === 'simulated' && migrationUri !== '' ? parseSimMigrationUri(migrationUri) : {};
+  if (typeof simUri === 'string') v.problem('migrationUri', `simulated: ${simUri}`);
   const insecure = v.boolean('insecurePlaintext');
   const tls = tlsConfig(v, insecure, controller, abs);
   const config: AgentConfig = {

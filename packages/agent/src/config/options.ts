@@ -35,7 +35,8 @@ export const OPTIONS = {
     env: 'COCKPIT_AGENT_MIGRATION_URI',
     value: '<uri>',
     help: "libvirt URI under which other hosts' libvirtd reach this one (live migration); empty: not a migration target",
-    default: '--libvirt-uri when it names a host, else empty; simulated: sim://<hostname>',
+    default:
+      '--libvirt-uri when it names a host, else empty; simulated: sim+tcp://127.0.0.1:0 (listens on any free loopback port)',
   },
   sharedStorage: {
     flag: 'shared-storage',

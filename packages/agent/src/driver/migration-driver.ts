@@ -55,6 +55,12 @@ export interface MigrationDriver {
    * agent restarted meanwhile), or undefined.
    */
   runningJob(vmId: string): Promise<MigrationJob | undefined>;
+  /**
+   * The URI other hosts reach this one under, when the driver itself decides it (the simulated driver's
+   * listener, once started: the port it got and its host UUID; empty when it takes no migrations).
+   * Without it the agent's --migration-uri is the URI.
+   */
+  advertisedUri?(): string;
 }
 
 // The agent's own CommandError codes for migration steps, next to libvirt's error code names.

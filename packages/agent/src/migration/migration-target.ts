@@ -7,8 +7,8 @@ import { migrationDriverOf, vmIdOf } from './migration-checks.ts';
 
 export interface MigrationTargetOptions {
   driver: HypervisorDriver;
-  /** The URI under which other hosts' hypervisors reach this one (--migration-uri); empty: none. */
-  migrationUri: string;
+  /** The URI under which other hosts' hypervisors reach this one, read when asked; empty: none. */
+  migrationUri: () => string;
   log: Logger;
 }
 
@@ -22,7 +22,8 @@ export class MigrationTarget {
 
   async prepare(step: MigrationPrepare): Promise<MigrationPrepared> {
     const driver = migrationDriverOf(this.options.driver, step.migrationId);
-    if (this.options.migrationUri === '') {
+    const migrationUri = this.options.migrationUri();
+    if (migrationUri === '') {
       throw new DriverError(
         NOT_A_MIGRATION_TARGET,
         'this agent has no migration URI (--migration-uri): other hosts cannot reach its hypervisor',
@@ -40,6 +41,6 @@ export class MigrationTarget {
       { migrationId: step.migrationId, vmId, copyStorage: step.copyStorage, disks: step.disks.length },
       'ready to receive a migration',
     );
-    return { connectUri: this.options.migrationUri, migrateUri: '' };
+    return { connectUri: migrationUri, migrateUri: '' };
   }
 }

@@ -1,5 +1,7 @@
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   BOOTSTRAP_START,
@@ -15,6 +17,8 @@ import { tempDir } from '../../test/support/temp-dir.ts';
 import { DEMO_VMS_PER_HOST, demoDialAddress, demoHostname } from './demo-agents.ts';
 import { demoBanner } from './demo-banner.ts';
 
+const execFileAsync = promisify(execFile);
+
 const HOSTNAMES = ['vapor-node-01.corp.awan.io', 'vapor-node-02.corp.awan.io'];
 
 interface HostRow {
@@ -26,6 +30,12 @@ interface VmRow {
   id: string;
   host_id: string;
   state: string;
+}
+interface MigrationRow {
+  vm_id: string;
+  status: string;
+  source_host_id: string;
+  destination_host_id: string;
 }
 
 /** A REST client of the controller a run printed the URL of, logged in as admin. */
@@ -78,7 +88,7 @@ function processTree(run: Run): { controller: number; agents: number[] } {
 describe('demo agents (pnpm start)', { timeout: 300_000 }, () => {
   afterEach(killRunning);
 
-  it('starts two simulated agents whose hosts and VMs show through REST, the printed curl lines work, and SIGTERM stops every process with exit 0; a second start brings back the same hosts', async () => {
+  it('starts two simulated agents whose hosts and VMs show through REST, the printed curl lines work (a live migration among them), and SIGTERM stops every process with exit 0; a second start brings back the same hosts', async () => {
     const dataDir = tempDir('cockpit-demo-');
     const env = { COCKPIT_DATA_DIR: dataDir, COCKPIT_HTTP_PORT: '0', COCKPIT_GRPC_PORT: '0' };
     // As the README's first command runs it: no COCKPIT_DEMO_AGENTS, so the bootstrap asks for two.
@@ -112,9 +122,11 @@ describe('demo agents (pnpm start)', { timeout: 300_000 }, () => {
       banner.indexOf('try, in another terminal:') + 'try, in another terminal:'.length,
       banner.indexOf(' The agents keep their credentials'),
     );
-    const pasted = execFileSync('bash', ['-euo', 'pipefail', '-c', lines], {
+    // Asynchronously: the migration lines take seconds, and a blocked event loop would leave the REST
+    // client with connections the server has closed meanwhile.
+    const { stdout: pasted } = await execFileAsync('bash', ['-euo', 'pipefail', '-c', lines], {
       encoding: 'utf8',
-      timeout: 60_000,
+      timeout: 90_000,
     });
     for (const hostname of HOSTNAMES) expect(pasted).toContain(hostname);
     expect(pasted).toContain('"kind":"vm.force_stop","status":"succeeded"');
@@ -126,6 +138,20 @@ describe('demo agents (pnpm start)', { timeout: 300_000 }, () => {
       if (state !== 'shut_off') await new Promise((r) => setTimeout(r, 100));
     }
     expect(state).toBe('shut_off');
+
+    // The migration lines: followed until it ended, completed, with progress on the way; the VM now
+    // shows on the other host.
+    expect(pasted.trimEnd().split('\n').at(-1)).toMatch(/^completed: \d+ MiB sent, 0 MiB to go$/);
+    expect(pasted).toMatch(/^migrating: \d+ MiB sent, \d+ MiB to go$/m);
+    const { migrations } = await api<{ migrations: MigrationRow[] }>('/api/v1/migrations');
+    expect(migrations).toHaveLength(1);
+    const [migration] = migrations;
+    expect(migration).toMatchObject({ status: 'completed', source_host_id: fleet.hosts[0]?.id });
+    expect(migration?.vm_id).not.toBe(stopped);
+    expect((await api<VmRow>(`/api/v1/vms/${migration?.vm_id}`)).host_id).toBe(
+      migration?.destination_host_id,
+    );
+    expect(migration?.destination_host_id).toBe(fleet.hosts[1]?.id);
 
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
@@ -187,6 +213,20 @@ describe('demo helpers', () => {
     expect(demoHostname(9)).toBe('vapor-node-10.corp.awan.io');
     expect(demoDialAddress('127.0.0.1:9443')).toBe('localhost:9443');
     expect(demoDialAddress('ctl.example:9443')).toBe('ctl.example:9443');
+  });
+
+  it('the README shows the banner as it is printed', () => {
+    const readme = readFileSync(join(import.meta.dirname, '../../../../README.md'), 'utf8');
+    const rule = '================================================================';
+    const start = readme.indexOf(`${rule}\n Demo:`);
+    const shown = readme.slice(start, readme.indexOf(`${rule}\n\`\`\``, start + rule.length) + rule.length);
+    const printed = demoBanner({
+      url: 'http://127.0.0.1:8080',
+      hostnames: HOSTNAMES,
+      password: { kind: 'file', file: '/home/you/cockpit/.cockpit/initial-admin-password' },
+    });
+    expect(printed).toContain(shown);
+    expect(shown).toContain('/migrate');
   });
 
   it('tells where the admin password is without printing it again', () => {

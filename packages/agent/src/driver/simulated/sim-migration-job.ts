@@ -16,17 +16,31 @@ export interface SimJobOptions {
   /** Link speed without a bandwidth limit. */
   bytesPerSecond: number;
   ticker: SharedTicker;
-  /** The VM switched over to the destination: it runs there from now on (post-copy, or the end). */
-  onSwitchOver: (postCopy: boolean) => void;
+  /** Post-copy started: the VM runs on the destination from now on. */
+  onPostCopy: () => void;
+  /** The last pass is sent: the destination takes the VM over; rejects when it is gone. */
+  finish: () => Promise<void>;
+  /** Aborted: the destination drops the incoming domain; resolves once it has (or is gone). */
+  cancel: () => Promise<void>;
   /** Settled: `error` undefined when the migration completed. */
   onEnd: (error: DriverError | undefined) => void;
 }
 
 /**
+ * copying: passes over memory; finishing: the destination takes the VM over; aborting: it drops it;
+ * done: settled (or disposed).
+ */
+type Phase = 'copying' | 'finishing' | 'aborting' | 'done';
+
+const lost = () =>
+  new DriverError('OPERATION_FAILED', "operation failed: job 'migration out' unexpectedly failed");
+
+/**
  * A pre-copy migration as QEMU runs one, in memory: the first pass copies all guest memory, each later
  * pass what the guest dirtied meanwhile (auto-converge throttles the guest, compression makes dirty
  * pages cheaper to send), until a pass fits in the maximum downtime and the VM switches over. Post-copy
- * switches over at once and pulls the rest. Advances on the shared ticker.
+ * switches over at once and pulls the rest. Advances on the shared ticker; the destination is told
+ * through the callbacks (sim-migration.ts carries them over the wire).
  */
 export class SimMigrationJob implements MigrationJob {
   readonly finished: Promise<MigrationProgress | undefined>;
@@ -43,7 +57,7 @@ export class SimMigrationJob implements MigrationJob {
   private throttle = 1;
   private postCopy = false;
   private downtimeMs = 0;
-  private done = false;
+  private phase: Phase = 'copying';
   private readonly stopTicking: () => void;
 
   constructor(private readonly o: SimJobOptions) {
@@ -60,23 +74,27 @@ export class SimMigrationJob implements MigrationJob {
   }
 
   async progress(): Promise<MigrationProgress | undefined> {
-    return this.done ? undefined : this.figures();
+    return this.phase === 'done' ? undefined : this.figures();
   }
 
   async abort(): Promise<void> {
-    if (this.done)
+    if (this.phase === 'done' || this.phase === 'aborting')
       throw new DriverError(INVALID, 'Requested operation is not valid: no job is active on the domain');
-    if (this.postCopy) {
+    // libvirt refuses too once the source has handed the VM over (its perform phase is done).
+    if (this.postCopy || this.phase === 'finishing') {
       throw new DriverError(
         INVALID,
         'Requested operation is not valid: cannot abort migration in post-copy mode',
       );
     }
+    this.phase = 'aborting';
+    this.stopTicking();
+    await this.o.cancel();
     this.fail(new DriverError('OPERATION_ABORTED', 'operation aborted: migration out: canceled by client'));
   }
 
   async startPostCopy(): Promise<void> {
-    if (this.done) {
+    if (this.phase !== 'copying') {
       throw new DriverError(
         INVALID,
         'Requested operation is not valid: post-copy can only be started while outgoing migration is in progress',
@@ -92,25 +110,22 @@ export class SimMigrationJob implements MigrationJob {
     this.postCopy = true;
     // The guest stops on the source for the switch-over and runs on the destination from then on.
     this.downtimeMs = 20 + Math.round(Math.random() * 30);
-    this.o.onSwitchOver(true);
+    this.o.onPostCopy();
   }
 
-  /** The destination went away (its host closed). */
+  /** The destination went away (its host closed) while memory was being copied. */
   lostDestination(): void {
-    if (this.done) return;
-    this.fail(
-      new DriverError('OPERATION_FAILED', "operation failed: job 'migration out' unexpectedly failed"),
-    );
+    if (this.phase === 'copying') this.fail(lost());
   }
 
   /** The source host closed: the job ends without an outcome. */
   dispose(): void {
-    this.done = true;
+    this.phase = 'done';
     this.stopTicking();
   }
 
   private tick(now: number): void {
-    if (this.done) return;
+    if (this.phase !== 'copying') return;
     const seconds = (now - this.lastTick) / 1000;
     this.lastTick = now;
     // Post-copy pulls the rest at link speed: libvirt's bandwidth limit is for pre-copy.
@@ -124,7 +139,7 @@ export class SimMigrationJob implements MigrationJob {
     this.sent += step;
     if (this.passSent < this.pass) return;
     if (this.postCopy) {
-      this.complete();
+      this.handOver();
       return;
     }
     const passSeconds = this.pass / speed;
@@ -133,8 +148,7 @@ export class SimMigrationJob implements MigrationJob {
     if ((next / speed) * 1000 <= maxDowntime) {
       this.downtimeMs = Math.max(1, Math.round((next / speed) * 1000));
       this.sent += next;
-      this.o.onSwitchOver(false);
-      this.complete();
+      this.handOver();
       return;
     }
     if (this.o.options.autoConverge) this.throttle = Math.max(0.01, this.throttle * 0.6);
@@ -161,16 +175,26 @@ export class SimMigrationJob implements MigrationJob {
     };
   }
 
-  private complete(): void {
-    const final = { ...this.figures(), dataRemaining: 0, memoryRemaining: 0 };
-    this.done = true;
+  /** Everything is sent: the destination takes the VM over, or the migration fails if it cannot. */
+  private handOver(): void {
+    this.phase = 'finishing';
     this.stopTicking();
-    this.o.onEnd(undefined);
-    this.resolve(final);
+    const final = { ...this.figures(), dataRemaining: 0, memoryRemaining: 0 };
+    this.o.finish().then(
+      () => {
+        if (this.phase !== 'finishing') return;
+        this.phase = 'done';
+        this.o.onEnd(undefined);
+        this.resolve(final);
+      },
+      () => {
+        if (this.phase === 'finishing') this.fail(lost());
+      },
+    );
   }
 
   private fail(err: DriverError): void {
-    this.done = true;
+    this.phase = 'done';
     this.stopTicking();
     this.o.onEnd(err);
     this.reject(err);

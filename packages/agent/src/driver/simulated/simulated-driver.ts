@@ -21,10 +21,16 @@ export interface SimulatedDriverOptions {
   /** How long each power call takes before the hypervisor accepts it. */
   opDelayMs: number;
   ticker?: SharedTicker;
-  /** Where other simulated hosts of the process find this one for live migration (default sim://<hostname>). */
+  /**
+   * Where this host takes live migrations from other simulated hosts, in this process or another:
+   * sim+tcp://<address>:<port>, port 0 for any free one (its URI then says the port it got, see
+   * migration.advertisedUri()). Empty or unset: it takes none (it can still migrate VMs away).
+   */
   migrationUri?: string;
   /** Migration link speed without a bandwidth limit (default 1 GiB/s). */
   migrationBytesPerSecond?: number;
+  /** How long a migration's source waits for each answer of its destination (default 30 s). */
+  migrationReplyTimeoutMs?: number;
   /** Wall clock of the simulated performance counters (default Date.now). */
   now?: () => number;
 }
@@ -56,10 +62,11 @@ export class SimulatedDriver implements HypervisorDriver {
     this.info = simulatedHost(this.prng);
     for (const vm of initialVms(this.prng, options.vmCount)) this.vms.set(vm.id, vm);
     this.migration = new SimulatedMigration({
-      uri: options.migrationUri || `sim://${options.hostname}`,
+      listen: options.migrationUri ?? '',
       hostUuid: this.info.hostUuid,
       ticker: options.ticker ?? defaultTicker,
       bytesPerSecond: options.migrationBytesPerSecond ?? 1024 ** 3,
+      replyTimeoutMs: options.migrationReplyTimeoutMs,
       vms: {
         get: (id) => this.vms.get(id),
         all: () => this.vms.values(),
@@ -81,7 +88,7 @@ export class SimulatedDriver implements HypervisorDriver {
     sink.inventory([...this.vms.values()]);
     this.lastTick = Date.now();
     this.stopTicking = (this.options.ticker ?? defaultTicker).add((now) => this.tick(now));
-    this.migration.register();
+    await this.migration.listen();
   }
 
   hostInfo(): HostInfo {
@@ -170,7 +177,7 @@ export class SimulatedDriver implements HypervisorDriver {
   }
 
   async close(): Promise<void> {
-    this.migration.unregister();
+    await this.migration.close();
     this.stopTicking?.();
     this.stopTicking = undefined;
     this.sink = undefined;
