@@ -7,7 +7,8 @@ DOMAIN_GET_INFO, DOMAIN_GET_STATE), cycling through the domains whose UUIDs are 
 With --threads 1 the operations run back to back (one call in flight); with --threads N, N
 threads share the one connection (libvirt's remote driver lets threads have calls in flight
 together; the bindings release the GIL during each call). Prints one JSON object, with the
-wall time and the process's CPU time (all threads, user + system) of the timed part.
+wall time and the process's CPU time (all threads, user + system) of the timed part, and with
+--daemon-pid the daemon's CPU time over the same part.
 
 With --events ROUNDS --event-uuid UUID it instead suspends and resumes that running guest ROUNDS
 times and reports, per state change, the time from the call's start to the lifecycle event's
@@ -17,6 +18,7 @@ callback (libvirt's default event loop runs in a thread of its own), and the cal
 import argparse
 import json
 import math
+import os
 import queue
 import threading
 import time
@@ -29,6 +31,14 @@ def run_ops(conn, uuids, start, count):
         dom = conn.lookupByUUIDString(uuids[i % len(uuids)])
         dom.info()
         dom.state()
+
+
+def process_cpu_seconds(pid):
+    """User + system CPU seconds of process pid so far (all threads), from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        stat = f.read()
+    fields = stat[stat.rindex(")") + 2 :].split(" ")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def summarize(samples):
@@ -87,6 +97,7 @@ def main():
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--events", type=int, default=0, help="suspend+resume rounds")
     parser.add_argument("--event-uuid", help="UUID of the running guest for --events")
+    parser.add_argument("--daemon-pid", type=int, help="libvirtd's pid: report its CPU time too")
     args = parser.parse_args()
 
     if args.events > 0:
@@ -103,6 +114,7 @@ def main():
             threading.Thread(target=run_ops, args=(conn, uuids, t * per_thread, per_thread))
             for t in range(args.threads)
         ]
+        daemon_began = process_cpu_seconds(args.daemon_pid) if args.daemon_pid else 0.0
         began = time.perf_counter()
         cpu_began = time.process_time()
         for t in threads:
@@ -111,6 +123,7 @@ def main():
             t.join()
         seconds = time.perf_counter() - began
         cpu_seconds = time.process_time() - cpu_began
+        daemon_seconds = process_cpu_seconds(args.daemon_pid) - daemon_began if args.daemon_pid else None
     finally:
         conn.close()
 
@@ -124,6 +137,7 @@ def main():
                 "ops": total,
                 "seconds": seconds,
                 "cpuSeconds": cpu_seconds,
+                "daemonCpuSeconds": daemon_seconds,
                 "opsPerSec": total / seconds,
                 "callsPerSec": 3 * total / seconds,
             }

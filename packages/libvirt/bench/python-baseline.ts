@@ -14,18 +14,32 @@ async function runBaseline(args: string[]): Promise<unknown> {
   return JSON.parse(stdout);
 }
 
-/** lookup + info + state, `ops` times, over one connection shared by `threads` threads. */
+export interface PythonThroughput {
+  client: string;
+  ops: number;
+  seconds: number;
+  /** The python process's CPU time over the timed part (all threads, user + system). */
+  cpuSeconds: number;
+  /** libvirtd's CPU time over the same part. */
+  daemonCpuSeconds: number;
+}
+
+/**
+ * lookup + info + state, `ops` times, over one connection shared by `threads` threads; the CPU time
+ * of the script and of the daemon `daemonPid` over the timed part.
+ */
 export async function pythonThroughput(
   uri: string,
   uuids: string[],
   ops: number,
   threads: number,
   warmupOps: number,
-): Promise<{ client: string; ops: number; seconds: number; cpuSeconds: number }> {
+  daemonPid: number,
+): Promise<PythonThroughput> {
   return (await runBaseline([
     ...['--uri', uri, '--uuids', uuids.join(','), '--ops', String(ops)],
-    ...['--threads', String(threads), '--warmup', String(warmupOps)],
-  ])) as { client: string; ops: number; seconds: number; cpuSeconds: number };
+    ...['--threads', String(threads), '--warmup', String(warmupOps), '--daemon-pid', String(daemonPid)],
+  ])) as PythonThroughput;
 }
 
 /** Suspend/resume rounds of the running guest `uuid`: call start → lifecycle callback, and reply. */
