@@ -28,6 +28,7 @@ import { RequestDurations } from './prometheus/request-durations.ts';
 import { createRetention, type Retention } from './retention/retention.ts';
 import { ensureAdminUser } from './users/ensure-admin-user.ts';
 import { createUserService, type UserService } from './users/user-service.ts';
+import { VmCache } from './vms/vm-cache.ts';
 import { createVmService, type VmService } from './vms/vm-service.ts';
 
 /**
@@ -46,6 +47,8 @@ export interface Services {
   audit: AuditService;
   hosts: HostService;
   vms: VmService;
+  /** This replica's VMs in memory, fed by the change log (what the VM reads answer from). */
+  vmCache: VmCache;
   operations: OperationService;
   migrations: MigrationService;
   /** Drives the live migrations this replica holds the lease of. */
@@ -122,7 +125,9 @@ export async function createServices(
   let metricIngest: MetricIngest | undefined;
   let metricMaintenance: MetricMaintenance | undefined;
   let coordinator: MigrationCoordinator | undefined;
+  let vmCache: VmCache | undefined;
   const close = async () => {
+    vmCache?.close();
     await retention?.stop();
     await metricMaintenance?.stop();
     await coordinator?.stop();
@@ -210,6 +215,7 @@ export async function createServices(
       leaseMs: options.migrationLeaseMs,
     });
     retention = createRetention({ sql, clock, log, days: config.retentionDays });
+    vmCache = new VmCache({ sql, log, notifier });
     const services: Services = {
       config,
       sql,
@@ -219,7 +225,8 @@ export async function createServices(
       users: createUserService({ sql, clock, auth, dataDir: config.dataDir }),
       audit: createAuditService({ sql }),
       hosts: createHostService({ sql, clock, notifier, log, endpoint: agentEndpoint }),
-      vms: createVmService({ sql, clock, commands }),
+      vms: createVmService({ sql, clock, commands, cache: vmCache }),
+      vmCache,
       operations: createOperationService({ sql, notifier }),
       migrations: createMigrationService({ sql, clock, notifier, log }),
       coordinator,

@@ -1,0 +1,155 @@
+import type { Logger } from 'pino';
+import { ChangeTail } from '../changes/change-tail.ts';
+import type { Sql } from '../database/sql.ts';
+import type { Notifier } from '../notifier/notifier.ts';
+import type { VmFilter, VmPosition } from './vm-queries.ts';
+import type { VmView } from './vm-schema.ts';
+import { type StoredHost, type StoredVm, VmStore } from './vm-store.ts';
+
+/** How often hosts' last-seen times are re-read (the agent hub writes them once a second, unlogged). */
+const LIVENESS_MS = 1_000;
+
+/**
+ * This replica's VM reads, from memory (kube-apiserver's watch cache, fed by the change log rather
+ * than etcd's watch). Loaded from the tables as of one snapshot on first use, then tailed from that
+ * snapshot with no gap (ChangeTail). Woken by the change log's notifications (every replica's commits,
+ * LISTEN/NOTIFY), and on the embedded database, whose single controller has no listener, by its reads.
+ *
+ * Reads are consistent, as kube-apiserver's are since 1.31: a read waits for one tail read that
+ * started after it arrived, so whatever committed before the request (on any replica, through any
+ * path of the change log) is in its answer; readers arriving together share that read. That tail read
+ * returns only what changed, so its cost stays small whatever the fleet's size; the page itself is
+ * served from memory. Hosts' last-seen times are re-read at most once a second (written so, outside
+ * the change log): `confirmed_at` may lag the table by that much.
+ */
+export class VmCache {
+  private readonly store = new VmStore();
+  private tail: ChangeTail | undefined;
+  private loading: Promise<void> | undefined;
+  /** The tail read in flight, and the one queued after it (readers arriving meanwhile wait for it). */
+  private running: Promise<void> | undefined;
+  private queued: Promise<void> | undefined;
+  private livenessAt = 0;
+  private readonly unsubscribe: Array<() => void> = [];
+
+  constructor(private readonly deps: { sql: Sql; log: Logger; notifier?: Notifier; now?: () => number }) {
+    const { notifier } = deps;
+    if (notifier !== undefined) {
+      const wake = () => {
+        if (this.tail !== undefined) void this.catchUp().catch(() => undefined);
+      };
+      this.unsubscribe.push(notifier.subscribe('changes', wake), notifier.onResync(wake));
+    }
+  }
+
+  /** The VMs held (for /metrics and the tests). */
+  get size(): number {
+    return this.store.size;
+  }
+
+  async list(filter: VmFilter, page: { limit: number; after?: VmPosition }): Promise<VmView[]> {
+    await this.catchUp();
+    return this.store.list(filter, page);
+  }
+
+  async get(id: string): Promise<VmView | null> {
+    await this.catchUp();
+    return this.store.get(id);
+  }
+
+  /** Resolves once a tail read that started after this call has been applied. */
+  catchUp(): Promise<void> {
+    // A load in flight may have taken its snapshot before this call: one tail read after it.
+    if (this.tail === undefined) return this.load().then(() => this.catchUp());
+    if (this.running === undefined) return this.startRead();
+    this.queued ??= this.running
+      .catch(() => undefined)
+      .then(() => {
+        this.queued = undefined;
+        return this.startRead();
+      });
+    return this.queued;
+  }
+
+  close(): void {
+    for (const off of this.unsubscribe) off();
+  }
+
+  private startRead(): Promise<void> {
+    const run = this.read().finally(() => {
+      if (this.running === run) this.running = undefined;
+    });
+    this.running = run;
+    return run;
+  }
+
+  private async read(): Promise<void> {
+    const tail = this.tail as ChangeTail;
+    const [changes] = await Promise.all([tail.read(this.deps.sql), this.refreshLiveness()]);
+    for (const change of changes) this.store.apply(change);
+  }
+
+  private async refreshLiveness(force = false): Promise<void> {
+    const now = (this.deps.now ?? Date.now)();
+    if (!force && now - this.livenessAt < LIVENESS_MS) return;
+    this.livenessAt = now;
+    const rows = await this.deps.sql<{ id: string; last_seen_at: Date | null }[]>`
+      select id, last_seen_at from hosts`;
+    for (const r of rows) this.store.setLastSeen(r.id, r.last_seen_at?.toISOString() ?? null);
+  }
+
+  /** Loads the tables and the tail position from one snapshot (repeatable read), once. */
+  private load(): Promise<void> {
+    this.loading ??= (async () => {
+      const started = performance.now();
+      const { vms, hosts, position } = await this.deps.sql.begin(
+        'isolation level repeatable read read only',
+        async (tx) => {
+          const position = await ChangeTail.positionOf(tx);
+          const vms = await tx<(Omit<StoredVm, 'confirmed_at' | 'updated_at'> & TimeColumns)[]>`
+            select v.id, v.host_id, v.name, v.state, v.state_reason, v.vcpus, v.memory_mib, v.max_memory_mib,
+                   v.persistent, v.autostart, v.confirmed_at, v.updated_at,
+                   (select array_agg(c.host_id order by c.host_id) from vm_conflicts c where c.vm_id = v.id)
+                     as conflict_host_ids
+            from vms v`;
+          const hosts = await tx<{ id: string; status: StoredHost['status']; last_seen_at: Date | null }[]>`
+            select id, status, last_seen_at from hosts`;
+          return { vms, hosts, position };
+        },
+      );
+      this.store.load(
+        vms.map((v) => ({
+          ...v,
+          confirmed_at: v.confirmed_at?.toISOString() ?? null,
+          updated_at: v.updated_at.toISOString(),
+        })),
+        hosts.map((h) => ({
+          id: h.id,
+          status: h.status,
+          last_seen_at: h.last_seen_at?.toISOString() ?? null,
+        })),
+      );
+      this.livenessAt = (this.deps.now ?? Date.now)();
+      this.tail = new ChangeTail(position, ['vm', 'host']);
+      this.deps.log.info(
+        {
+          vms: vms.length,
+          hosts: hosts.length,
+          version: position.top,
+          ms: Math.round(performance.now() - started),
+        },
+        'VM cache loaded',
+      );
+    })();
+    this.loading.catch(() => {
+      // A failed load (the database away) is tried again by the next read.
+      this.loading = undefined;
+    });
+    return this.loading;
+  }
+}
+
+interface TimeColumns {
+  confirmed_at: Date | null;
+  updated_at: Date;
+}
