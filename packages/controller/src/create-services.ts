@@ -175,12 +175,17 @@ export async function createServices(
     notifier =
       crossReplica === 'postgres' ? await createPostgresNotifier(sql, log) : createInProcessNotifier(log);
     const commands = createCommandService({ sql, clock, notifier, log });
+    // With LISTEN/NOTIFY, the change log's notifications say when the cache is behind; without, every
+    // read catches up (the embedded database: in-process, one connection).
+    vmCache = new VmCache({ sql, log, notifier: crossReplica === 'postgres' ? notifier : undefined });
+    const cache = vmCache;
     // A const for the closure below (`notifier` is reassigned only here, but TypeScript cannot know).
     const tell = notifier;
     const ingest = createSyncIngest({
       sql,
       clock,
       log,
+      changesCommitted: (rows) => cache.committed(rows),
       migrationsTouched: (ids) => {
         for (const id of ids) {
           void tell.publish('migrations', id).catch((err: unknown) => log.warn({ err }, 'notify failed'));
@@ -204,6 +209,7 @@ export async function createServices(
       commands,
       metrics: metricIngest,
       config: { ...config.agents, metricsIntervalMs: config.metrics.intervalMs },
+      changesCommitted: () => cache.committed(),
     });
     coordinator = new MigrationCoordinator({
       sql,
@@ -215,7 +221,6 @@ export async function createServices(
       leaseMs: options.migrationLeaseMs,
     });
     retention = createRetention({ sql, clock, log, days: config.retentionDays });
-    vmCache = new VmCache({ sql, log, notifier });
     const services: Services = {
       config,
       sql,
@@ -225,7 +230,7 @@ export async function createServices(
       users: createUserService({ sql, clock, auth, dataDir: config.dataDir }),
       audit: createAuditService({ sql }),
       hosts: createHostService({ sql, clock, notifier, log, endpoint: agentEndpoint }),
-      vms: createVmService({ sql, clock, commands, cache: vmCache }),
+      vms: createVmService({ sql, clock, commands, cache }),
       vmCache,
       operations: createOperationService({ sql, notifier }),
       migrations: createMigrationService({ sql, clock, notifier, log }),

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { ChangeTail } from '../changes/change-tail.ts';
+import { type ChangeRow, ChangeTail } from '../changes/change-tail.ts';
 import type { Sql } from '../database/sql.ts';
 import type { Notifier } from '../notifier/notifier.ts';
 import type { VmFilter, VmPosition } from './vm-queries.ts';
@@ -12,15 +12,19 @@ const LIVENESS_MS = 1_000;
 /**
  * This replica's VM reads, from memory (kube-apiserver's watch cache, fed by the change log rather
  * than etcd's watch). Loaded from the tables as of one snapshot on first use, then tailed from that
- * snapshot with no gap (ChangeTail). Woken by the change log's notifications (every replica's commits,
- * LISTEN/NOTIFY), and on the embedded database, whose single controller has no listener, by its reads.
+ * snapshot with no gap (ChangeTail).
  *
- * Reads are consistent, as kube-apiserver's are since 1.31: a read waits for one tail read that
- * started after it arrived, so whatever committed before the request (on any replica, through any
- * path of the change log) is in its answer; readers arriving together share that read. That tail read
- * returns only what changed, so its cost stays small whatever the fleet's size; the page itself is
- * served from memory. Hosts' last-seen times are re-read at most once a second (written so, outside
- * the change log): `confirmed_at` may lag the table by that much.
+ * When does a read wait for the database? With a PostgreSQL server, the change log's trigger notifies
+ * every replica at each commit that logged changes (LISTEN cockpit_changes), and this replica's own
+ * writers say so right after their commits (`committed`, with the rows when they have them: applied at
+ * once, read-your-writes without a round trip). A read waits for one tail read only while the cache
+ * knows it is behind (a notification or a local commit since its last tail read began); otherwise it is
+ * answered from memory at once, as current as the last notification delivered. So a quiet fleet's
+ * lists cost no query at all, and a busy one's readers share one tail read that returns only what
+ * changed. The embedded database has no listener: there every read waits for a tail read (in-process,
+ * one connection), so whatever committed before the request is in the answer, as kube-apiserver's
+ * consistent reads from cache do (1.31). Hosts' last-seen times are re-read at most once a second
+ * (written so, outside the change log): `confirmed_at` may lag the table by that much.
  */
 export class VmCache {
   private readonly store = new VmStore();
@@ -30,16 +34,37 @@ export class VmCache {
   private running: Promise<void> | undefined;
   private queued: Promise<void> | undefined;
   private livenessAt = 0;
+  /** Something committed since the last tail read began (a notification, a local commit). */
+  private behind = true;
   private readonly unsubscribe: Array<() => void> = [];
 
-  constructor(private readonly deps: { sql: Sql; log: Logger; notifier?: Notifier; now?: () => number }) {
+  constructor(
+    private readonly deps: {
+      sql: Sql;
+      log: Logger;
+      /** Delivers the change log's notifications (a PostgreSQL server); without it every read catches up. */
+      notifier?: Notifier;
+      now?: () => number;
+    },
+  ) {
     const { notifier } = deps;
     if (notifier !== undefined) {
-      const wake = () => {
-        if (this.tail !== undefined) void this.catchUp().catch(() => undefined);
-      };
-      this.unsubscribe.push(notifier.subscribe('changes', wake), notifier.onResync(wake));
+      this.unsubscribe.push(
+        notifier.subscribe('changes', () => this.committed()),
+        notifier.onResync(() => this.committed()),
+      );
     }
+  }
+
+  /**
+   * Changes were committed (here or, through a notification, anywhere): the next read catches up, and
+   * the rows given (the writer's own, as the log holds them) are applied now.
+   */
+  committed(rows: readonly ChangeRow[] = []): void {
+    this.behind = true;
+    if (this.tail === undefined) return;
+    for (const row of rows) this.store.apply(row);
+    void this.catchUp().catch((err: unknown) => this.deps.log.warn({ err }, 'VM cache: tail read failed'));
   }
 
   /** The VMs held (for /metrics and the tests). */
@@ -48,13 +73,30 @@ export class VmCache {
   }
 
   async list(filter: VmFilter, page: { limit: number; after?: VmPosition }): Promise<VmView[]> {
-    await this.catchUp();
+    await this.current();
     return this.store.list(filter, page);
   }
 
   async get(id: string): Promise<VmView | null> {
-    await this.catchUp();
+    await this.current();
     return this.store.get(id);
+  }
+
+  /** Waits for a tail read when the cache may be behind what committed before this call. */
+  private current(): Promise<void> | undefined {
+    if (this.deps.notifier !== undefined && !this.behind && this.tail !== undefined) {
+      this.refreshLivenessSoon();
+      return undefined;
+    }
+    return this.catchUp();
+  }
+
+  /** Re-reads last-seen times in the background when due (a quiet cache makes no tail reads). */
+  private refreshLivenessSoon(): void {
+    if ((this.deps.now ?? Date.now)() - this.livenessAt < LIVENESS_MS) return;
+    void this.refreshLiveness().catch((err: unknown) =>
+      this.deps.log.warn({ err }, 'VM cache: liveness read failed'),
+    );
   }
 
   /** Resolves once a tail read that started after this call has been applied. */
@@ -85,6 +127,7 @@ export class VmCache {
 
   private async read(): Promise<void> {
     const tail = this.tail as ChangeTail;
+    this.behind = false;
     const [changes] = await Promise.all([tail.read(this.deps.sql), this.refreshLiveness()]);
     for (const change of changes) this.store.apply(change);
   }

@@ -1,3 +1,4 @@
+import type { ChangeRow } from '../changes/change-tail.ts';
 import type { Tx } from '../database/sql.ts';
 import type { VmRecord } from './vm-record.ts';
 
@@ -39,6 +40,8 @@ export interface HostVmId {
 export interface UpsertOutcome {
   /** VMs whose stored record changed (or appeared). */
   changed: number;
+  /** The `changes` rows written for them. */
+  changes: ChangeRow[];
   /** Reported VMs another host holds: recorded as conflicts, never merged. */
   conflicts: HostVmId[];
 }
@@ -49,9 +52,17 @@ export interface UpsertOutcome {
  * conflict (the caller records it).
  */
 export async function upsertVms(tx: Tx, vms: readonly HostVm[], now: Date): Promise<UpsertOutcome> {
-  if (vms.length === 0) return { changed: 0, conflicts: [] };
+  if (vms.length === 0) return { changed: 0, conflicts: [], changes: [] };
   const col = <K extends keyof VmRecord>(k: K) => vms.map((v) => v.record[k]);
-  const rows = await tx<{ id: string; host_id: string; conflict: boolean }[]>`
+  const rows = await tx<
+    {
+      id: string;
+      host_id: string;
+      conflict: boolean;
+      change_id: string | null;
+      data: Record<string, unknown> | null;
+    }[]
+  >`
     with input as (
       select * from unnest(${vms.map((v) => v.hostId)}::uuid[], ${col('id')}::uuid[], ${col('name')}::text[],
                            ${col('state')}::text[],
@@ -83,14 +94,18 @@ export async function upsertVms(tx: Tx, vms: readonly HostVm[], now: Date): Prom
     changed as (
       insert into changes (at, kind, entity_id, op, data)
       select ${now}::timestamptz, 'vm', id, 'upsert', ${tx.unsafe(VM_CHANGE_DATA)} from up
+      returning id, entity_id, data
     )
-    select i.id, i.host_id, true as conflict
+    select i.id, i.host_id, true as conflict, null::bigint as change_id, null::jsonb as data
     from input i left join prev p on p.id = i.id
     where not exists (select 1 from up u where u.id = i.id) and (p.id is null or p.host_id <> i.host_id)
     union all
-    select id, host_id, false from up`;
+    select entity_id, (data->>'host_id')::uuid, false, id, data from changed`;
   return {
     changed: rows.filter((r) => !r.conflict).length,
+    changes: rows
+      .filter((r) => !r.conflict)
+      .map((r) => ({ id: Number(r.change_id), kind: 'vm', entityId: r.id, op: 'upsert', data: r.data })),
     conflicts: rows.filter((r) => r.conflict).map((r) => ({ hostId: r.host_id, vmId: r.id })),
   };
 }
