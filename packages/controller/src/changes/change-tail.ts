@@ -64,6 +64,7 @@ export class ChangeTail {
   /** The rows committed since the last read, in id order; one statement, so one snapshot. */
   async read(sql: Sql): Promise<ChangeRow[]> {
     const { top, xip, xmax } = this.position;
+    const kinds = this.kinds as ChangeKind[];
     const rows = await sql<
       Array<{
         id: string | null;
@@ -78,10 +79,8 @@ export class ChangeTail {
       select null::bigint as id, null::text as kind, null::uuid as entity_id, null::text as op, null::jsonb as data,
              pg_current_snapshot()::text as snap, (select max(id) from changes)::text as top
       union all
-      (select id, kind, entity_id, op, data, null, null from changes
-       where kind = any(${this.kinds as ChangeKind[]}::text[])
-         and (id > ${top} or (id <= ${top} and (xid = any(${xip}::xid8[]) or xid >= ${xmax}::xid8)))
-       order by id)`;
+      select id, kind, entity_id, op, data, null, null
+      from changes_after(${top}, ${xip}::xid8[], ${xmax}::xid8, ${kinds}::text[])`;
     const head = rows.find((r) => r.snap !== null);
     if (head?.snap == null) throw new Error('the change log read returned no snapshot');
     const snapshot = parseSnapshot(head.snap);
