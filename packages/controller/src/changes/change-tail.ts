@@ -61,9 +61,19 @@ export class ChangeTail {
     return this.position.top;
   }
 
+  /** Ids of rows the reader applied already (its own commits): the next read leaves them out. */
+  private readonly have = new Set<number>();
+
+  /** Rows applied from their writer's commit: not read again. */
+  applied(ids: Iterable<number>): void {
+    for (const id of ids) this.have.add(id);
+  }
+
   /** The rows committed since the last read, in id order; one statement, so one snapshot. */
   async read(sql: Sql): Promise<ChangeRow[]> {
     const { top, xip, xmax } = this.position;
+    // Rows marked before this read began were committed before its snapshot: it would have seen them.
+    const skip = [...this.have];
     const kinds = this.kinds as ChangeKind[];
     const rows = await sql<
       Array<{
@@ -80,7 +90,8 @@ export class ChangeTail {
              pg_current_snapshot()::text as snap, (select max(id) from changes)::text as top
       union all
       select id, kind, entity_id, op, data, null, null
-      from changes_after(${top}, ${xip}::xid8[], ${xmax}::xid8, ${kinds}::text[])`;
+      from changes_after(${top}, ${xip}::xid8[], ${xmax}::xid8, ${kinds}::text[], ${skip}::bigint[])`;
+    for (const id of skip) this.have.delete(id);
     const head = rows.find((r) => r.snap !== null);
     if (head?.snap == null) throw new Error('the change log read returned no snapshot');
     const snapshot = parseSnapshot(head.snap);

@@ -64,6 +64,7 @@ export class VmCache {
     this.behind = true;
     if (this.tail === undefined) return;
     for (const row of rows) this.store.apply(row);
+    this.tail.applied(rows.map((r) => r.id));
     void this.catchUp().catch((err: unknown) => this.deps.log.warn({ err }, 'VM cache: tail read failed'));
   }
 

@@ -16,9 +16,15 @@ const VM_CHANGE_DATA = `jsonb_build_object('id', id, 'host_id', host_id, 'name',
   'persistent', persistent, 'autostart', autostart, 'confirmed_at', confirmed_at, 'updated_at', updated_at,
   'conflict_host_ids', (select array_agg(c.host_id order by c.host_id) from vm_conflicts c where c.vm_id = id))`;
 
-/** Logs the VMs named as they stand now (those still in vms): after their conflicts changed. */
+/**
+ * Logs the VMs named as they stand now (those still in vms): after their conflicts changed. Their rows
+ * are locked first (in id order), as every other writer of a VM's change holds its row: so per VM the
+ * change ids follow the commits (a cache applies the last one), and the row logged is the latest
+ * committed one rather than the one this transaction's snapshot saw.
+ */
 export async function recordVmChanges(tx: Tx, vmIds: readonly string[], now: Date): Promise<void> {
   if (vmIds.length === 0) return;
+  await tx`select 1 from vms where id = any(${[...new Set(vmIds)]}::uuid[]) order by id for update`;
   await tx`
     insert into changes (at, kind, entity_id, op, data)
     select ${now}::timestamptz, 'vm', id, 'upsert', ${tx.unsafe(VM_CHANGE_DATA)}

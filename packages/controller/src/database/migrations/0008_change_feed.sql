@@ -12,8 +12,9 @@ create index changes_xid_idx on changes (xid, id);
 -- previous snapshot did not see (in progress: `unseen`; not started: its xmax, `next_xid`, and above). Three index
 -- ranges; in a function for the settings, as the planner, misled by a fast-growing table's statistics,
 -- otherwise chose a parallel sequential scan of the whole log (400 ms at 150,000 rows under bench:sync).
--- STABLE: it reads in the snapshot of the statement that calls it (so does pg_current_snapshot() there).
-create function changes_after(seen_top bigint, unseen xid8[], next_xid xid8, kinds text[])
+-- `skip`: rows the reader already has (its own writes, applied at their commit). STABLE: it reads in the
+-- snapshot of the statement that calls it (so does pg_current_snapshot() there).
+create function changes_after(seen_top bigint, unseen xid8[], next_xid xid8, kinds text[], skip bigint[])
   returns table (id bigint, kind text, entity_id uuid, op text, data jsonb)
   language plpgsql stable
   set max_parallel_workers_per_gather = 0
@@ -22,13 +23,13 @@ as $$
 begin
   return query
     select c.id, c.kind, c.entity_id, c.op, c.data from changes c
-    where c.id > seen_top and c.kind = any(kinds)
+    where c.id > seen_top and c.kind = any(kinds) and c.id <> all(skip)
     union all
     select c.id, c.kind, c.entity_id, c.op, c.data from changes c
-    where c.xid = any(unseen) and c.id <= seen_top and c.kind = any(kinds)
+    where c.xid = any(unseen) and c.id <= seen_top and c.kind = any(kinds) and c.id <> all(skip)
     union all
     select c.id, c.kind, c.entity_id, c.op, c.data from changes c
-    where c.xid >= next_xid and c.id <= seen_top and c.kind = any(kinds);
+    where c.xid >= next_xid and c.id <= seen_top and c.kind = any(kinds) and c.id <> all(skip);
 end $$;
 
 -- Wakes the tailing replicas: one notification per transaction that logged changes (PostgreSQL folds
