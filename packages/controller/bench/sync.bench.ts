@@ -109,6 +109,8 @@ async function main(): Promise<void> {
   // Whatever ends this process, the controller it started goes with it.
   process.on('exit', () => controller.child.kill('SIGKILL'));
   let maxRss = 0;
+  /** The controller's RSS maximum so far, after each phase: where the memory goes. */
+  const rssByPhase: string[] = [];
   const hosts: Host[] = [];
   try {
     const target: ControllerTarget = {
@@ -190,6 +192,7 @@ async function main(): Promise<void> {
       `    of which the ingest (sent to acknowledged, the commit): p50 ${fmt(percentile(ackTimes, 50))} ms, p99 ${fmt(percentile(ackTimes, 99))} ms`,
     );
     maxRss = Math.max(maxRss, controller.maxRss);
+    rssByPhase.push(`latency ${fmt(mib(controller.maxRss), 0)}`);
 
     // 2. GET /api/v1/vms?limit=100 with CLIENTS concurrent clients, and the plain SELECT of that page.
     const list = await loadList(`${api}/api/v1/vms?limit=100`, auth, SECONDS, LIST_PACED_RATE);
@@ -201,6 +204,7 @@ async function main(): Promise<void> {
       `  list, ${CLIENTS} clients paced to ${LIST_PACED_RATE} req/s in all: ${fmt(list.paced.rps, 0)} req/s, p50 ${list.paced.p50} ms, p99 ${list.paced.p99} ms`,
     );
     maxRss = Math.max(maxRss, controller.maxRss);
+    rssByPhase.push(`list ${fmt(mib(controller.maxRss), 0)}`);
 
     // 3. Ingest: every agent sends all its VMs as one batch, two batches in flight, for SECONDS.
     const ingest = await ingestFor(hosts, SECONDS);
@@ -209,6 +213,7 @@ async function main(): Promise<void> {
       `  ingest: ${fmt(ingest, 0)} changes/s acknowledged; raw upsert of the same rows ${fmt(raw, 0)} rows/s (ratio ${fmt(ingest / raw, 2)})`,
     );
     maxRss = Math.max(maxRss, controller.maxRss);
+    rssByPhase.push(`ingest ${fmt(mib(controller.maxRss), 0)}`);
 
     // 4. Restart the controller: every agent reconnects and sends its whole host again.
     for (const host of hosts) host.agent?.close();
@@ -224,6 +229,7 @@ async function main(): Promise<void> {
       `  resync after restart: ${fmt(resync, 2)} s from spawn (listening after ${fmt(listening, 2)} s); stale VMs left: ${stale[0]?.n}`,
     );
     maxRss = Math.max(maxRss, controller.maxRss);
+    rssByPhase.push(`resync (new process) ${fmt(mib(controller.maxRss), 0)}`);
 
     const total = AGENTS * VMS;
     const rows: Array<[string, string, string, boolean]> = [
@@ -254,6 +260,7 @@ async function main(): Promise<void> {
         list.paced.p99 <= 20,
       ],
     ];
+    console.log(`  controller RSS, max so far (MiB) after: ${rssByPhase.join(', ')}`);
     console.log(
       `  this process's event loop delay (agents, probes, load generator): p99 ${fmt(lag.percentile(99) / 1e6)} ms, max ${fmt(lag.max / 1e6)} ms; controller log: ${logFile}`,
     );

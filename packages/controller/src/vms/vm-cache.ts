@@ -146,39 +146,46 @@ export class VmCache {
   private load(): Promise<void> {
     this.loading ??= (async () => {
       const started = performance.now();
+      // A cursor, so 50,000 rows never sit in memory twice (the rows and the store) at once.
       const { vms, hosts, position } = await this.deps.sql.begin(
         'isolation level repeatable read read only',
         async (tx) => {
           const position = await ChangeTail.positionOf(tx);
-          const vms = await tx<(Omit<StoredVm, 'confirmed_at' | 'updated_at'> & TimeColumns)[]>`
+          const hosts = await tx<{ id: string; status: StoredHost['status']; last_seen_at: Date | null }[]>`
+            select id, status, last_seen_at from hosts`;
+          this.store.startLoad(
+            hosts.map((h) => ({
+              id: h.id,
+              status: h.status,
+              last_seen_at: h.last_seen_at?.toISOString() ?? null,
+            })),
+          );
+          let vms = 0;
+          await tx<(Omit<StoredVm, 'confirmed_at' | 'updated_at'> & TimeColumns)[]>`
             select v.id, v.host_id, v.name, v.state, v.state_reason, v.vcpus, v.memory_mib, v.max_memory_mib,
                    v.persistent, v.autostart, v.confirmed_at, v.updated_at,
                    (select array_agg(c.host_id order by c.host_id) from vm_conflicts c where c.vm_id = v.id)
                      as conflict_host_ids
-            from vms v`;
-          const hosts = await tx<{ id: string; status: StoredHost['status']; last_seen_at: Date | null }[]>`
-            select id, status, last_seen_at from hosts`;
-          return { vms, hosts, position };
+            from vms v`.cursor(2_000, (rows) => {
+            for (const v of rows) {
+              this.store.add({
+                ...v,
+                confirmed_at: v.confirmed_at?.toISOString() ?? null,
+                updated_at: v.updated_at.toISOString(),
+              });
+            }
+            vms += rows.length;
+          });
+          this.store.endLoad();
+          return { vms, hosts: hosts.length, position };
         },
-      );
-      this.store.load(
-        vms.map((v) => ({
-          ...v,
-          confirmed_at: v.confirmed_at?.toISOString() ?? null,
-          updated_at: v.updated_at.toISOString(),
-        })),
-        hosts.map((h) => ({
-          id: h.id,
-          status: h.status,
-          last_seen_at: h.last_seen_at?.toISOString() ?? null,
-        })),
       );
       this.livenessAt = (this.deps.now ?? Date.now)();
       this.tail = new ChangeTail(position, ['vm', 'host']);
       this.deps.log.info(
         {
-          vms: vms.length,
-          hosts: hosts.length,
+          vms,
+          hosts,
           version: position.top,
           ms: Math.round(performance.now() - started),
         },

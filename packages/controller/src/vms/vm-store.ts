@@ -120,19 +120,26 @@ export class VmStore {
     return this.vms.size;
   }
 
-  /** Fills the store from the tables (as of one snapshot); replaces what it held. */
-  load(vms: readonly StoredVm[], hosts: readonly StoredHost[]): void {
+  /**
+   * Fills the store from the tables (as of one snapshot), replacing what it held: the hosts, then the
+   * VMs a chunk at a time (`add`), then `sorted()`.
+   */
+  startLoad(hosts: readonly StoredHost[]): void {
     this.vms.clear();
     this.hosts.clear();
     this.byHost.clear();
     this.sorted.length = 0;
     for (const host of hosts) this.hosts.set(host.id, { version: 0, host });
-    for (const vm of vms) {
-      const e = { version: 0, vm };
-      this.vms.set(vm.id, e);
-      this.sorted.push(e);
-      this.hostList(vm.host_id).push(e);
-    }
+  }
+
+  add(vm: StoredVm): void {
+    const e = { version: 0, vm };
+    this.vms.set(vm.id, e);
+    this.sorted.push(e);
+    this.hostList(vm.host_id).push(e);
+  }
+
+  endLoad(): void {
     const order = (a: Entry, b: Entry) => compare(a.vm, b.vm);
     this.sorted.sort(order);
     for (const list of this.byHost.values()) list.sort(order);
@@ -166,7 +173,7 @@ export class VmStore {
   /** A host's last sign of life (written once a second, outside the change log). */
   setLastSeen(hostId: string, lastSeenAt: string | null): void {
     const held = this.hosts.get(hostId);
-    if (held !== undefined) held.host = { ...held.host, last_seen_at: lastSeenAt };
+    if (held !== undefined) held.host.last_seen_at = lastSeenAt;
   }
 
   get(id: string): VmView | null {
@@ -221,8 +228,10 @@ export class VmStore {
 
   private putVm(version: number, vm: StoredVm, held: Entry | undefined): void {
     if (held !== undefined && held.vm.name === vm.name && held.vm.host_id === vm.host_id) {
+      // In place: the held record lives long (old space); the new one dies young. A copy per change at
+      // 20,000 changes/s grew the old space, and the RSS, by hundreds of MiB between major collections.
       held.version = version;
-      held.vm = vm;
+      Object.assign(held.vm, vm);
       return;
     }
     if (held !== undefined) this.removeVm(held);
