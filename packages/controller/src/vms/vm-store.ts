@@ -3,23 +3,12 @@ import type { HostStatus } from '../hosts/host-schema.ts';
 import type { VmFilter, VmPosition } from './vm-queries.ts';
 import type { VmState, VmView } from './vm-schema.ts';
 
-/** A VM as the change log and the vms table store it (no host-derived fields). */
-export interface StoredVm {
-  id: string;
-  host_id: string;
-  name: string;
-  state: VmState;
-  state_reason: string;
-  vcpus: number;
-  memory_mib: number;
-  max_memory_mib: number | null;
-  persistent: boolean;
-  autostart: boolean;
-  /** ISO 8601 (toISOString), or null. */
-  confirmed_at: string | null;
-  updated_at: string;
-  conflict_host_ids: string[] | null;
-}
+/**
+ * A VM as the change log and the vms table store it: its view without what the host decides (`stale`)
+ * and with the conflicting hosts as stored. `confirmed_at` is the VM's own (the view's is the later of
+ * it and the host's last sign of life).
+ */
+export type StoredVm = Omit<VmView, 'stale' | 'conflict'> & { conflict_host_ids: string[] | null };
 
 /** What a VM's view takes from its host. */
 export interface StoredHost {
