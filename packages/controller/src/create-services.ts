@@ -185,7 +185,7 @@ export async function createServices(
       sql,
       clock,
       log,
-      changesCommitted: (rows) => cache.committed(rows),
+      changesCommitted: (writes, at) => cache.committed(writes, at),
       migrationsTouched: (ids) => {
         for (const id of ids) {
           void tell.publish('migrations', id).catch((err: unknown) => log.warn({ err }, 'notify failed'));

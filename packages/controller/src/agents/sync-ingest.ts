@@ -1,13 +1,13 @@
 import type { HostInfo, StateChange, Vm } from '@cockpit/proto';
 import type { Logger } from 'pino';
 import { recordChanges } from '../changes/change-queries.ts';
-import type { ChangeRow } from '../changes/change-tail.ts';
 import type { Clock } from '../clock.ts';
 import { CodedError } from '../coded-error.ts';
 import type { Sql, Tx } from '../database/sql.ts';
 import { findHost, lockHostsInOrder, updateHostInfo } from '../hosts/host-queries.ts';
 import { holdMigratingReports, holdMigratingSnapshot } from '../migrations/migration-sync.ts';
 import { type VmRecord, vmRecordOf, vmRecordProblem } from '../vms/vm-record.ts';
+import type { VmWrite } from '../vms/vm-store.ts';
 import { type HostVm, type HostVmId, recordConflicts, removeVms, upsertVms } from '../vms/vm-sync-queries.ts';
 
 /** The agent broke the sync rules (a gap in the cursors, a cursor going backwards, a bad record). */
@@ -77,10 +77,10 @@ export function createSyncIngest({
   clock: Clock;
   log: Logger;
   /**
-   * After each commit: the VM changes it logged as the log holds them (the upserts; the rest the
-   * reader finds in the log), for this replica's cache to apply before the next read.
+   * After each commit: the VM upserts it logged, with their change ids (the rest the reader finds in
+   * the log), for this replica's cache to apply before the next read.
    */
-  changesCommitted?: (rows: ChangeRow[]) => void;
+  changesCommitted?: (writes: VmWrite[], at: Date) => void;
   /** After a commit that stored reports about migrating VMs: their coordinators are told. */
   migrationsTouched?: (migrationIds: string[]) => void;
 }): SyncIngest {
@@ -101,7 +101,7 @@ export function createSyncIngest({
     throw new SyncProtocolError(describe(Number(row.sync_cursor)));
   }
 
-  async function writeVms(tx: Tx, upserts: HostVm[], now: Date): Promise<ChangeRow[]> {
+  async function writeVms(tx: Tx, upserts: HostVm[], now: Date): Promise<VmWrite[]> {
     const { conflicts, changes } = await upsertVms(tx, upserts, now);
     if (conflicts.length === 0) return changes;
     const key = (v: HostVmId) => `${v.hostId} ${v.vmId}`;
@@ -171,7 +171,7 @@ export function createSyncIngest({
       for (const b of applied) if (b.host !== undefined) await writeHost(tx, b.owner.hostId, b.host, now);
       return { ids, touched, changes };
     });
-    changesCommitted(advanced.changes);
+    changesCommitted(advanced.changes, now);
     if (advanced.touched.length > 0) migrationsTouched(advanced.touched);
     return Promise.all(
       batches.map(async (b) => {
@@ -293,7 +293,7 @@ export function createSyncIngest({
       }
       const now = clock.now();
       let touched: string[] = [];
-      let changes: ChangeRow[] = [];
+      let changes: VmWrite[] = [];
       const outcome = await sql.begin(async (tx) => {
         const advanced = await tx`
           update hosts set sync_cursor = ${snapshot.cursor}, updated_at = ${now}
@@ -316,7 +316,7 @@ export function createSyncIngest({
         if (snapshot.host !== undefined) await writeHost(tx, owner.hostId, snapshot.host, now);
         return { kind: 'applied', cursor: snapshot.cursor } as const;
       });
-      if (outcome.kind === 'applied') changesCommitted(changes);
+      if (outcome.kind === 'applied') changesCommitted(changes, now);
       if (touched.length > 0) migrationsTouched(touched);
       return outcome as ApplyOutcome;
     },

@@ -53,7 +53,7 @@ describe('VM cache against the SQL', () => {
       sql: db.sql,
       clock: systemClock,
       log,
-      changesCommitted: (rows) => cache.committed(rows),
+      changesCommitted: (writes, at) => cache.committed(writes, at),
     });
     for (let i = 0; i < 5; i++) {
       const id = uuidv7();

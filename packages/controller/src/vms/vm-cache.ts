@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
-import { type ChangeRow, ChangeTail } from '../changes/change-tail.ts';
+import { ChangeTail } from '../changes/change-tail.ts';
 import type { Sql } from '../database/sql.ts';
 import type { Notifier } from '../notifier/notifier.ts';
 import type { VmFilter, VmPosition } from './vm-queries.ts';
 import type { VmView } from './vm-schema.ts';
-import { type StoredHost, type StoredVm, VmStore } from './vm-store.ts';
+import { type StoredHost, type StoredVm, VmStore, type VmWrite } from './vm-store.ts';
 
 /** How often hosts' last-seen times are re-read (the agent hub writes them once a second, unlogged). */
 const LIVENESS_MS = 1_000;
@@ -58,13 +58,16 @@ export class VmCache {
 
   /**
    * Changes were committed (here or, through a notification, anywhere): the next read catches up, and
-   * the rows given (the writer's own, as the log holds them) are applied now.
+   * the VM writes given (the sync ingest's own, with their change ids) are applied now.
    */
-  committed(rows: readonly ChangeRow[] = []): void {
+  committed(writes: readonly VmWrite[] = [], at?: Date): void {
     this.behind = true;
     if (this.tail === undefined) return;
-    for (const row of rows) this.store.apply(row);
-    this.tail.applied(rows.map((r) => r.id));
+    if (writes.length > 0) {
+      const iso = (at ?? new Date()).toISOString();
+      for (const w of writes) this.store.applyWrite(w, iso);
+      this.tail.applied(writes.map((w) => w.changeId));
+    }
     void this.catchUp().catch((err: unknown) => this.deps.log.warn({ err }, 'VM cache: tail read failed'));
   }
 

@@ -1,6 +1,7 @@
 import type { ChangeRow } from '../changes/change-tail.ts';
 import type { HostStatus } from '../hosts/host-schema.ts';
 import type { VmFilter, VmPosition } from './vm-queries.ts';
+import type { VmRecord } from './vm-record.ts';
 import type { VmState, VmView } from './vm-schema.ts';
 
 /**
@@ -9,6 +10,17 @@ import type { VmState, VmView } from './vm-schema.ts';
  * it and the host's last sign of life).
  */
 export type StoredVm = Omit<VmView, 'stale' | 'conflict'> & { conflict_host_ids: string[] | null };
+
+/**
+ * A VM upsert as the sync ingest wrote it (its change row's id, the record, the conflicts the statement
+ * saw): applied by the writer's own replica at the commit, field by field.
+ */
+export interface VmWrite {
+  changeId: number;
+  hostId: string;
+  record: VmRecord;
+  conflictHostIds: string[] | null;
+}
 
 /** What a VM's view takes from its host. */
 export interface StoredHost {
@@ -157,6 +169,50 @@ export class VmStore {
         host: { id: change.entityId, status: d.status as HostStatus, last_seen_at: iso(d.last_seen_at) },
       });
     }
+  }
+
+  /**
+   * Applies a write of this replica at its commit (`at`: its time, ISO). Same effect as its change row;
+   * written into the held record in place, so 20,000 changes/s allocate next to nothing.
+   */
+  applyWrite(w: VmWrite, at: string): void {
+    const held = this.vms.get(w.record.id);
+    if (held !== undefined && held.version > w.changeId) return;
+    const r = w.record;
+    if (held !== undefined && held.vm.name === r.name && held.vm.host_id === w.hostId) {
+      const vm = held.vm;
+      held.version = w.changeId;
+      vm.state = r.state;
+      vm.state_reason = r.stateReason;
+      vm.vcpus = r.vcpus;
+      vm.memory_mib = r.memoryMib;
+      vm.max_memory_mib = r.maxMemoryMib;
+      vm.persistent = r.persistent;
+      vm.autostart = r.autostart;
+      vm.confirmed_at = at;
+      vm.updated_at = at;
+      vm.conflict_host_ids = w.conflictHostIds;
+      return;
+    }
+    this.putVm(
+      w.changeId,
+      {
+        id: r.id,
+        host_id: w.hostId,
+        name: r.name,
+        state: r.state,
+        state_reason: r.stateReason,
+        vcpus: r.vcpus,
+        memory_mib: r.memoryMib,
+        max_memory_mib: r.maxMemoryMib,
+        persistent: r.persistent,
+        autostart: r.autostart,
+        confirmed_at: at,
+        updated_at: at,
+        conflict_host_ids: w.conflictHostIds,
+      },
+      held,
+    );
   }
 
   /** A host's last sign of life (written once a second, outside the change log). */

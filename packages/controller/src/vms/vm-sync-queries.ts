@@ -1,6 +1,6 @@
-import type { ChangeRow } from '../changes/change-tail.ts';
 import type { Tx } from '../database/sql.ts';
 import type { VmRecord } from './vm-record.ts';
+import type { VmWrite } from './vm-store.ts';
 
 // What the sync ingest writes to vms and vm_conflicts, each a handful of multi-row statements whatever
 // the batch size (unnest), each writing its `changes` rows in the same statement. Always called inside
@@ -46,8 +46,8 @@ export interface HostVmId {
 export interface UpsertOutcome {
   /** VMs whose stored record changed (or appeared). */
   changed: number;
-  /** The `changes` rows written for them. */
-  changes: ChangeRow[];
+  /** The `changes` rows written for them, as their writer knows them (see VmWrite). */
+  changes: VmWrite[];
   /** Reported VMs another host holds: recorded as conflicts, never merged. */
   conflicts: HostVmId[];
 }
@@ -112,31 +112,16 @@ export async function upsertVms(tx: Tx, vms: readonly HostVm[], now: Date): Prom
     from changed`;
   return {
     changed: rows.filter((r) => !r.conflict).length,
-    // The change rows as the log holds them, built from the records at hand (the ids and conflicts from
-    // the statement): parsing 5,000 jsonb values back per group cost memory for nothing.
+    // The records at hand with their change ids and conflicts (from the statement): parsing 5,000
+    // jsonb values back per group, or copying each record into a row object, cost memory for nothing.
     changes: rows
       .filter((r) => !r.conflict)
-      .map((r) => {
-        const v = byKey.get(`${r.host_id} ${r.id}`) as HostVm;
-        const at = now.toISOString();
-        const data = {
-          id: r.id,
-          host_id: r.host_id,
-          name: v.record.name,
-          state: v.record.state,
-          state_reason: v.record.stateReason,
-          vcpus: v.record.vcpus,
-          memory_mib: v.record.memoryMib,
-          max_memory_mib: v.record.maxMemoryMib,
-          persistent: v.record.persistent,
-          autostart: v.record.autostart,
-          confirmed_at: at,
-          updated_at: at,
-          conflict_host_ids:
-            r.conflict_host_ids === null || r.conflict_host_ids.length === 0 ? null : r.conflict_host_ids,
-        };
-        return { id: Number(r.change_id), kind: 'vm' as const, entityId: r.id, op: 'upsert' as const, data };
-      }),
+      .map((r) => ({
+        changeId: Number(r.change_id),
+        hostId: r.host_id,
+        record: (byKey.get(`${r.host_id} ${r.id}`) as HostVm).record,
+        conflictHostIds: r.conflict_host_ids,
+      })),
     conflicts: rows.filter((r) => r.conflict).map((r) => ({ hostId: r.host_id, vmId: r.id })),
   };
 }
