@@ -28,6 +28,7 @@ import { RequestDurations } from './prometheus/request-durations.ts';
 import { createRetention, type Retention } from './retention/retention.ts';
 import { ensureAdminUser } from './users/ensure-admin-user.ts';
 import { createUserService, type UserService } from './users/user-service.ts';
+import { VmCache } from './vms/vm-cache.ts';
 import { createVmService, type VmService } from './vms/vm-service.ts';
 
 /**
@@ -46,6 +47,8 @@ export interface Services {
   audit: AuditService;
   hosts: HostService;
   vms: VmService;
+  /** This replica's VMs in memory, fed by the change log (what the VM reads answer from). */
+  vmCache: VmCache;
   operations: OperationService;
   migrations: MigrationService;
   /** Drives the live migrations this replica holds the lease of. */
@@ -122,7 +125,9 @@ export async function createServices(
   let metricIngest: MetricIngest | undefined;
   let metricMaintenance: MetricMaintenance | undefined;
   let coordinator: MigrationCoordinator | undefined;
+  let vmCache: VmCache | undefined;
   const close = async () => {
+    vmCache?.close();
     await retention?.stop();
     await metricMaintenance?.stop();
     await coordinator?.stop();
@@ -170,12 +175,17 @@ export async function createServices(
     notifier =
       crossReplica === 'postgres' ? await createPostgresNotifier(sql, log) : createInProcessNotifier(log);
     const commands = createCommandService({ sql, clock, notifier, log });
+    // With LISTEN/NOTIFY, the change log's notifications say when the cache is behind; without, every
+    // read catches up (the embedded database: in-process, one connection).
+    vmCache = new VmCache({ sql, log, notifier: crossReplica === 'postgres' ? notifier : undefined });
+    const cache = vmCache;
     // A const for the closure below (`notifier` is reassigned only here, but TypeScript cannot know).
     const tell = notifier;
     const ingest = createSyncIngest({
       sql,
       clock,
       log,
+      changesCommitted: (writes, at) => cache.committed(writes, at),
       migrationsTouched: (ids) => {
         for (const id of ids) {
           void tell.publish('migrations', id).catch((err: unknown) => log.warn({ err }, 'notify failed'));
@@ -199,6 +209,7 @@ export async function createServices(
       commands,
       metrics: metricIngest,
       config: { ...config.agents, metricsIntervalMs: config.metrics.intervalMs },
+      changesCommitted: () => cache.committed(),
     });
     coordinator = new MigrationCoordinator({
       sql,
@@ -219,7 +230,8 @@ export async function createServices(
       users: createUserService({ sql, clock, auth, dataDir: config.dataDir }),
       audit: createAuditService({ sql }),
       hosts: createHostService({ sql, clock, notifier, log, endpoint: agentEndpoint }),
-      vms: createVmService({ sql, clock, commands }),
+      vms: createVmService({ sql, clock, commands, cache }),
+      vmCache,
       operations: createOperationService({ sql, notifier }),
       migrations: createMigrationService({ sql, clock, notifier, log }),
       coordinator,

@@ -82,6 +82,42 @@ describe('two controller replicas on one database', () => {
     agent.close();
   });
 
+  it('serves VM reads from each replica’s cache: a change ingested by B reaches A’s list through the change log', async () => {
+    const host = await joinedHost(a, admin, 'replica-cache');
+    const { agent } = await ScriptedAgent.connect(targetB, host.credential);
+    // Both caches loaded (the first read loads them) before the change.
+    await a.request('GET', '/api/v1/vms?limit=1', { token: admin });
+    await b.services.vms.list({}, { limit: 1 });
+    const before = a.services.vmCache.size;
+    const vmId = randomUUID();
+    await agent.batch([{ $case: 'vmUpdated', value: vm(vmId, 'cached', VmState.VM_STATE_RUNNING) }]);
+    await agent.next('ack');
+    // B applied its own commit; A learns of it from the notification alone, with no read asking.
+    expect((await b.services.vms.get(vmId)).name).toBe('cached');
+    await eventually(
+      'A’s cache tailed B’s change',
+      async () => a.services.vmCache.size,
+      (size) => size === before + 1,
+    );
+    const listed = await a.request('GET', `/api/v1/vms?host_id=${host.hostId}`, { token: admin });
+    expect(listed.body.vms).toMatchObject([{ id: vmId, name: 'cached', state: 'running', stale: false }]);
+    await agent.batch([{ $case: 'vmUpdated', value: vm(vmId, 'cached', VmState.VM_STATE_PAUSED) }]);
+    await agent.next('ack');
+    await eventually(
+      'A shows the new state',
+      async () => (await a.request('GET', `/api/v1/vms/${vmId}`, { token: admin })).body.state,
+      (state) => state === 'paused',
+    );
+    // The stream drops on B: A's list marks the VM stale.
+    agent.close();
+    await agent.ended;
+    await eventually(
+      'A shows it stale',
+      async () => (await a.request('GET', `/api/v1/vms/${vmId}`, { token: admin })).body.stale,
+      (stale) => stale === true,
+    );
+  });
+
   it('moves a host’s stream from one replica to the other: the old one is replaced, DELETE on A cuts B’s', async () => {
     const host = await joinedHost(a, admin, 'replica-moving');
     const onA = await ScriptedAgent.connect(targetOf(a), host.credential);

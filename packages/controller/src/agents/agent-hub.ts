@@ -34,6 +34,8 @@ export interface AgentHubDeps {
   /** Where the agents' metric samples go. */
   metrics: Pick<MetricIngest, 'accept'>;
   config: AgentsConfig & { metricsIntervalMs: number };
+  /** After a commit that logged host changes (a status): this replica's readers see it at once. */
+  changesCommitted?: () => void;
 }
 
 /**
@@ -190,6 +192,7 @@ export class AgentHub {
       return result;
     });
     if (taken === null) return null;
+    this.deps.changesCommitted?.();
     // An older stream of this host, here or on another replica, ends (REPLACED).
     const previous = this.sessions.get(session.hostId);
     this.sessions.set(session.hostId, session);
@@ -216,6 +219,7 @@ export class AgentHub {
       }
       return released;
     });
+    if (view !== null) this.deps.changesCommitted?.();
     if (view !== null) log.info({ hostId: session.hostId, epoch: session.epoch }, 'host disconnected');
   }
 
@@ -283,6 +287,7 @@ export class AgentHub {
         );
         return views;
       });
+      if (gone.length > 0) this.deps.changesCommitted?.();
       for (const host of gone) log.warn({ hostId: host.id }, 'host silent past its deadline: disconnected');
       await commands.expireOverdue();
     } catch (err) {

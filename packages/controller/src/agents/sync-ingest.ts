@@ -7,6 +7,7 @@ import type { Sql, Tx } from '../database/sql.ts';
 import { findHost, lockHostsInOrder, updateHostInfo } from '../hosts/host-queries.ts';
 import { holdMigratingReports, holdMigratingSnapshot } from '../migrations/migration-sync.ts';
 import { type VmRecord, vmRecordOf, vmRecordProblem } from '../vms/vm-record.ts';
+import type { VmWrite } from '../vms/vm-store.ts';
 import { type HostVm, type HostVmId, recordConflicts, removeVms, upsertVms } from '../vms/vm-sync-queries.ts';
 
 /** The agent broke the sync rules (a gap in the cursors, a cursor going backwards, a bad record). */
@@ -70,10 +71,16 @@ export function createSyncIngest({
   clock,
   log,
   migrationsTouched = () => undefined,
+  changesCommitted = () => undefined,
 }: {
   sql: Sql;
   clock: Clock;
   log: Logger;
+  /**
+   * After each commit: the VM upserts it logged, with their change ids (the rest the reader finds in
+   * the log), for this replica's cache to apply before the next read.
+   */
+  changesCommitted?: (writes: VmWrite[], at: Date) => void;
   /** After a commit that stored reports about migrating VMs: their coordinators are told. */
   migrationsTouched?: (migrationIds: string[]) => void;
 }): SyncIngest {
@@ -94,9 +101,9 @@ export function createSyncIngest({
     throw new SyncProtocolError(describe(Number(row.sync_cursor)));
   }
 
-  async function writeVms(tx: Tx, upserts: HostVm[], now: Date): Promise<void> {
-    const { conflicts } = await upsertVms(tx, upserts, now);
-    if (conflicts.length === 0) return;
+  async function writeVms(tx: Tx, upserts: HostVm[], now: Date): Promise<VmWrite[]> {
+    const { conflicts, changes } = await upsertVms(tx, upserts, now);
+    if (conflicts.length === 0) return changes;
     const key = (v: HostVmId) => `${v.hostId} ${v.vmId}`;
     const conflicting = new Set(conflicts.map(key));
     const fresh = await recordConflicts(
@@ -110,6 +117,7 @@ export function createSyncIngest({
         'two hosts report the same VM id: kept apart as a conflict, never merged (is it running twice?)',
       );
     }
+    return changes;
   }
 
   async function writeHost(tx: Tx, hostId: string, info: HostInfo, now: Date): Promise<void> {
@@ -155,14 +163,15 @@ export function createSyncIngest({
         { pairs: reports.flatMap((r) => r.removed.map((vmId) => ({ hostId: r.hostId, vmId }))) },
         now,
       );
-      await writeVms(
+      const changes = await writeVms(
         tx,
         reports.flatMap((r) => r.upserts.map((record) => ({ hostId: r.hostId, record }))),
         now,
       );
       for (const b of applied) if (b.host !== undefined) await writeHost(tx, b.owner.hostId, b.host, now);
-      return { ids, touched };
+      return { ids, touched, changes };
     });
+    changesCommitted(advanced.changes, now);
     if (advanced.touched.length > 0) migrationsTouched(advanced.touched);
     return Promise.all(
       batches.map(async (b) => {
@@ -284,6 +293,7 @@ export function createSyncIngest({
       }
       const now = clock.now();
       let touched: string[] = [];
+      let changes: VmWrite[] = [];
       const outcome = await sql.begin(async (tx) => {
         const advanced = await tx`
           update hosts set sync_cursor = ${snapshot.cursor}, updated_at = ${now}
@@ -298,7 +308,7 @@ export function createSyncIngest({
         const held = await holdMigratingSnapshot(tx, owner.hostId, records, now);
         touched = held.touched;
         await removeVms(tx, { hostId: owner.hostId, except: [...records.keys(), ...held.keep] }, now);
-        await writeVms(
+        changes = await writeVms(
           tx,
           held.records.map((record) => ({ hostId: owner.hostId, record })),
           now,
@@ -306,6 +316,7 @@ export function createSyncIngest({
         if (snapshot.host !== undefined) await writeHost(tx, owner.hostId, snapshot.host, now);
         return { kind: 'applied', cursor: snapshot.cursor } as const;
       });
+      if (outcome.kind === 'applied') changesCommitted(changes, now);
       if (touched.length > 0) migrationsTouched(touched);
       return outcome as ApplyOutcome;
     },

@@ -16,6 +16,11 @@ export const TOPICS = {
    * `<migration id>`. The replica holding its lease steps it; any replica takes it when nobody does.
    */
   migrations: 'cockpit_migrations',
+  /**
+   * The change log grew (sent by its trigger, migration 0008, at the commit of each transaction that
+   * logged changes; no payload). Wakes the per-replica VM caches.
+   */
+  changes: 'cockpit_changes',
 } as const;
 
 export type Topic = keyof typeof TOPICS;

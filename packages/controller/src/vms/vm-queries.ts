@@ -54,7 +54,7 @@ export interface VmFilter {
   name?: string;
 }
 
-/** Where the previous page ended, in the list's order (name, id). */
+/** Where the previous page ended, in the list's order (name by code point, as "C" collates, then id). */
 export interface VmPosition {
   name: string;
   id: string;
@@ -72,8 +72,8 @@ export async function listVms(
       ${filter.hostId === undefined ? sql`` : sql`and v.host_id = ${filter.hostId}`}
       ${filter.state === undefined ? sql`` : sql`and v.state = ${filter.state}`}
       ${filter.name === undefined ? sql`` : sql`and v.name = ${filter.name}`}
-      ${after === undefined ? sql`` : sql`and (v.name, v.id) > (${after.name}, ${after.id}::uuid)`}
-    order by v.name, v.id
+      ${after === undefined ? sql`` : sql`and (v.name collate "C", v.id) > (${after.name}, ${after.id}::uuid)`}
+    order by v.name collate "C", v.id
     limit ${page.limit}`;
   return rows.map(toView);
 }

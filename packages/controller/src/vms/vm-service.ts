@@ -6,8 +6,9 @@ import { uuidv7 } from '../ids.ts';
 import { insertOperation } from '../operations/operation-queries.ts';
 import type { OperationView } from '../operations/operation-schema.ts';
 import { ServiceError } from '../service-error.ts';
+import type { VmCache } from './vm-cache.ts';
 import { type PowerRequest, planPowerAction } from './vm-power.ts';
-import { findVm, listVms, type VmFilter, type VmPosition } from './vm-queries.ts';
+import { findVm, type VmFilter, type VmPosition } from './vm-queries.ts';
 import type { VmView } from './vm-schema.ts';
 
 /** How long a power command may wait for delivery before it expires (its operation then fails). */
@@ -36,13 +37,19 @@ export interface VmService {
   act(caller: SignedInCaller, id: string, request: PowerRequest): Promise<OperationView>;
 }
 
-export function createVmService(deps: { sql: Sql; clock: Clock; commands: CommandService }): VmService {
-  const { sql, clock, commands } = deps;
+export function createVmService(deps: {
+  sql: Sql;
+  clock: Clock;
+  commands: CommandService;
+  /** Where reads are answered from (this replica's memory, kept current by the change log). */
+  cache: VmCache;
+}): VmService {
+  const { sql, clock, commands, cache } = deps;
   const notFound = () => new ServiceError('not_found', 'no such VM');
 
   return {
     async list(filter, page) {
-      const vms = await listVms(sql, filter, page);
+      const vms = await cache.list(filter, page);
       const last = vms.at(-1);
       return {
         vms,
@@ -51,13 +58,14 @@ export function createVmService(deps: { sql: Sql; clock: Clock; commands: Comman
     },
 
     async get(id) {
-      const vm = await findVm(sql, id);
+      const vm = await cache.get(id);
       if (vm === null) throw notFound();
       return vm;
     },
 
     async act(caller, id, request) {
       caller.audit.target = `vm:${id}`;
+      // A decision, not a read: taken on the table's state.
       const vm = await findVm(sql, id);
       if (vm === null) throw notFound();
       if (vm.stale) {

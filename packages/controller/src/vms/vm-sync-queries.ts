@@ -1,14 +1,35 @@
 import type { Tx } from '../database/sql.ts';
 import type { VmRecord } from './vm-record.ts';
+import type { VmWrite } from './vm-store.ts';
 
 // What the sync ingest writes to vms and vm_conflicts, each a handful of multi-row statements whatever
 // the batch size (unnest), each writing its `changes` rows in the same statement. Always called inside
 // the transaction that also advances the host's sync cursor.
 
-/** The `changes` data of a VM row: its view's stored fields. */
+/**
+ * The `changes` data of a VM row: its view's stored fields and the hosts reporting it too (a statement
+ * sees vm_conflicts as it was when it started: one that changes vm_conflicts logs the VMs it touched
+ * afterwards, with recordVmChanges).
+ */
 const VM_CHANGE_DATA = `jsonb_build_object('id', id, 'host_id', host_id, 'name', name, 'state', state,
   'state_reason', state_reason, 'vcpus', vcpus, 'memory_mib', memory_mib, 'max_memory_mib', max_memory_mib,
-  'persistent', persistent, 'autostart', autostart, 'confirmed_at', confirmed_at, 'updated_at', updated_at)`;
+  'persistent', persistent, 'autostart', autostart, 'confirmed_at', confirmed_at, 'updated_at', updated_at,
+  'conflict_host_ids', (select array_agg(c.host_id order by c.host_id) from vm_conflicts c where c.vm_id = id))`;
+
+/**
+ * Logs the VMs named as they stand now (those still in vms): after their conflicts changed. Their rows
+ * are locked first (in id order), as every other writer of a VM's change holds its row: so per VM the
+ * change ids follow the commits (a cache applies the last one), and the row logged is the latest
+ * committed one rather than the one this transaction's snapshot saw.
+ */
+export async function recordVmChanges(tx: Tx, vmIds: readonly string[], now: Date): Promise<void> {
+  if (vmIds.length === 0) return;
+  await tx`select 1 from vms where id = any(${[...new Set(vmIds)]}::uuid[]) order by id for update`;
+  await tx`
+    insert into changes (at, kind, entity_id, op, data)
+    select ${now}::timestamptz, 'vm', id, 'upsert', ${tx.unsafe(VM_CHANGE_DATA)}
+    from vms where id = any(${[...new Set(vmIds)]}::uuid[])`;
+}
 
 /** A VM as one host reports it. */
 export interface HostVm {
@@ -25,6 +46,8 @@ export interface HostVmId {
 export interface UpsertOutcome {
   /** VMs whose stored record changed (or appeared). */
   changed: number;
+  /** The `changes` rows written for them, as their writer knows them (see VmWrite). */
+  changes: VmWrite[];
   /** Reported VMs another host holds: recorded as conflicts, never merged. */
   conflicts: HostVmId[];
 }
@@ -35,9 +58,18 @@ export interface UpsertOutcome {
  * conflict (the caller records it).
  */
 export async function upsertVms(tx: Tx, vms: readonly HostVm[], now: Date): Promise<UpsertOutcome> {
-  if (vms.length === 0) return { changed: 0, conflicts: [] };
+  if (vms.length === 0) return { changed: 0, conflicts: [], changes: [] };
+  const byKey = new Map(vms.map((v) => [`${v.hostId} ${v.record.id}`, v]));
   const col = <K extends keyof VmRecord>(k: K) => vms.map((v) => v.record[k]);
-  const rows = await tx<{ id: string; host_id: string; conflict: boolean }[]>`
+  const rows = await tx<
+    {
+      id: string;
+      host_id: string;
+      conflict: boolean;
+      change_id: string | null;
+      conflict_host_ids: string[] | null;
+    }[]
+  >`
     with input as (
       select * from unnest(${vms.map((v) => v.hostId)}::uuid[], ${col('id')}::uuid[], ${col('name')}::text[],
                            ${col('state')}::text[],
@@ -69,14 +101,27 @@ export async function upsertVms(tx: Tx, vms: readonly HostVm[], now: Date): Prom
     changed as (
       insert into changes (at, kind, entity_id, op, data)
       select ${now}::timestamptz, 'vm', id, 'upsert', ${tx.unsafe(VM_CHANGE_DATA)} from up
+      returning id, entity_id, data
     )
-    select i.id, i.host_id, true as conflict
+    select i.id, i.host_id, true as conflict, null::bigint as change_id, null::uuid[] as conflict_host_ids
     from input i left join prev p on p.id = i.id
     where not exists (select 1 from up u where u.id = i.id) and (p.id is null or p.host_id <> i.host_id)
     union all
-    select id, host_id, false from up`;
+    select entity_id, (data->>'host_id')::uuid, false, id,
+           (select array_agg(h::uuid) from jsonb_array_elements_text(nullif(data->'conflict_host_ids', 'null')) h)
+    from changed`;
   return {
     changed: rows.filter((r) => !r.conflict).length,
+    // The records at hand with their change ids and conflicts (from the statement): parsing 5,000
+    // jsonb values back per group, or copying each record into a row object, cost memory for nothing.
+    changes: rows
+      .filter((r) => !r.conflict)
+      .map((r) => ({
+        changeId: Number(r.change_id),
+        hostId: r.host_id,
+        record: (byKey.get(`${r.host_id} ${r.id}`) as HostVm).record,
+        conflictHostIds: r.conflict_host_ids,
+      })),
     conflicts: rows.filter((r) => r.conflict).map((r) => ({ hostId: r.host_id, vmId: r.id })),
   };
 }
@@ -97,7 +142,13 @@ export async function recordConflicts(tx: Tx, vms: readonly HostVm[], now: Date)
     on conflict (vm_id, host_id) do update set
       name = excluded.name, state = excluded.state, record = excluded.record, last_seen_at = excluded.last_seen_at
     returning c.vm_id, c.host_id, (xmax = 0) as inserted`;
-  return rows.filter((r) => r.inserted).map((r) => ({ hostId: r.host_id, vmId: r.vm_id }));
+  const fresh = rows.filter((r) => r.inserted).map((r) => ({ hostId: r.host_id, vmId: r.vm_id }));
+  await recordVmChanges(
+    tx,
+    fresh.map((f) => f.vmId),
+    now,
+  );
+  return fresh;
 }
 
 /**
@@ -109,12 +160,12 @@ export async function removeVms(
   which: { pairs: readonly HostVmId[] } | { hostId: string; except: readonly string[] },
   now: Date,
 ): Promise<string[]> {
-  let rows: Array<{ id: string }>;
+  let rows: Array<{ id: string; cleared: boolean }>;
   if ('pairs' in which) {
     if (which.pairs.length === 0) return [];
     const hosts = which.pairs.map((p) => p.hostId);
     const ids = which.pairs.map((p) => p.vmId);
-    rows = await tx<{ id: string }[]>`
+    rows = await tx<{ id: string; cleared: boolean }[]>`
       with gone as (
         delete from vms v using unnest(${hosts}::uuid[], ${ids}::uuid[]) as r (host_id, id)
         where v.host_id = r.host_id and v.id = r.id returning v.id
@@ -124,21 +175,26 @@ export async function removeVms(
       ),
       cleared as (
         delete from vm_conflicts c using unnest(${hosts}::uuid[], ${ids}::uuid[]) as r (host_id, id)
-        where c.host_id = r.host_id and c.vm_id = r.id
+        where c.host_id = r.host_id and c.vm_id = r.id returning c.vm_id
       )
-      select id from gone`;
+      select id, false as cleared from gone union all select vm_id, true from cleared`;
   } else {
     const keep = which.except as string[];
-    rows = await tx<{ id: string }[]>`
+    rows = await tx<{ id: string; cleared: boolean }[]>`
       with gone as (delete from vms where host_id = ${which.hostId}::uuid and id <> all(${keep}::uuid[]) returning id),
       logged as (
         insert into changes (at, kind, entity_id, op, data) select ${now}::timestamptz, 'vm', id, 'delete', null from gone
       ),
-      cleared as (delete from vm_conflicts where host_id = ${which.hostId}::uuid and vm_id <> all(${keep}::uuid[]))
-      select id from gone`;
+      cleared as (
+        delete from vm_conflicts where host_id = ${which.hostId}::uuid and vm_id <> all(${keep}::uuid[])
+        returning vm_id
+      )
+      select id, false as cleared from gone union all select vm_id, true from cleared`;
   }
-  const removed = rows.map((r) => r.id);
-  if (removed.length > 0) await promoteConflicts(tx, removed, now);
+  const removed = rows.filter((r) => !r.cleared).map((r) => r.id);
+  const promoted = removed.length > 0 ? await promoteConflicts(tx, removed, now) : [];
+  // The VMs whose conflicts went (still held by their first host) or that a conflict took over.
+  await recordVmChanges(tx, [...rows.filter((r) => r.cleared).map((r) => r.id), ...promoted], now);
   return removed;
 }
 
@@ -147,8 +203,8 @@ export async function removeVms(
  * reported, if several) takes their place. This is how a migration made outside Cockpit (virsh migrate)
  * settles, whichever host's report arrives first.
  */
-async function promoteConflicts(tx: Tx, vmIds: readonly string[], now: Date): Promise<void> {
-  await tx`
+async function promoteConflicts(tx: Tx, vmIds: readonly string[], now: Date): Promise<string[]> {
+  const rows = await tx<{ id: string }[]>`
     with pick as (
       select distinct on (vm_id) vm_id, host_id, record from vm_conflicts
       where vm_id = any(${vmIds as string[]}::uuid[]) order by vm_id, first_seen_at
@@ -166,8 +222,8 @@ async function promoteConflicts(tx: Tx, vmIds: readonly string[], now: Date): Pr
       returning *
     ),
     cleared as (delete from vm_conflicts c using ins where c.vm_id = ins.id and c.host_id = ins.host_id)
-    insert into changes (at, kind, entity_id, op, data)
-    select ${now}::timestamptz, 'vm', id, 'upsert', ${tx.unsafe(VM_CHANGE_DATA)} from ins`;
+    select id from ins`;
+  return rows.map((r) => r.id);
 }
 
 /**
@@ -179,7 +235,7 @@ export async function moveVm(
   input: { vmId: string; fromHostId: string; toHostId: string; record: VmRecord | null; now: Date },
 ): Promise<void> {
   const r = input.record;
-  await tx`
+  const moved = await tx<{ id: string }[]>`
     with moved as (
       update vms set host_id = ${input.toHostId}, updated_at = ${input.now}, confirmed_at = ${input.now}
         ${
@@ -193,6 +249,6 @@ export async function moveVm(
       returning *
     ),
     cleared as (delete from vm_conflicts c where c.vm_id = ${input.vmId} and c.host_id = ${input.toHostId})
-    insert into changes (at, kind, entity_id, op, data)
-    select ${input.now}::timestamptz, 'vm', id, 'upsert', ${tx.unsafe(VM_CHANGE_DATA)} from moved`;
+    select id from moved`;
+  if (moved.length > 0) await recordVmChanges(tx, [input.vmId], input.now);
 }
