@@ -29,6 +29,7 @@ export function demoBanner(input: {
   // One line per poll ("migrating: 1843 MiB sent, 2253 MiB to go"); exit 1 once the migration ended.
   const followMigration = node(
     '{const m=JSON.parse(s),p=m.progress,mib=b=>Math.round(b/1048576);' +
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the placeholders are the printed command's JavaScript
       'console.log(m.status+(p?`: ${mib(p.memory_processed)} MiB sent, ${mib(p.memory_remaining)} MiB to go`:""));' +
       'process.exitCode=["completed","failed","cancelled"].includes(m.status)?1:0}',
   );
