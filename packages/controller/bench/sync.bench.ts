@@ -102,6 +102,10 @@ async function main(): Promise<void> {
     COCKPIT_GRPC_PORT: String(grpcPort),
     COCKPIT_ADMIN_PASSWORD: ADMIN_PASSWORD,
     COCKPIT_JWT_SECRET: randomBytes(32).toString('hex'),
+    // Node/V8 flags for the controller only (e.g. heap sizes), to measure their effect on RSS and rates.
+    ...(process.env.BENCH_CONTROLLER_NODE_OPTIONS
+      ? { NODE_OPTIONS: process.env.BENCH_CONTROLLER_NODE_OPTIONS }
+      : {}),
   };
   const api = `http://127.0.0.1:${httpPort}`;
   const db = connect(url.toString(), { max: 10 });
