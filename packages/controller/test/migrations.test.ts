@@ -43,6 +43,28 @@ describe('live migration through the coordinator', () => {
     t.request('POST', `/api/v1/vms/${vmId}/migrate`, { token: operator, body });
   const vmRow = async (vmId: string) =>
     (await t.request<VmView>('GET', `/api/v1/vms/${vmId}`, { token: operator })).body;
+  /** Migrates `vmId` and waits until it copies: the destination prepared, the source's perform running with progress. */
+  async function copying(source: ScriptedHost, destination: ScriptedHost, vmId: string) {
+    const id = (await migrate(vmId, { destination_host_id: destination.hostId })).body.migration_id as string;
+    await prepareOn(destination);
+    const perform = await performStarts(source);
+    await migrationUntil(
+      t,
+      operator,
+      id,
+      'migrating',
+      (m) => m.status === 'migrating' && m.progress !== null,
+    );
+    return { id, perform };
+  }
+  /** Waits until the controller recorded a command's outcome. */
+  const commandEnds = (commandId: string, status: string) =>
+    eventually(
+      `command ${commandId} recorded as ${status}`,
+      async () =>
+        (await t.sql<{ status: string }[]>`select status from commands where id = ${commandId}`)[0]?.status,
+      (recorded) => recorded === status,
+    );
   const conflicts = async (vmId: string) =>
     (await t.sql<{ host_id: string }[]>`select host_id from vm_conflicts where vm_id = ${vmId}`).length;
 
@@ -277,16 +299,7 @@ describe('live migration through the coordinator', () => {
 
   it('cancels a running migration: the source aborts the job, the VM stays, the record says cancelled', async () => {
     const { source, destination, vmId } = await setUp('cancel');
-    const id = (await migrate(vmId, { destination_host_id: destination.hostId })).body.migration_id;
-    await prepareOn(destination);
-    const perform = await performStarts(source);
-    await migrationUntil(
-      t,
-      operator,
-      id,
-      'migrating',
-      (m) => m.status === 'migrating' && m.progress !== null,
-    );
+    const { id, perform } = await copying(source, destination, vmId);
     const res = await t.request('POST', `/api/v1/migrations/${id}/cancel`, { token: operator });
     expect(res.status, res.text).toBe(202);
     expect(res.body.cancel_requested_at).not.toBeNull();
@@ -392,16 +405,7 @@ describe('live migration through the coordinator', () => {
 
   it('sends a failed cancel again while the job runs, paced and bounded, and stops once the source says no job runs', async () => {
     const { source, destination, vmId } = await setUp('cancelretry');
-    const id = (await migrate(vmId, { destination_host_id: destination.hostId })).body.migration_id;
-    await prepareOn(destination);
-    const perform = await performStarts(source);
-    await migrationUntil(
-      t,
-      operator,
-      id,
-      'migrating',
-      (m) => m.status === 'migrating' && m.progress !== null,
-    );
+    const { id, perform } = await copying(source, destination, vmId);
     expect((await t.request('POST', `/api/v1/migrations/${id}/cancel`, { token: operator })).status).toBe(
       202,
     );
@@ -413,13 +417,7 @@ describe('live migration through the coordinator', () => {
         status: CommandStatus.COMMAND_STATUS_FAILED,
         error: { code, message: 'Requested operation is not valid: no job is active on the domain' },
       });
-      await eventually(
-        'the cancel recorded as failed',
-        async () =>
-          (await t.sql<{ status: string }[]>`select status from commands where id = ${cancel.commandId}`)[0]
-            ?.status,
-        (status) => status === 'failed',
-      );
+      await commandEnds(cancel.commandId, 'failed');
     };
     const cancelsSent = async () =>
       (
@@ -454,16 +452,7 @@ describe('live migration through the coordinator', () => {
 
   it('does not send a cancel again when the source answered that no migration job runs', async () => {
     const { source, destination, vmId } = await setUp('cancelnojob');
-    const id = (await migrate(vmId, { destination_host_id: destination.hostId })).body.migration_id;
-    await prepareOn(destination);
-    await performStarts(source);
-    await migrationUntil(
-      t,
-      operator,
-      id,
-      'migrating',
-      (m) => m.status === 'migrating' && m.progress !== null,
-    );
+    const { id } = await copying(source, destination, vmId);
     expect((await t.request('POST', `/api/v1/migrations/${id}/cancel`, { token: operator })).status).toBe(
       202,
     );
@@ -476,13 +465,7 @@ describe('live migration through the coordinator', () => {
         message: 'the migration completed before the cancel took effect',
       },
     });
-    await eventually(
-      'the cancel recorded as failed',
-      async () =>
-        (await t.sql<{ status: string }[]>`select status from commands where id = ${cancel.commandId}`)[0]
-          ?.status,
-      (status) => status === 'failed',
-    );
+    await commandEnds(cancel.commandId, 'failed');
     t.clock.advance(CANCEL_RETRY_MS);
     await t.services.coordinator.settle(id);
     expect(source.agent.commands().filter((c) => c.action?.$case === 'migrationCancel')).toHaveLength(1);
@@ -561,13 +544,7 @@ describe('live migration through the coordinator', () => {
         status: CommandStatus.COMMAND_STATUS_FAILED,
         error: { code: 'interrupted', message: 'the agent restarted while this command ran' },
       });
-      await eventually(
-        'the perform recorded as failed',
-        async () =>
-          (await t.sql<{ status: string }[]>`select status from commands where id = ${perform.commandId}`)[0]
-            ?.status,
-        (st) => st === 'failed',
-      );
+      await commandEnds(perform.commandId, 'failed');
       await t.services.coordinator.settle(id);
       // libvirt may still be migrating: not settled by the perform's answer alone.
       expect((await t.request('GET', `/api/v1/migrations/${id}`, { token: operator })).body.status).toBe(
@@ -649,13 +626,7 @@ describe('live migration through the coordinator', () => {
       status: CommandStatus.COMMAND_STATUS_FAILED,
       error: { code: 'interrupted', message: 'the agent restarted while this command ran' },
     });
-    await eventually(
-      'the perform recorded as failed',
-      async () =>
-        (await t.sql<{ status: string }[]>`select status from commands where id = ${perform.commandId}`)[0]
-          ?.status,
-      (status) => status === 'failed',
-    );
+    await commandEnds(perform.commandId, 'failed');
     await t.services.coordinator.settle(id);
     expect(source.agent.commands().map((c) => c.action?.$case)).toEqual(['migrationPerform']);
     t.clock.advance(INTERRUPTED_GRACE_MS);
