@@ -61,6 +61,12 @@ export async function upsertVms(tx: Tx, vms: readonly HostVm[], now: Date): Prom
   if (vms.length === 0) return { changed: 0, conflicts: [], changes: [] };
   const byKey = new Map(vms.map((v) => [`${v.hostId} ${v.record.id}`, v]));
   const col = <K extends keyof VmRecord>(k: K) => vms.map((v) => v.record[k]);
+  // The reported VMs' rows are locked first, in id order as every writer of a VM's change locks them:
+  // the statement below then starts after any transaction that held them has committed, so the
+  // conflicts it logs (a subquery, as of the statement's start) are current. Without this, an upsert
+  // that waited on a promotion's lock (removeVms) logged the conflict the promotion had just cleared,
+  // under the larger change id: a cache applying the log kept a conflict the tables no longer had.
+  await tx`select 1 from vms where id = any(${[...new Set(col('id'))]}::uuid[]) order by id for update`;
   const rows = await tx<
     {
       id: string;
