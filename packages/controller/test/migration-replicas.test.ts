@@ -1,13 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { CommandStatus } from '@cockpit/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningController, startController } from '../src/controller.ts';
-import { connect } from '../src/database/connect.ts';
-import type { Sql } from '../src/database/sql.ts';
-import { createLogger } from '../src/log.ts';
+import type { RunningController } from '../src/controller.ts';
 import { adminToken, eventually } from './support/agent-test-helpers.ts';
 import {
   migrationUntil,
@@ -17,6 +10,7 @@ import {
 } from './support/migration-test-helpers.ts';
 import { RealTimeClock } from './support/real-time-clock.ts';
 import { vm } from './support/scripted-agent.ts';
+import { startSecondReplica } from './support/second-replica.ts';
 import { createTestApp, type TestApp } from './support/test-app.ts';
 
 const LEASE_MS = 1_500;
@@ -27,36 +21,18 @@ const LEASE_MS = 1_500;
 describe('migration coordinator across two replicas', () => {
   let a: TestApp;
   let b: RunningController;
-  let bSql: Sql;
-  let bDir: string;
+  let closeB: (() => Promise<void>) | undefined;
   let admin: string;
 
   beforeAll(async () => {
     a = await createTestApp({ clock: new RealTimeClock(), migrationLeaseMs: LEASE_MS });
     admin = await adminToken(a);
-    bDir = mkdtempSync(join(tmpdir(), 'cockpit-replica-b-'));
-    bSql = connect(a.db.url, { max: 4 });
-    b = await startController({
-      env: {
-        COCKPIT_DATA_DIR: bDir,
-        COCKPIT_HTTP_PORT: '0',
-        COCKPIT_GRPC_PORT: '0',
-        COCKPIT_JWT_SECRET: randomBytes(32).toString('hex'),
-        COCKPIT_LOG_LEVEL: 'silent',
-        COCKPIT_GRPC_INSECURE_PLAINTEXT: 'true',
-      },
-      cwd: bDir,
-      sql: bSql,
-      log: createLogger('silent'),
-      print: () => undefined,
-      notifier: 'postgres',
-      migrationLeaseMs: LEASE_MS,
-    });
+    const replica = await startSecondReplica(a, { migrationLeaseMs: LEASE_MS });
+    b = replica.controller;
+    closeB = replica.close;
   });
   afterAll(async () => {
-    await b?.close();
-    await bSql?.end();
-    rmSync(bDir, { recursive: true, force: true });
+    await closeB?.();
     await a?.close();
   });
 

@@ -1,16 +1,11 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { CommandStatus, GoodbyeReason, PowerOp, VmState } from '@cockpit/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningController, startController } from '../src/controller.ts';
-import { connect } from '../src/database/connect.ts';
-import type { Sql } from '../src/database/sql.ts';
-import { createLogger } from '../src/log.ts';
+import type { RunningController } from '../src/controller.ts';
 import { adminToken, eventually, joinedHost, targetOf } from './support/agent-test-helpers.ts';
 import { RealTimeClock } from './support/real-time-clock.ts';
 import { type ControllerTarget, ScriptedAgent, vm } from './support/scripted-agent.ts';
+import { startSecondReplica } from './support/second-replica.ts';
 import { createTestApp, type TestApp } from './support/test-app.ts';
 
 // Several controller replicas on one PostgreSQL database: any replica takes the REST call, the replica
@@ -19,37 +14,20 @@ import { createTestApp, type TestApp } from './support/test-app.ts';
 describe('two controller replicas on one database', () => {
   let a: TestApp;
   let b: RunningController;
-  let bSql: Sql;
-  let bDir: string;
+  let closeB: (() => Promise<void>) | undefined;
   let admin: string;
   let targetB: ControllerTarget;
 
   beforeAll(async () => {
     a = await createTestApp({ clock: new RealTimeClock() });
     admin = await adminToken(a);
-    bDir = mkdtempSync(join(tmpdir(), 'cockpit-replica-b-'));
-    bSql = connect(a.db.url, { max: 4 });
-    b = await startController({
-      env: {
-        COCKPIT_DATA_DIR: bDir,
-        COCKPIT_HTTP_PORT: '0',
-        COCKPIT_GRPC_PORT: '0',
-        COCKPIT_JWT_SECRET: randomBytes(32).toString('hex'),
-        COCKPIT_LOG_LEVEL: 'silent',
-        COCKPIT_GRPC_INSECURE_PLAINTEXT: 'true',
-      },
-      cwd: bDir,
-      sql: bSql,
-      log: createLogger('silent'),
-      print: () => undefined,
-      notifier: 'postgres',
-    });
+    const replica = await startSecondReplica(a);
+    b = replica.controller;
+    closeB = replica.close;
     targetB = { address: b.grpc.address, caPem: null };
   });
   afterAll(async () => {
-    await b?.close();
-    await bSql?.end();
-    rmSync(bDir, { recursive: true, force: true });
+    await closeB?.();
     await a?.close();
   });
 
