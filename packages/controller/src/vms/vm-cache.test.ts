@@ -10,6 +10,7 @@ import { systemClock } from '../clock.ts';
 import { deleteHost, findHost } from '../hosts/host-queries.ts';
 import { uuidv7 } from '../ids.ts';
 import { createLogger } from '../log.ts';
+import { createInProcessNotifier } from '../notifier/in-process-notifier.ts';
 import { VmCache } from './vm-cache.ts';
 import { findVm, listVms, type VmFilter } from './vm-queries.ts';
 import { VM_STATES } from './vm-schema.ts';
@@ -185,5 +186,30 @@ describe('VM cache against the SQL', () => {
     hosts.splice(1, 1);
     await expectSameAnswers();
     expect(await cache.list({ hostId: gone }, { limit: 100 })).toEqual([]);
+  });
+
+  it('with notifications, a read after a commit’s notice waits for the tail read that notice started', async () => {
+    const log = createLogger('silent');
+    // A second replica's cache: it hears of the ingest's commits only through notifications.
+    const replica = new VmCache({ sql: db.sql, log, notifier: createInProcessNotifier(log) });
+    try {
+      await replica.list({}, { limit: 1 }); // loads
+      const hostId = hosts[0] as string;
+      const id = randomUUID();
+      const cursor = (cursors.get(hostId) ?? 0) + 1;
+      cursors.set(hostId, cursor);
+      const outcome = await ingest.applyBatch({ hostId, epoch: 1 }, [
+        { cursor, observedAtMs: 0, change: { $case: 'vmUpdated', value: vm(id, 'noticed') } },
+      ]);
+      expect(outcome.kind).toBe('applied');
+      replica.committed(); // the notification: a tail read starts
+      // Asked at once, before that read returns: the answer holds the commit the notice was for.
+      expect((await replica.get(id))?.name).toBe('noticed');
+      expect(await replica.list({ hostId }, { limit: 100 })).toEqual(
+        await listVms(db.sql, { hostId }, { limit: 100 }),
+      );
+    } finally {
+      replica.close();
+    }
   });
 });

@@ -18,8 +18,9 @@ const LIVENESS_MS = 1_000;
  * every replica at each commit that logged changes (LISTEN cockpit_changes), and this replica's own
  * writers say so right after their commits (`committed`, with the rows when they have them: applied at
  * once, read-your-writes without a round trip). A read waits for one tail read only while the cache
- * knows it is behind (a notification or a local commit since its last tail read began); otherwise it is
- * answered from memory at once, as current as the last notification delivered. So a quiet fleet's
+ * knows it is behind (a notification or a local commit since its last tail read began), or for the tail
+ * read in flight (it carries a commit announced before the request); otherwise it is answered from
+ * memory at once, as current as the last notification delivered. So a quiet fleet's
  * lists cost no query at all, and a busy one's readers share one tail read that returns only what
  * changed. The embedded database has no listener: there every read waits for a tail read (in-process,
  * one connection), so whatever committed before the request is in the answer, as kube-apiserver's
@@ -90,7 +91,10 @@ export class VmCache {
   private current(): Promise<void> | undefined {
     if (this.deps.notifier !== undefined && !this.behind && this.tail !== undefined) {
       this.refreshLivenessSoon();
-      return undefined;
+      // A read in flight began after the last commit this cache heard of (a commit since would have set
+      // `behind`), but has not applied it yet: answering from memory now would miss a change whose
+      // commit (or ack, or notification) came before this request.
+      return this.running;
     }
     return this.catchUp();
   }
