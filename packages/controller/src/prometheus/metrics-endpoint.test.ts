@@ -28,7 +28,9 @@ describe('the controller’s /metrics', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await createTestApp();
-    await t.sql`insert into hosts (id, hostname, status) values (${HOST}, 'node-a', 'connected')`;
+    // Seen now: a connected host never seen is the hub's sweep's to disconnect (it did, under load).
+    await t.sql`insert into hosts (id, hostname, status, last_seen_at)
+      values (${HOST}, 'node-a', 'connected', ${t.clock.now()})`;
     const nowMs = t.clock.now().getTime();
     t.services.metricIngest.accept(HOST, {
       hosts: [],
