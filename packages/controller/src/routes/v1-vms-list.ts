@@ -1,8 +1,10 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../http/app-env.ts';
 import { authedRoute, jsonResponse } from '../http/define-route.ts';
+import { type JsonText, jsonText, sendJsonText } from '../http/json-text.ts';
 import type { VmPosition } from '../vms/vm-queries.ts';
 import { VM_STATES, VmSchema } from '../vms/vm-schema.ts';
+import type { VmPage } from '../vms/vm-service.ts';
 import { uuidQuery } from './resource-id-params.ts';
 
 /** The opaque page cursor: where the previous page ended in the list's order (name, id). */
@@ -26,6 +28,11 @@ const CursorSchema = z.string().transform((text, ctx): VmPosition => {
   }
   ctx.addIssue({ code: 'custom', message: 'not a cursor from a previous page (next_cursor)' });
   return z.NEVER;
+});
+
+const PageSchema = z.object({
+  vms: z.array(VmSchema),
+  next_cursor: z.string().nullable().meta({ description: 'The cursor of the next page; null on the last.' }),
 });
 
 const route = authedRoute('viewer', {
@@ -56,23 +63,22 @@ const route = authedRoute('viewer', {
     }),
   },
   responses: {
-    200: jsonResponse(
-      'A page of VMs, by name',
-      z.object({
-        vms: z.array(VmSchema),
-        next_cursor: z
-          .string()
-          .nullable()
-          .meta({ description: 'The cursor of the next page; null on the last.' }),
-      }),
-    ),
+    200: jsonResponse('A page of VMs, by name', PageSchema),
   },
 });
+
+/** The response body of a page: serialised once per page while the VMs don't change (VmCache). */
+const renderPage = (page: VmPage): JsonText<z.infer<typeof PageSchema>> =>
+  jsonText({ vms: page.vms, next_cursor: page.next === null ? null : encodeCursor(page.next) });
 
 export function registerV1VmsList(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const { host_id, state, name, limit, cursor } = c.req.valid('query');
-    const page = await c.var.services.vms.list({ hostId: host_id, state, name }, { limit, after: cursor });
-    return c.json({ vms: page.vms, next_cursor: page.next === null ? null : encodeCursor(page.next) }, 200);
+    const body = await c.var.services.vms.listRendered(
+      { hostId: host_id, state, name },
+      { limit, after: cursor },
+      renderPage,
+    );
+    return sendJsonText(c, body, 200);
   });
 }

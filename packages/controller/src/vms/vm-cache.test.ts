@@ -130,6 +130,8 @@ describe('VM cache against the SQL', () => {
     });
   }
 
+  const RENDERER = {};
+
   /** Every page of every filter, at several page sizes: the cache's answer equals the SQL's. */
   async function expectSameAnswers(): Promise<number> {
     const filters: VmFilter[] = [
@@ -149,6 +151,9 @@ describe('VM cache against the SQL', () => {
           const page = { limit, after };
           const fromSql = await listVms(db.sql, filter, page);
           expect(await cache.list(filter, page), JSON.stringify({ filter, page })).toEqual(fromSql);
+          // The rendered page (the route's JSON), reused while nothing changed: never an older one.
+          const rendered = await cache.listRendered(RENDERER, filter, page, (vms) => ({ vms }));
+          expect(rendered.vms, JSON.stringify({ filter, page, rendered: true })).toEqual(fromSql);
           compared++;
           const last = fromSql.at(-1);
           if (fromSql.length < limit || last === undefined) break;
@@ -176,6 +181,27 @@ describe('VM cache against the SQL', () => {
     // A conflicting report must exist for the test to mean something.
     expect((await db.sql`select 1 from vm_conflicts`).length).toBeGreaterThan(0);
   }, 120_000);
+
+  it('renders a page once while nothing changes, and again after a change', async () => {
+    const render = (vms: unknown[]) => ({ vms });
+    const page = { limit: 100 };
+    const first = await cache.listRendered(RENDERER, {}, page, render);
+    expect(await cache.listRendered(RENDERER, {}, page, render)).toBe(first);
+    // Same filter spelt in another case: the same page.
+    const hostId = hosts[0] as string;
+    const own = await cache.listRendered(RENDERER, { hostId }, page, render);
+    expect(await cache.listRendered(RENDERER, { hostId: hostId.toUpperCase() }, page, render)).toBe(own);
+    const cursor = (cursors.get(hostId) ?? 0) + 1;
+    cursors.set(hostId, cursor);
+    const outcome = await ingest.applyBatch({ hostId, epoch: 1 }, [
+      { cursor, observedAtMs: 0, change: { $case: 'vmUpdated', value: vm(randomUUID(), 'rendered-anew') } },
+    ]);
+    expect(outcome.kind).toBe('applied');
+    const after = await cache.listRendered(RENDERER, { hostId }, page, render);
+    expect(after).not.toBe(own);
+    expect(after.vms).toEqual(await listVms(db.sql, { hostId }, page));
+    expect(after.vms.map((v) => (v as { name: string }).name)).toContain('rendered-anew');
+  });
 
   it('drops a deleted host’s VMs and its conflict records (on delete cascade, logged as the host’s delete)', async () => {
     const gone = hosts[1] as string;

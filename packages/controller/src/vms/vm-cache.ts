@@ -8,6 +8,8 @@ import { type StoredHost, type StoredVm, VmStore, type VmWrite } from './vm-stor
 
 /** How often hosts' last-seen times are re-read (the agent hub writes them once a second, unlogged). */
 const LIVENESS_MS = 1_000;
+/** Most pages of one renderer kept at one generation (a crawler's every page must not pile up). */
+const MAX_RENDERED_PAGES = 256;
 
 /**
  * This replica's VM reads, from memory (kube-apiserver's watch cache, fed by the change log rather
@@ -38,6 +40,9 @@ export class VmCache {
   /** Something committed since the last tail read began (a notification, a local commit). */
   private behind = true;
   private readonly unsubscribe: Array<() => void> = [];
+  /** Pages rendered at `renderedAt` (the store's generation), by renderer, then by filter and page. */
+  private readonly rendered = new Map<object, Map<string, unknown>>();
+  private renderedAt = -1;
 
   constructor(
     private readonly deps: {
@@ -80,6 +85,43 @@ export class VmCache {
   async list(filter: VmFilter, page: { limit: number; after?: VmPosition }): Promise<VmView[]> {
     await this.current();
     return this.store.list(filter, page);
+  }
+
+  /**
+   * A page as `render` makes it (the list route: its JSON body), made once per change to the store and
+   * shared by every reader of the same page meanwhile: under 100 clients polling the first page, the
+   * serialisation of 100 VMs, not the lookup, was most of a request's cost. `key` names the renderer
+   * (a module-level constant: renderings are reused by it), `render` makes the rendering from the page.
+   */
+  async listRendered<T>(
+    key: object,
+    filter: VmFilter,
+    page: { limit: number; after?: VmPosition },
+    render: (vms: VmView[]) => T,
+  ): Promise<T> {
+    await this.current();
+    if (this.renderedAt !== this.store.generation) {
+      this.rendered.clear();
+      this.renderedAt = this.store.generation;
+    }
+    let pages = this.rendered.get(key);
+    if (pages === undefined) {
+      pages = new Map();
+      this.rendered.set(key, pages);
+    }
+    const pageKey = JSON.stringify([
+      filter.hostId?.toLowerCase(),
+      filter.state,
+      filter.name,
+      page.limit,
+      page.after?.name,
+      page.after?.id.toLowerCase(),
+    ]);
+    if (pages.has(pageKey)) return pages.get(pageKey) as T;
+    if (pages.size >= MAX_RENDERED_PAGES) pages.clear();
+    const rendering = render(this.store.list(filter, page));
+    pages.set(pageKey, rendering);
+    return rendering;
   }
 
   async get(id: string): Promise<VmView | null> {

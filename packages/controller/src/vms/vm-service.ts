@@ -27,6 +27,15 @@ export interface VmPage {
  */
 export interface VmService {
   list(filter: VmFilter, page: { limit: number; after?: VmPosition }): Promise<VmPage>;
+  /**
+   * A page as `render` makes it, made once while nothing changes and shared by its readers meanwhile.
+   * `render` is one function for the life of the process (its renderings are reused by identity).
+   */
+  listRendered<T>(
+    filter: VmFilter,
+    page: { limit: number; after?: VmPosition },
+    render: (page: VmPage) => T,
+  ): Promise<T>;
   /** Throws `not_found`. */
   get(id: string): Promise<VmView>;
   /**
@@ -49,12 +58,11 @@ export function createVmService(deps: {
 
   return {
     async list(filter, page) {
-      const vms = await cache.list(filter, page);
-      const last = vms.at(-1);
-      return {
-        vms,
-        next: vms.length === page.limit && last !== undefined ? { name: last.name, id: last.id } : null,
-      };
+      return pageOf(await cache.list(filter, page), page.limit);
+    },
+
+    listRendered(filter, page, render) {
+      return cache.listRendered(render, filter, page, (vms) => render(pageOf(vms, page.limit)));
     },
 
     async get(id) {
@@ -106,4 +114,9 @@ export function createVmService(deps: {
       return operation;
     },
   };
+}
+
+function pageOf(vms: VmView[], limit: number): VmPage {
+  const last = vms.at(-1);
+  return { vms, next: vms.length === limit && last !== undefined ? { name: last.name, id: last.id } : null };
 }

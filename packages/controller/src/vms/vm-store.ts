@@ -116,9 +116,15 @@ export class VmStore {
   private readonly hosts = new Map<string, HostEntry>();
   private readonly sorted: Entry[] = [];
   private readonly byHost = new Map<string, Entry[]>();
+  private edits = 0;
 
   get size(): number {
     return this.vms.size;
+  }
+
+  /** Grows with every change to what the store answers (pages rendered at one generation stay valid). */
+  get generation(): number {
+    return this.edits;
   }
 
   /**
@@ -126,6 +132,7 @@ export class VmStore {
    * VMs a chunk at a time (`add`), then `sorted()`.
    */
   startLoad(hosts: readonly StoredHost[]): void {
+    this.edits++;
     this.vms.clear();
     this.hosts.clear();
     this.byHost.clear();
@@ -134,6 +141,7 @@ export class VmStore {
   }
 
   add(vm: StoredVm): void {
+    this.edits++;
     const e = { version: 0, vm };
     this.vms.set(vm.id, e);
     this.sorted.push(e);
@@ -151,6 +159,7 @@ export class VmStore {
     if (change.kind === 'vm') {
       const held = this.vms.get(change.entityId);
       if (held !== undefined && held.version > change.id) return;
+      this.edits++;
       if (change.op === 'delete' || change.data === null) {
         if (held !== undefined) this.removeVm(held);
         return;
@@ -159,6 +168,7 @@ export class VmStore {
     } else if (change.kind === 'host') {
       const held = this.hosts.get(change.entityId);
       if (held !== undefined && held.version > change.id) return;
+      this.edits++;
       if (change.op === 'delete' || change.data === null) {
         this.removeHost(change.entityId);
         return;
@@ -178,6 +188,7 @@ export class VmStore {
   applyWrite(w: VmWrite, at: string): void {
     const held = this.vms.get(w.record.id);
     if (held !== undefined && held.version > w.changeId) return;
+    this.edits++;
     const r = w.record;
     if (held !== undefined && held.vm.name === r.name && held.vm.host_id === w.hostId) {
       const vm = held.vm;
@@ -218,7 +229,9 @@ export class VmStore {
   /** A host's last sign of life (written once a second, outside the change log). */
   setLastSeen(hostId: string, lastSeenAt: string | null): void {
     const held = this.hosts.get(hostId);
-    if (held !== undefined) held.host.last_seen_at = lastSeenAt;
+    if (held === undefined || held.host.last_seen_at === lastSeenAt) return;
+    this.edits++;
+    held.host.last_seen_at = lastSeenAt;
   }
 
   get(id: string): VmView | null {
