@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../../test/support/agent-test-helpers.ts';
 import { holdInTransaction } from '../../test/support/held-lock.ts';
 import { createTestDatabase, type TestDatabase } from '../../test/support/test-database.ts';
 import { uuidv7 } from '../ids.ts';
@@ -48,5 +49,30 @@ describe('locking host rows in order', () => {
     await db.sql`insert into commands (id, host_id, kind, payload, status, deadline_at, created_at)
                  values (${uuidv7()}, ${a}, 'power', '{}', 'pending', now() + interval '1 minute', now())`;
     await flushing.release();
+  });
+
+  it('writes last-seen times a chunk of hosts per transaction: a row held elsewhere holds up only its chunk', async () => {
+    const ids = Array.from({ length: 250 }, () => uuidv7()).sort();
+    await db.sql`insert into hosts ${db.sql(ids.map((id, i) => ({ id, hostname: `seen-${i}`, status: 'connected', stream_epoch: 1 })))}`;
+    const last = ids.at(-1) as string;
+    // A group commit holding the last host's row, as the ingest does while it writes that host's VMs.
+    const ingesting = await holdInTransaction(db.sql, (tx) => lockHostsInOrder(tx, [last]));
+    const at = new Date();
+    const flushed = touchLastSeen(
+      db.sql,
+      ids.map((hostId) => ({ hostId, epoch: 1, at })),
+    );
+    // The first hosts' times are committed while the flush still waits for that row.
+    await eventually(
+      'the chunks without the held row committed',
+      async () =>
+        (
+          await db.sql<{ n: number }[]>`
+            select count(*)::int as n from hosts where id = any(${ids}::uuid[]) and last_seen_at is not null`
+        )[0]?.n,
+      (n) => n === 200,
+    );
+    await ingesting.release();
+    expect((await flushed).sort()).toEqual(ids);
   });
 });

@@ -156,27 +156,39 @@ export async function releaseStream(
 }
 
 /**
- * Last-seen times of live streams, one statement for all of a replica's streams. Returns the hosts
- * whose stream epoch still matched: a stream missing from it no longer holds its host.
+ * Hosts per transaction of the last-seen flush. The sync ingest's group commits lock the rows of their
+ * hosts: one transaction for a replica's 1,000 streams held all their rows until it committed, and
+ * every change arriving meanwhile waited for it (bench:sync's probe p99).
+ */
+const LAST_SEEN_CHUNK = 100;
+
+/**
+ * Last-seen times of live streams: one statement per `LAST_SEEN_CHUNK` of a replica's streams, each in
+ * its own short transaction. Returns the hosts whose stream epoch still matched: a stream missing from
+ * it no longer holds its host.
  */
 export async function touchLastSeen(
   sql: Sql,
   seen: ReadonlyArray<{ hostId: string; epoch: number; at: Date }>,
 ): Promise<string[]> {
-  if (seen.length === 0) return [];
-  const rows = await sql.begin(async (tx) => {
-    await lockHostsInOrder(
-      tx,
-      seen.map((s) => s.hostId),
-    );
-    return tx<{ id: string }[]>`
-      update hosts set last_seen_at = greatest(hosts.last_seen_at, s.at)
-      from unnest(${seen.map((s) => s.hostId)}::uuid[], ${seen.map((s) => s.epoch)}::bigint[],
-                  ${seen.map((s) => s.at.toISOString())}::timestamptz[]) as s (id, epoch, at)
-      where hosts.id = s.id and hosts.stream_epoch = s.epoch
-      returning hosts.id`;
-  });
-  return rows.map((r) => r.id);
+  const matched: string[] = [];
+  for (let i = 0; i < seen.length; i += LAST_SEEN_CHUNK) {
+    const chunk = seen.slice(i, i + LAST_SEEN_CHUNK);
+    const rows = await sql.begin(async (tx) => {
+      await lockHostsInOrder(
+        tx,
+        chunk.map((s) => s.hostId),
+      );
+      return tx<{ id: string }[]>`
+        update hosts set last_seen_at = greatest(hosts.last_seen_at, s.at)
+        from unnest(${chunk.map((s) => s.hostId)}::uuid[], ${chunk.map((s) => s.epoch)}::bigint[],
+                    ${chunk.map((s) => s.at.toISOString())}::timestamptz[]) as s (id, epoch, at)
+        where hosts.id = s.id and hosts.stream_epoch = s.epoch
+        returning hosts.id`;
+    });
+    for (const r of rows) matched.push(r.id);
+  }
+  return matched;
 }
 
 /**
