@@ -5,6 +5,7 @@ import type { Clock } from '../clock.ts';
 import { CodedError } from '../coded-error.ts';
 import type { Sql, Tx } from '../database/sql.ts';
 import { findHost, lockHostsInOrder, updateHostInfo } from '../hosts/host-queries.ts';
+import { activeMigrationsOf } from '../migrations/migration-queries.ts';
 import { holdMigratingReports, holdMigratingSnapshot } from '../migrations/migration-sync.ts';
 import { type VmRecord, vmRecordOf, vmRecordProblem } from '../vms/vm-record.ts';
 import type { VmWrite } from '../vms/vm-store.ts';
@@ -139,17 +140,24 @@ export function createSyncIngest({
     const advanced = await sql.begin(async (tx) => {
       // Host rows are locked in id order, as touchLastSeen locks them: in whatever order the update's
       // plan met them, a group and the last-seen flush deadlocked under load (seen in bench:sync).
-      await lockHostsInOrder(
+      // The three statements are sent at once, in this order (pipelined: one round trip); the
+      // migrations are read for every batch's VMs, applied or not, and filtered below.
+      const lock = lockHostsInOrder(
         tx,
         batches.map((b) => b.owner.hostId),
       );
-      const rows = await tx<{ id: string }[]>`
+      const advance = tx<{ id: string }[]>`
         update hosts set sync_cursor = b.last, updated_at = ${now}
         from unnest(${batches.map((b) => b.owner.hostId)}::uuid[], ${batches.map((b) => b.owner.epoch)}::bigint[],
                     ${batches.map((b) => b.first)}::bigint[], ${batches.map((b) => b.last)}::bigint[])
              as b (id, epoch, first, last)
         where hosts.id = b.id and hosts.stream_epoch = b.epoch and hosts.sync_cursor = b.first - 1
-        returning hosts.id`;
+        returning hosts.id`.execute();
+      const migrations = activeMigrationsOf(
+        tx,
+        batches.flatMap((b) => [...b.upserts.map((u) => u.id), ...b.removed]),
+      );
+      const [, rows, migrating] = await Promise.all([lock, advance, migrations]);
       const ids = new Set(rows.map((r) => r.id));
       const applied = batches.filter((b) => ids.has(b.owner.hostId));
       // Reports about VMs being migrated wait in their migration's row (src/migrations/migration-sync.ts).
@@ -157,6 +165,7 @@ export function createSyncIngest({
         tx,
         applied.map((b) => ({ hostId: b.owner.hostId, upserts: b.upserts, removed: b.removed })),
         now,
+        migrating,
       );
       await removeVms(
         tx,

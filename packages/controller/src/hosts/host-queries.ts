@@ -198,9 +198,10 @@ export async function touchLastSeen(
  * one also conflicts with the FOR KEY SHARE a foreign key check takes (a migration's insert references
  * its source and destination, a command its host, in their own order), which deadlocked with it.
  */
-export async function lockHostsInOrder(tx: Tx, hostIds: readonly string[]): Promise<void> {
-  if (hostIds.length === 0) return;
-  await tx`select 1 from hosts where id = any(${[...hostIds]}::uuid[]) order by id for no key update`;
+export function lockHostsInOrder(tx: Tx, hostIds: readonly string[]): Promise<unknown> {
+  if (hostIds.length === 0) return Promise.resolve();
+  // Sent now (not when awaited): a statement the caller pipelines after it goes out after it.
+  return tx`select 1 from hosts where id = any(${[...hostIds]}::uuid[]) order by id for no key update`.execute();
 }
 
 /**

@@ -271,11 +271,12 @@ export interface ActiveMigration {
   destination_host_id: string | null;
 }
 
-export async function activeMigrationsOf(tx: Tx, vmIds: readonly string[]): Promise<ActiveMigration[]> {
-  if (vmIds.length === 0) return [];
+export function activeMigrationsOf(tx: Tx, vmIds: readonly string[]): Promise<ActiveMigration[]> {
+  if (vmIds.length === 0) return Promise.resolve([]);
+  // Sent now (not when awaited), so it can be pipelined in order with the caller's other statements.
   return tx<ActiveMigration[]>`
     select id, vm_id, source_host_id, destination_host_id from migrations
-    where vm_id = any(${vmIds as string[]}::uuid[]) and status in ('initiated', 'preparing', 'migrating')`;
+    where vm_id = any(${vmIds as string[]}::uuid[]) and status in ('initiated', 'preparing', 'migrating')`.execute();
 }
 
 /** Unfinished migrations leaving a host (its snapshot must not remove their VMs). */

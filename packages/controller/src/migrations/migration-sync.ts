@@ -28,9 +28,11 @@ export async function holdMigratingReports(
   tx: Tx,
   reports: readonly HostReports[],
   now: Date,
+  /** The unfinished migrations of (at least) the reports' VMs, when the caller read them already. */
+  migrating?: readonly ActiveMigration[],
 ): Promise<{ reports: HostReports[]; touched: string[] }> {
   const vmIds = reports.flatMap((r) => [...r.upserts.map((u) => u.id), ...r.removed]);
-  const active = new Map((await activeMigrationsOf(tx, vmIds)).map((m) => [m.vm_id, m]));
+  const active = new Map((migrating ?? (await activeMigrationsOf(tx, vmIds))).map((m) => [m.vm_id, m]));
   if (active.size === 0) return { reports: [...reports], touched: [] };
   const touched: string[] = [];
   const kept: HostReports[] = [];

@@ -66,8 +66,10 @@ export async function upsertVms(tx: Tx, vms: readonly HostVm[], now: Date): Prom
   // conflicts it logs (a subquery, as of the statement's start) are current. Without this, an upsert
   // that waited on a promotion's lock (removeVms) logged the conflict the promotion had just cleared,
   // under the larger change id: a cache applying the log kept a conflict the tables no longer had.
-  await tx`select 1 from vms where id = any(${[...new Set(col('id'))]}::uuid[]) order by id for update`;
-  const rows = await tx<
+  // Both are sent at once, in this order (pipelined: one round trip).
+  const lock =
+    tx`select 1 from vms where id = any(${[...new Set(col('id'))]}::uuid[]) order by id for update`.execute();
+  const upsert = tx<
     {
       id: string;
       host_id: string;
@@ -115,7 +117,8 @@ export async function upsertVms(tx: Tx, vms: readonly HostVm[], now: Date): Prom
     union all
     select entity_id, (data->>'host_id')::uuid, false, id,
            (select array_agg(h::uuid) from jsonb_array_elements_text(nullif(data->'conflict_host_ids', 'null')) h)
-    from changed`;
+    from changed`.execute();
+  const [, rows] = await Promise.all([lock, upsert]);
   return {
     changed: rows.filter((r) => !r.conflict).length,
     // The records at hand with their change ids and conflicts (from the statement): parsing 5,000
