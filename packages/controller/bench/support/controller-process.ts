@@ -31,7 +31,9 @@ export class ControllerProcess {
   static async start(env: Record<string, string>, logFile: string): Promise<ControllerProcess> {
     const spawnedAt = performance.now();
     const log = openSync(logFile, 'a');
-    const child = spawn(process.execPath, ['--enable-source-maps', 'dist/main.js'], {
+    // Flags NODE_OPTIONS refuses (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof) go on the command line.
+    const nodeArgs = (process.env.BENCH_CONTROLLER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+    const child = spawn(process.execPath, [...nodeArgs, '--enable-source-maps', 'dist/main.js'], {
       cwd: packageDir,
       env: { PATH: process.env.PATH ?? '', ...env },
       stdio: ['ignore', log, log],
