@@ -24,6 +24,7 @@ import { connect } from '../src/database/connect.ts';
 import { listVms } from '../src/vms/vm-queries.ts';
 import { type ControllerTarget, join as joinHost, vm } from '../test/support/scripted-agent.ts';
 import { BenchAgent } from './support/bench-agent.ts';
+import { controllerMemory } from './support/controller-memory.ts';
 import { ControllerProcess, freePort } from './support/controller-process.ts';
 
 const packageDir = join(import.meta.dirname, '..');
@@ -106,6 +107,13 @@ async function main(): Promise<void> {
     ...(process.env.BENCH_CONTROLLER_NODE_OPTIONS
       ? { NODE_OPTIONS: process.env.BENCH_CONTROLLER_NODE_OPTIONS }
       : {}),
+    // More environment for the controller only, "NAME=value NAME=value" (e.g. MALLOC_ARENA_MAX=2).
+    ...Object.fromEntries(
+      (process.env.BENCH_CONTROLLER_ENV ?? '')
+        .split(' ')
+        .filter((pair) => pair.includes('='))
+        .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+    ),
   };
   const api = `http://127.0.0.1:${httpPort}`;
   const db = connect(url.toString(), { max: 10 });
@@ -115,6 +123,8 @@ async function main(): Promise<void> {
   let maxRss = 0;
   /** The controller's RSS maximum so far, after each phase: where the memory goes. */
   const rssByPhase: string[] = [];
+  /** Where the memory was at the end of each phase (MiB, from the controller's /metrics). */
+  const memoryByPhase: string[] = [];
   const hosts: Host[] = [];
   try {
     const target: ControllerTarget = {
@@ -197,6 +207,7 @@ async function main(): Promise<void> {
     );
     maxRss = Math.max(maxRss, controller.maxRss);
     rssByPhase.push(`latency ${fmt(mib(controller.maxRss), 0)}`);
+    memoryByPhase.push(`latency: ${await controllerMemory(api)}`);
 
     // 2. GET /api/v1/vms?limit=100 with CLIENTS concurrent clients, and the plain SELECT of that page.
     const list = await loadList(`${api}/api/v1/vms?limit=100`, auth, SECONDS, LIST_PACED_RATE);
@@ -209,6 +220,7 @@ async function main(): Promise<void> {
     );
     maxRss = Math.max(maxRss, controller.maxRss);
     rssByPhase.push(`list ${fmt(mib(controller.maxRss), 0)}`);
+    memoryByPhase.push(`list: ${await controllerMemory(api)}`);
 
     // 3. Ingest: every agent sends all its VMs as one batch, two batches in flight, for SECONDS.
     const ingest = await ingestFor(hosts, SECONDS);
@@ -218,6 +230,7 @@ async function main(): Promise<void> {
     );
     maxRss = Math.max(maxRss, controller.maxRss);
     rssByPhase.push(`ingest ${fmt(mib(controller.maxRss), 0)}`);
+    memoryByPhase.push(`ingest: ${await controllerMemory(api)}`);
 
     // 4. Restart the controller: every agent reconnects and sends its whole host again.
     for (const host of hosts) host.agent?.close();
@@ -265,6 +278,7 @@ async function main(): Promise<void> {
       ],
     ];
     console.log(`  controller RSS, max so far (MiB) after: ${rssByPhase.join(', ')}`);
+    console.log(`  controller memory (MiB) at the end of each phase: ${memoryByPhase.join('; ')}`);
     console.log(
       `  this process's event loop delay (agents, probes, load generator): p99 ${fmt(lag.percentile(99) / 1e6)} ms, max ${fmt(lag.max / 1e6)} ms; controller log: ${logFile}`,
     );

@@ -4,6 +4,7 @@ import type { Services } from '../create-services.ts';
 import { HOST_STATUSES } from '../hosts/host-schema.ts';
 import { MIGRATION_STATUSES } from '../migrations/migration-schema.ts';
 import { OPERATION_STATUSES } from '../operations/operation-schema.ts';
+import { renderProcessMetrics } from './process-metrics.ts';
 
 /**
  * The controller's /metrics, built at each scrape: the HTTP API's answer times, the agents (connected
@@ -15,6 +16,7 @@ export async function renderControllerMetrics(services: Services): Promise<strin
   const { sql, agents, metricIngest, clock } = services;
   const t = new PrometheusText();
   services.requestDurations.render(t);
+  renderProcessMetrics(t);
 
   const counts = await sql<{ what: string; status: string; n: number }[]>`
     select 'hosts' as what, status, count(*)::int as n from hosts group by status

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { VM_FIELDS, type VmSample } from '@cockpit/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../../test/support/test-app.ts';
@@ -74,6 +75,16 @@ describe('the controller’s /metrics', () => {
     // A value the sample does not hold is left out, not shown as 0.
     expect(text).not.toContain(`cockpit_vm_network_receive_bytes_per_second{vm_id="${VM}"`);
     expect(text).toMatch(/^cockpit_metric_samples_received_total 1$/m);
+    // The process's own figures, under the client libraries' names; the RSS is the kernel's.
+    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+    const status = await readFile('/proc/self/status', 'utf8');
+    const kernelRss = Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1]) * 1024;
+    // Same process (the test app runs in this one): within 20 % of the kernel's figure read just after.
+    expect(Math.abs(value('process_resident_memory_bytes') - kernelRss) / kernelRss).toBeLessThan(0.2);
+    expect(value('nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
+    expect(value('nodejs_heap_size_used_bytes')).toBeLessThanOrEqual(value('nodejs_heap_size_total_bytes'));
+    expect(value('process_cpu_seconds_total')).toBeGreaterThan(0);
+    expect(value('nodejs_eventloop_delay_max_seconds')).toBeGreaterThanOrEqual(0);
   });
 
   it('labels requests no route answered as unmatched, not by their path', async () => {
