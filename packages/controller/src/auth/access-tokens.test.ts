@@ -100,6 +100,33 @@ describe('access tokens', () => {
     }
   });
 
+  it('checks a token it verified before by its whole text, and its times again at each use', () => {
+    const { token } = tokens.issue({ id: userId, role: 'operator', tokenGeneration: 2 });
+    const first = tokens.verify(token);
+    expect(tokens.verify(token)).toBe(first); // kept, not decoded again
+    // One character of the signature changed: not the token kept, so checked and refused.
+    const [head, body, signature] = token.split('.') as [string, string, string];
+    const other = signature.startsWith('A') ? `B${signature.slice(1)}` : `A${signature.slice(1)}`;
+    expect(refusal(`${head}.${body}.${other}`)).toBe('token signature does not match');
+    // The times are checked again at each use: a clock set back past the leeway refuses a kept
+    // token, and a kept token expires as any other.
+    let moved = 0;
+    const advance = (ms: number) => {
+      clock.advance(ms);
+      moved += ms;
+    };
+    try {
+      advance(-31_000);
+      expect(refusal(token)).toBe('token issued in the future');
+      advance(31_000);
+      expect(tokens.verify(token).role).toBe('operator');
+      advance(3600_000);
+      expect(refusal(token)).toBe('token expired');
+    } finally {
+      clock.advance(-moved);
+    }
+  });
+
   it('accepts an issue time up to 30 s ahead (another replica’s clock), not 31', () => {
     expect(tokens.verify(forge({ iat: now() + 30 })).issuedAt).toBe(now() + 30);
     expect(refusal(forge({ iat: now() + 31 }))).toBe('token issued in the future');
