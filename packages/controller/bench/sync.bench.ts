@@ -210,10 +210,12 @@ async function main(): Promise<void> {
     memoryByPhase.push(`latency: ${await controllerMemory(api)}`);
 
     // 2. GET /api/v1/vms?limit=100 with CLIENTS concurrent clients, and the plain SELECT of that page.
-    const list = await loadList(`${api}/api/v1/vms?limit=100`, auth, SECONDS, LIST_PACED_RATE);
+    const list = await loadList(`${api}/api/v1/vms?limit=100`, auth, SECONDS, LIST_PACED_RATE, () =>
+      controller.cpuSeconds(),
+    );
     const select = await plainSelect(db, SECONDS);
     console.log(
-      `  list, ${CLIENTS} clients back to back: ${fmt(list.rps, 0)} req/s, p50 ${list.p50} ms, p99 ${list.p99} ms; plain query ${fmt(select.qps, 0)} q/s, p99 ${fmt(select.p99)} ms (ratio ${fmt(list.rps / select.qps, 2)})`,
+      `  list, ${CLIENTS} clients back to back: ${fmt(list.rps, 0)} req/s, p50 ${list.p50} ms, p99 ${list.p99} ms, controller CPU ${fmt(list.cpuPerRequestUs, 0)} µs/request; plain query ${fmt(select.qps, 0)} q/s, p99 ${fmt(select.p99)} ms (ratio ${fmt(list.rps / select.qps, 2)})`,
     );
     console.log(
       `  list, ${CLIENTS} clients paced to ${LIST_PACED_RATE} req/s in all: ${fmt(list.paced.rps, 0)} req/s, p50 ${list.paced.p50} ms, p99 ${list.paced.p99} ms`,
@@ -223,10 +225,12 @@ async function main(): Promise<void> {
     memoryByPhase.push(`list: ${await controllerMemory(api)}`);
 
     // 3. Ingest: every agent sends all its VMs as one batch, two batches in flight, for SECONDS.
-    const ingest = await ingestFor(hosts, SECONDS);
+    const ingestCpu = controller.cpuSeconds();
+    const { rate: ingest, acked } = await ingestFor(hosts, SECONDS);
+    const cpuPerThousand = ((controller.cpuSeconds() - ingestCpu) / acked) * 1e6;
     const raw = await rawUpsert(db, hosts, SECONDS);
     console.log(
-      `  ingest: ${fmt(ingest, 0)} changes/s acknowledged; raw upsert of the same rows ${fmt(raw, 0)} rows/s (ratio ${fmt(ingest / raw, 2)})`,
+      `  ingest: ${fmt(ingest, 0)} changes/s acknowledged (controller CPU ${fmt(cpuPerThousand, 0)} ms per 1,000); raw upsert of the same rows ${fmt(raw, 0)} rows/s (ratio ${fmt(ingest / raw, 2)})`,
     );
     maxRss = Math.max(maxRss, controller.maxRss);
     rssByPhase.push(`ingest ${fmt(mib(controller.maxRss), 0)}`);
@@ -346,7 +350,7 @@ function startBackground(hosts: Host[], rate: number) {
 }
 
 /** Every agent sends all its VMs as one batch, keeping two batches in flight; changes acknowledged per second. */
-async function ingestFor(hosts: Host[], seconds: number): Promise<number> {
+async function ingestFor(hosts: Host[], seconds: number): Promise<{ rate: number; acked: number }> {
   const began = performance.now();
   const until = began + seconds * 1000;
   let acked = 0;
@@ -371,7 +375,7 @@ async function ingestFor(hosts: Host[], seconds: number): Promise<number> {
       }
     }),
   );
-  return acked / ((performance.now() - began) / 1000);
+  return { rate: acked / ((performance.now() - began) / 1000), acked };
 }
 
 /**
@@ -418,11 +422,20 @@ async function rawUpsert(db: ReturnType<typeof connect>, hosts: Host[], seconds:
  * 1,000 agents' TLS streams and heartbeats (this process's event loop delay reached 1.1 s, p99 140 ms),
  * and that wait would count as the controller's latency.
  */
-async function loadList(url: string, headers: Record<string, string>, seconds: number, pacedRate: number) {
+async function loadList(
+  url: string,
+  headers: Record<string, string>,
+  seconds: number,
+  pacedRate: number,
+  controllerCpu: () => number,
+) {
   await autocannonProcess(url, headers, 2); // JIT, pools
+  const cpuBefore = controllerCpu();
   const r = await autocannonProcess(url, headers, seconds);
+  const cpuPerRequestUs = ((controllerCpu() - cpuBefore) / r.requests.total) * 1e6;
   const paced = await autocannonProcess(url, headers, seconds, pacedRate);
   return {
+    cpuPerRequestUs,
     rps: r.requests.average,
     p50: r.latency.p50,
     p99: r.latency.p99,
@@ -431,7 +444,7 @@ async function loadList(url: string, headers: Record<string, string>, seconds: n
 }
 
 interface AutocannonSummary {
-  requests: { average: number };
+  requests: { average: number; total: number };
   latency: { p50: number; p99: number };
   non2xx: number;
   errors: number;

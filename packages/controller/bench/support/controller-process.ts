@@ -4,6 +4,8 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 const packageDir = join(import.meta.dirname, '../..');
+/** USER_HZ: the unit of /proc's CPU times (100 on Linux's every mainstream architecture). */
+const CLOCK_TICKS = 100;
 
 /** A port free right now on 127.0.0.1 (restarts reuse it, so agents and clients keep their address). */
 export async function freePort(): Promise<number> {
@@ -62,6 +64,17 @@ export class ControllerProcess {
     } catch {
       return 0;
     }
+  }
+
+  /**
+   * CPU time the controller has used so far (user + system, s), from /proc/<pid>/stat. CPU per request
+   * or per change moves far less with the machine's load than rates and latencies do.
+   */
+  cpuSeconds(): number {
+    const stat = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces), from field 3 on: utime is 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
   }
 
   /** SIGTERM; resolves with the exit code. */
