@@ -6,7 +6,11 @@ import { CodedError } from '../coded-error.ts';
 import type { Sql, Tx } from '../database/sql.ts';
 import { findHost, lockHostsInOrder, updateHostInfo } from '../hosts/host-queries.ts';
 import { activeMigrationsOf } from '../migrations/migration-queries.ts';
-import { holdMigratingReports, holdMigratingSnapshot } from '../migrations/migration-sync.ts';
+import {
+  holdMigratingReports,
+  holdMigratingSnapshot,
+  readMigratingOf,
+} from '../migrations/migration-sync.ts';
 import { type VmRecord, vmRecordOf, vmRecordProblem } from '../vms/vm-record.ts';
 import type { VmWrite } from '../vms/vm-store.ts';
 import { type HostVm, type HostVmId, recordConflicts, removeVms, upsertVms } from '../vms/vm-sync-queries.ts';
@@ -122,8 +126,10 @@ export function createSyncIngest({
   }
 
   async function writeHost(tx: Tx, hostId: string, info: HostInfo, now: Date): Promise<void> {
-    await updateHostInfo(tx, hostId, info, now);
+    // The update is sent first; the read queued behind it sees it (one round trip for both).
+    const updated = updateHostInfo(tx, hostId, info, now);
     const view = await findHost(tx, hostId);
+    await updated;
     if (view !== null) {
       await recordChanges(tx, now, [{ kind: 'host', entityId: hostId, op: 'upsert', data: view }]);
     }
@@ -304,9 +310,11 @@ export function createSyncIngest({
       let touched: string[] = [];
       let changes: VmWrite[] = [];
       const outcome = await sql.begin(async (tx) => {
-        const advanced = await tx`
+        // Sent together, in this order (one round trip): the cursor, then the host's migrations.
+        const advance = tx`
           update hosts set sync_cursor = ${snapshot.cursor}, updated_at = ${now}
-          where id = ${owner.hostId} and stream_epoch = ${owner.epoch} and sync_cursor <= ${snapshot.cursor}`;
+          where id = ${owner.hostId} and stream_epoch = ${owner.epoch} and sync_cursor <= ${snapshot.cursor}`.execute();
+        const [advanced, migrating] = await Promise.all([advance, readMigratingOf(tx, owner.hostId)]);
         if (advanced.count === 0) {
           return refusal(
             tx,
@@ -314,7 +322,7 @@ export function createSyncIngest({
             (applied) => `snapshot at cursor ${snapshot.cursor} is behind the applied cursor ${applied}`,
           );
         }
-        const held = await holdMigratingSnapshot(tx, owner.hostId, records, now);
+        const held = await holdMigratingSnapshot(tx, owner.hostId, records, now, migrating);
         touched = held.touched;
         await removeVms(tx, { hostId: owner.hostId, except: [...records.keys(), ...held.keep] }, now);
         changes = await writeVms(

@@ -280,17 +280,19 @@ export function activeMigrationsOf(tx: Tx, vmIds: readonly string[]): Promise<Ac
 }
 
 /** Unfinished migrations leaving a host (its snapshot must not remove their VMs). */
-export async function activeMigrationsFrom(tx: Tx, hostId: string): Promise<ActiveMigration[]> {
+export function activeMigrationsFrom(tx: Tx, hostId: string): Promise<ActiveMigration[]> {
+  // Sent now (not when awaited): pipelined in order with the caller's other statements.
   return tx<ActiveMigration[]>`
     select id, vm_id, source_host_id, destination_host_id from migrations
-    where source_host_id = ${hostId} and status in ('initiated', 'preparing', 'migrating')`;
+    where source_host_id = ${hostId} and status in ('initiated', 'preparing', 'migrating')`.execute();
 }
 
 /** Unfinished migrations coming to a host. */
-export async function activeMigrationsTo(tx: Tx, hostId: string): Promise<ActiveMigration[]> {
+export function activeMigrationsTo(tx: Tx, hostId: string): Promise<ActiveMigration[]> {
+  // Sent now (not when awaited): pipelined in order with the caller's other statements.
   return tx<ActiveMigration[]>`
     select id, vm_id, source_host_id, destination_host_id from migrations
-    where destination_host_id = ${hostId} and status in ('initiated', 'preparing', 'migrating')`;
+    where destination_host_id = ${hostId} and status in ('initiated', 'preparing', 'migrating')`.execute();
 }
 
 /** Clears (or sets) what the destination reported; the coordinator clears it when the migration ends. */

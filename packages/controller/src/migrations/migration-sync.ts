@@ -72,9 +72,10 @@ export async function holdMigratingSnapshot(
   hostId: string,
   records: ReadonlyMap<string, VmRecord>,
   now: Date,
+  /** The host's unfinished migrations, to it and from it, when the caller read them already. */
+  migrating?: { incoming: readonly ActiveMigration[]; leaving: readonly ActiveMigration[] },
 ): Promise<{ records: VmRecord[]; keep: string[]; touched: string[] }> {
-  const incoming: ActiveMigration[] = await activeMigrationsTo(tx, hostId);
-  const leaving: ActiveMigration[] = await activeMigrationsFrom(tx, hostId);
+  const { incoming, leaving } = migrating ?? (await readMigratingOf(tx, hostId));
   const touched: string[] = [];
   const write = new Map(records);
   const keep: string[] = [];
@@ -110,4 +111,16 @@ async function noteLeft(tx: Tx, id: string, now: Date): Promise<boolean> {
     where id = ${id} and status in ('initiated', 'preparing', 'migrating')
     returning id`;
   return rows.length > 0;
+}
+
+/** A host's unfinished migrations, to it and from it: two statements in one round trip. */
+export async function readMigratingOf(
+  tx: Tx,
+  hostId: string,
+): Promise<{ incoming: ActiveMigration[]; leaving: ActiveMigration[] }> {
+  const [incoming, leaving] = await Promise.all([
+    activeMigrationsTo(tx, hostId),
+    activeMigrationsFrom(tx, hostId),
+  ]);
+  return { incoming, leaving };
 }
