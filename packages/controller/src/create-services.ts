@@ -197,6 +197,8 @@ export async function createServices(
       clock,
       log,
       retention: config.metrics.retention,
+      // A host's agent feeds samples only of the VMs this replica's cache holds on that host.
+      owners: cache,
       latestStaleMs: Math.max(30_000, 3 * config.metrics.intervalMs),
     });
     metricMaintenance = createMetricMaintenance({ sql, clock, log, retention: config.metrics.retention });

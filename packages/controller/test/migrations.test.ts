@@ -1,4 +1,4 @@
-import { CommandStatus, CopyStorage, VmRemovalReason, VmState } from '@cockpit/proto';
+import { CommandStatus, CopyStorage, VM_FIELDS, VmRemovalReason, VmSample, VmState } from '@cockpit/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CANCEL_RETRY_MS, INTERRUPTED_GRACE_MS, MAX_CANCELS } from '../src/migrations/migration-steps.ts';
 import type { VmView } from '../src/vms/vm-schema.ts';
@@ -65,6 +65,12 @@ describe('live migration through the coordinator', () => {
         (await t.sql<{ status: string }[]>`select status from commands where id = ${commandId}`)[0]?.status,
       (recorded) => recorded === status,
     );
+  const foreign = () => t.services.metricIngest.stats.dropped.foreign;
+  const cpuAt = (vmId: string, atMs: number, cpuPercent: number) =>
+    VmSample.fromPartial({ vmId, atMs, cpuPercent, presentFields: 1 << VM_FIELDS.cpuPercent });
+  const samplesOf = (vmId: string) =>
+    t.sql<{ at: Date; cpu_percent: number }[]>`
+      select at, cpu_percent from metric_vm_raw where vm_id = ${vmId} order by at`;
   const conflicts = async (vmId: string) =>
     (await t.sql<{ host_id: string }[]>`select host_id from vm_conflicts where vm_id = ${vmId}`).length;
 
@@ -148,6 +154,21 @@ describe('live migration through the coordinator', () => {
     ]);
     await source.agent.next('ack');
     expect(await vmRow(vmId)).toMatchObject({ host_id: source.hostId, state: 'running' });
+    // Meanwhile the VM is the source's: its samples are kept, the destination's dropped.
+    const foreignBefore = foreign();
+    const sampledAt = Date.now() - (Date.now() % 1_000) - 10_000;
+    await source.agent.metrics({ vms: [cpuAt(vmId, sampledAt, 1)] });
+    await destination.agent.metrics({ vms: [cpuAt(vmId, sampledAt + 1_000, 2)] });
+    await eventually(
+      'the destination’s early sample dropped',
+      async () => foreign(),
+      (n) => n === foreignBefore + 1,
+    );
+    await eventually(
+      'the source’s sample stored',
+      () => samplesOf(vmId),
+      (rows) => rows.length === 1,
+    );
     expect(await conflicts(vmId)).toBe(0);
 
     await source.agent.commandUpdate({
@@ -176,6 +197,25 @@ describe('live migration through the coordinator', () => {
     expect(done).toMatchObject({ progress: { downtime_ms: 42, data_remaining: 0 }, error: null });
     expect(done.finished_at).not.toBeNull();
     expect(await vmRow(vmId)).toMatchObject({ host_id: destination.hostId, state: 'running' });
+    // Metric samples follow the move: the destination's continue the VM's series, and the source's
+    // later ones are dropped (an agent feeds only the VMs held on its host).
+    await source.agent.metrics({ vms: [cpuAt(vmId, sampledAt + 2_000, 3)] });
+    await destination.agent.metrics({ vms: [cpuAt(vmId, sampledAt + 3_000, 4)] });
+    await eventually(
+      'the source’s late sample dropped',
+      async () => foreign(),
+      (n) => n === foreignBefore + 2,
+    );
+    expect(
+      await eventually(
+        'the destination’s sample stored',
+        () => samplesOf(vmId),
+        (rows) => rows.length === 2,
+      ),
+    ).toEqual([
+      { at: new Date(sampledAt), cpu_percent: 1 },
+      { at: new Date(sampledAt + 3_000), cpu_percent: 4 },
+    ]);
     expect(await conflicts(vmId)).toBe(0);
     const op = await t.request('GET', `/api/v1/operations/${id}?wait=5`, { token: operator });
     expect(op.body).toMatchObject({ status: 'succeeded' });

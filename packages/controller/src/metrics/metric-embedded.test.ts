@@ -1,9 +1,9 @@
 import { VM_FIELDS, VmSample } from '@cockpit/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminToken, hostWithVms } from '../../test/support/agent-test-helpers.ts';
 import { createTestApp, type TestApp } from '../../test/support/test-app.ts';
 import { ManualClock } from '../clock.ts';
 
-const HOST = '019e0014-abcd-7057-b326-000000000001';
 const VM = '6f1b1a0e-2c4d-4e8f-9a1b-000000000001';
 const T0 = Date.UTC(2026, 2, 2, 10);
 
@@ -19,10 +19,9 @@ describe('metrics on the embedded database', () => {
   });
 
   it('stores, rolls up and answers series as on a server', async () => {
-    await t.sql`insert into hosts (id, hostname, status) values (${HOST}, 'node-a', 'connected')`;
-    await t.sql`insert into vms (id, host_id, name, state, vcpus, memory_mib, updated_at)
-      values (${VM}, ${HOST}, 'web-1', 'running', 2, 2048, now())`;
-    t.services.metricIngest.accept(HOST, {
+    // The VM held on its host (reported by its agent), whose samples ingest takes as its stream does.
+    const { hostId, agent } = await hostWithVms(t, await adminToken(t), 'node-a', [VM]);
+    t.services.metricIngest.accept(hostId, {
       hosts: [],
       vms: [0, 1, 2, 3, 4, 5].map((i) =>
         VmSample.fromPartial({
@@ -56,6 +55,7 @@ describe('metrics on the embedded database', () => {
     );
     expect(minute.body.tier).toBe('1m');
     expect(minute.body.series[0].points).toEqual([{ t: from, avg: 2.5, max: 5 }]);
+    agent.close();
     // PGlite creates the partitions of a first run slowly (seconds).
   }, 90_000);
 });

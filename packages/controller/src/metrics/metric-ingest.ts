@@ -1,7 +1,8 @@
-import { hostValue, type MetricsBatch, vmValue } from '@cockpit/proto';
+import { hostValue, type MetricsBatch, type VmSample, vmValue } from '@cockpit/proto';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
 import type { Sql, Tx } from '../database/sql.ts';
+import { sameId } from '../ids.ts';
 import { LatestSamples } from './latest-samples.ts';
 import { HOST_METRICS, type Subject, VM_METRICS } from './metric-catalog.ts';
 import { createPartitions, partitionName } from './metric-partitions.ts';
@@ -11,11 +12,28 @@ const MINUTE = 60_000;
 /** Samples further ahead than this of the controller's clock are refused (an agent's clock is wrong). */
 const MAX_AHEAD_MS = 60 * MINUTE;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** How often one host's dropped samples of VMs it does not hold are logged, at most. */
+const FOREIGN_LOG_MS = MINUTE;
+/** VM ids named in that log line, at most. */
+const FOREIGN_LOG_IDS = 5;
 
 interface Row {
   id: string;
+  /** The host whose stream sent it (for a VM's sample: checked against the VM's host at the flush). */
+  hostId: string;
   atMs: number;
   values: Array<number | undefined>;
+}
+
+/**
+ * Where the controller holds each VM: this replica's VM cache. An agent is authenticated as its host
+ * only, so its VM samples are kept only for the VMs held on that host.
+ */
+export interface VmOwners {
+  /** Resolves once what committed before the call is visible to `hostOf`. */
+  catchUp(): Promise<void>;
+  /** The host holding the VM, or undefined when no host does. */
+  hostOf(vmId: string): string | undefined;
 }
 
 export interface MetricIngestStats {
@@ -24,7 +42,7 @@ export interface MetricIngestStats {
   /** Samples written (re-sent ones included: ON CONFLICT ignores them). */
   written: number;
   /** Samples not kept, and why. */
-  dropped: { invalid: number; outOfRange: number; overflow: number; failed: number };
+  dropped: { invalid: number; outOfRange: number; overflow: number; failed: number; foreign: number };
   /** Time spent in the database writing them, ms. */
   databaseMs: number;
 }
@@ -34,6 +52,8 @@ export interface MetricIngestDeps {
   clock: Clock;
   log: Logger;
   retention: TierRetention;
+  /** Whose VM samples a host may send (foreign ones are dropped at the flush, counted as `foreign`). */
+  owners: VmOwners;
   /** How often buffered samples are written (default 1 s). */
   flushMs?: number;
   /** Most rows of one subject in one INSERT (default 20,000). */
@@ -49,17 +69,27 @@ export interface MetricIngestDeps {
  * every stream on this replica that arrived within `flushMs` goes into one transaction of one INSERT per
  * subject (a few arrays as parameters, unnested by the server). A stream never waits for the database:
  * samples are buffered (bounded by `maxBuffered`) and a crash loses at most one flush interval of them.
+ *
+ * A VM's samples are kept only from the host the controller holds it on (`owners`, checked at the
+ * flush after one catch-up of the VM cache, so a VM created or moved by a state batch committed before
+ * the flush counts as held): an agent cannot write another host's VMs' series, and a migrated VM's
+ * series continues from its new host once the move has committed, the old host's later samples
+ * dropped. A host's own samples are keyed by the stream's host id, never by what the agent says.
  */
 export class MetricIngest {
   readonly stats: MetricIngestStats = {
     received: 0,
     written: 0,
-    dropped: { invalid: 0, outOfRange: 0, overflow: 0, failed: 0 },
+    dropped: { invalid: 0, outOfRange: 0, overflow: 0, failed: 0, foreign: 0 },
     databaseMs: 0,
   };
   /** The newest sample of each VM and host streaming here (the gauges of /metrics). */
   readonly latest: LatestSamples;
   private buffered: Record<Subject, Row[]> = { vm: [], host: [] };
+  /** Each sending host's newest sample of each VM since the last flush: the gauges, once owned. */
+  private latestVms = new Map<string, Map<string, VmSample>>();
+  /** When each host's foreign samples were last logged, and how many were dropped since. */
+  private readonly foreignLog = new Map<string, { atMs: number; unlogged: number }>();
   private readonly knownPartitions = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
@@ -93,21 +123,40 @@ export class MetricIngest {
       else {
         this.buffered.host.push({
           id: hostId,
+          hostId,
           atMs: s.atMs,
           values: HOST_METRICS.map((m) => hostValue(s, m.field)),
         });
         this.latest.noteHost(hostId, s);
       }
     }
+    let latest: Map<string, VmSample> | undefined;
     for (const s of batch.vms) {
       const id = s.vmId.toLowerCase();
       if (!UUID.test(id)) this.stats.dropped.invalid += 1;
       else if (!inRange(s.atMs)) this.stats.dropped.outOfRange += 1;
       else {
-        this.buffered.vm.push({ id, atMs: s.atMs, values: VM_METRICS.map((m) => vmValue(s, m.field)) });
-        this.latest.noteVm(hostId, id === s.vmId ? s : { ...s, vmId: id });
+        this.buffered.vm.push({
+          id,
+          hostId,
+          atMs: s.atMs,
+          values: VM_METRICS.map((m) => vmValue(s, m.field)),
+        });
+        latest ??= this.latestOf(hostId);
+        const known = latest.get(id);
+        if (known === undefined || known.atMs <= s.atMs)
+          latest.set(id, id === s.vmId ? s : { ...s, vmId: id });
       }
     }
+  }
+
+  private latestOf(hostId: string): Map<string, VmSample> {
+    let own = this.latestVms.get(hostId);
+    if (own === undefined) {
+      own = new Map();
+      this.latestVms.set(hostId, own);
+    }
+    return own;
   }
 
   start(): void {
@@ -134,11 +183,15 @@ export class MetricIngest {
   }
 
   private async writeBuffered(): Promise<void> {
-    const rows = this.buffered;
+    const buffered = this.buffered;
+    const latest = this.latestVms;
     this.buffered = { vm: [], host: [] };
-    const count = rows.vm.length + rows.host.length;
+    this.latestVms = new Map();
+    let count = buffered.vm.length + buffered.host.length;
     const started = performance.now();
     try {
+      const rows = { vm: await this.owned(buffered.vm, latest), host: buffered.host };
+      count = rows.vm.length + rows.host.length;
       await this.ensurePartitions(rows);
       await this.deps.sql.begin(async (tx) => {
         // Read FOR SHARE: a rollup (FOR UPDATE) waits for this transaction, or this one for the rollup.
@@ -159,6 +212,56 @@ export class MetricIngest {
       this.deps.log.warn({ err, samples: count }, 'metrics: could not write samples; dropped them');
     } finally {
       this.stats.databaseMs += performance.now() - started;
+    }
+  }
+
+  /**
+   * The VM rows whose sender holds the VM (after one catch-up of the cache, so a move or creation
+   * committed before this flush counts); the others are counted and logged. Notes the kept gauges.
+   */
+  private async owned(rows: Row[], latest: Map<string, Map<string, VmSample>>): Promise<Row[]> {
+    if (rows.length === 0) return rows;
+    const { owners } = this.deps;
+    await owners.catchUp();
+    // Ids compared as values: the cache's and a stream's host id may be spelled differently.
+    const holds = (hostId: string, vmId: string) => {
+      const owner = owners.hostOf(vmId);
+      return owner !== undefined && (owner === hostId || sameId(owner, hostId));
+    };
+    const kept: Row[] = [];
+    let foreign: Map<string, string[]> | undefined;
+    for (const r of rows) {
+      if (holds(r.hostId, r.id)) kept.push(r);
+      else {
+        foreign ??= new Map();
+        const ids = foreign.get(r.hostId);
+        if (ids === undefined) foreign.set(r.hostId, [r.id]);
+        else ids.push(r.id);
+      }
+    }
+    for (const [hostId, samples] of latest) {
+      for (const [vmId, sample] of samples) if (holds(hostId, vmId)) this.latest.noteVm(hostId, sample);
+    }
+    if (foreign !== undefined) this.noteForeign(foreign);
+    return kept;
+  }
+
+  /** Counts samples of VMs their senders do not hold; logs each host at most once a minute. */
+  private noteForeign(byHost: ReadonlyMap<string, readonly string[]>): void {
+    const nowMs = this.deps.clock.now().getTime();
+    for (const [sender, vmIds] of byHost) {
+      this.stats.dropped.foreign += vmIds.length;
+      const hostId = sender.toLowerCase();
+      const logged = this.foreignLog.get(hostId) ?? { atMs: Number.NEGATIVE_INFINITY, unlogged: 0 };
+      logged.unlogged += vmIds.length;
+      this.foreignLog.set(hostId, logged);
+      if (nowMs - logged.atMs < FOREIGN_LOG_MS) continue;
+      this.deps.log.warn(
+        { hostId, samples: logged.unlogged, vmIds: [...new Set(vmIds)].slice(0, FOREIGN_LOG_IDS) },
+        'metrics: dropped samples of VMs this host does not hold (another host’s, or unknown)',
+      );
+      logged.atMs = nowMs;
+      logged.unlogged = 0;
     }
   }
 

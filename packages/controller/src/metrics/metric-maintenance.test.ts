@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type MetricsBatch, VM_FIELDS, type VmSample } from '@cockpit/proto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { heldVms } from '../../test/support/held-vms.ts';
 import { createTestDatabase, type TestDatabase } from '../../test/support/test-database.ts';
 import { ManualClock } from '../clock.ts';
 import { MetricIngest } from './metric-ingest.ts';
@@ -24,12 +25,16 @@ describe('metric rollups and retention', () => {
   let clock: ManualClock;
   let ingest: MetricIngest;
   let maintenance: MetricMaintenance;
+  /** Ingest keeps a VM's samples only from the host holding it: each test's VM is placed on its host. */
+  let held: ReturnType<typeof heldVms>;
   const log = pino({ level: 'silent' });
 
   beforeAll(async () => {
     db = await createTestDatabase();
+    held = heldVms(db.sql, new ManualClock(T0));
   });
   afterAll(async () => {
+    held?.close();
     await db?.drop();
   });
   beforeEach(async () => {
@@ -43,7 +48,7 @@ describe('metric rollups and retention', () => {
     await db.sql`update metric_rollup_state set done_until = null`;
     await db.sql`delete from metric_rollup_pending`;
     clock = new ManualClock(T0);
-    ingest = new MetricIngest({ sql: db.sql, clock, log, retention: RETENTION });
+    ingest = new MetricIngest({ sql: db.sql, clock, log, retention: RETENTION, owners: held.cache });
     maintenance = createMetricMaintenance({
       sql: db.sql,
       clock,
@@ -64,6 +69,7 @@ describe('metric rollups and retention', () => {
   it('rolls each finished minute into its average and maximum, once the minute has settled', async () => {
     const vm = randomUUID();
     const host = randomUUID();
+    await held.place(host, [vm]);
     // Minute 0: 10, 20, 30, 40, 50, 60 (avg 35, max 60); minute 1: 5 and a sample without a value.
     const samples = [10, 20, 30, 40, 50, 60].map((v, i) => cpuOnly(vm, T0 + i * 10_000, v));
     samples.push(cpuOnly(vm, T0 + MINUTE, 5), { ...cpuOnly(vm, T0 + MINUTE + 10_000, 0), presentFields: 0 });
@@ -87,6 +93,7 @@ describe('metric rollups and retention', () => {
   it('computes a minute again when samples arrive after it was rolled up (an agent’s backlog)', async () => {
     const vm = randomUUID();
     const host = randomUUID();
+    await held.place(host, [vm]);
     clock.advance(3 * MINUTE);
     await send(host, { vms: [cpuOnly(vm, T0, 10)] });
     await maintenance.runOnce();
@@ -103,6 +110,7 @@ describe('metric rollups and retention', () => {
   it('rolls finished hours from their minutes: average of the minute averages, maximum of the maxima', async () => {
     const vm = randomUUID();
     const host = randomUUID();
+    await held.place(host, [vm]);
     // Hour 0: minute m has samples m and 2m (avg 1.5m, max 2m) for m = 0..59.
     const samples: VmSample[] = [];
     for (let m = 0; m < 60; m++) {
@@ -148,6 +156,7 @@ describe('metric rollups and retention', () => {
   it('drops each tier past its retention, and keeps everything younger', async () => {
     const vm = randomUUID();
     const host = randomUUID();
+    await held.place(host, [vm]);
     // A sample every 10 minutes for two days, sent as it is taken; maintenance every 10 minutes.
     for (let at = T0; at < T0 + 2 * DAY; at += 10 * MINUTE) {
       clock.advance(at + 10_000 - clock.now().getTime());
@@ -202,6 +211,7 @@ describe('metric rollups and retention', () => {
   it('loses no sample to a rollup running while ingest writes (the lock handshake)', async () => {
     const vm = randomUUID();
     const host = randomUUID();
+    await held.place(host, [vm]);
     // Both minutes have settled: the first rollup takes them while samples are still arriving.
     clock.advance(2 * MINUTE + 30_000);
     const written: number[] = [];

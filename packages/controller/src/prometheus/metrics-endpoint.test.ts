@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { VM_FIELDS, type VmSample } from '@cockpit/proto';
+import { VM_FIELDS, VmSample } from '@cockpit/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminToken, eventually, hostWithVms } from '../../test/support/agent-test-helpers.ts';
+import type { ScriptedAgent } from '../../test/support/scripted-agent.ts';
 import { createTestApp, type TestApp } from '../../test/support/test-app.ts';
 
-const HOST = '019e0014-abcd-7057-b326-000000000001';
 const VM = '6f1b1a0e-2c4d-4e8f-9a1b-000000000001';
 const TOKEN = 'scrape-token-0123456789abcdef';
 
@@ -27,26 +28,32 @@ function promtoolCheck(text: string): Promise<{ code: number | null; output: str
 
 describe('the controller’s /metrics', () => {
   let t: TestApp;
+  let host: string;
+  let agent: ScriptedAgent;
   beforeAll(async () => {
     t = await createTestApp();
-    // Seen now: a connected host never seen is the hub's sweep's to disconnect (it did, under load).
-    await t.sql`insert into hosts (id, hostname, status, last_seen_at)
-      values (${HOST}, 'node-a', 'connected', ${t.clock.now()})`;
+    // A connected agent holding the VM sends its sample, as the sampler does.
+    ({ hostId: host, agent } = await hostWithVms(t, await adminToken(t), 'node-a', [VM]));
     const nowMs = t.clock.now().getTime();
-    t.services.metricIngest.accept(HOST, {
-      hosts: [],
+    await agent.metrics({
       vms: [
-        {
+        VmSample.fromPartial({
           vmId: VM,
           atMs: nowMs - (nowMs % 10_000),
           cpuPercent: 25,
           memoryRssBytes: 1_048_576,
           presentFields: (1 << VM_FIELDS.cpuPercent) | (1 << VM_FIELDS.memoryRssBytes),
-        } as VmSample,
+        }),
       ],
     });
+    await eventually(
+      'the sample written',
+      async () => t.services.metricIngest.stats.written,
+      (n) => n === 1,
+    );
   });
   afterAll(async () => {
+    agent?.close();
     await t?.close();
   });
 
@@ -68,10 +75,10 @@ describe('the controller’s /metrics', () => {
     expect(text).toMatch(/^cockpit_commands\{status="expired"\} 0$/m);
     expect(text).toMatch(/^cockpit_migrations\{status="migrating"\} 0$/m);
     expect(text).toMatch(/^cockpit_hosts\{status="maintenance"\} 0$/m);
-    expect(text).toMatch(/^cockpit_agents_connected 0$/m);
+    expect(text).toMatch(/^cockpit_agents_connected 1$/m);
     // The newest sample of each VM streaming here, as gauges in base units.
-    expect(text).toContain(`cockpit_vm_cpu_usage_ratio{vm_id="${VM}",host_id="${HOST}"} 0.25`);
-    expect(text).toContain(`cockpit_vm_memory_rss_bytes{vm_id="${VM}",host_id="${HOST}"} 1048576`);
+    expect(text).toContain(`cockpit_vm_cpu_usage_ratio{vm_id="${VM}",host_id="${host}"} 0.25`);
+    expect(text).toContain(`cockpit_vm_memory_rss_bytes{vm_id="${VM}",host_id="${host}"} 1048576`);
     // A value the sample does not hold is left out, not shown as 0.
     expect(text).not.toContain(`cockpit_vm_network_receive_bytes_per_second{vm_id="${VM}"`);
     expect(text).toMatch(/^cockpit_metric_samples_received_total 1$/m);

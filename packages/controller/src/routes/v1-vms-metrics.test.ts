@@ -1,9 +1,10 @@
 import { VM_FIELDS, type VmSample } from '@cockpit/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminToken, hostWithVms } from '../../test/support/agent-test-helpers.ts';
+import type { ScriptedAgent } from '../../test/support/scripted-agent.ts';
 import { createTestApp, type TestApp } from '../../test/support/test-app.ts';
 import { ManualClock } from '../clock.ts';
 
-const HOST = '019e0014-abcd-7057-b326-000000000001';
 const VM = '6f1b1a0e-2c4d-4e8f-9a1b-000000000001';
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -25,22 +26,24 @@ const sample = (atMs: number): VmSample =>
 describe('GET /api/v1/vms/:id/metrics', () => {
   let t: TestApp;
   let viewer: string;
+  let agent: ScriptedAgent;
   const series = (query: string) => t.request('GET', `/api/v1/vms/${VM}/metrics?${query}`, { token: viewer });
 
   beforeAll(async () => {
     t = await createTestApp({ clock: new ManualClock(NOW) });
     viewer = (await t.userWithRole('viewer')).tokens.token;
-    await t.sql`insert into hosts (id, hostname, status) values (${HOST}, 'node-a', 'connected')`;
-    await t.sql`insert into vms (id, host_id, name, state, vcpus, memory_mib, updated_at)
-      values (${VM}, ${HOST}, 'web-1', 'running', 2, 2048, now())`;
+    // The VM held on its host (reported by its agent), whose samples ingest takes as its stream does.
+    let hostId: string;
+    ({ hostId, agent } = await hostWithVms(t, await adminToken(t), 'node-a', [VM]));
     const vms: VmSample[] = [];
     for (let at = T0; at < T0 + 2 * HOUR; at += 10_000) vms.push(sample(at));
-    t.services.metricIngest.accept(HOST, { hosts: [], vms });
+    t.services.metricIngest.accept(hostId, { hosts: [], vms });
     await t.services.metricIngest.flush();
     // The app's own maintenance ran at its start (before these samples): a run of ours rolls them up.
     while (!(await t.services.metricMaintenance.runOnce()).ran) await t.services.metricMaintenance.stop();
   });
   afterAll(async () => {
+    agent?.close();
     await t?.close();
   });
 

@@ -129,6 +129,14 @@ export class VmCache {
     return this.store.get(id);
   }
 
+  /**
+   * The host holding a VM as of the last tail read (undefined: none), without waiting: callers that
+   * need it current await `catchUp()` first, once for many lookups (the metric ingest, once per flush).
+   */
+  hostOf(vmId: string): string | undefined {
+    return this.store.hostOf(vmId);
+  }
+
   /** Waits for a tail read when the cache may be behind what committed before this call. */
   private current(): Promise<void> | undefined {
     if (this.deps.notifier !== undefined && !this.behind && this.tail !== undefined) {

@@ -234,6 +234,12 @@ export class VmStore {
     held.host.last_seen_at = lastSeenAt;
   }
 
+  /** The host holding the VM (its id as stored: lower case), or undefined for a VM not held. */
+  hostOf(vmId: string): string | undefined {
+    // Ids are held lower case; a lower-case id (what the metric ingest passes) costs one lookup.
+    return (this.vms.get(vmId) ?? this.vms.get(vmId.toLowerCase()))?.vm.host_id;
+  }
+
   get(id: string): VmView | null {
     const e = this.vms.get(id.toLowerCase());
     if (e === undefined) return null;

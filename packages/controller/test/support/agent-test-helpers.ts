@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { type ControllerTarget, join } from './scripted-agent.ts';
+import { type ControllerTarget, join, ScriptedAgent, vm } from './scripted-agent.ts';
 import { TEST_ADMIN_PASSWORD, type TestApp } from './test-app.ts';
 
 /** The app's gRPC service as the scripted agent reaches it. */
@@ -26,6 +26,27 @@ export async function joinedHost(
   hostname: string,
 ): Promise<{ hostId: string; credential: string }> {
   return join(targetOf(t), await joinToken(t, admin), hostname);
+}
+
+/**
+ * A joined host whose scripted agent is connected and has reported the VMs named (one state batch,
+ * acknowledged: the controller holds them on this host, so it keeps their metric samples from it).
+ */
+export async function hostWithVms(
+  t: TestApp,
+  admin: string,
+  hostname: string,
+  vmIds: readonly string[],
+): Promise<{ hostId: string; agent: ScriptedAgent }> {
+  const { hostId, credential } = await joinedHost(t, admin, hostname);
+  const { agent } = await ScriptedAgent.connect(targetOf(t), credential, { hostname });
+  if (vmIds.length > 0) {
+    await agent.batch(
+      vmIds.map((id) => ({ $case: 'vmUpdated', value: vm(id, `${hostname}-${id.slice(0, 8)}`) })),
+    );
+    await agent.next('ack');
+  }
+  return { hostId, agent };
 }
 
 /** Polls `read` until `accept` holds; fails naming `what` with the last value seen. */
