@@ -7,6 +7,7 @@
 //     ours-noka        a second connection opened with keepalive off (the daemon never arms its timer)
 //     ours-fresh       a connection opened for the run, 500 operations, timed part, closed
 //     ours-fresh-noka  the same with keepalive off
+//     ours-pool3       workers spread over 3 connections (libvirtd serves ≤ 5 calls per connection)
 //     py               libvirt_baseline.py in a fresh process (as the bench runs it)
 //     pys              one long-lived libvirt_baseline.py --serve process and connection
 //     @burn            two SCHED_IDLE busy loops during the run, so that no vCPU halts
@@ -19,7 +20,7 @@ import { loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { connect, type LibvirtConnection } from '../src/index.ts';
-import { guestXml, startLibvirtHost } from '../test/harness/index.ts';
+import { guestXml, type LibvirtHost, startLibvirtHost } from '../test/harness/index.ts';
 import { daemonPid, processCpuSeconds, shareOurPriority } from './daemon-process.ts';
 import { median } from './latency-summary.ts';
 import { type PythonThroughput, pythonThroughput } from './python-baseline.ts';
@@ -38,14 +39,17 @@ interface Run {
 }
 
 async function runOurs(
-  conn: LibvirtConnection,
+  conns: LibvirtConnection | LibvirtConnection[],
   uuids: string[],
   ops: number,
   inFlight: number,
   daemon: number,
 ) {
+  const pool = Array.isArray(conns) ? conns : [conns];
   let next = 0;
-  const worker = async () => {
+  // Worker k uses connection k mod pool size: the calls in flight spread evenly over the pool.
+  const worker = async (_: unknown, k: number) => {
+    const conn = pool[k % pool.length] as LibvirtConnection;
     for (let i = next++; i < ops; i = next++) {
       const dom = await conn.domains.lookupByUuid(uuids[i % uuids.length] as string);
       await conn.domains.getInfo(dom);
@@ -99,6 +103,14 @@ const startBurners = (): ChildProcess[] =>
 
 async function main(): Promise<void> {
   const host = await startLibvirtHost();
+  try {
+    await probe(host);
+  } finally {
+    await host.stop();
+  }
+}
+
+async function probe(host: LibvirtHost): Promise<void> {
   const daemon = daemonPid(host.stateDir);
   console.log(`libvirtd ${daemon} at ${shareOurPriority(daemon)}, ${OPS} operations per run`);
   const long = await connect(host.unixUri);
@@ -111,7 +123,8 @@ async function main(): Promise<void> {
   }
   await long.domains.create(await long.domains.lookupByUuid(uuids[0] as string));
   const noKeepalive = await connect(host.unixUri, NO_KEEPALIVE);
-  for (const conn of [long, noKeepalive]) {
+  const pool3 = [long, await connect(host.unixUri), await connect(host.unixUri)];
+  for (const conn of [long, noKeepalive, pool3]) {
     await runOurs(conn, uuids, 2000, 16, daemon);
     await runOurs(conn, uuids, 2000, 1, daemon);
   }
@@ -140,6 +153,8 @@ async function main(): Promise<void> {
       }
       case 'ours-long':
         return runOurs(long, uuids, OPS, n, daemon);
+      case 'ours-pool3':
+        return runOurs(pool3, uuids, OPS, n, daemon);
       default:
         throw new Error(`unknown variant kind ${kind}`);
     }
@@ -166,8 +181,8 @@ async function main(): Promise<void> {
   } finally {
     pys?.close();
     await noKeepalive.close();
+    for (const conn of pool3.slice(1)) await conn.close();
     await long.close();
-    await host.stop();
   }
   const base = results.get(BASE) ?? [];
   for (const [variant, runs] of results) {
