@@ -10,6 +10,10 @@ together; the bindings release the GIL during each call). Prints one JSON object
 wall time and the process's CPU time (all threads, user + system) of the timed part, and with
 --daemon-pid the daemon's CPU time over the same part.
 
+With --serve it keeps its one connection and runs one timed part per line "THREADS OPS" read from
+stdin, printing one JSON object per line (bench/inflight-probe.ts: python on a long-lived
+connection, as ours is in the bench).
+
 With --events ROUNDS --event-uuid UUID it instead suspends and resumes that running guest ROUNDS
 times and reports, per state change, the time from the call's start to the lifecycle event's
 callback (libvirt's default event loop runs in a thread of its own), and the call's round trip.
@@ -98,6 +102,7 @@ def main():
     parser.add_argument("--events", type=int, default=0, help="suspend+resume rounds")
     parser.add_argument("--event-uuid", help="UUID of the running guest for --events")
     parser.add_argument("--daemon-pid", type=int, help="libvirtd's pid: report its CPU time too")
+    parser.add_argument("--serve", action="store_true", help="run 'THREADS OPS' lines from stdin")
     args = parser.parse_args()
 
     if args.events > 0:
@@ -108,41 +113,52 @@ def main():
     conn = libvirt.open(args.uri)
     try:
         run_ops(conn, uuids, 0, args.warmup)
-        per_thread = args.ops // args.threads
-        total = per_thread * args.threads
-        threads = [
-            threading.Thread(target=run_ops, args=(conn, uuids, t * per_thread, per_thread))
-            for t in range(args.threads)
-        ]
-        daemon_began = process_cpu_seconds(args.daemon_pid) if args.daemon_pid else 0.0
-        began = time.perf_counter()
-        cpu_began = time.process_time()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        seconds = time.perf_counter() - began
-        cpu_seconds = time.process_time() - cpu_began
-        daemon_seconds = process_cpu_seconds(args.daemon_pid) - daemon_began if args.daemon_pid else None
+        if not args.serve:
+            print(json.dumps(timed_run(conn, uuids, args.threads, args.ops, args.daemon_pid)))
+            return
+        # One connection for many runs, each asked for by a line "THREADS OPS" on stdin.
+        for line in iter(input_line, ""):
+            threads, ops = (int(x) for x in line.split())
+            print(json.dumps(timed_run(conn, uuids, threads, ops, args.daemon_pid)), flush=True)
     finally:
         conn.close()
 
-    print(
-        json.dumps(
-            {
-                "client": "python3-libvirt " + ".".join(
-                    str(libvirt.getVersion() // d % 1000) for d in (1000000, 1000, 1)
-                ),
-                "threads": args.threads,
-                "ops": total,
-                "seconds": seconds,
-                "cpuSeconds": cpu_seconds,
-                "daemonCpuSeconds": daemon_seconds,
-                "opsPerSec": total / seconds,
-                "callsPerSec": 3 * total / seconds,
-            }
-        )
-    )
+
+def input_line():
+    try:
+        return input()
+    except EOFError:
+        return ""
+
+
+def timed_run(conn, uuids, thread_count, ops, daemon_pid):
+    per_thread = ops // thread_count
+    total = per_thread * thread_count
+    threads = [
+        threading.Thread(target=run_ops, args=(conn, uuids, t * per_thread, per_thread))
+        for t in range(thread_count)
+    ]
+    daemon_began = process_cpu_seconds(daemon_pid) if daemon_pid else 0.0
+    began = time.perf_counter()
+    cpu_began = time.process_time()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - began
+    cpu_seconds = time.process_time() - cpu_began
+    daemon_seconds = process_cpu_seconds(daemon_pid) - daemon_began if daemon_pid else None
+    return {
+        "client": "python3-libvirt "
+        + ".".join(str(libvirt.getVersion() // d % 1000) for d in (1000000, 1000, 1)),
+        "threads": thread_count,
+        "ops": total,
+        "seconds": seconds,
+        "cpuSeconds": cpu_seconds,
+        "daemonCpuSeconds": daemon_seconds,
+        "opsPerSec": total / seconds,
+        "callsPerSec": 3 * total / seconds,
+    }
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { opsPerCpuSecond, pairedRatios, type ThroughputRuns } from './throughput-figures.ts';
+import { fastestByMedian, opsPerCpuSecond, pairedRatios, type ThroughputRuns } from './throughput-figures.ts';
 
 const runs = (rates: number[], cpuUsPerOp: number[] = [], daemonUsPerOp: number[] = []): ThroughputRuns => ({
   rates,
@@ -8,15 +8,25 @@ const runs = (rates: number[], cpuUsPerOp: number[] = [], daemonUsPerOp: number[
 });
 
 describe('pairedRatios', () => {
-  it('divides each round by the best baseline of that same round', () => {
-    const ours = runs([100, 300, 50]);
-    const seq = runs([50, 100, 100]);
-    const threads = runs([200, 150, 25]);
-    expect(pairedRatios(ours, [seq, threads])).toEqual([0.5, 2, 0.5]);
+  it('divides each round by the baseline run of that same round', () => {
+    expect(pairedRatios(runs([30, 60, 50]), runs([60, 30, 50]))).toEqual([0.5, 2, 1]);
   });
 
-  it('compares with one baseline alone', () => {
-    expect(pairedRatios(runs([30, 60]), [runs([60, 30])])).toEqual([0.5, 2]);
+  it('compares with one configuration: the fastest against itself is 1 in every round', () => {
+    const four = runs([100, 200, 150]);
+    const sixteen = runs([200, 100, 150]);
+    const reference = fastestByMedian([four, sixteen]) as ThroughputRuns;
+    expect(pairedRatios(reference, reference)).toEqual([1, 1, 1]);
+    expect(pairedRatios(sixteen, reference)).toEqual([2, 0.5, 1]);
+  });
+});
+
+describe('fastestByMedian', () => {
+  it('picks the configuration with the highest median rate, not the highest single run', () => {
+    const steady = runs([300, 310, 320]);
+    const spiky = runs([100, 900, 200]);
+    expect(fastestByMedian([spiky, steady])).toBe(steady);
+    expect(fastestByMedian([])).toBeUndefined();
   });
 });
 
