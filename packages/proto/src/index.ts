@@ -10,6 +10,7 @@ export * from './gen/cockpit/agent/v1/metrics.ts';
 export * from './gen/cockpit/agent/v1/migration.ts';
 export * from './gen/cockpit/agent/v1/sync.ts';
 export { type DuplexLike, isStreamClosedError, MessageStream, StreamClosedError } from './message-stream.ts';
+export { renderProcessMetrics } from './process-metrics.ts';
 export { PROMETHEUS_CONTENT_TYPE, PrometheusText } from './prometheus-text.ts';
 export {
   HOST_FIELDS,

@@ -82,5 +82,9 @@ describe('the agent /metrics exposition', () => {
     );
     expect(text).not.toMatch(/cockpit_vm_cpu_usage_ratio\{vm_id="b"/);
     expect(text).not.toMatch(/cockpit_vm_disk_read_bytes_per_second\{vm_id="b"/);
+    // The agent process's own figures, under the client libraries' names.
+    expect(text).toMatch(/^process_resident_memory_bytes [1-9]\d*$/m);
+    expect(text).toMatch(/^nodejs_heap_size_used_bytes [1-9]\d*$/m);
+    expect(text).toMatch(/^nodejs_eventloop_delay_max_seconds \S+$/m);
   });
 });

@@ -3,6 +3,7 @@ import {
   type HostSample,
   hostValue,
   PrometheusText,
+  renderProcessMetrics,
   VM_SAMPLE_GAUGES,
   vmValue,
 } from '@cockpit/proto';
@@ -107,6 +108,8 @@ export function renderAgentMetrics(view: AgentMetricsView): string {
     t.family('cockpit_agent_metrics_reading_duration_seconds', 'gauge', 'How long the last reading took.');
     t.sample('cockpit_agent_metrics_reading_duration_seconds', sampling.lastDurationMs / 1000);
   }
+  // The agent process's own memory, CPU and event loop, under the client libraries' names.
+  renderProcessMetrics(t);
   hostGauges(t, view.latest.host);
   vmGauges(t, view.latest);
   return t.text();

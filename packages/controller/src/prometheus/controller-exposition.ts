@@ -1,10 +1,16 @@
-import { HOST_SAMPLE_GAUGES, hostValue, PrometheusText, VM_SAMPLE_GAUGES, vmValue } from '@cockpit/proto';
+import {
+  HOST_SAMPLE_GAUGES,
+  hostValue,
+  PrometheusText,
+  renderProcessMetrics,
+  VM_SAMPLE_GAUGES,
+  vmValue,
+} from '@cockpit/proto';
 import { COMMAND_STATUSES } from '../commands/command-schema.ts';
 import type { Services } from '../create-services.ts';
 import { HOST_STATUSES } from '../hosts/host-schema.ts';
 import { MIGRATION_STATUSES } from '../migrations/migration-schema.ts';
 import { OPERATION_STATUSES } from '../operations/operation-schema.ts';
-import { renderProcessMetrics } from './process-metrics.ts';
 
 /**
  * The controller's /metrics, built at each scrape: the HTTP API's answer times, the agents (connected

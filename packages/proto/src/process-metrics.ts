@@ -1,5 +1,5 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import type { PrometheusText } from '@cockpit/proto';
+import type { PrometheusText } from './prometheus-text.ts';
 
 /** The event loop's delays since the previous scrape (started with the first scrape). */
 let loopDelay: ReturnType<typeof monitorEventLoopDelay> | undefined;
