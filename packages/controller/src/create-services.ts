@@ -221,6 +221,7 @@ export async function createServices(
       commands,
       replica: agents.replica,
       leaseMs: options.migrationLeaseMs,
+      changesCommitted: () => cache.committed(),
     });
     retention = createRetention({ sql, clock, log, days: config.retentionDays });
     const services: Services = {
@@ -231,7 +232,14 @@ export async function createServices(
       auth,
       users: createUserService({ sql, clock, auth, dataDir: config.dataDir }),
       audit: createAuditService({ sql }),
-      hosts: createHostService({ sql, clock, notifier, log, endpoint: agentEndpoint }),
+      hosts: createHostService({
+        sql,
+        clock,
+        notifier,
+        log,
+        endpoint: agentEndpoint,
+        changesCommitted: () => cache.committed(),
+      }),
       vms: createVmService({ sql, clock, commands, cache }),
       vmCache,
       operations: createOperationService({ sql, notifier }),

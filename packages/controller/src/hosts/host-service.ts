@@ -83,8 +83,10 @@ export function createHostService(deps: {
   notifier: Notifier;
   log: Logger;
   endpoint: AgentEndpoint;
+  /** After a commit that logged host or VM changes: this replica's VM cache catches up before its next read. */
+  changesCommitted?: () => void;
 }): HostService {
-  const { sql, clock, notifier, log, endpoint } = deps;
+  const { sql, clock, notifier, log, endpoint, changesCommitted = () => undefined } = deps;
 
   const agentCommand = (token: string): string => {
     const address = endpoint.address ?? '<controller-address:port>';
@@ -136,6 +138,7 @@ export function createHostService(deps: {
         return true;
       });
       if (!deleted) throw new ServiceError('not_found', 'no such host');
+      changesCommitted();
       log.info({ hostId: id }, 'host deleted: credential revoked');
       // Whichever replica holds the host's stream says goodbye and ends it.
       await notifier.publish('streams', `${id} -1`);

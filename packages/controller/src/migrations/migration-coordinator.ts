@@ -25,6 +25,11 @@ export interface MigrationCoordinatorDeps {
   /** Names this replica in migrations.coordinator (the agent hub's replica name). */
   replica: string;
   leaseMs?: number;
+  /**
+   * After a step's commit that changed something (a completed migration moved its VM): this replica's
+   * VM cache catches up before its next read, instead of answering until the change log's notification.
+   */
+  changesCommitted?: () => void;
 }
 
 /** What one step call found: it acted (or had nothing to do yet), or another replica holds the lease. */
@@ -164,6 +169,7 @@ export class MigrationCoordinator {
       if (this.held.get(id) === epoch) this.held.delete(id);
       return result === 'lost' ? 'lost' : 'idle';
     }
+    if (result.changed) this.deps.changesCommitted?.();
     for (const { hostId, commandId } of result.routes) await commands.route(hostId, commandId);
     if (result.changed) {
       await this.deps.notifier
