@@ -8,8 +8,11 @@ import { type StoredHost, type StoredVm, VmStore, type VmWrite } from './vm-stor
 
 /** How often hosts' last-seen times are re-read (the agent hub writes them once a second, unlogged). */
 const LIVENESS_MS = 1_000;
-/** Most pages of one renderer kept at one generation (a crawler's every page must not pile up). */
-const MAX_RENDERED_PAGES = 256;
+/**
+ * Most pages of one renderer kept at one generation: dashboards poll a few pages, and a crawler's every
+ * page must not pile up (64 pages of 1,000 VMs, the largest, are ~22 MB of JSON).
+ */
+const MAX_RENDERED_PAGES = 64;
 
 /**
  * This replica's VM reads, from memory (kube-apiserver's watch cache, fed by the change log rather
