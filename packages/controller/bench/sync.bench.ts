@@ -189,7 +189,7 @@ async function main(): Promise<void> {
       const memory = probeValue++;
       host.vms[v] = changed(host.vms[v] as Vm, memory);
       const sent = performance.now();
-      const sentAt = performance.timeOrigin + sent;
+      const sentAt = Date.now();
       const agent = host.agent as BenchAgent;
       const cursor = await agent.update([host.vms[v] as Vm]);
       void agent.ackOf(cursor).then(() => ackTimes.push(performance.now() - sent));
