@@ -19,10 +19,11 @@ import { randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { connect, type LibvirtConnection } from '../src/index.ts';
+import { connect } from '../src/index.ts';
 import { guestXml, type LibvirtHost, startLibvirtHost } from '../test/harness/index.ts';
-import { daemonPid, processCpuSeconds, shareOurPriority } from './daemon-process.ts';
+import { daemonPid, shareOurPriority } from './daemon-process.ts';
 import { median } from './latency-summary.ts';
+import { runOurs } from './our-throughput.ts';
 import { type PythonThroughput, pythonThroughput } from './python-baseline.ts';
 
 const OPS = Number(process.env.PROBE_OPS ?? 2000);
@@ -38,32 +39,11 @@ interface Run {
   daemonUs: number;
 }
 
-async function runOurs(
-  conns: LibvirtConnection | LibvirtConnection[],
-  uuids: string[],
-  ops: number,
-  inFlight: number,
-  daemon: number,
-) {
-  const pool = Array.isArray(conns) ? conns : [conns];
-  let next = 0;
-  // Worker k uses connection k mod pool size: the calls in flight spread evenly over the pool.
-  const worker = async (_: unknown, k: number) => {
-    const conn = pool[k % pool.length] as LibvirtConnection;
-    for (let i = next++; i < ops; i = next++) {
-      const dom = await conn.domains.lookupByUuid(uuids[i % uuids.length] as string);
-      await conn.domains.getInfo(dom);
-      await conn.domains.getState(dom);
-    }
-  };
-  const daemonBegan = processCpuSeconds(daemon);
-  const began = performance.now();
-  const cpuBegan = process.cpuUsage();
-  await Promise.all(Array.from({ length: inFlight }, worker));
-  const cpu = process.cpuUsage(cpuBegan);
-  const seconds = (performance.now() - began) / 1000;
-  const daemonUs = (processCpuSeconds(daemon) - daemonBegan) * 1e6;
-  return { rate: ops / seconds, clientUs: (cpu.user + cpu.system) / ops, daemonUs: daemonUs / ops };
+/** Our client's run (our-throughput.ts) in this probe's units. */
+async function ours(...args: Parameters<typeof runOurs>): Promise<Run> {
+  const [, , ops] = args;
+  const { seconds, cpuUs, daemonUs } = await runOurs(...args);
+  return { rate: ops / seconds, clientUs: cpuUs / ops, daemonUs: daemonUs / ops };
 }
 
 const fromPython = (r: PythonThroughput): Run => ({
@@ -125,8 +105,8 @@ async function probe(host: LibvirtHost): Promise<void> {
   const noKeepalive = await connect(host.unixUri, NO_KEEPALIVE);
   const pool3 = [long, await connect(host.unixUri), await connect(host.unixUri)];
   for (const conn of [long, noKeepalive, pool3]) {
-    await runOurs(conn, uuids, 2000, 16, daemon);
-    await runOurs(conn, uuids, 2000, 1, daemon);
+    await ours(conn, uuids, 2000, 16, daemon);
+    await ours(conn, uuids, 2000, 1, daemon);
   }
   const pys = VARIANTS.some((v) => v.startsWith('pys:'))
     ? pythonServer(host.unixUri, uuids, daemon)
@@ -139,22 +119,22 @@ async function probe(host: LibvirtHost): Promise<void> {
       case 'pys':
         return (pys as NonNullable<typeof pys>).run(n, OPS);
       case 'ours-warm':
-        await runOurs(long, uuids, 2000, n, daemon);
-        return runOurs(long, uuids, OPS, n, daemon);
+        await ours(long, uuids, 2000, n, daemon);
+        return ours(long, uuids, OPS, n, daemon);
       case 'ours-noka':
-        return runOurs(noKeepalive, uuids, OPS, n, daemon);
+        return ours(noKeepalive, uuids, OPS, n, daemon);
       case 'ours-fresh':
       case 'ours-fresh-noka': {
         const conn = await connect(host.unixUri, kind === 'ours-fresh' ? {} : NO_KEEPALIVE);
-        await runOurs(conn, uuids, 500, n, daemon);
-        const run = await runOurs(conn, uuids, OPS, n, daemon);
+        await ours(conn, uuids, 500, n, daemon);
+        const run = await ours(conn, uuids, OPS, n, daemon);
         await conn.close();
         return run;
       }
       case 'ours-long':
-        return runOurs(long, uuids, OPS, n, daemon);
+        return ours(long, uuids, OPS, n, daemon);
       case 'ours-pool3':
-        return runOurs(pool3, uuids, OPS, n, daemon);
+        return ours(pool3, uuids, OPS, n, daemon);
       default:
         throw new Error(`unknown variant kind ${kind}`);
     }

@@ -23,8 +23,9 @@ import {
   VIR_DOMAIN_EVENT_SUSPENDED,
 } from '../src/index.ts';
 import { guestXml, type LibvirtHost, startLibvirtHost } from '../test/harness/index.ts';
-import { daemonPid, processCpuSeconds, shareOurPriority } from './daemon-process.ts';
+import { daemonPid, shareOurPriority } from './daemon-process.ts';
 import { type LatencySummary, median, summarize } from './latency-summary.ts';
+import { runOurs } from './our-throughput.ts';
 import { printTable } from './print-table.ts';
 import { pythonEventLatency, pythonThroughput } from './python-baseline.ts';
 import {
@@ -46,32 +47,6 @@ const PYTHON_THREADS = [1, 4, 16];
 interface ThroughputRow extends ThroughputRuns {
   client: string;
   inFlight: number;
-}
-
-/** `inFlight` workers share one connection, each running lookup → info → state back to back. */
-async function runOurs(
-  conn: LibvirtConnection,
-  uuids: string[],
-  ops: number,
-  inFlight: number,
-  daemon: number,
-): Promise<{ seconds: number; cpuUs: number; daemonUs: number }> {
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < ops; i = next++) {
-      const dom = await conn.domains.lookupByUuid(uuids[i % uuids.length] as string);
-      await conn.domains.getInfo(dom);
-      await conn.domains.getState(dom);
-    }
-  };
-  const daemonBegan = processCpuSeconds(daemon);
-  const began = performance.now();
-  const cpuBegan = process.cpuUsage();
-  await Promise.all(Array.from({ length: inFlight }, worker));
-  const cpu = process.cpuUsage(cpuBegan);
-  const seconds = (performance.now() - began) / 1000;
-  const daemonUs = (processCpuSeconds(daemon) - daemonBegan) * 1e6;
-  return { seconds, cpuUs: cpu.user + cpu.system, daemonUs };
 }
 
 /** Next lifecycle event of type `event` from the stream. */
