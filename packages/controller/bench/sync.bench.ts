@@ -57,6 +57,18 @@ const percentile = (values: number[], p: number): number => {
 };
 const fmt = (n: number, digits = 1) => n.toLocaleString('en-US', { maximumFractionDigits: digits });
 const mib = (bytes: number) => bytes / 1024 / 1024;
+/** Now on the monotonic clock in µs: the clock of the timestamps in a `--cpu-prof` profile. */
+const monotonicUs = () => process.hrtime.bigint() / 1000n;
+/** Phase windows, printed when the controller is profiled, to cut its profile by phase. */
+const windows: string[] = [];
+async function timed<T>(phase: string, fn: () => Promise<T>): Promise<T> {
+  const from = monotonicUs();
+  try {
+    return await fn();
+  } finally {
+    windows.push(`${phase} ${from}-${monotonicUs()}`);
+  }
+}
 
 /** Runs `fn` over `items`, `concurrency` at a time. */
 async function each<T>(items: readonly T[], concurrency: number, fn: (item: T, i: number) => Promise<void>) {
@@ -182,6 +194,7 @@ async function main(): Promise<void> {
     const ackTimes: number[] = [];
     let probeValue = 10_000;
     const prober = VisibilityProber.start(api, auth.authorization);
+    const probesFrom = monotonicUs();
     for (let p = 0; p < PROBES; p++) {
       const host = hosts[Math.floor(Math.random() * hosts.length)] as Host;
       // VM 0 of each host is the probes' alone: no background change overwrites the value looked for.
@@ -198,6 +211,7 @@ async function main(): Promise<void> {
       await sleep(Math.random() * 20);
     }
     prober.close();
+    windows.push(`probes ${probesFrom}-${monotonicUs()}`);
     const flowed = await background.stop();
     probeLag.disable();
     const latencyP99 = percentile(latencies, 99);
@@ -228,7 +242,7 @@ async function main(): Promise<void> {
 
     // 3. Ingest: every agent sends all its VMs as one batch, two batches in flight, for SECONDS.
     const ingestCpu = controller.cpuSeconds();
-    const { rate: ingest, acked } = await ingestFor(hosts, SECONDS);
+    const { rate: ingest, acked } = await timed('ingest', () => ingestFor(hosts, SECONDS));
     const cpuPerThousand = ((controller.cpuSeconds() - ingestCpu) / acked) * 1e6;
     const raw = await rawUpsert(db, hosts, SECONDS);
     console.log(
@@ -244,7 +258,7 @@ async function main(): Promise<void> {
     if (stopped !== 0) throw new Error(`the controller exited ${stopped} after SIGTERM`);
     controller = await ControllerProcess.start(env, logFile);
     const listening = (controller.listeningAt - controller.spawnedAt) / 1000;
-    await connectAndSnapshot(hosts, target);
+    await timed('resync', () => connectAndSnapshot(hosts, target));
     const resync = (performance.now() - controller.spawnedAt) / 1000;
     const stale = await db<{ n: string }[]>`
       select count(*)::text as n from vms v join hosts h on h.id = v.host_id where h.status <> 'connected'`;
@@ -288,6 +302,8 @@ async function main(): Promise<void> {
     console.log(
       `  this process's event loop delay (agents, probes, load generator): p99 ${fmt(lag.percentile(99) / 1e6)} ms, max ${fmt(lag.max / 1e6)} ms; controller log: ${logFile}`,
     );
+    if (process.env.BENCH_CONTROLLER_NODE_ARGS?.includes('--cpu-prof'))
+      console.log(`  phases on the monotonic clock (µs, as in the profiles): ${windows.join(', ')}`);
     console.log(
       `\n| target (${AGENTS} agents × ${VMS} VMs) | goal | measured | |\n| --- | --- | --- | --- |`,
     );
@@ -434,9 +450,9 @@ async function loadList(
 ) {
   await autocannonProcess(url, headers, 2); // JIT, pools
   const cpuBefore = controllerCpu();
-  const r = await autocannonProcess(url, headers, seconds);
+  const r = await timed('list', () => autocannonProcess(url, headers, seconds));
   const cpuPerRequestUs = ((controllerCpu() - cpuBefore) / r.requests.total) * 1e6;
-  const paced = await pacedProcess(url, headers, seconds, pacedRate);
+  const paced = await timed('paced-list', () => pacedProcess(url, headers, seconds, pacedRate));
   return {
     cpuPerRequestUs,
     rps: r.requests.average,
