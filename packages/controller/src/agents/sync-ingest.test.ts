@@ -60,4 +60,70 @@ describe('sync ingest, many hosts at once', () => {
     expect(byHost.get(stale)).toMatchObject({ n: 0, cursor: '0' });
     for (const id of good) expect(byHost.get(id)).toMatchObject({ n: 2, cursor: '2' });
   });
+
+  it('applies concurrent snapshots of 20 hosts, each reconciling its own VMs only, refusing the stale and the behind', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const id = uuidv7();
+      ids.push(id);
+      await db.sql`insert into hosts (id, hostname, status, stream_epoch, sync_cursor)
+                   values (${id}, ${`snap-${i}`}, 'connected', 1, 5)`;
+    }
+    // Every host holds three VMs; its snapshot keeps the first, drops the other two and brings a new one.
+    const held = ids.map((hostId, i) => ({
+      hostId,
+      vms: [0, 1, 2].map((k) => vm(randomUUID(), `held-${i}-${k}`, VmState.VM_STATE_RUNNING)),
+    }));
+    await Promise.all(
+      held.map(({ hostId, vms }) =>
+        ingest.applySnapshot({ hostId, epoch: 1 }, { cursor: 5, vms, host: undefined }),
+      ),
+    );
+    const [stale, behind, ...good] = held as [(typeof held)[0], (typeof held)[0], ...typeof held];
+    const snapshotOf = (h: (typeof held)[0], i: number) => [
+      h.vms[0] as ReturnType<typeof vm>,
+      vm(randomUUID(), `new-${i}`, VmState.VM_STATE_PAUSED),
+    ];
+    const results = await Promise.allSettled([
+      ingest.applySnapshot({ hostId: stale.hostId, epoch: 0 }, { cursor: 9, vms: [], host: undefined }),
+      ingest.applySnapshot({ hostId: behind.hostId, epoch: 1 }, { cursor: 4, vms: [], host: undefined }),
+      // Ids in upper case: the same hosts, compared as values.
+      ...good.map((h, i) =>
+        ingest.applySnapshot(
+          { hostId: h.hostId.toUpperCase(), epoch: 1 },
+          { cursor: 6 + i, vms: snapshotOf(h, i), host: undefined },
+        ),
+      ),
+    ]);
+    const [staleResult, behindResult, ...goodResults] = results;
+    expect(staleResult).toEqual({ status: 'fulfilled', value: { kind: 'replaced' } });
+    expect(behindResult?.status === 'rejected' && isSyncProtocolError(behindResult.reason)).toBe(true);
+    expect(goodResults.map((r) => (r.status === 'fulfilled' ? r.value : r.reason))).toEqual(
+      good.map((_, i) => ({ kind: 'applied', cursor: 6 + i })),
+    );
+
+    const rows = await db.sql<{ host_id: string; name: string; cursor: string }[]>`
+      select h.id as host_id, v.name, h.sync_cursor as cursor
+      from hosts h join vms v on v.host_id = h.id where h.id = any(${ids}::uuid[]) order by v.name`;
+    const namesOf = (hostId: string) => rows.filter((r) => r.host_id === hostId).map((r) => r.name);
+    // The refused hosts keep all they had; each applied host has exactly its snapshot.
+    expect(namesOf(stale.hostId)).toEqual(['held-0-0', 'held-0-1', 'held-0-2']);
+    expect(namesOf(behind.hostId)).toEqual(['held-1-0', 'held-1-1', 'held-1-2']);
+    good.forEach((h, i) => {
+      expect(namesOf(h.hostId)).toEqual([`held-${i + 2}-0`, `new-${i}`]);
+    });
+    const cursors = await db.sql<{ id: string; sync_cursor: string }[]>`
+      select id, sync_cursor from hosts where id = any(${ids}::uuid[])`;
+    const cursorOf = new Map(cursors.map((c) => [c.id, Number(c.sync_cursor)]));
+    expect(cursorOf.get(stale.hostId)).toBe(5);
+    expect(cursorOf.get(behind.hostId)).toBe(5);
+    good.forEach((h, i) => {
+      expect(cursorOf.get(h.hostId)).toBe(6 + i);
+    });
+    // Every removal is in the change log, once.
+    const deletions = await db.sql<{ n: number }[]>`
+      select count(*)::int as n from changes
+      where kind = 'vm' and op = 'delete' and entity_id = any(${held.flatMap((h) => h.vms.map((v) => v.id))}::uuid[])`;
+    expect(deletions[0]?.n).toBe(good.length * 2);
+  });
 });

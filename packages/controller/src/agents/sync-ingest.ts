@@ -5,15 +5,12 @@ import type { Clock } from '../clock.ts';
 import { CodedError } from '../coded-error.ts';
 import type { Sql, Tx } from '../database/sql.ts';
 import { findHost, lockHostsInOrder, updateHostInfo } from '../hosts/host-queries.ts';
-import { activeMigrationsOf } from '../migrations/migration-queries.ts';
-import {
-  holdMigratingReports,
-  holdMigratingSnapshot,
-  readMigratingOf,
-} from '../migrations/migration-sync.ts';
+import { activeMigrationsOf, activeMigrationsOfHosts } from '../migrations/migration-queries.ts';
+import { holdMigratingReports, holdMigratingSnapshot } from '../migrations/migration-sync.ts';
 import { type VmRecord, vmRecordOf, vmRecordProblem } from '../vms/vm-record.ts';
 import type { VmWrite } from '../vms/vm-store.ts';
 import { type HostVm, type HostVmId, recordConflicts, removeVms, upsertVms } from '../vms/vm-sync-queries.ts';
+import { createGroupQueue, type Settled } from './group-queue.ts';
 
 /** The agent broke the sync rules (a gap in the cursors, a cursor going backwards, a bad record). */
 export class SyncProtocolError extends CodedError<'protocol_error'> {
@@ -54,10 +51,15 @@ export interface SyncIngest {
   ): Promise<ApplyOutcome>;
 }
 
-/** Batches applied together in one transaction (group commit) at most, counted in changes. */
+/** Batches (or snapshots) applied together in one transaction (group commit) at most, in VMs. */
 const MAX_GROUP_CHANGES = 5_000;
 /** Transactions of batches at once: the rest of the pool stays free for REST and everything else. */
 const MAX_GROUPS = 4;
+/**
+ * Transactions of snapshots at once. Snapshots come in floods (every agent after a controller restart)
+ * and each one was ~7 round trips of its own: grouped, a flood of 1,000 costs tens of transactions.
+ */
+const MAX_SNAPSHOT_GROUPS = 2;
 
 /** One host's batch, collapsed to its effect: the last record of each VM, removals, the host record. */
 interface Batch {
@@ -68,7 +70,17 @@ interface Batch {
   removed: string[];
   host: HostInfo | undefined;
   size: number;
-  settle: (result: { outcome: ApplyOutcome } | { error: unknown }) => void;
+  settle: (result: Settled<ApplyOutcome>) => void;
+}
+
+/** One host's snapshot, checked: every VM it has now (by id), and its host record. */
+interface Snapshot {
+  owner: StreamOwner;
+  cursor: number;
+  records: Map<string, VmRecord>;
+  host: HostInfo | undefined;
+  size: number;
+  settle: (result: Settled<ApplyOutcome>) => void;
 }
 
 export function createSyncIngest({
@@ -89,16 +101,9 @@ export function createSyncIngest({
   /** After a commit that stored reports about migrating VMs: their coordinators are told. */
   migrationsTouched?: (migrationIds: string[]) => void;
 }): SyncIngest {
-  const queue: Batch[] = [];
-  let groups = 0;
-
   /** Why a conditional cursor update matched nothing: replaced, gone, or a protocol error (thrown). */
-  async function refusal(
-    db: Sql | Tx,
-    owner: StreamOwner,
-    describe: (applied: number) => string,
-  ): Promise<ApplyOutcome> {
-    const rows = await db<{ stream_epoch: string; sync_cursor: string }[]>`
+  async function refusal(owner: StreamOwner, describe: (applied: number) => string): Promise<ApplyOutcome> {
+    const rows = await sql<{ stream_epoch: string; sync_cursor: string }[]>`
       select stream_epoch, sync_cursor from hosts where id = ${owner.hostId}`;
     const row = rows[0];
     if (row === undefined) return { kind: 'gone' };
@@ -125,23 +130,53 @@ export function createSyncIngest({
     return changes;
   }
 
-  async function writeHost(tx: Tx, hostId: string, info: HostInfo, now: Date): Promise<void> {
-    // The update is sent first; the read queued behind it sees it (one round trip for both).
-    const updated = updateHostInfo(tx, hostId, info, now);
-    const view = await findHost(tx, hostId);
-    await updated;
-    if (view !== null) {
-      await recordChanges(tx, now, [{ kind: 'host', entityId: hostId, op: 'upsert', data: view }]);
-    }
+  /** Host records reported (host_updated, a snapshot's): stored, each logged as its view now reads. */
+  async function writeHosts(
+    tx: Tx,
+    reports: ReadonlyArray<{ hostId: string; info: HostInfo }>,
+    now: Date,
+  ): Promise<void> {
+    if (reports.length === 0) return;
+    // The updates are sent first; the reads queued behind them see them (one round trip for all).
+    const updated = reports.map((r) => updateHostInfo(tx, r.hostId, r.info, now));
+    const views = await Promise.all(reports.map((r) => findHost(tx, r.hostId)));
+    await Promise.all(updated);
+    await recordChanges(
+      tx,
+      now,
+      views.flatMap((view) =>
+        view === null
+          ? []
+          : [{ kind: 'host' as const, entityId: view.id, op: 'upsert' as const, data: view }],
+      ),
+    );
+  }
+
+  /** The outcomes of jobs whose cursor update matched nothing, after their group committed. */
+  function outcomes<J extends { owner: StreamOwner }>(
+    jobs: readonly J[],
+    advanced: ReadonlySet<string>,
+    cursorOf: (job: J) => number,
+    describe: (job: J, applied: number) => string,
+  ): Promise<Settled<ApplyOutcome>[]> {
+    return Promise.all(
+      jobs.map(async (job) => {
+        if (advanced.has(job.owner.hostId))
+          return { outcome: { kind: 'applied', cursor: cursorOf(job) } as const };
+        try {
+          return { outcome: await refusal(job.owner, (applied) => describe(job, applied)) };
+        } catch (error) {
+          return { error };
+        }
+      }),
+    );
   }
 
   /**
    * Applies batches of different hosts in one transaction: one conditional cursor update for all of
    * them, then the VMs of those it advanced. Returns each batch's outcome (or its protocol error).
    */
-  async function applyGroup(
-    batches: Batch[],
-  ): Promise<Array<{ outcome: ApplyOutcome } | { error: unknown }>> {
+  async function applyGroup(batches: Batch[]): Promise<Settled<ApplyOutcome>[]> {
     const now = clock.now();
     const advanced = await sql.begin(async (tx) => {
       // Host rows are locked in id order, as touchLastSeen locks them: in whatever order the update's
@@ -183,76 +218,89 @@ export function createSyncIngest({
         reports.flatMap((r) => r.upserts.map((record) => ({ hostId: r.hostId, record }))),
         now,
       );
-      for (const b of applied) if (b.host !== undefined) await writeHost(tx, b.owner.hostId, b.host, now);
+      await writeHosts(
+        tx,
+        applied.flatMap((b) => (b.host === undefined ? [] : [{ hostId: b.owner.hostId, info: b.host }])),
+        now,
+      );
       return { ids, touched, changes };
     });
     changesCommitted(advanced.changes, now);
     if (advanced.touched.length > 0) migrationsTouched(advanced.touched);
-    return Promise.all(
-      batches.map(async (b) => {
-        if (advanced.ids.has(b.owner.hostId))
-          return { outcome: { kind: 'applied', cursor: b.last } as const };
-        try {
-          return {
-            outcome: await refusal(
-              sql,
-              b.owner,
-              (applied) =>
-                `StateBatch starts at cursor ${b.first}; the next one after ${applied} is ${applied + 1}`,
-            ),
-          };
-        } catch (error) {
-          return { error };
-        }
-      }),
+    return outcomes(
+      batches,
+      advanced.ids,
+      (b) => b.last,
+      (b, applied) =>
+        `StateBatch starts at cursor ${b.first}; the next one after ${applied} is ${applied + 1}`,
     );
   }
 
-  async function runGroup(batches: Batch[]): Promise<void> {
-    try {
-      const results = await applyGroup(batches);
-      for (const [i, b] of batches.entries()) b.settle(results[i] ?? { error: new Error('no result') });
-    } catch (err) {
-      if (batches.length === 1) {
-        batches[0]?.settle({ error: err });
-        return;
+  /**
+   * Applies snapshots of different hosts in one transaction: one conditional cursor update for all of
+   * them (a snapshot may repeat the applied cursor, never go behind it), then, for those it advanced,
+   * the reconciliation (every VM of the host it no longer has is gone), the records and the host records.
+   */
+  async function applySnapshots(snapshots: Snapshot[]): Promise<Settled<ApplyOutcome>[]> {
+    const now = clock.now();
+    const hostIds = snapshots.map((s) => s.owner.hostId);
+    const advanced = await sql.begin(async (tx) => {
+      // In host id order, as group commits and the last-seen flush lock them; then the cursors and the
+      // hosts' migrations, all three sent at once (one round trip).
+      const lock = lockHostsInOrder(tx, hostIds);
+      const advance = tx<{ id: string }[]>`
+        update hosts set sync_cursor = s.cursor, updated_at = ${now}
+        from unnest(${hostIds}::uuid[], ${snapshots.map((s) => s.owner.epoch)}::bigint[],
+                    ${snapshots.map((s) => s.cursor)}::bigint[]) as s (id, epoch, cursor)
+        where hosts.id = s.id and hosts.stream_epoch = s.epoch and hosts.sync_cursor <= s.cursor
+        returning hosts.id`.execute();
+      const [, rows, migrating] = await Promise.all([lock, advance, activeMigrationsOfHosts(tx, hostIds)]);
+      const ids = new Set(rows.map((r) => r.id));
+      const applied = snapshots.filter((s) => ids.has(s.owner.hostId));
+      const touched: string[] = [];
+      const reconcile: Array<{ hostId: string; keep: string[] }> = [];
+      const writes: HostVm[] = [];
+      for (const s of applied) {
+        const hostId = s.owner.hostId;
+        // Reports about VMs being migrated wait in their migration's row (src/migrations/migration-sync.ts).
+        const held = await holdMigratingSnapshot(tx, hostId, s.records, now, migrating);
+        touched.push(...held.touched);
+        reconcile.push({ hostId, keep: [...s.records.keys(), ...held.keep] });
+        for (const record of held.records) writes.push({ hostId, record });
       }
-      // A failed group (a deadlock with another one, a lost connection) fails none of its batches by
-      // itself: each is tried again on its own.
-      log.warn({ err, batches: batches.length }, 'a group of batches failed; applying them one by one');
-      for (const b of batches) {
-        try {
-          const [result] = await applyGroup([b]);
-          b.settle(result ?? { error: new Error('no result') });
-        } catch (error) {
-          b.settle({ error });
-        }
-      }
-    }
+      await removeVms(tx, { hosts: reconcile }, now);
+      const changes = await writeVms(tx, writes, now);
+      await writeHosts(
+        tx,
+        applied.flatMap((s) => (s.host === undefined ? [] : [{ hostId: s.owner.hostId, info: s.host }])),
+        now,
+      );
+      return { ids, touched, changes };
+    });
+    changesCommitted(advanced.changes, now);
+    if (advanced.touched.length > 0) migrationsTouched(advanced.touched);
+    return outcomes(
+      snapshots,
+      advanced.ids,
+      (s) => s.cursor,
+      (s, applied) => `snapshot at cursor ${s.cursor} is behind the applied cursor ${applied}`,
+    );
   }
 
-  /**
-   * Starts transactions for what is queued, up to MAX_GROUPS at once. At low load each batch gets its
-   * own at once; under load, batches wait for a slot and then go together: the transaction count stays
-   * flat while the changes per transaction grow. A host has one batch in flight at most (its stream
-   * waits for the outcome), so two groups never touch the same host.
-   */
-  function pump(): void {
-    while (groups < MAX_GROUPS && queue.length > 0) {
-      const group: Batch[] = [];
-      let size = 0;
-      while (queue.length > 0 && (group.length === 0 || size + (queue[0]?.size ?? 0) <= MAX_GROUP_CHANGES)) {
-        const b = queue.shift() as Batch;
-        group.push(b);
-        size += b.size;
-      }
-      groups += 1;
-      void runGroup(group).finally(() => {
-        groups -= 1;
-        pump();
-      });
-    }
-  }
+  const queueBatch = createGroupQueue<Batch, ApplyOutcome>({
+    maxGroups: MAX_GROUPS,
+    maxSize: MAX_GROUP_CHANGES,
+    apply: applyGroup,
+    log,
+    what: 'batches',
+  });
+  const queueSnapshot = createGroupQueue<Snapshot, ApplyOutcome>({
+    maxGroups: MAX_SNAPSHOT_GROUPS,
+    maxSize: MAX_GROUP_CHANGES,
+    apply: applySnapshots,
+    log,
+    what: 'snapshots',
+  });
 
   return {
     applyBatch(owner, changes) {
@@ -284,7 +332,7 @@ export function createSyncIngest({
         }
       });
       return new Promise<ApplyOutcome>((resolve, reject) => {
-        queue.push({
+        queueBatch({
           owner: { hostId: owner.hostId.toLowerCase(), epoch: owner.epoch },
           first,
           last,
@@ -294,7 +342,6 @@ export function createSyncIngest({
           size: vms.size + 1,
           settle: (result) => ('outcome' in result ? resolve(result.outcome) : reject(result.error)),
         });
-        pump();
       });
     },
 
@@ -306,36 +353,16 @@ export function createSyncIngest({
         const record = vmRecordOf(vm);
         records.set(record.id, record);
       }
-      const now = clock.now();
-      let touched: string[] = [];
-      let changes: VmWrite[] = [];
-      const outcome = await sql.begin(async (tx) => {
-        // Sent together, in this order (one round trip): the cursor, then the host's migrations.
-        const advance = tx`
-          update hosts set sync_cursor = ${snapshot.cursor}, updated_at = ${now}
-          where id = ${owner.hostId} and stream_epoch = ${owner.epoch} and sync_cursor <= ${snapshot.cursor}`.execute();
-        const [advanced, migrating] = await Promise.all([advance, readMigratingOf(tx, owner.hostId)]);
-        if (advanced.count === 0) {
-          return refusal(
-            tx,
-            owner,
-            (applied) => `snapshot at cursor ${snapshot.cursor} is behind the applied cursor ${applied}`,
-          );
-        }
-        const held = await holdMigratingSnapshot(tx, owner.hostId, records, now, migrating);
-        touched = held.touched;
-        await removeVms(tx, { hostId: owner.hostId, except: [...records.keys(), ...held.keep] }, now);
-        changes = await writeVms(
-          tx,
-          held.records.map((record) => ({ hostId: owner.hostId, record })),
-          now,
-        );
-        if (snapshot.host !== undefined) await writeHost(tx, owner.hostId, snapshot.host, now);
-        return { kind: 'applied', cursor: snapshot.cursor } as const;
+      return new Promise<ApplyOutcome>((resolve, reject) => {
+        queueSnapshot({
+          owner: { hostId: owner.hostId.toLowerCase(), epoch: owner.epoch },
+          cursor: snapshot.cursor,
+          records,
+          host: snapshot.host,
+          size: records.size + 1,
+          settle: (result) => ('outcome' in result ? resolve(result.outcome) : reject(result.error)),
+        });
       });
-      if (outcome.kind === 'applied') changesCommitted(changes, now);
-      if (touched.length > 0) migrationsTouched(touched);
-      return outcome as ApplyOutcome;
     },
   };
 }

@@ -126,7 +126,7 @@ export function createHostService(deps: {
       const now = clock.now();
       const deleted = await sql.begin(async (tx) => {
         // The host's VMs go (another host's record of one takes its place); its unfinished operations fail.
-        await removeVms(tx, { hostId: id, except: [] }, now);
+        await removeVms(tx, { hosts: [{ hostId: id, keep: [] }] }, now);
         await failOperationsOfHost(
           tx,
           id,

@@ -279,20 +279,14 @@ export function activeMigrationsOf(tx: Tx, vmIds: readonly string[]): Promise<Ac
     where vm_id = any(${vmIds as string[]}::uuid[]) and status in ('initiated', 'preparing', 'migrating')`.execute();
 }
 
-/** Unfinished migrations leaving a host (its snapshot must not remove their VMs). */
-export function activeMigrationsFrom(tx: Tx, hostId: string): Promise<ActiveMigration[]> {
+/** Unfinished migrations to or from any of these hosts (their snapshots must not remove those VMs). */
+export function activeMigrationsOfHosts(tx: Tx, hostIds: readonly string[]): Promise<ActiveMigration[]> {
+  if (hostIds.length === 0) return Promise.resolve([]);
   // Sent now (not when awaited): pipelined in order with the caller's other statements.
   return tx<ActiveMigration[]>`
     select id, vm_id, source_host_id, destination_host_id from migrations
-    where source_host_id = ${hostId} and status in ('initiated', 'preparing', 'migrating')`.execute();
-}
-
-/** Unfinished migrations coming to a host. */
-export function activeMigrationsTo(tx: Tx, hostId: string): Promise<ActiveMigration[]> {
-  // Sent now (not when awaited): pipelined in order with the caller's other statements.
-  return tx<ActiveMigration[]>`
-    select id, vm_id, source_host_id, destination_host_id from migrations
-    where destination_host_id = ${hostId} and status in ('initiated', 'preparing', 'migrating')`.execute();
+    where (source_host_id = any(${hostIds as string[]}::uuid[]) or destination_host_id = any(${hostIds as string[]}::uuid[]))
+      and status in ('initiated', 'preparing', 'migrating')`.execute();
 }
 
 /** Clears (or sets) what the destination reported; the coordinator clears it when the migration ends. */

@@ -1,12 +1,7 @@
 import type { Tx } from '../database/sql.ts';
 import { sameId } from '../ids.ts';
 import type { VmRecord } from '../vms/vm-record.ts';
-import {
-  type ActiveMigration,
-  activeMigrationsFrom,
-  activeMigrationsOf,
-  activeMigrationsTo,
-} from './migration-queries.ts';
+import { type ActiveMigration, activeMigrationsOf } from './migration-queries.ts';
 
 // What the sync ingest does with reports about VMs that are being migrated. The destination's report
 // of the VM is not a conflict (it would be one outside a migration) and not a second row: it is kept in
@@ -72,10 +67,14 @@ export async function holdMigratingSnapshot(
   hostId: string,
   records: ReadonlyMap<string, VmRecord>,
   now: Date,
-  /** The host's unfinished migrations, to it and from it, when the caller read them already. */
-  migrating?: { incoming: readonly ActiveMigration[]; leaving: readonly ActiveMigration[] },
+  /** Unfinished migrations, at least all of those to this host and from it (activeMigrationsOfHosts). */
+  migrating: readonly ActiveMigration[],
 ): Promise<{ records: VmRecord[]; keep: string[]; touched: string[] }> {
-  const { incoming, leaving } = migrating ?? (await readMigratingOf(tx, hostId));
+  // Host ids as values: the session's spelling and the row's may differ.
+  const incoming = migrating.filter(
+    (m) => m.destination_host_id !== null && sameId(m.destination_host_id, hostId),
+  );
+  const leaving = migrating.filter((m) => m.source_host_id !== null && sameId(m.source_host_id, hostId));
   const touched: string[] = [];
   const write = new Map(records);
   const keep: string[] = [];
@@ -111,16 +110,4 @@ async function noteLeft(tx: Tx, id: string, now: Date): Promise<boolean> {
     where id = ${id} and status in ('initiated', 'preparing', 'migrating')
     returning id`;
   return rows.length > 0;
-}
-
-/** A host's unfinished migrations, to it and from it: two statements in one round trip. */
-export async function readMigratingOf(
-  tx: Tx,
-  hostId: string,
-): Promise<{ incoming: ActiveMigration[]; leaving: ActiveMigration[] }> {
-  const [incoming, leaving] = await Promise.all([
-    activeMigrationsTo(tx, hostId),
-    activeMigrationsFrom(tx, hostId),
-  ]);
-  return { incoming, leaving };
 }

@@ -161,12 +161,13 @@ export async function recordConflicts(tx: Tx, vms: readonly HostVm[], now: Date)
 }
 
 /**
- * Removes VMs from their hosts: the (host, VM) pairs named, or every VM of one host but those named
- * (a snapshot's reconciliation). Their conflict records go too. Returns the ids removed from vms.
+ * Removes VMs from their hosts: the (host, VM) pairs named, or every VM of some hosts but those each
+ * keeps (snapshots' reconciliation, several hosts in one statement). Their conflict records go too.
+ * Returns the ids removed from vms.
  */
 export async function removeVms(
   tx: Tx,
-  which: { pairs: readonly HostVmId[] } | { hostId: string; except: readonly string[] },
+  which: { pairs: readonly HostVmId[] } | { hosts: readonly { hostId: string; keep: readonly string[] }[] },
   now: Date,
 ): Promise<string[]> {
   let rows: Array<{ id: string; cleared: boolean }>;
@@ -188,15 +189,24 @@ export async function removeVms(
       )
       select id, false as cleared from gone union all select vm_id, true from cleared`;
   } else {
-    const keep = which.except as string[];
+    if (which.hosts.length === 0) return [];
+    const hostIds = which.hosts.map((h) => h.hostId);
+    const keptHosts = which.hosts.flatMap((h) => h.keep.map(() => h.hostId));
+    const keptIds = which.hosts.flatMap((h) => h.keep);
     rows = await tx<{ id: string; cleared: boolean }[]>`
-      with gone as (delete from vms where host_id = ${which.hostId}::uuid and id <> all(${keep}::uuid[]) returning id),
+      with kept as (select * from unnest(${keptHosts}::uuid[], ${keptIds}::uuid[]) as k (host_id, id)),
+      gone as (
+        delete from vms v where v.host_id = any(${hostIds}::uuid[])
+          and not exists (select 1 from kept k where k.host_id = v.host_id and k.id = v.id)
+        returning v.id
+      ),
       logged as (
         insert into changes (at, kind, entity_id, op, data) select ${now}::timestamptz, 'vm', id, 'delete', null from gone
       ),
       cleared as (
-        delete from vm_conflicts where host_id = ${which.hostId}::uuid and vm_id <> all(${keep}::uuid[])
-        returning vm_id
+        delete from vm_conflicts c where c.host_id = any(${hostIds}::uuid[])
+          and not exists (select 1 from kept k where k.host_id = c.host_id and k.id = c.vm_id)
+        returning c.vm_id
       )
       select id, false as cleared from gone union all select vm_id, true from cleared`;
   }
