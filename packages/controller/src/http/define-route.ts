@@ -5,6 +5,7 @@ import type { Role } from '../auth/principal.ts';
 import type { ApiErrorCode } from './api-error.ts';
 import type { AuthedEnv } from './app-env.ts';
 import { errorResponses, JSON_BODY_ERRORS, REQUEST_ID_HEADER } from './error-envelope.ts';
+import { GZIP_MIN_BYTES } from './json-text.ts';
 import { BEARER_SECURITY, requireRole } from './require-role.ts';
 
 /** A route's OpenAPI definition as a route file writes it: its success responses, and its own errors. */
@@ -86,6 +87,28 @@ function withErrors(
 export const jsonResponse = <S extends ZodType>(description: string, schema: S) => ({
   description,
   headers: REQUEST_ID_HEADER,
+  content: { 'application/json': { schema } },
+});
+
+/**
+ * A `responses` entry for JSON made ahead and sent with `sendJsonText` (src/http/json-text.ts): a JSON
+ * answer of `schema` that may come gzip-encoded; decoded, it is the same bytes as the plain answer.
+ */
+export const jsonTextResponse = <S extends ZodType>(description: string, schema: S) => ({
+  description,
+  headers: {
+    ...REQUEST_ID_HEADER,
+    'Content-Encoding': {
+      description:
+        `\`gzip\` when the request accepts it (\`Accept-Encoding\`) and the body is ${GZIP_MIN_BYTES} bytes ` +
+        'or more; absent otherwise.',
+      schema: { type: 'string' as const, enum: ['gzip'] },
+    },
+    Vary: {
+      description: '`Accept-Encoding`: the encoding depends on it.',
+      schema: { type: 'string' as const },
+    },
+  },
   content: { 'application/json': { schema } },
 });
 

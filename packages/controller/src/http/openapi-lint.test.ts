@@ -56,6 +56,12 @@ describe('the OpenAPI document', () => {
     expect(Object.keys(login?.responses['200']?.headers ?? {})).toContain('X-Request-Id');
     const hosts = doc.paths['/api/v1/hosts']?.get;
     expect(Object.keys(hosts?.responses['401']?.headers ?? {})).toEqual(['X-Request-Id', 'WWW-Authenticate']);
+    const vms = doc.paths['/api/v1/vms']?.get;
+    expect(Object.keys(vms?.responses['200']?.headers ?? {})).toEqual([
+      'X-Request-Id',
+      'Content-Encoding',
+      'Vary',
+    ]);
     expect(doc.servers).toEqual([{ url: '/', description: 'This controller' }]);
   });
 });

@@ -13,11 +13,12 @@ const INCOMING_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * logger that carries the id, the caller the services are handed, and one log line when it is done.
  */
 export function requestContext(services: Services): MiddlewareHandler<AppEnv> {
+  const withRequestLog = requestServices(services);
   return async (c, next) => {
     const incoming = c.req.header('x-request-id');
     const requestId = incoming !== undefined && INCOMING_REQUEST_ID.test(incoming) ? incoming : randomUUID();
     c.set('requestId', requestId);
-    c.set('services', withRequestLog(services, requestId));
+    c.set('services', withRequestLog(requestId));
     const client = clientAddress(c);
     c.set('caller', { clientAddress: client, audit: {} });
     const started = performance.now();
@@ -50,17 +51,26 @@ export function requestContext(services: Services): MiddlewareHandler<AppEnv> {
 
 const PROBES = new Set(['/healthz', '/readyz']);
 
-// Handlers log through `c.var.services.log`, which carries the request id. The child logger is made
-// on first use only: most requests log nothing but the request line, and a child per request costs.
-function withRequestLog(services: Services, requestId: string): Services {
-  let child: Services['log'] | undefined;
-  // The services behind, not copied: spreading their many fields cost ~2 % of a cached list's CPU.
-  return Object.create(services, {
-    log: {
-      get() {
-        child ??= services.log.child({ requestId });
-        return child;
-      },
-    },
-  }) as Services;
+/**
+ * Per request, the services with a `log` that carries the request id. Handlers log through
+ * `c.var.services.log`; the child logger is made on first use only: most requests log nothing but the
+ * request line, and a child per request costs. The services are behind (the prototype), not copied:
+ * spreading their many fields cost ~2 % of a cached list's CPU. A class made once per services object,
+ * not `Object.create(services, { log: { get } })` per request: property descriptors cost ~1 µs each
+ * time (1.8 % of a cached list request), a `new` of a class ~30 ns.
+ */
+export function requestServices(services: Services): (requestId: string) => Services {
+  class RequestServices {
+    readonly #requestId: string;
+    #log: Services['log'] | undefined;
+    constructor(requestId: string) {
+      this.#requestId = requestId;
+    }
+    get log(): Services['log'] {
+      this.#log ??= services.log.child({ requestId: this.#requestId });
+      return this.#log;
+    }
+  }
+  Object.setPrototypeOf(RequestServices.prototype, services);
+  return (requestId) => new RequestServices(requestId) as unknown as Services;
 }

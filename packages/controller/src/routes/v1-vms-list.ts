@@ -1,6 +1,6 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../http/app-env.ts';
-import { authedRoute, jsonResponse } from '../http/define-route.ts';
+import { authedRoute, jsonTextResponse } from '../http/define-route.ts';
 import { type JsonText, jsonText, sendJsonText } from '../http/json-text.ts';
 import type { VmPosition } from '../vms/vm-queries.ts';
 import { VM_STATES, VmSchema } from '../vms/vm-schema.ts';
@@ -63,7 +63,7 @@ const route = authedRoute('viewer', {
     }),
   },
   responses: {
-    200: jsonResponse('A page of VMs, by name', PageSchema),
+    200: jsonTextResponse('A page of VMs, by name', PageSchema),
   },
 });
 
