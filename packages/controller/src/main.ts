@@ -10,6 +10,7 @@ import { migrate } from './database/migrate.ts';
 import { openDatabase } from './database/open-database.ts';
 import { type DemoAgents, startDemoAgents } from './demo/demo-agents.ts';
 import { type AdminPasswordSource, demoBanner } from './demo/demo-banner.ts';
+import { limitHeapGrowth } from './heap-growth.ts';
 import { createLogger } from './log.ts';
 import { signalHandler } from './shutdown.ts';
 import { initialPasswordFile, isAdminPasswordError } from './users/ensure-admin-user.ts';
@@ -64,7 +65,8 @@ async function serve(): Promise<void> {
   };
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
-  const demoAgents = loadConfig(process.env, cwd).demoAgents;
+  const { demoAgents, heapGrowthPercent } = loadConfig(process.env, cwd);
+  limitHeapGrowth(heapGrowthPercent);
   if (demoAgents > 0 && !existsSync(AGENT_MAIN)) {
     throw new ConfigError([
       {

@@ -45,6 +45,16 @@ describe('loadConfig', () => {
         token: undefined,
       },
       demoAgents: 0,
+      heapGrowthPercent: 50,
+    });
+  });
+
+  it('reads COCKPIT_HEAP_GROWTH_PERCENT: 50 by default, 0 leaves the heap to V8', () => {
+    expect(loadConfig({}, '/srv').heapGrowthPercent).toBe(50);
+    expect(loadConfig({ COCKPIT_HEAP_GROWTH_PERCENT: '0' }, '/srv').heapGrowthPercent).toBe(0);
+    expect(loadConfig({ COCKPIT_HEAP_GROWTH_PERCENT: '100' }, '/srv').heapGrowthPercent).toBe(100);
+    expect(problemsOf({ COCKPIT_HEAP_GROWTH_PERCENT: '-5' })).toEqual({
+      COCKPIT_HEAP_GROWTH_PERCENT: 'must be a whole number',
     });
   });
 

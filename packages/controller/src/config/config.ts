@@ -62,6 +62,11 @@ export interface Config {
    * on the embedded database sets 2): hosts vapor-node-01.corp.awan.io and on. 0 for real deployments.
    */
   demoAgents: number;
+  /**
+   * How far the JS heap may grow past its live data before a full collection, in percent
+   * (COCKPIT_HEAP_GROWTH_PERCENT; src/heap-growth.ts); 0 leaves it to V8.
+   */
+  heapGrowthPercent: number;
 }
 
 /** The agents' gRPC listener. */
@@ -228,6 +233,7 @@ const envSchema = z.object({
     z.string().min(16, 'must be at least 16 characters (a random token)').optional(),
   ),
   COCKPIT_DEMO_AGENTS: integer(0, 0, 10),
+  COCKPIT_HEAP_GROWTH_PERCENT: integer(50, 0, 1000),
 });
 
 /**
@@ -301,6 +307,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd: string 
       token: e.COCKPIT_METRICS_TOKEN,
     },
     demoAgents: e.COCKPIT_DEMO_AGENTS,
+    heapGrowthPercent: e.COCKPIT_HEAP_GROWTH_PERCENT,
   };
 }
 
