@@ -1,23 +1,52 @@
-// The REST side of bench:sync's latency probes, run as a process of its own:
+// bench:sync's latency probes, run as a process of its own, as an agent runs on its own host:
 //   node --import tsx bench/support/visibility-probe.ts <api base URL> <authorization header value>
-// For each line {"id", "memory", "sentAt"} on stdin (sentAt: Date.now(), taken by the bench just before
-// its agent sent the change; the system clock both processes read alike, where performance.timeOrigin
-// differed between them by up to ~100 ms), it reads
-// GET /api/v1/vms/:id back to back until memory_mib is that value, then writes {"seenAt"} (same clock).
-// In the bench's own process, each read's answer waited behind 1,000 agents' streams (its event loop
-// delay reaches ~100 ms p99), and that wait counted as the controller's.
+// The first line on stdin names the probe hosts ({"target", "hosts": [{hostname, credential, vm}]});
+// this process connects their agents (real gRPC streams, resuming from the applied cursor) and writes
+// {"ready": true}. Then for each line {"host", "memory"} it sends that host's VM with the new memory as
+// the next change, reads GET /api/v1/vms/:id back to back until memory_mib is that value, and writes
+// {"visibleMs", "ackMs"}: from sending the change to the first answer that has it, and to the agent's
+// ack (the commit), both on this process's clock. In the bench's own process, the change and each
+// answer waited behind 999 other agents' streams (its event loop delay was 18-40 ms p99), and that
+// wait counted as the controller's.
 import { createInterface } from 'node:readline';
+import type { Vm } from '@cockpit/proto';
+import type { ControllerTarget } from '../../test/support/scripted-agent.ts';
+import { BenchAgent } from './bench-agent.ts';
 
 const [api, authorization] = process.argv.slice(2);
 
-for await (const line of createInterface({ input: process.stdin })) {
-  const { id, memory, sentAt } = JSON.parse(line) as { id: string; memory: number; sentAt: number };
+interface ProbeHost {
+  hostname: string;
+  credential: string;
+  vm: Vm;
+}
+
+const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+const first = await lines.next();
+const { target, hosts } = JSON.parse(first.value as string) as {
+  target: ControllerTarget;
+  hosts: ProbeHost[];
+};
+const agents = await Promise.all(hosts.map((h) => BenchAgent.connect(target, h.credential, h.hostname)));
+process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
+
+for (let line = await lines.next(); line.done !== true; line = await lines.next()) {
+  const { host: i, memory } = JSON.parse(line.value) as { host: number; memory: number };
+  const host = hosts[i] as ProbeHost;
+  const agent = agents[i] as BenchAgent;
+  host.vm = { ...host.vm, memoryMib: memory };
+  const sent = performance.now();
+  const cursor = await agent.update([host.vm]);
+  const acked = agent.ackOf(cursor).then(() => performance.now() - sent);
   for (;;) {
-    const res = await fetch(`${api}/api/v1/vms/${id}`, {
+    const res = await fetch(`${api}/api/v1/vms/${host.vm.id}`, {
       headers: { authorization: authorization as string },
     });
     if (((await res.json()) as { memory_mib: number }).memory_mib === memory) break;
-    if (Date.now() - sentAt > 60_000) throw new Error(`VM ${id}: memory ${memory} not visible after 60 s`);
+    if (performance.now() - sent > 60_000)
+      throw new Error(`VM ${host.vm.id}: memory ${memory} not visible after 60 s`);
   }
-  process.stdout.write(`${JSON.stringify({ seenAt: Date.now() })}\n`);
+  const visibleMs = performance.now() - sent;
+  process.stdout.write(`${JSON.stringify({ visibleMs, ackMs: await acked })}\n`);
 }
+for (const agent of agents) agent.close();
