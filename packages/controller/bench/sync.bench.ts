@@ -1,14 +1,16 @@
 // pnpm bench:sync — many agents against one controller and one PostgreSQL, in one run (issue 8's
 // targets): a change visible through REST while 500 changes/s flow, changes ingested per second, a full
 // resync of every VM after a controller restart, the controller's RSS, and GET /api/v1/vms?limit=100
-// under 100 concurrent clients; each next to a baseline of the same run (the raw upsert of the same
-// rows, the plain SELECT of the same page).
+// under 100 concurrent clients (plain, and asking for gzip); each next to a baseline of the same run
+// (the raw upsert of the same rows, the plain SELECT of the same page, the same page's bytes from a
+// bare node:http server).
 //
 // The controller runs as production runs it (dist/main.js, TLS on its gRPC port, request logs at info
 // to a file) in a child process; this process holds the agents: in-process scripted agents speaking the
 // real protocol over real gRPC (bench/support/bench-agent.ts: Hello, heartbeats, numbered batches,
-// snapshots, acks; no journal or driver), one TLS connection each. Database: TEST_DATABASE_URL (a fresh
-// database on that server, dropped afterwards).
+// snapshots, acks; no journal or driver), one TLS connection each. During the latency probes the
+// probe hosts' agents run in the probes' own process instead (support/visibility-probe.ts). Database:
+// TEST_DATABASE_URL (a fresh database on that server, dropped afterwards).
 //
 // Usage: pnpm bench:sync [--agents 1000] [--vms 50]; knobs BENCH_SECONDS (per load phase, default 10),
 // BENCH_PROBES (latency probes, default 300), BENCH_CLIENTS (default 100).
