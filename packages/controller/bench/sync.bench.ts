@@ -26,7 +26,7 @@ import { connect } from '../src/database/connect.ts';
 import { listVms } from '../src/vms/vm-queries.ts';
 import { type ControllerTarget, join as joinHost, vm } from '../test/support/scripted-agent.ts';
 import { BenchAgent } from './support/bench-agent.ts';
-import { controllerMemory } from './support/controller-memory.ts';
+import { controllerLoopDelay, controllerMemory } from './support/controller-memory.ts';
 import { ControllerProcess, freePort } from './support/controller-process.ts';
 import { VisibilityProber } from './support/visibility-prober.ts';
 
@@ -206,6 +206,7 @@ async function main(): Promise<void> {
     /** When each probe's change was acknowledged (committed by the controller), from its sending. */
     const ackTimes: number[] = [];
     let probeValue = 10_000;
+    await controllerLoopDelay(api); // starts the controller's window
     const probesFrom = monotonicUs();
     for (let p = 0; p < PROBES; p++) {
       const i = Math.floor(Math.random() * probeHosts.length);
@@ -219,6 +220,7 @@ async function main(): Promise<void> {
       await sleep(Math.random() * 20);
     }
     windows.push(`probes ${probesFrom}-${monotonicUs()}`);
+    const controllerLag = await controllerLoopDelay(api);
     const flowed = await background.stop();
     probeLag.disable();
     await prober.close();
@@ -230,8 +232,15 @@ async function main(): Promise<void> {
     console.log(
       `  latency: ${PROBES} probes, p50 ${fmt(percentile(latencies, 50))} ms, p99 ${fmt(latencyP99)} ms, max ${fmt(Math.max(...latencies))} ms; background ${fmt(flowed)} changes/s`,
     );
+    const slowest = latencies
+      .map((ms, p) => ({ ms, p }))
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, 5);
     console.log(
-      `    of which the ingest (sent to acknowledged, the commit): p50 ${fmt(percentile(ackTimes, 50))} ms, p99 ${fmt(percentile(ackTimes, 99))} ms; the bench process's event loop delay meanwhile (the other ${AGENTS - PROBE_HOSTS} agents) p99 ${fmt(probeLag.percentile(99) / 1e6)} ms`,
+      `    slowest probes (probe number: visible / commit ms): ${slowest.map(({ ms, p }) => `#${p + 1}: ${fmt(ms)} / ${fmt(ackTimes[p] ?? Number.NaN)}`).join(', ')}`,
+    );
+    console.log(
+      `    of which the ingest (sent to acknowledged, the commit): p50 ${fmt(percentile(ackTimes, 50))} ms, p99 ${fmt(percentile(ackTimes, 99))} ms; event loop delay meanwhile: the controller's p99 ${fmt(controllerLag.p99)} ms (max ${fmt(controllerLag.max)}), the bench process's (the other ${AGENTS - PROBE_HOSTS} agents) p99 ${fmt(probeLag.percentile(99) / 1e6)} ms`,
     );
     maxRss = Math.max(maxRss, controller.maxRss);
     rssByPhase.push(`latency ${fmt(mib(controller.maxRss), 0)}`);

@@ -11,3 +11,13 @@ export async function controllerMemory(api: string): Promise<string> {
     `(buffers ${mib('nodejs_array_buffers_bytes')})`
   );
 }
+
+/**
+ * The controller's event loop delay since the previous scrape of its /metrics (p99 and max, ms): call
+ * once to start a window, again to read it.
+ */
+export async function controllerLoopDelay(api: string): Promise<{ p99: number; max: number }> {
+  const text = await (await fetch(`${api}/metrics`)).text();
+  const ms = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]) * 1000;
+  return { p99: ms('nodejs_eventloop_delay_p99_seconds'), max: ms('nodejs_eventloop_delay_max_seconds') };
+}
