@@ -95,7 +95,7 @@ export const jsonResponse = <S extends ZodType>(description: string, schema: S) 
  * answer of `schema` that may come gzip-encoded; decoded, it is the same bytes as the plain answer.
  */
 export const jsonTextResponse = <S extends ZodType>(description: string, schema: S) => ({
-  description,
+  ...jsonResponse(description, schema),
   headers: {
     ...REQUEST_ID_HEADER,
     'Content-Encoding': {
@@ -109,7 +109,6 @@ export const jsonTextResponse = <S extends ZodType>(description: string, schema:
       schema: { type: 'string' as const },
     },
   },
-  content: { 'application/json': { schema } },
 });
 
 /** A `request.body`: required JSON of `schema` (other media types are refused with 415). */
