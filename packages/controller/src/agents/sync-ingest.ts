@@ -152,16 +152,26 @@ export function createSyncIngest({
     );
   }
 
-  /** The outcomes of jobs whose cursor update matched nothing, after their group committed. */
-  function outcomes<J extends { owner: StreamOwner }>(
+  /** The host records that a group's applied jobs carry, for writeHosts. */
+  const hostReports = (jobs: ReadonlyArray<{ owner: StreamOwner; host: HostInfo | undefined }>) =>
+    jobs.flatMap((j) => (j.host === undefined ? [] : [{ hostId: j.owner.hostId, info: j.host }]));
+
+  /**
+   * After a group's commit: this replica's cache gets the VM writes, the coordinators of the migrations
+   * touched are told, and each job gets its outcome (why, for those whose cursor update matched nothing).
+   */
+  function afterCommit<J extends { owner: StreamOwner }>(
     jobs: readonly J[],
-    advanced: ReadonlySet<string>,
+    committed: { ids: ReadonlySet<string>; touched: string[]; changes: VmWrite[] },
+    now: Date,
     cursorOf: (job: J) => number,
     describe: (job: J, applied: number) => string,
   ): Promise<Settled<ApplyOutcome>[]> {
+    changesCommitted(committed.changes, now);
+    if (committed.touched.length > 0) migrationsTouched(committed.touched);
     return Promise.all(
       jobs.map(async (job) => {
-        if (advanced.has(job.owner.hostId))
+        if (committed.ids.has(job.owner.hostId))
           return { outcome: { kind: 'applied', cursor: cursorOf(job) } as const };
         try {
           return { outcome: await refusal(job.owner, (applied) => describe(job, applied)) };
@@ -218,18 +228,13 @@ export function createSyncIngest({
         reports.flatMap((r) => r.upserts.map((record) => ({ hostId: r.hostId, record }))),
         now,
       );
-      await writeHosts(
-        tx,
-        applied.flatMap((b) => (b.host === undefined ? [] : [{ hostId: b.owner.hostId, info: b.host }])),
-        now,
-      );
+      await writeHosts(tx, hostReports(applied), now);
       return { ids, touched, changes };
     });
-    changesCommitted(advanced.changes, now);
-    if (advanced.touched.length > 0) migrationsTouched(advanced.touched);
-    return outcomes(
+    return afterCommit(
       batches,
-      advanced.ids,
+      advanced,
+      now,
       (b) => b.last,
       (b, applied) =>
         `StateBatch starts at cursor ${b.first}; the next one after ${applied} is ${applied + 1}`,
@@ -270,18 +275,13 @@ export function createSyncIngest({
       }
       await removeVms(tx, { hosts: reconcile }, now);
       const changes = await writeVms(tx, writes, now);
-      await writeHosts(
-        tx,
-        applied.flatMap((s) => (s.host === undefined ? [] : [{ hostId: s.owner.hostId, info: s.host }])),
-        now,
-      );
+      await writeHosts(tx, hostReports(applied), now);
       return { ids, touched, changes };
     });
-    changesCommitted(advanced.changes, now);
-    if (advanced.touched.length > 0) migrationsTouched(advanced.touched);
-    return outcomes(
+    return afterCommit(
       snapshots,
-      advanced.ids,
+      advanced,
+      now,
       (s) => s.cursor,
       (s, applied) => `snapshot at cursor ${s.cursor} is behind the applied cursor ${applied}`,
     );
