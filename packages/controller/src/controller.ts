@@ -7,8 +7,10 @@ import type { EmbeddedDatabase } from './database/embedded-database.ts';
 import { type RunningGrpcServer, serveGrpc } from './grpc/grpc-server.ts';
 import type { AppEnv } from './http/app-env.ts';
 import { createApp } from './http/create-app.ts';
+import { fastLane } from './http/fast-lane.ts';
 import { type RunningServer, serveHttp } from './http/serve.ts';
 import { createMetricsApp } from './prometheus/metrics-endpoint.ts';
+import { FAST_ROUTES } from './routes/index.ts';
 
 export interface StartControllerOptions extends CreateServicesOptions {
   /** Environment variables to configure from (default `process.env`). */
@@ -54,7 +56,7 @@ export async function startController(options: StartControllerOptions = {}): Pro
     let server: RunningServer;
     let metricsServer: RunningServer | undefined;
     try {
-      server = await serveHttp(app.fetch, config.http);
+      server = await serveHttp(app.fetch, config.http, fastLane(core.services, FAST_ROUTES));
     } catch (err) {
       await grpc.close(0);
       throw err;

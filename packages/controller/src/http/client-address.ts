@@ -33,11 +33,25 @@ function isTrustedProxy(entries: readonly string[], address: string): boolean {
 export function clientAddress(c: Context<AppEnv>): string {
   const env = c.env as NodeBindings | undefined;
   const bindings = env?.server ?? env;
-  const peer = bindings?.incoming?.socket?.remoteAddress;
+  return clientAddressOf(
+    bindings?.incoming?.socket?.remoteAddress,
+    () => c.req.header('x-forwarded-for'),
+    c.get('services')?.config.http.trustedProxies ?? [],
+  );
+}
+
+/**
+ * The same, from the TCP peer and the X-Forwarded-For header (read only when the peer is a trusted
+ * proxy): for the fast lane (src/http/fast-lane.ts), which answers before Hono makes a context.
+ */
+export function clientAddressOf(
+  peer: string | undefined,
+  forwardedFor: () => string | undefined,
+  trusted: readonly string[],
+): string {
   if (peer === undefined) return 'unknown';
-  const trusted = c.get('services')?.config.http.trustedProxies ?? [];
   if (trusted.length === 0 || !isTrustedProxy(trusted, peer)) return plainAddress(peer);
-  const forwarded = (c.req.header('x-forwarded-for') ?? '')
+  const forwarded = (forwardedFor() ?? '')
     .split(',')
     .map((hop) => plainAddress(hop.trim()))
     .filter((hop) => hop !== '');

@@ -51,18 +51,27 @@ export function sendJsonText<T, S extends ContentfulStatusCode>(
   text: JsonText<T>,
   status: S,
 ): Response & TypedResponse<T, S, 'json'> {
+  const { body, headers } = jsonTextEncoded(text, c.req.method, c.req.header('accept-encoding'));
   // A Uint8Array body keeps @hono/node-server on its fast path (its own light Response, written out
   // with one `end`, no Web Response or stream) with any headers, X-Request-Id added later included.
-  const sent: Response =
-    text.byteLength >= GZIP_MIN_BYTES &&
-    c.req.method !== 'HEAD' &&
-    acceptsGzip(c.req.header('accept-encoding'))
-      ? c.body(gzippedJsonText(text), status, {
-          'content-type': 'application/json',
-          'content-encoding': 'gzip',
-          vary: 'Accept-Encoding',
-        })
-      : c.body(text, status, { 'content-type': 'application/json', vary: 'Accept-Encoding' });
+  const sent: Response = c.body(body, status, headers);
   // The bytes are the JSON of a T (gzip-encoded or not): the response is the one c.json(value) would type.
   return sent as Response & TypedResponse<T, S, 'json'>;
 }
+
+/**
+ * The body and headers `sendJsonText` sends for `text`, given the request's method and
+ * `Accept-Encoding`: gzip-encoded when accepted and the text is large enough to be worth it.
+ */
+export function jsonTextEncoded(
+  text: JsonText<unknown>,
+  method: string,
+  acceptEncoding: string | undefined,
+): { body: Uint8Array<ArrayBuffer>; headers: Record<string, string> } {
+  return text.byteLength >= GZIP_MIN_BYTES && method !== 'HEAD' && acceptsGzip(acceptEncoding)
+    ? { body: gzippedJsonText(text), headers: GZIPPED_HEADERS }
+    : { body: text, headers: PLAIN_HEADERS };
+}
+
+const PLAIN_HEADERS = Object.freeze({ 'content-type': 'application/json', vary: 'Accept-Encoding' });
+const GZIPPED_HEADERS = Object.freeze({ ...PLAIN_HEADERS, 'content-encoding': 'gzip' });

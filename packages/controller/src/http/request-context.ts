@@ -15,8 +15,7 @@ const INCOMING_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export function requestContext(services: Services): MiddlewareHandler<AppEnv> {
   const withRequestLog = requestServices(services);
   return async (c, next) => {
-    const incoming = c.req.header('x-request-id');
-    const requestId = incoming !== undefined && INCOMING_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const requestId = requestIdFor(c.req.header('x-request-id'));
     c.set('requestId', requestId);
     c.set('services', withRequestLog(requestId));
     const client = clientAddress(c);
@@ -30,23 +29,39 @@ export function requestContext(services: Services): MiddlewareHandler<AppEnv> {
     } catch {
       // A handler returned a Response with immutable headers (e.g. a proxied fetch): it goes out as is.
     }
-    const status = c.res.status;
-    // Probes come every few seconds from every load balancer: their lines would drown the rest.
-    const probe = PROBES.has(c.req.path) && status < 500;
-    services.log[status >= 500 ? 'error' : probe ? 'debug' : 'info'](
-      {
-        requestId,
-        method: c.req.method,
-        path: c.req.path,
-        status,
-        durationMs: Math.round((performance.now() - started) * 10) / 10,
-        // c.get, not c.var: c.var copies every variable into a new object on each read.
-        user: c.get('caller').principal?.username,
-        client,
-      },
-      'request',
-    );
+    logRequest(services.log, {
+      requestId,
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      durationMs: Math.round((performance.now() - started) * 10) / 10,
+      // c.get, not c.var: c.var copies every variable into a new object on each read.
+      user: c.get('caller').principal?.username,
+      client,
+    });
   };
+}
+
+/** The id of a request: the caller's `X-Request-Id` when it is short and plain, else a new UUID. */
+export const requestIdFor = (incoming: string | undefined): string =>
+  incoming !== undefined && INCOMING_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+
+/** What the request line of the log says about a request, once it is answered. */
+export interface RequestLine {
+  requestId: string;
+  method: string;
+  path: string;
+  status: number;
+  durationMs: number;
+  user: string | undefined;
+  client: string;
+}
+
+/** The one log line of each request: an error for a 5xx, debug for a health probe, info otherwise. */
+export function logRequest(log: Services['log'], line: RequestLine): void {
+  // Probes come every few seconds from every load balancer: their lines would drown the rest.
+  const probe = PROBES.has(line.path) && line.status < 500;
+  log[line.status >= 500 ? 'error' : probe ? 'debug' : 'info'](line, 'request');
 }
 
 const PROBES = new Set(['/healthz', '/readyz']);

@@ -29,6 +29,9 @@ export const invalidTokenChallenge = (description: string): string => {
 // RFC 6750 §2.1: "Bearer" (any case), one space, then a b64token.
 const BEARER_HEADER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
 
+/** The token of an `Authorization: Bearer <token>` header; undefined for any other value. */
+export const bearerToken = (header: string): string | undefined => BEARER_HEADER.exec(header.trim())?.[1];
+
 /**
  * Requires `Authorization: Bearer <access token>` of a user holding at least `role`, and puts the
  * principal on `c.var.caller`. Missing or malformed header, or a token that fails verification: 401
@@ -43,14 +46,14 @@ export function requireRole(role: Role): MiddlewareHandler<AuthedEnv> {
         headers: { 'WWW-Authenticate': BEARER_REALM },
       });
     }
-    const match = BEARER_HEADER.exec(header.trim());
-    if (match?.[1] === undefined) {
+    const token = bearerToken(header);
+    if (token === undefined) {
       throw new ApiError('unauthorized', 'the Authorization header must be "Bearer <token>"', {
         headers: { 'WWW-Authenticate': `${BEARER_REALM}, error="invalid_request"` },
       });
     }
     // A refused token is a ServiceError `invalid_token`: onError answers it with its challenge.
-    const principal = await c.get('services').auth.authenticate(match[1]);
+    const principal = await c.get('services').auth.authenticate(token);
     c.set('caller', { ...c.get('caller'), principal });
     if (!roleAtLeast(principal.role, role)) {
       throw new ApiError('forbidden', `this endpoint requires the ${role} role`, {

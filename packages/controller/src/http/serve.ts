@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { serve } from '@hono/node-server';
+import { getRequestListener } from '@hono/node-server';
+import type { LaneListener } from './fast-lane.ts';
 
 export interface RunningServer {
   /** `http://host:port`, with the port the OS picked when asked for 0. */
@@ -16,13 +17,19 @@ export interface RunningServer {
 
 type FetchHandler = (request: Request, env: unknown) => Response | Promise<Response>;
 
-/** Serves a fetch handler (a Hono app's `fetch`) with @hono/node-server. */
+/**
+ * Serves a fetch handler (a Hono app's `fetch`) with @hono/node-server, behind `lane` when given (the
+ * fast lane of a few hot reads, src/http/fast-lane.ts, which hands everything else to the handler).
+ */
 export function serveHttp(
   fetch: FetchHandler,
   options: { port: number; host: string },
+  lane?: LaneListener,
 ): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch, port: options.port, hostname: options.host }) as Server;
+    const fullStack = getRequestListener(fetch, { hostname: options.host });
+    const server = createServer(lane === undefined ? fullStack : (req, res) => lane(req, res, fullStack));
+    server.listen(options.port, options.host);
     server.on('clientError', answerClientError);
     server.once('error', reject);
     server.once('listening', () => {

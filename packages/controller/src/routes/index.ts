@@ -1,5 +1,6 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../http/app-env.ts';
+import type { FastRoute } from '../http/fast-lane.ts';
 import { registerHealth } from './health.ts';
 import { registerV1AuditList } from './v1-audit-list.ts';
 import { registerV1AuthLogin } from './v1-auth-login.ts';
@@ -27,7 +28,7 @@ import { registerV1UsersPassword } from './v1-users-password.ts';
 import { registerV1UsersUpdate } from './v1-users-update.ts';
 import { registerV1VmsAction } from './v1-vms-action.ts';
 import { registerV1VmsGet } from './v1-vms-get.ts';
-import { registerV1VmsList } from './v1-vms-list.ts';
+import { registerV1VmsList, v1VmsListFast } from './v1-vms-list.ts';
 import { registerV1VmsMetrics } from './v1-vms-metrics.ts';
 import { registerV1VmsMigrate } from './v1-vms-migrate.ts';
 
@@ -71,3 +72,9 @@ const ROUTES: ReadonlyArray<(app: OpenAPIHono<AppEnv>) => void> = [
 export function registerRoutes(app: OpenAPIHono<AppEnv>): void {
   for (const register of ROUTES) register(app);
 }
+
+/**
+ * The routes whose happy path also has a fast lane (src/http/fast-lane.ts): hot reads that dashboards
+ * poll, each defined and tested beside its route.
+ */
+export const FAST_ROUTES: readonly FastRoute[] = [v1VmsListFast];

@@ -1,34 +1,11 @@
-import { request as httpRequest } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RawResponse, rawRequest } from '../../test/support/raw-http.ts';
 import { createTestApp, type TestApp } from '../../test/support/test-app.ts';
 import { GZIP_MIN_BYTES } from '../http/json-text.ts';
 
 const HOST = '019e0014-abcd-7057-b326-000000000001';
 const VMS = 12;
-
-interface RawResponse {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  /** The bytes as they came over the wire, not decoded. */
-  body: Buffer;
-}
-
-/** node:http, not fetch: fetch asks for gzip on its own and hands back the decoded body. */
-function rawRequest(url: string, method: string, path: string, headers: Record<string, string>) {
-  return new Promise<RawResponse>((resolve, reject) => {
-    const req = httpRequest(new URL(path, url), { method, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
-      );
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 describe('GET /api/v1/vms, gzip-encoded when asked', () => {
   let t: TestApp;
