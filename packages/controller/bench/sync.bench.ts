@@ -60,6 +60,8 @@ const percentile = (values: number[], p: number): number => {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
 };
 const fmt = (n: number, digits = 1) => n.toLocaleString('en-US', { maximumFractionDigits: digits });
+const pct = (share: number) => `${Math.round(share * 100)} %`;
+const cpuSeconds = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1e6;
 const mib = (bytes: number) => bytes / 1024 / 1024;
 /** Now on the monotonic clock in µs: the clock of the timestamps in a `--cpu-prof` profile. */
 const monotonicUs = () => process.hrtime.bigint() / 1000n;
@@ -252,13 +254,16 @@ async function main(): Promise<void> {
     );
     const select = await plainSelect(db, SECONDS);
     console.log(
-      `  list, ${CLIENTS} clients back to back: ${fmt(list.rps, 0)} req/s, p50 ${list.p50} ms, p99 ${list.p99} ms, controller CPU ${fmt(list.cpuPerRequestUs, 0)} µs/request; plain query ${fmt(select.qps, 0)} q/s, p99 ${fmt(select.p99)} ms (ratio ${fmt(list.rps / select.qps, 2)})`,
+      `  list, ${CLIENTS} clients back to back: ${fmt(list.rps, 0)} req/s, p50 ${list.p50} ms, p99 ${list.p99} ms, controller CPU ${fmt(list.cpuPerRequestUs, 0)} µs/request (${fmt(list.netCpuPerRequestUs, 0)} less its idle upkeep), autocannon ${pct(list.clientCpuShare)} of a core, the agents' process ${pct(list.benchCpuShare)}; plain query ${fmt(select.qps, 0)} q/s, p99 ${fmt(select.p99)} ms (ratio ${fmt(list.rps / select.qps, 2)})`,
     );
     console.log(
-      `  the same ${fmt(list.bare.bytes / 1024, 1)} KB from a bare node:http server, ${CLIENTS} clients back to back: ${fmt(list.bare.rps, 0)} req/s, p50 ${list.bare.p50} ms, p99 ${list.bare.p99} ms (the list: ${fmt(list.rps / list.bare.rps, 2)}× its rate)`,
+      `  with no request (2 s before): the controller ${pct(list.idle.controllerShare)} of a core, the agents' process ${pct(list.idle.benchShare)}`,
     );
     console.log(
-      `  list, ${CLIENTS} clients back to back asking for gzip: ${fmt(list.gzip.rps, 0)} req/s, p50 ${list.gzip.p50} ms, p99 ${list.gzip.p99} ms, controller CPU ${fmt(list.gzip.cpuPerRequestUs, 0)} µs/request`,
+      `  the same ${fmt(list.bare.bytes / 1024, 1)} KB from a bare node:http server, ${CLIENTS} clients back to back: ${fmt(list.bare.rps, 0)} req/s, p50 ${list.bare.p50} ms, p99 ${list.bare.p99} ms, autocannon ${pct(list.bare.clientCpuShare)} of a core (the list: ${fmt(list.rps / list.bare.rps, 2)}× its rate)`,
+    );
+    console.log(
+      `  list, ${CLIENTS} clients back to back asking for gzip: ${fmt(list.gzip.rps, 0)} req/s, p50 ${list.gzip.p50} ms, p99 ${list.gzip.p99} ms, controller CPU ${fmt(list.gzip.cpuPerRequestUs, 0)} µs/request (${fmt(list.gzip.netCpuPerRequestUs, 0)} less its idle upkeep), autocannon ${pct(list.gzip.clientCpuShare)} of a core, the agents' process ${pct(list.gzip.benchCpuShare)}`,
     );
     console.log(
       `  list, ${LIST_PACED_RATE} req/s at an even pace (up to ${CLIENTS} connections, timed from when due): ${fmt(list.paced.rps, 0)} req/s, p50 ${list.paced.p50} ms, p99 ${list.paced.p99} ms`,
@@ -482,14 +487,29 @@ async function loadList(
   controllerCpu: () => number,
 ) {
   await autocannonProcess(url, headers, 2); // JIT, pools
+  // What the controller spends with no request at all (the agents' heartbeats, last-seen writes), and
+  // this process (the 1,000 simulated agents) meanwhile: both run beside the list's requests.
+  const idleFrom = { controller: controllerCpu(), bench: process.cpuUsage(), at: performance.now() };
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const idleSeconds = (performance.now() - idleFrom.at) / 1000;
+  const idle = {
+    controllerShare: (controllerCpu() - idleFrom.controller) / idleSeconds,
+    benchShare: cpuSeconds(process.cpuUsage(idleFrom.bench)) / idleSeconds,
+  };
   const closedLoop = async (phase: string, requestHeaders: Record<string, string>) => {
     const cpuBefore = controllerCpu();
+    const benchBefore = process.cpuUsage();
     const r = await timed(phase, () => autocannonProcess(url, requestHeaders, seconds));
+    const cpu = controllerCpu() - cpuBefore;
     return {
-      cpuPerRequestUs: ((controllerCpu() - cpuBefore) / r.requests.total) * 1e6,
+      cpuPerRequestUs: (cpu / r.requests.total) * 1e6,
+      // Less what it spends meanwhile with no request (the agents' upkeep at the idle rate).
+      netCpuPerRequestUs: ((cpu - idle.controllerShare * seconds) / r.requests.total) * 1e6,
       rps: r.requests.average,
       p50: r.latency.p50,
       p99: r.latency.p99,
+      clientCpuShare: r.clientCpuShare,
+      benchCpuShare: cpuSeconds(process.cpuUsage(benchBefore)) / seconds,
     };
   };
   // As curl sends it (no Accept-Encoding: 35 KB of JSON a page), then as browsers, python-requests and
@@ -501,6 +521,7 @@ async function loadList(
   return {
     ...plain,
     gzip,
+    idle,
     bare,
     paced: { rps: paced.requests / seconds, p50: paced.p50, p99: paced.p99 },
   };
@@ -531,10 +552,27 @@ async function bareServer(url: string, headers: Record<string, string>, seconds:
     const bareUrl = `http://127.0.0.1:${port}/`;
     await autocannonProcess(bareUrl, {}, 2);
     const r = await autocannonProcess(bareUrl, {}, seconds);
-    return { bytes: page.length, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99 };
+    return {
+      bytes: page.length,
+      rps: r.requests.average,
+      p50: r.latency.p50,
+      p99: r.latency.p99,
+      clientCpuShare: r.clientCpuShare,
+    };
   } finally {
     child.kill();
   }
+}
+
+/**
+ * CPU time (user + system, s) of this process's children that have ended, from /proc/self/stat
+ * (cutime, cstime): around one autocannon run, what the load generator itself used. At one core
+ * (1.0 of the run's length) it is the bottleneck, and its own delays count as latency.
+ */
+function reapedChildrenCpuSeconds(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[13]) + Number(fields[14])) / 100;
 }
 
 interface AutocannonSummary {
@@ -549,8 +587,10 @@ function autocannonProcess(
   url: string,
   headers: Record<string, string>,
   seconds: number,
-): Promise<AutocannonSummary> {
+): Promise<AutocannonSummary & { clientCpuShare: number }> {
   const args = ['-j', '-c', String(CLIENTS), '-d', String(seconds)];
+  // Its own CPU: no other child of this process ends while it runs.
+  const cpuBefore = reapedChildrenCpuSeconds();
   for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}=${v}`);
   args.push(url);
   return new Promise((resolve, reject) => {
@@ -564,7 +604,7 @@ function autocannonProcess(
         if (r.non2xx > 0 || r.errors > 0) {
           return reject(new Error(`${url}: ${r.non2xx} non-2xx answers, ${r.errors} errors`));
         }
-        resolve(r);
+        resolve({ ...r, clientCpuShare: (reapedChildrenCpuSeconds() - cpuBefore) / seconds });
       },
     );
   });

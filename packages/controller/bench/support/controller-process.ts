@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
@@ -14,6 +14,18 @@ export async function freePort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+/** The text of a file from byte `from` on. */
+function linesSince(file: string, from: number): string {
+  const fd = openSync(file, 'r');
+  try {
+    const text = Buffer.alloc(Math.max(0, fstatSync(fd).size - from));
+    readSync(fd, text, 0, text.length, from);
+    return text.toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The controller as production runs it (dist/main.js), its log lines going to a file. */
@@ -33,6 +45,10 @@ export class ControllerProcess {
   static async start(env: Record<string, string>, logFile: string): Promise<ControllerProcess> {
     const spawnedAt = performance.now();
     const log = openSync(logFile, 'a');
+    // Where this process's lines will start: taken before it can write any. (Reading the whole file
+    // after the spawn raced with it: after a list phase the file holds ~80 MB of request lines, and the
+    // read took longer than the new controller needed to say it listens, so the bench waited forever.)
+    const from = fstatSync(log).size;
     // Flags NODE_OPTIONS refuses (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof) go on the command line.
     const nodeArgs = (process.env.BENCH_CONTROLLER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
     const child = spawn(process.execPath, [...nodeArgs, '--enable-source-maps', 'dist/main.js'], {
@@ -45,10 +61,8 @@ export class ControllerProcess {
     child.once('exit', (code) => {
       exited = code;
     });
-    const lines = () => readFileSync(logFile, 'utf8');
-    const from = lines().length;
     for (;;) {
-      if (lines().slice(from).includes('controller listening')) break;
+      if (linesSince(logFile, from).includes('controller listening')) break;
       if (exited !== undefined) throw new Error(`the controller exited ${exited}: see ${logFile}`);
       await new Promise((r) => setTimeout(r, 20));
     }

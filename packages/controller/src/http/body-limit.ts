@@ -13,10 +13,12 @@ export function limitBodies(maxBytes: number): MiddlewareHandler<AppEnv> {
   });
   // Only requests that carry a body go through the limit: it reads `c.req.raw`, which makes
   // @hono/node-server build a full Request object, a cost most requests (GETs) need not pay.
-  return (c, next) => {
-    const length = c.req.header('content-length');
-    const hasBody =
-      (length !== undefined && length !== '0') || c.req.header('transfer-encoding') !== undefined;
-    return hasBody ? limit(c, next) : next();
-  };
+  return (c, next) =>
+    carriesBody(c.req.header('content-length'), c.req.header('transfer-encoding')) ? limit(c, next) : next();
 }
+
+/** Whether a request comes with a body: a length other than 0, or a chunked one. */
+export const carriesBody = (
+  contentLength: string | undefined,
+  transferEncoding: string | undefined,
+): boolean => (contentLength !== undefined && contentLength !== '0') || transferEncoding !== undefined;

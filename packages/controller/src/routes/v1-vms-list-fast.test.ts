@@ -30,8 +30,10 @@ describe('GET /api/v1/vms through the fast lane: the same answers as the full st
     const viewer = await t.userWithRole('viewer');
     token = viewer.tokens.token;
     username = viewer.username;
+    // Both disconnected: the deadline sweep would turn a 'connected' host without an agent
+    // disconnected during the test, between the two answers compared.
     await t.sql`INSERT INTO hosts (id, hostname, status, last_seen_at) VALUES
-      (${HOST_A}, 'node-a', 'connected', '2026-01-01T00:00:09Z'),
+      (${HOST_A}, 'node-a', 'disconnected', '2026-01-01T00:00:09Z'),
       (${HOST_B}, 'node-b', 'disconnected', '2026-01-01T00:00:01Z')`;
     for (let i = 1; i <= VMS; i++) {
       await t.sql`INSERT INTO vms (id, host_id, name, state, state_reason, vcpus, memory_mib, persistent,
@@ -189,6 +191,32 @@ describe('GET /api/v1/vms through the fast lane: the same answers as the full st
     expect(after.tookIt).toBe(false);
     expect(after.fromFast.status).toBe(401);
     expect({ ...after.fromFast, requestId: 'new' }).toEqual({ ...after.fromFull, requestId: 'new' });
+  });
+
+  it('hands a request to the full stack when the lane itself fails before answering, and logs it', async () => {
+    // A fast route whose answer cannot be written (a header value with a line break).
+    const broken = fastLane(t.services, [
+      {
+        path: '/api/v1/vms',
+        answer: async () => ({
+          status: 200,
+          headers: { 'x-broken': 'a\nb' },
+          body: new Uint8Array(1),
+          user: 'x',
+        }),
+      },
+    ]);
+    const server = await serveHttp(t.app.fetch, { port: 0, host: '127.0.0.1' }, broken);
+    try {
+      const headers = { ...bearer(), 'x-request-id': 'broken-lane' };
+      const fromBroken = comparable(await rawRequest(server.url, 'GET', '/api/v1/vms', headers));
+      const fromFull = comparable(await rawRequest(full.url, 'GET', '/api/v1/vms', headers));
+      expect(fromBroken.status).toBe(200);
+      expect(fromBroken).toEqual(fromFull);
+      expect(t.logs.filter((l) => l.msg === 'fast lane failed')).toHaveLength(1);
+    } finally {
+      await server.close(0);
+    }
   });
 
   it('answers 100 requests at once, each with the page', async () => {
