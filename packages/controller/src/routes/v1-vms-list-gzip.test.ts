@@ -2,6 +2,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RawResponse, rawRequest } from '../../test/support/raw-http.ts';
 import { createTestApp, type TestApp } from '../../test/support/test-app.ts';
+import { ManualClock } from '../clock.ts';
 import { GZIP_MIN_BYTES } from '../http/json-text.ts';
 
 const HOST = '019e0014-abcd-7057-b326-000000000001';
@@ -12,7 +13,9 @@ describe('GET /api/v1/vms, gzip-encoded when asked', () => {
   let get: (path: string, headers?: Record<string, string>, method?: string) => Promise<RawResponse>;
 
   beforeAll(async () => {
-    t = await createTestApp();
+    // The clock a second after the host's last-seen time: the deadline sweep (every second, on this
+    // clock) keeps a host it sees as fresh connected, so its VMs stay not stale through the file.
+    t = await createTestApp({ clock: new ManualClock(Date.parse('2026-01-01T00:00:10Z')) });
     const viewer = (await t.userWithRole('viewer')).tokens.token;
     get = (path, headers = {}, method = 'GET') =>
       rawRequest(t.url, method, path, { authorization: `Bearer ${viewer}`, ...headers });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../../test/support/test-app.ts';
+import { ManualClock } from '../clock.ts';
 
 const HOST_A = '019e0014-abcd-7057-b326-000000000001';
 const HOST_B = '019e0014-ffff-7057-b326-000000000002';
@@ -11,7 +12,9 @@ describe('GET /api/v1/vms', () => {
   let viewer: string;
 
   beforeAll(async () => {
-    t = await createTestApp();
+    // The clock a second after host A's last-seen time: the deadline sweep (every second, on this
+    // clock) keeps a host it sees as fresh connected, so its VMs stay not stale through the file.
+    t = await createTestApp({ clock: new ManualClock(Date.parse('2026-01-01T00:00:10Z')) });
     viewer = (await t.userWithRole('viewer')).tokens.token;
     await t.sql`INSERT INTO hosts (id, hostname, status, last_seen_at) VALUES
       (${HOST_A}, 'node-a', 'connected', '2026-01-01T00:00:09Z'),
