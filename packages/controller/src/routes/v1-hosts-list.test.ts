@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../../test/support/test-app.ts';
+import { ManualClock } from '../clock.ts';
 
 // What an agent fills in once it connects: unset for hosts written straight into the table.
 const NO_AGENT_YET = {
@@ -18,7 +19,9 @@ describe('GET /api/v1/hosts', () => {
   let t: TestApp;
   let viewer: string;
   beforeAll(async () => {
-    t = await createTestApp();
+    // The clock a second after the connected host's last-seen time below: the deadline sweep (every
+    // second, on this clock) keeps a host it sees as fresh connected while the test reads it.
+    t = await createTestApp({ clock: new ManualClock(Date.parse('2026-01-01T00:00:06Z')) });
     viewer = (await t.userWithRole('viewer')).tokens.token;
   });
   afterAll(async () => {
