@@ -27,7 +27,7 @@ import { listVms } from '../src/vms/vm-queries.ts';
 import { type ControllerTarget, join as joinHost, vm } from '../test/support/scripted-agent.ts';
 import { BenchAgent } from './support/bench-agent.ts';
 import { controllerLoopDelay, controllerMemory } from './support/controller-memory.ts';
-import { ControllerProcess, freePort } from './support/controller-process.ts';
+import { ControllerProcess, freePort, procCpuSeconds } from './support/controller-process.ts';
 import { VisibilityProber } from './support/visibility-prober.ts';
 
 const packageDir = join(import.meta.dirname, '..');
@@ -564,17 +564,6 @@ async function bareServer(url: string, headers: Record<string, string>, seconds:
   }
 }
 
-/**
- * CPU time (user + system, s) of this process's children that have ended, from /proc/self/stat
- * (cutime, cstime): around one autocannon run, what the load generator itself used. At one core
- * (1.0 of the run's length) it is the bottleneck, and its own delays count as latency.
- */
-function reapedChildrenCpuSeconds(): number {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[13]) + Number(fields[14])) / 100;
-}
-
 interface AutocannonSummary {
   requests: { average: number; total: number };
   latency: { p50: number; p99: number };
@@ -589,8 +578,9 @@ function autocannonProcess(
   seconds: number,
 ): Promise<AutocannonSummary & { clientCpuShare: number }> {
   const args = ['-j', '-c', String(CLIENTS), '-d', String(seconds)];
-  // Its own CPU: no other child of this process ends while it runs.
-  const cpuBefore = reapedChildrenCpuSeconds();
+  // Its own CPU, as this process's children that ended: no other child of this process ends while it
+  // runs. At one core (1.0 of the run's length) it is the bottleneck, and its delays count as latency.
+  const cpuBefore = procCpuSeconds('self', 'reapedChildren');
   for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}=${v}`);
   args.push(url);
   return new Promise((resolve, reject) => {
@@ -604,7 +594,7 @@ function autocannonProcess(
         if (r.non2xx > 0 || r.errors > 0) {
           return reject(new Error(`${url}: ${r.non2xx} non-2xx answers, ${r.errors} errors`));
         }
-        resolve({ ...r, clientCpuShare: (reapedChildrenCpuSeconds() - cpuBefore) / seconds });
+        resolve({ ...r, clientCpuShare: (procCpuSeconds('self', 'reapedChildren') - cpuBefore) / seconds });
       },
     );
   });

@@ -16,6 +16,19 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/**
+ * CPU time (user + system, s) from /proc/<pid>/stat: the process's own (utime, stime), or that of its
+ * children it has waited for (cutime, cstime). `pid` may be `self`.
+ */
+export function procCpuSeconds(pid: string, whose: 'own' | 'reapedChildren'): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces), from field 3 on: utime is 14, stime 15,
+  // cutime 16, cstime 17.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const first = whose === 'own' ? 11 : 13;
+  return (Number(fields[first]) + Number(fields[first + 1])) / CLOCK_TICKS;
+}
+
 /** The text of a file from byte `from` on. */
 function linesSince(file: string, from: number): string {
   const fd = openSync(file, 'r');
@@ -85,10 +98,7 @@ export class ControllerProcess {
    * or per change moves far less with the machine's load than rates and latencies do.
    */
   cpuSeconds(): number {
-    const stat = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces), from field 3 on: utime is 14, stime 15.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    return procCpuSeconds(String(this.child.pid), 'own');
   }
 
   /** SIGTERM; resolves with the exit code. */
