@@ -4,17 +4,21 @@ import type { Duplex } from 'node:stream';
 const MAX_COALESCED_BYTES = 64 * 1024;
 
 /**
- * Writes packets to a stream in order. Packets queued in the same tick (the calls a burst of
- * replies sets off) leave in one write: one syscall and one wake-up of the daemon instead of one
- * per packet. When the kernel buffer is full the rest wait for `drain` instead of piling up
- * inside the stream, and `clear` drops them when the connection dies.
+ * Writes packets to a stream in order. While the stream takes them, each packet goes to the socket
+ * as it is made: one write(2), no copy, and the daemon can start on a call while the next one is
+ * still being encoded. When the kernel buffer is full the packets that follow wait here (not piled
+ * up inside the stream) and leave together, in one write, on `drain`; `clear` drops them when the
+ * connection dies.
+ *
+ * Writing at once replaced sending the calls of one tick in one coalesced write: measured against
+ * libvirtd on two vCPUs (docs/benchmarks.md, "Where the daemon's time goes"), coalescing made the
+ * calls a burst of replies sets off reach the daemon as a burst too, which left its workers idle
+ * between bursts, and cost the client a nextTick and a copy per batch.
  */
 export class OrderedWriter {
   private queue: Buffer[] = [];
   private queuedBytes = 0;
-  private scheduled = false;
   private draining = false;
-  private readonly flushNow = () => this.flush();
 
   constructor(private readonly stream: Duplex) {
     stream.on('drain', () => {
@@ -24,14 +28,12 @@ export class OrderedWriter {
   }
 
   write(buf: Buffer): void {
-    this.queue.push(buf);
-    this.queuedBytes += buf.length;
-    // Stryker disable next-line ConditionalExpression,LogicalOperator: more flushes per tick find the queue empty; coalescing is tested
-    if (this.scheduled || this.draining) return;
-    // Stryker disable next-line BooleanLiteral: as above
-    this.scheduled = true;
-    // After the current task and its promise continuations: whatever they queue goes out together.
-    process.nextTick(this.flushNow);
+    if (this.draining) {
+      this.queue.push(buf);
+      this.queuedBytes += buf.length;
+      return;
+    }
+    if (!this.stream.write(buf)) this.draining = true;
   }
 
   /** Drops what has not been written yet (the connection is gone). */
@@ -41,8 +43,7 @@ export class OrderedWriter {
   }
 
   private flush(): void {
-    this.scheduled = false;
-    if (this.draining || this.queue.length === 0) return;
+    if (this.queue.length === 0) return;
     const queue = this.queue;
     const bytes = this.queuedBytes;
     this.queue = [];
