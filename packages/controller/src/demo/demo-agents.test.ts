@@ -40,7 +40,11 @@ interface MigrationRow {
 
 /** A REST client of the controller a run printed the URL of, logged in as admin. */
 async function apiOf(run: Run, password: string) {
-  const url = /"url":"(http:[^"]+)"/.exec(run.output())?.[1] ?? '';
+  // The banner and the log line with the URL reach the output apart, in either order (a full-suite
+  // run at 14:30 UTC on 2026-12-04 read the banner first and fetched a relative URL).
+  const urlLine = /"url":"(http:[^"]+)"/;
+  await waitFor('the controller URL in its log', () => urlLine.test(run.output()));
+  const url = urlLine.exec(run.output())?.[1] ?? '';
   const login = await fetch(`${url}/api/v1/auth/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
