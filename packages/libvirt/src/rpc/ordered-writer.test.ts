@@ -52,7 +52,7 @@ describe('OrderedWriter', () => {
     expect(s.writes[1]?.toString('hex')).toBe('0203');
   });
 
-  it('a packet that fills the stream only with those before it holds what follows too', async () => {
+  it('packets that fill the stream together hold what follows', async () => {
     const s = recordingStream({ highWaterMark: 4, hold: true });
     const w = new OrderedWriter(s.stream as never);
     w.write(bytes(3, 1)); // under the mark: taken

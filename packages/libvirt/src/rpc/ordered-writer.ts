@@ -10,10 +10,10 @@ const MAX_COALESCED_BYTES = 64 * 1024;
  * up inside the stream) and leave together, in one write, on `drain`; `clear` drops them when the
  * connection dies.
  *
- * Writing at once replaced sending the calls of one tick in one coalesced write: measured against
- * libvirtd on two vCPUs (docs/benchmarks.md, "Where the daemon's time goes"), coalescing made the
- * calls a burst of replies sets off reach the daemon as a burst too, which left its workers idle
- * between bursts, and cost the client a nextTick and a copy per batch.
+ * Writing at once replaced sending the calls of one tick in one coalesced write, which made the
+ * calls a burst of replies sets off reach the daemon as a burst too and cost the client a nextTick
+ * and a copy per batch. Measured against libvirtd (docs/benchmarks.md, bench:libvirt, "Which
+ * vCPU"): faster with 4 calls in flight on two vCPUs, no slower elsewhere.
  */
 export class OrderedWriter {
   private queue: Buffer[] = [];
