@@ -13,6 +13,7 @@ import {
 import { AgentProcess } from './support/agent-process.ts';
 import { type E2eController, startE2eController } from './support/e2e-controller.ts';
 import { createE2eDatabase, type E2eDatabase, killControllerConnections } from './support/e2e-database.ts';
+import { controllerFlags } from './support/joined-agent.ts';
 import { tempDir } from './support/temp-dir.ts';
 
 // The agent path end to end: a real libvirtd with QEMU guests (a harness host), the controller on a
@@ -43,10 +44,7 @@ const guests = new Map<string, string>();
 /** `cockpit-agent` flags for the harness host, as the join-token answer writes them (plus test settings). */
 function agentArgs(options: { token?: string; stateDir?: string } = {}): string[] {
   return [
-    '--controller',
-    `127.0.0.1:${ctl.grpcPort}`,
-    '--ca-sha256',
-    ctl.current.services.grpcTls?.caFingerprint ?? '',
+    ...controllerFlags(ctl),
     '--libvirt-uri',
     host.uri,
     '--hostname',

@@ -1,9 +1,10 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../packages/libvirt/test/harness/index.ts';
-import { AgentProcess } from './support/agent-process.ts';
+import type { AgentProcess } from './support/agent-process.ts';
 import { type E2eController, startE2eController } from './support/e2e-controller.ts';
 import { createE2eDatabase, type E2eDatabase } from './support/e2e-database.ts';
+import { startJoinedAgent } from './support/joined-agent.ts';
 import { tempDir } from './support/temp-dir.ts';
 
 // Live migration through REST between two simulated hosts, each its own `cockpit-agent --driver
@@ -36,39 +37,28 @@ let db: E2eDatabase;
 let ctl: E2eController;
 let a: Side;
 let b: Side;
+const agents: AgentProcess[] = [];
 
 async function side(hostname: string): Promise<Side> {
-  const token = (await ctl.api('POST', '/api/v1/hosts/join-tokens', {})).body.token as string;
-  const agent = AgentProcess.start([
-    '--controller',
-    `127.0.0.1:${ctl.grpcPort}`,
-    '--ca-sha256',
-    ctl.current.services.grpcTls?.caFingerprint ?? '',
-    '--driver',
-    'simulated',
-    '--hostname',
+  const { agent, host } = await startJoinedAgent(ctl, {
     hostname,
-    '--state-dir',
-    join(tempDir('cockpit-e2e-sim-agent-'), 'state'),
-    '--sim-vms',
-    '6',
-    '--sim-seed',
-    'e2e-migration',
-    // No random changes: the VMs under test change only through the migrations.
-    '--sim-change-rate',
-    '0',
-    '--join-token',
-    token,
-  ]);
-  const joined = await waitFor(
-    async () => {
-      const hosts = (await ctl.api('GET', '/api/v1/hosts')).body.hosts as Array<Record<string, unknown>>;
-      return hosts.find((h) => h.hostname === hostname && h.status === 'connected');
-    },
-    { what: `${hostname} connected`, timeoutMs: 60_000, stopIf: () => !agent.running },
-  );
-  expect(joined.migration_uri).toMatch(/^sim\+tcp:\/\/127\.0\.0\.1:\d+\/[0-9a-f-]{36}$/);
-  return { hostId: String(joined.id), hostname, agent };
+    flags: [
+      '--driver',
+      'simulated',
+      '--state-dir',
+      join(tempDir('cockpit-e2e-sim-agent-'), 'state'),
+      '--sim-vms',
+      '6',
+      '--sim-seed',
+      'e2e-migration',
+      // No random changes: the VMs under test change only through the migrations.
+      '--sim-change-rate',
+      '0',
+    ],
+    started: agents,
+  });
+  expect(host.migration_uri).toMatch(/^sim\+tcp:\/\/127\.0\.0\.1:\d+\/[0-9a-f-]{36}$/);
+  return { hostId: String(host.id), hostname, agent };
 }
 
 const migration = async (id: string) => (await ctl.api<Migration>('GET', `/api/v1/migrations/${id}`)).body;
@@ -117,7 +107,7 @@ beforeAll(async () => {
   b = await side('sim-mig-b.e2e');
 });
 afterAll(async () => {
-  await Promise.all([a?.agent.kill('SIGTERM'), b?.agent.kill('SIGTERM')]);
+  await Promise.all(agents.map((agent) => agent.kill('SIGTERM')));
   await ctl?.stop();
   await db?.drop();
 });

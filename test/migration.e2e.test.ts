@@ -17,6 +17,7 @@ import {
 import { AgentProcess } from './support/agent-process.ts';
 import { type E2eController, startE2eController } from './support/e2e-controller.ts';
 import { createE2eDatabase, type E2eDatabase } from './support/e2e-database.ts';
+import { startJoinedAgent } from './support/joined-agent.ts';
 import { tempDir } from './support/temp-dir.ts';
 
 // Live migration end to end: two real libvirtd hosts (the harness), a real `cockpit-agent` on each, one
@@ -60,32 +61,24 @@ const execFileAsync = promisify(execFile);
 const FINAL = ['completed', 'failed', 'cancelled'];
 
 async function side(host: LibvirtHost): Promise<Side> {
-  const token = (await ctl.api('POST', '/api/v1/hosts/join-tokens', {})).body.token as string;
-  const args = [
-    '--controller',
-    `127.0.0.1:${ctl.grpcPort}`,
-    '--ca-sha256',
-    ctl.current.services.grpcTls?.caFingerprint ?? '',
-    '--libvirt-uri',
-    host.uri,
-    '--migration-uri',
-    host.uri,
-    '--hostname',
-    host.name,
-    '--state-dir',
-    join(tempDir('cockpit-e2e-mig-agent-'), 'state'),
-    '--metrics-listen',
-    'off',
-  ];
-  const agent = AgentProcess.start([...args, '--join-token', token]);
-  agents.push(agent);
-  const joined = await waitFor(
-    async () => {
-      const hosts = (await ctl.api('GET', '/api/v1/hosts')).body.hosts as Array<Record<string, unknown>>;
-      return hosts.find((h) => h.hostname === host.name && h.status === 'connected');
-    },
-    { what: `${host.name} connected`, timeoutMs: 60_000, stopIf: () => !agent.running },
-  );
+  const {
+    agent,
+    host: joined,
+    args,
+  } = await startJoinedAgent(ctl, {
+    hostname: host.name,
+    flags: [
+      '--libvirt-uri',
+      host.uri,
+      '--migration-uri',
+      host.uri,
+      '--state-dir',
+      join(tempDir('cockpit-e2e-mig-agent-'), 'state'),
+      '--metrics-listen',
+      'off',
+    ],
+    started: agents,
+  });
   return { host, hostId: String(joined.id), agent, args };
 }
 

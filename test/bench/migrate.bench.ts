@@ -22,9 +22,10 @@ import {
   virsh,
   waitFor,
 } from '../../packages/libvirt/test/harness/index.ts';
-import { AgentProcess } from '../support/agent-process.ts';
+import type { AgentProcess } from '../support/agent-process.ts';
 import { type E2eController, startE2eController } from '../support/e2e-controller.ts';
 import { createE2eDatabase, type E2eDatabase } from '../support/e2e-database.ts';
+import { startJoinedAgent } from '../support/joined-agent.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
 const POLL_JOB = process.env.BENCH_VIRSH_POLL === '1';
@@ -47,33 +48,20 @@ let db: E2eDatabase | undefined;
 const hosts: LibvirtHost[] = [];
 
 async function side(name: 'A' | 'B', host: LibvirtHost, c: E2eController): Promise<Side> {
-  const token = (await c.api('POST', '/api/v1/hosts/join-tokens', {})).body.token as string;
-  const agent = AgentProcess.start([
-    '--controller',
-    `127.0.0.1:${c.grpcPort}`,
-    '--ca-sha256',
-    c.current.services.grpcTls?.caFingerprint ?? '',
-    '--libvirt-uri',
-    host.uri,
-    '--migration-uri',
-    host.uri,
-    '--hostname',
-    host.name,
-    '--state-dir',
-    join(mkdtempSync(join(tmpdir(), 'cockpit-bench-mig-agent-')), 'state'),
-    '--metrics-listen',
-    'off',
-    '--join-token',
-    token,
-  ]);
-  agents.push(agent);
-  const joined = await waitFor(
-    async () => {
-      const list = (await c.api('GET', '/api/v1/hosts')).body.hosts as Array<Record<string, unknown>>;
-      return list.find((h) => h.hostname === host.name && h.status === 'connected');
-    },
-    { what: `${host.name} connected`, timeoutMs: 60_000, stopIf: () => !agent.running },
-  );
+  const { host: joined } = await startJoinedAgent(c, {
+    hostname: host.name,
+    flags: [
+      '--libvirt-uri',
+      host.uri,
+      '--migration-uri',
+      host.uri,
+      '--state-dir',
+      join(mkdtempSync(join(tmpdir(), 'cockpit-bench-mig-agent-')), 'state'),
+      '--metrics-listen',
+      'off',
+    ],
+    started: agents,
+  });
   return { name, host, hostId: String(joined.id) };
 }
 
