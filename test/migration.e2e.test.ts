@@ -17,7 +17,7 @@ import {
 import { AgentProcess } from './support/agent-process.ts';
 import { type E2eController, startE2eController } from './support/e2e-controller.ts';
 import { createE2eDatabase, type E2eDatabase } from './support/e2e-database.ts';
-import { startJoinedAgent } from './support/joined-agent.ts';
+import { libvirtHostFlags, startJoinedAgent } from './support/joined-agent.ts';
 import { tempDir } from './support/temp-dir.ts';
 
 // Live migration end to end: two real libvirtd hosts (the harness), a real `cockpit-agent` on each, one
@@ -67,16 +67,7 @@ async function side(host: LibvirtHost): Promise<Side> {
     args,
   } = await startJoinedAgent(ctl, {
     hostname: host.name,
-    flags: [
-      '--libvirt-uri',
-      host.uri,
-      '--migration-uri',
-      host.uri,
-      '--state-dir',
-      join(tempDir('cockpit-e2e-mig-agent-'), 'state'),
-      '--metrics-listen',
-      'off',
-    ],
+    flags: libvirtHostFlags(host, join(tempDir('cockpit-e2e-mig-agent-'), 'state')),
     started: agents,
   });
   return { host, hostId: String(joined.id), agent, args };

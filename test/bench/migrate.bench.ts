@@ -25,7 +25,7 @@ import {
 import type { AgentProcess } from '../support/agent-process.ts';
 import { type E2eController, startE2eController } from '../support/e2e-controller.ts';
 import { createE2eDatabase, type E2eDatabase } from '../support/e2e-database.ts';
-import { startJoinedAgent } from '../support/joined-agent.ts';
+import { libvirtHostFlags, startJoinedAgent } from '../support/joined-agent.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
 const POLL_JOB = process.env.BENCH_VIRSH_POLL === '1';
@@ -50,16 +50,7 @@ const hosts: LibvirtHost[] = [];
 async function side(name: 'A' | 'B', host: LibvirtHost, c: E2eController): Promise<Side> {
   const { host: joined } = await startJoinedAgent(c, {
     hostname: host.name,
-    flags: [
-      '--libvirt-uri',
-      host.uri,
-      '--migration-uri',
-      host.uri,
-      '--state-dir',
-      join(mkdtempSync(join(tmpdir(), 'cockpit-bench-mig-agent-')), 'state'),
-      '--metrics-listen',
-      'off',
-    ],
+    flags: libvirtHostFlags(host, join(mkdtempSync(join(tmpdir(), 'cockpit-bench-mig-agent-')), 'state')),
     started: agents,
   });
   return { name, host, hostId: String(joined.id) };

@@ -13,6 +13,23 @@ export function controllerFlags(ctl: E2eController): string[] {
 }
 
 /**
+ * A libvirt host's own flags for a migration test: its URI, which is also the one other hosts migrate
+ * to, a state folder, and no metrics listener (two agents on one machine would want the same port).
+ */
+export function libvirtHostFlags(host: { uri: string }, stateDir: string): string[] {
+  return [
+    '--libvirt-uri',
+    host.uri,
+    '--migration-uri',
+    host.uri,
+    '--state-dir',
+    stateDir,
+    '--metrics-listen',
+    'off',
+  ];
+}
+
+/**
  * Starts `cockpit-agent` for `hostname` with a join token of its own and waits until REST shows the host
  * connected. `flags` are the host's own (driver, URIs, state folder, ...). The agent is pushed onto
  * `started` at once, so the caller's cleanup stops it even when it never connects. `args` are its flags
