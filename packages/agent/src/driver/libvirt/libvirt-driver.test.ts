@@ -1,14 +1,17 @@
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { HostInfo, Vm, VmRemovalReason, VmState } from '@cockpit/proto';
 import { expect, it } from 'vitest';
 import { tempDir } from '../../../test/support/temp-dir.ts';
 import { CursorStore } from '../../journal/cursor-store.ts';
 import { Journal } from '../../journal/journal.ts';
 import { createLogger } from '../../log/logger.ts';
+import type { DriverSink } from '../driver.ts';
 import { isDriverError } from '../driver-error.ts';
 import { connectLink } from './connect-link.ts';
 import { LibvirtDriver } from './libvirt-driver.ts';
+import type { DomainNotice, LibvirtLink } from './libvirt-link.ts';
 
 // No libvirtd at the address: the driver keeps trying with backoff (not a busy loop), power calls say the
 // hypervisor is unavailable, and close() ends it all. (Against a real libvirtd: test/libvirt-driver.test.ts.)
@@ -46,4 +49,115 @@ it('retries an unreachable libvirtd with backoff until closed', async () => {
   expect(isDriverError(err) && err.code).toBe('hypervisor_unavailable');
   await driver.close();
   await started;
+});
+
+/** A link to no libvirtd: the test pushes the notices and answers each read. */
+function scriptedLink(listed: Vm[]) {
+  const notices: DomainNotice[] = [];
+  let wake: (() => void) | undefined;
+  /** The driver asked for the next notice: it has handled every one before. */
+  let waiting = false;
+  const reads: Array<{ uuid: string; answer: (vm: Vm | undefined) => void }> = [];
+  const link: LibvirtLink = {
+    closed: new Promise<Error>(() => undefined),
+    watch: async (signal) => {
+      signal.addEventListener('abort', () => wake?.());
+      return {
+        dropped: 0,
+        async *[Symbol.asyncIterator]() {
+          while (!signal.aborted) {
+            const next = notices.shift();
+            if (next !== undefined) yield next;
+            else {
+              waiting = true;
+              await new Promise<void>((resolve) => {
+                wake = resolve;
+              });
+              waiting = false;
+            }
+          }
+        },
+      };
+    },
+    listVms: async () => listed,
+    readVm: (uuid) => new Promise((answer) => reads.push({ uuid, answer })),
+    hostInfo: async () => HostInfo.fromPartial({ hypervisor: 'scripted' }),
+    power: async () => undefined,
+    close: async () => undefined,
+    readCounters: async () => {
+      throw new Error('not scripted');
+    },
+  };
+  const notify = (notice: DomainNotice) => {
+    notices.push(notice);
+    wake?.();
+  };
+  const handled = () => waiting && notices.length === 0;
+  return { link, notify, reads, handled };
+}
+
+function recordingSink() {
+  const removals: Array<{ id: string; reason: VmRemovalReason }> = [];
+  const sink: DriverSink = {
+    vm: () => undefined,
+    vmRemoved: (id, _name, reason) => removals.push({ id, reason }),
+    inventory: () => undefined,
+    host: () => undefined,
+  };
+  return { sink, removals };
+}
+
+const UUID_1 = '6c9f1a52-7a53-4b59-9a57-1b2b3c4d5e6f';
+const guest = (state: VmState, stateReason: string) =>
+  Vm.fromPartial({ id: UUID_1, name: 'g1', state, stateReason, vcpus: 1, memoryMib: 64, maxMemoryMib: 64 });
+
+async function scriptedDriver(listed: Vm[]) {
+  const scripted = scriptedLink(listed);
+  const recorded = recordingSink();
+  const driver = new LibvirtDriver({
+    uri: 'qemu:///scripted',
+    resyncIntervalMs: 60_000,
+    log: createLogger('silent'),
+    connect: async () => scripted.link,
+  });
+  await driver.start(recorded.sink);
+  return { driver, ...scripted, ...recorded };
+}
+
+// A source's events at the switch-over: suspended (read begins), stopped as migrated (the read is still
+// out), the read answers "paused", then the domain is gone. The stale "paused" must not make the removal
+// an undefine (seen in the post-copy migration test under load).
+it('a read that began before "stopped, migrated" answers after it: the removal is still a migration', async () => {
+  const { driver, notify, reads, removals, handled } = await scriptedDriver([
+    guest(VmState.VM_STATE_RUNNING, 'booted'),
+  ]);
+  notify({ uuid: UUID_1, migratedAway: false });
+  await expect.poll(() => reads.length).toBe(1);
+  notify({ uuid: UUID_1, migratedAway: true });
+  await expect.poll(handled).toBe(true);
+  reads[0]?.answer(guest(VmState.VM_STATE_PAUSED, 'migration'));
+  await expect.poll(() => reads.length).toBe(2);
+  reads[1]?.answer(undefined);
+  await expect
+    .poll(() => removals)
+    .toEqual([{ id: UUID_1, reason: VmRemovalReason.VM_REMOVAL_REASON_MIGRATED }]);
+  await driver.close();
+});
+
+// Migrated away, then back (or started again): a read after the stop finds it running, so a later
+// removal is an undefine.
+it('a read that began after "stopped, migrated" and finds the domain running again: a later removal is an undefine', async () => {
+  const { driver, notify, reads, removals } = await scriptedDriver([
+    guest(VmState.VM_STATE_RUNNING, 'booted'),
+  ]);
+  notify({ uuid: UUID_1, migratedAway: true });
+  await expect.poll(() => reads.length).toBe(1);
+  reads[0]?.answer(guest(VmState.VM_STATE_RUNNING, 'migrated'));
+  notify({ uuid: UUID_1, migratedAway: false });
+  await expect.poll(() => reads.length).toBe(2);
+  reads[1]?.answer(undefined);
+  await expect
+    .poll(() => removals)
+    .toEqual([{ id: UUID_1, reason: VmRemovalReason.VM_REMOVAL_REASON_UNDEFINED }]);
+  await driver.close();
 });

@@ -41,7 +41,13 @@ export class LibvirtDriver implements HypervisorDriver {
   private readonly stop = new AbortController();
   /** Domains to read again. */
   private readonly dirty = new Set<string>();
-  private readonly migratedAway = new Set<string>();
+  /**
+   * Domains that stopped because they migrated away, with the number of the notice that said so: a read
+   * that began before that notice is older than the stop and cannot say the domain is back in use.
+   */
+  private readonly migratedAway = new Map<string, number>();
+  /** Notices received so far (a read records it when it starts). */
+  private noticeCount = 0;
   private reading = false;
   /** Set while a listing runs: domains whose events arrived meanwhile, read again after it. */
   private touchedWhileListing: Set<string> | undefined;
@@ -154,7 +160,8 @@ export class LibvirtDriver implements HypervisorDriver {
   private async follow(notices: NoticeStream): Promise<void> {
     let dropped = notices.dropped;
     for await (const notice of notices) {
-      if (notice.migratedAway) this.migratedAway.add(notice.uuid);
+      this.noticeCount += 1;
+      if (notice.migratedAway) this.migratedAway.set(notice.uuid, this.noticeCount);
       this.markDirty(notice.uuid);
       if (notices.dropped !== dropped) {
         this.log.warn({ dropped: notices.dropped - dropped }, 'libvirt events were dropped: re-listing');
@@ -179,8 +186,9 @@ export class LibvirtDriver implements HypervisorDriver {
         const link = this.link;
         if (link === undefined) return;
         this.dirty.delete(uuid);
+        const since = this.noticeCount;
         try {
-          this.apply(uuid, await link.readVm(uuid));
+          this.apply(uuid, await link.readVm(uuid), since);
         } catch (err) {
           // A lost connection is the run loop's business (it re-lists after reconnecting).
           if (isConnectionLost(err)) return;
@@ -195,10 +203,16 @@ export class LibvirtDriver implements HypervisorDriver {
     }
   }
 
-  private apply(uuid: string, vm: Vm | undefined): void {
+  /** Reports what a read found; `since` is the number of notices received when the read began. */
+  private apply(uuid: string, vm: Vm | undefined, since: number): void {
     if (vm !== undefined) {
-      // Back in use (started again, or migrated back): a later removal is no longer a migration.
-      if (vm.state !== VmState.VM_STATE_SHUT_OFF) this.migratedAway.delete(uuid);
+      // Back in use (started again, or migrated back): a later removal is no longer a migration. Only
+      // a read that began after the stop can say so; one that began before it and answers after it
+      // (the domain still paused at the switch-over) would turn the removal that follows into an undefine.
+      const stoppedAt = this.migratedAway.get(uuid);
+      if (vm.state !== VmState.VM_STATE_SHUT_OFF && stoppedAt !== undefined && stoppedAt <= since) {
+        this.migratedAway.delete(uuid);
+      }
       this.sink?.vm(vm);
       return;
     }
