@@ -80,6 +80,23 @@ async function side(host: LibvirtHost, stateDir?: string): Promise<Side> {
   return { host, stateDir: dir, agent, session, log };
 }
 
+/**
+ * Waits until the VM's history on `side`'s session ends with `last`. A timeout says what the history
+ * ends with and what the agent logged about the VM, so that a rare failure can be read afterwards.
+ */
+async function historyEndsWith(side: Side, vmId: string, last: string): Promise<void> {
+  try {
+    await side.session.until(() => historyOf(side.session, vmId).at(-1) === last);
+  } catch (err) {
+    const logged = side.log.lines.filter((l) => JSON.stringify(l).includes(vmId)).slice(-15);
+    throw new Error(
+      `${vmId}'s history on ${side.host.name} does not end with "${last}": ` +
+        `${JSON.stringify(historyOf(side.session, vmId))}; the agent logged: ${JSON.stringify(logged)}`,
+      { cause: err },
+    );
+  }
+}
+
 beforeAll(async () => {
   const tag = randomBytes(3).toString('hex');
   const [hostA, hostB] = await Promise.all([
@@ -209,7 +226,7 @@ describe('live migration between two libvirt hosts, through their agents', () =>
     });
     expect(await listed(a)).not.toContain(vm.name);
     await a.session.until(() => historyOf(a.session, vm.id).at(-1)?.startsWith('removed'));
-    await b.session.until(() => historyOf(b.session, vm.id).at(-1) === 'running/migrated persistent');
+    await historyEndsWith(b, vm.id, 'running/migrated persistent');
     // The source pauses at the switch-over and stops as migrated; a read may see either before the removal.
     expectSteps(historyOf(a.session, vm.id), {
       before: ['shut_off/unknown persistent', 'running/booted persistent'],
@@ -228,7 +245,7 @@ describe('live migration between two libvirt hosts, through their agents', () =>
     expect((await finalOf(b.session, back.commandId)).status).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
     expect(await virshDominfo(a.host.uri, vm.name)).toMatchObject({ State: 'running', Persistent: 'yes' });
     expect(await listed(b)).not.toContain(vm.name);
-    await b.session.until(() => historyOf(b.session, vm.id).at(-1) === 'removed MIGRATED');
+    await historyEndsWith(b, vm.id, 'removed MIGRATED');
   }, 120_000);
 
   it('without undefine_source a persistent source keeps its definition shut off; a transient one is removed', async () => {
@@ -237,8 +254,8 @@ describe('live migration between two libvirt hosts, through their agents', () =>
     expect((await finalOf(a.session, keep.commandId)).status).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
     expect(await virshDominfo(a.host.uri, kept.name)).toMatchObject({ State: 'shut off', Persistent: 'yes' });
     expect(await virshDominfo(b.host.uri, kept.name)).toMatchObject({ State: 'running', Persistent: 'no' });
-    await a.session.until(() => historyOf(a.session, kept.id).at(-1) === 'shut_off/migrated persistent');
-    await b.session.until(() => historyOf(b.session, kept.id).at(-1) === 'running/migrated');
+    await historyEndsWith(a, kept.id, 'shut_off/migrated persistent');
+    await historyEndsWith(b, kept.id, 'running/migrated');
 
     const transient = await startGuest(a, diskless, false);
     const move = await migrate(
@@ -249,7 +266,7 @@ describe('live migration between two libvirt hosts, through their agents', () =>
     );
     expect((await finalOf(a.session, move.commandId)).status).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
     expect(await listed(a)).not.toContain(transient.name);
-    await a.session.until(() => historyOf(a.session, transient.id).at(-1) === 'removed MIGRATED');
+    await historyEndsWith(a, transient.id, 'removed MIGRATED');
   }, 120_000);
 
   it('cancel while migrating (throttled): the perform fails "cancelled", the guest keeps running on the source', async () => {
@@ -305,8 +322,8 @@ describe('live migration between two libvirt hosts, through their agents', () =>
     expect(final.detail?.$case === 'migrationProgress' && final.detail.value.postCopy).toBe(true);
     expect(await virshDominfo(b.host.uri, vm.name)).toMatchObject({ State: 'running', Persistent: 'yes' });
     expect(await listed(a)).not.toContain(vm.name);
-    await a.session.until(() => historyOf(a.session, vm.id).at(-1) === 'removed MIGRATED');
-    await b.session.until(() => historyOf(b.session, vm.id).at(-1) === 'running/migrated persistent');
+    await historyEndsWith(a, vm.id, 'removed MIGRATED');
+    await historyEndsWith(b, vm.id, 'running/migrated persistent');
   }, 120_000);
 
   it('a completion timeout aborts the migration: FAILED "completion_timeout", the guest stays', async () => {
