@@ -290,8 +290,11 @@ describe('live migration between two libvirt hosts, through their agents', () =>
       status: CommandStatus.COMMAND_STATUS_FAILED,
       error: { code: 'cancelled' },
     });
-    expect(final.error?.message).toBe(
-      "the migration was cancelled: operation aborted: job 'migration out' canceled by client",
+    // The agent's words, then libvirt's. Libvirt's depend on who notices first: the source's job
+    // (aborted by client) or, when the destination's QEMU exits on the torn stream before that,
+    // the destination's load failure (seen once in CI, 2026-12-04).
+    expect(final.error?.message).toMatch(
+      /^the migration was cancelled: (operation aborted: job 'migration out' canceled by client|internal error: qemu unexpectedly closed the monitor: .*load of migration failed)/s,
     );
     expect(await domstate(a, vm.name)).toBe('running');
     expect(await listed(b)).not.toContain(vm.name);
