@@ -15,6 +15,7 @@ import {
 } from '../protocol/net.gen.ts';
 import { decRemoteError, REMOTE_PROGRAM, REMOTE_PROTOCOL_VERSION } from '../protocol/remote-types.gen.ts';
 import { isXdrError, XdrReader } from '../xdr/index.ts';
+import { BusyPoll, defaultBusyPollUs } from './busy-poll.ts';
 import { CallTable, procName } from './call-table.ts';
 import { DEFAULT_KEEPALIVE, Keepalive, type KeepaliveOptions } from './keepalive.ts';
 import { type Logger, silentLogger } from './logger.ts';
@@ -33,6 +34,12 @@ export interface RpcClientOptions {
   callTimeoutMs?: number;
   /** Largest packet accepted or sent (default and maximum: libvirt's 32 MiB). */
   maxPacketBytes?: number;
+  /**
+   * How long the event loop keeps polling after a call leaves or a reply arrives while calls are in
+   * flight, µs (see busy-poll.ts). Default: 200 where the process may use more than one CPU, else 0;
+   * 0 lets the loop sleep as soon as it has nothing to do.
+   */
+  busyPollUs?: number;
   logger?: Logger;
 }
 
@@ -62,6 +69,7 @@ export class RpcClient implements RemoteCaller {
   private readonly closeListeners: ((reason: Error) => void)[] = [];
   private messageHandler: MessageHandler | null = null;
   private readonly writer: OrderedWriter;
+  private readonly busyPoll: BusyPoll;
   private readonly kaStats: KeepaliveStats = { pingsSent: 0, pongsReceived: 0, pingsAnswered: 0 };
   /** Whether this side runs keepalive (a non-zero interval). */
   readonly keepaliveEnabled: boolean;
@@ -75,6 +83,10 @@ export class RpcClient implements RemoteCaller {
     this.callTimeoutMs = opts.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     this.maxPacket = Math.min(opts.maxPacketBytes ?? MAX_PACKET, MAX_PACKET);
     this.decoder = new PacketDecoder(this.maxPacket);
+    this.busyPoll = new BusyPoll(
+      opts.busyPollUs ?? defaultBusyPollUs(),
+      () => this.calls.size > 0 && this.closeReason === null,
+    );
     const keepalive: KeepaliveOptions = {
       intervalMs: opts.keepalive?.intervalMs ?? DEFAULT_KEEPALIVE.intervalMs,
       count: opts.keepalive?.count ?? DEFAULT_KEEPALIVE.count,
@@ -212,6 +224,7 @@ export class RpcClient implements RemoteCaller {
     const timeoutMs = opts.timeoutMs ?? this.callTimeoutMs;
     const reply = this.calls.add(serial, program, procedure, timeoutMs, signal, dec);
     this.write(buf);
+    this.busyPoll.touch();
     return reply;
   }
 
@@ -246,6 +259,7 @@ export class RpcClient implements RemoteCaller {
       return;
     }
     for (const p of packets) this.route(p);
+    this.busyPoll.touch();
   }
 
   private route(p: Packet): void {
