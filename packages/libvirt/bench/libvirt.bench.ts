@@ -11,7 +11,7 @@
 // and daemon together, which the machine's load barely moves. The daemon gets the bench's own
 // priority (run the bench under `nice -n -15` and the daemon is at -15 too).
 // Environment: BENCH_OPS (operations per run, 3 calls each), BENCH_ROUNDS, BENCH_EVENTS
-// (suspend+resume rounds).
+// (suspend+resume rounds), BENCH_BUSY_POLL_US (our connection's busyPollUs; default 0, as connect's).
 
 import { randomUUID } from 'node:crypto';
 import {
@@ -39,6 +39,7 @@ import {
 const OPS = Number(process.env.BENCH_OPS ?? 2000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
 const EVENT_ROUNDS = Number(process.env.BENCH_EVENTS ?? 100);
+const BUSY_POLL_US = Number(process.env.BENCH_BUSY_POLL_US ?? 0);
 const WARMUP_OPS = 2000;
 const GUESTS = 8;
 const OURS_IN_FLIGHT = [1, 4, 16, 64];
@@ -100,7 +101,7 @@ async function main(): Promise<void> {
   const host = await startLibvirtHost();
   const daemon = daemonPid(host.stateDir);
   const daemonPriority = shareOurPriority(daemon);
-  const conn = await connect(host.unixUri);
+  const conn = await connect(host.unixUri, { busyPollUs: BUSY_POLL_US });
   try {
     const { uuids, running } = await setUpGuests(conn, host);
     // Warm up our side (JIT) as the python script warms up its own.
@@ -181,7 +182,7 @@ function report(
   const paired = (r: ThroughputRow, baseline: ThroughputRow | undefined) =>
     baseline === undefined ? '-' : median(pairedRatios(r, baseline)).toFixed(2);
   console.log(
-    `\nbench:libvirt — libvirtd ${libvirtVersion} (${daemonPriority}), QEMU driver, ${GUESTS} guests (1 running), ${host.unixUri}`,
+    `\nbench:libvirt — libvirtd ${libvirtVersion} (${daemonPriority}), QEMU driver, ${GUESTS} guests (1 running), ${host.unixUri}; our busyPollUs ${BUSY_POLL_US}`,
   );
   console.log(
     `one operation = lookup by UUID + get info + get state (3 RPCs); ${OPS} operations per run, ` +

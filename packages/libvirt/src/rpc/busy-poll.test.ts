@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { BusyPoll, defaultBusyPollUs } from './busy-poll.ts';
+import { BusyPoll } from './busy-poll.ts';
 
 /** Resolves once `poll` is no longer spinning, with the number of event-loop turns it saw meanwhile. */
 async function turnsUntilIdle(poll: BusyPoll): Promise<number> {
@@ -14,12 +14,6 @@ async function turnsUntilIdle(poll: BusyPoll): Promise<number> {
 describe('BusyPoll', () => {
   afterEach(() => {
     vi.useRealTimers();
-  });
-
-  it('is on by default only where the process may use more than one CPU', () => {
-    expect(defaultBusyPollUs(1)).toBe(0);
-    expect(defaultBusyPollUs(2)).toBe(200);
-    expect(defaultBusyPollUs(64)).toBe(200);
   });
 
   it('keeps the loop turning for about its budget after the last activity while calls are in flight', async () => {

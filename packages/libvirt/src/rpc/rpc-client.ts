@@ -15,7 +15,7 @@ import {
 } from '../protocol/net.gen.ts';
 import { decRemoteError, REMOTE_PROGRAM, REMOTE_PROTOCOL_VERSION } from '../protocol/remote-types.gen.ts';
 import { isXdrError, XdrReader } from '../xdr/index.ts';
-import { BusyPoll, defaultBusyPollUs } from './busy-poll.ts';
+import { BusyPoll } from './busy-poll.ts';
 import { CallTable, procName } from './call-table.ts';
 import { DEFAULT_KEEPALIVE, Keepalive, type KeepaliveOptions } from './keepalive.ts';
 import { type Logger, silentLogger } from './logger.ts';
@@ -36,8 +36,8 @@ export interface RpcClientOptions {
   maxPacketBytes?: number;
   /**
    * How long the event loop keeps polling after a call leaves or a reply arrives while calls are in
-   * flight, µs (see busy-poll.ts). Default: 200 where the process may use more than one CPU, else 0;
-   * 0 lets the loop sleep as soon as it has nothing to do.
+   * flight, µs (see busy-poll.ts: faster calls for client CPU). Default 0: the loop sleeps as soon as
+   * it has nothing to do.
    */
   busyPollUs?: number;
   logger?: Logger;
@@ -84,7 +84,7 @@ export class RpcClient implements RemoteCaller {
     this.maxPacket = Math.min(opts.maxPacketBytes ?? MAX_PACKET, MAX_PACKET);
     this.decoder = new PacketDecoder(this.maxPacket);
     this.busyPoll = new BusyPoll(
-      opts.busyPollUs ?? defaultBusyPollUs(),
+      opts.busyPollUs ?? 0,
       () => this.calls.size > 0 && this.closeReason === null,
     );
     const keepalive: KeepaliveOptions = {
