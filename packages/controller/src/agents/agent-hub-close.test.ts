@@ -37,10 +37,15 @@ describe('agent hub close', () => {
     let closing: Promise<void> | undefined;
     let closed = false;
     try {
+      // pg_stat_activity shows the whole cluster: other test files' hubs, each on a database of its own,
+      // run this sweep and release streams with a statement that begins alike; one of them waiting on
+      // a lock of its own once passed for ours (CI, 2026-12-04), and close() came before this hub's
+      // sweep began. This database, and the sweep's own statement.
       await waitFor('the sweep waiting on the held row', async () => {
         const [row] = await t.sql<{ n: number }[]>`
           select count(*)::int as n from pg_stat_activity
-          where wait_event_type = 'Lock' and query like '%update hosts set status = ''disconnected''%'`;
+          where datname = current_database() and wait_event_type = 'Lock'
+            and query like '%update hosts set status = ''disconnected''%last_seen_at is null%'`;
         return (row?.n ?? 0) > 0;
       });
       closing = t.services.agents.close().then(() => {
