@@ -13,9 +13,8 @@ const now = performance.now.bind(performance);
  * between replies, libvirtd spends 30-50 % more CPU per call than it does serving python3-libvirt's
  * threads, which stay busy; with a 200 µs budget its cost falls to python's, sequential calls run
  * ~1.3x as fast and calls in flight reach parity with python's best. The price is CPU: the client
- * spends about twice as much per call; on one CPU the spin takes the daemon's time (half the
- * throughput), and with the whole test suite's processes sharing two vCPUs it ran ~15 % longer (one run each).
- * An agent shares its host with the guests, so it is off by default.
+ * spends about twice as much per call, and on one CPU the spin takes the daemon's time (half the
+ * throughput). An agent shares its host with the guests, so it is off by default.
  */
 export class BusyPoll {
   private readonly budgetMs: number;
