@@ -8,9 +8,14 @@
 //     ours-fresh       a connection opened for the run, 500 operations, timed part, closed
 //     ours-fresh-noka  the same with keepalive off
 //     ours-pool3       workers spread over 3 connections (libvirtd serves ≤ 5 calls per connection)
+//     ours-bp          a connection with busyPollUs PROBE_BUSY_POLL_US (200)
 //     py               libvirt_baseline.py in a fresh process (as the bench runs it)
 //     pys              one long-lived libvirt_baseline.py --serve process and connection
 //     @burn            two SCHED_IDLE busy loops during the run, so that no vCPU halts
+//     @haltpoll        the guest kernel polls PROBE_HALT_POLL_NS (200000, the kernel's default) before
+//                      it halts an idle vCPU, for this run only (cpuidle-haltpoll, root)
+// Each run also counts, per RPC, the vCPUs' halts (h), the interrupts between them (i: RES + CAL),
+// and of those the TLB shootdowns (t).
 //   PROBE_ROUNDS (6), PROBE_OPS (2000), PROBE_BASE (the first py/pys variant)
 // Run it as the bench: `nice -n 10 npx tsx bench/inflight-probe.ts` in packages/libvirt.
 
@@ -22,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { connect } from '../src/index.ts';
 import { guestXml, type LibvirtHost, startLibvirtHost } from '../test/harness/index.ts';
 import { daemonPid, shareOurPriority } from './daemon-process.ts';
+import { countersSince, readIdleCounters, withHaltPoll } from './idle-counters.ts';
 import { median } from './latency-summary.ts';
 import { runOurs } from './our-throughput.ts';
 import { type PythonThroughput, pythonThroughput } from './python-baseline.ts';
@@ -31,12 +37,17 @@ const ROUNDS = Number(process.env.PROBE_ROUNDS ?? 6);
 const VARIANTS = (process.env.PROBE_VARIANTS ?? 'py:16,ours-long:16,py:4,ours-long:4').split(',');
 const BASE = process.env.PROBE_BASE ?? VARIANTS.find((v) => v.startsWith('py')) ?? (VARIANTS[0] as string);
 const NO_KEEPALIVE = { keepalive: { intervalMs: 0, count: 5 } };
+const BUSY_POLL_US = Number(process.env.PROBE_BUSY_POLL_US ?? 200);
+const HALT_POLL = Number(process.env.PROBE_HALT_POLL_NS ?? 200_000);
 
-/** One run: operations per second, client and daemon CPU µs per operation. */
+/** One run: operations per second, client and daemon CPU µs per operation, halts and IPIs per RPC. */
 interface Run {
   rate: number;
   clientUs: number;
   daemonUs: number;
+  haltsPerRpc?: number;
+  ipisPerRpc?: number;
+  tlbPerRpc?: number;
 }
 
 /** Our client's run (our-throughput.ts) in this probe's units. */
@@ -104,7 +115,8 @@ async function probe(host: LibvirtHost): Promise<void> {
   await long.domains.create(await long.domains.lookupByUuid(uuids[0] as string));
   const noKeepalive = await connect(host.unixUri, NO_KEEPALIVE);
   const pool3 = [long, await connect(host.unixUri), await connect(host.unixUri)];
-  for (const conn of [long, noKeepalive, pool3]) {
+  const busyPoll = await connect(host.unixUri, { busyPollUs: BUSY_POLL_US });
+  for (const conn of [long, noKeepalive, pool3, busyPoll]) {
     await ours(conn, uuids, 2000, 16, daemon);
     await ours(conn, uuids, 2000, 1, daemon);
   }
@@ -135,6 +147,8 @@ async function probe(host: LibvirtHost): Promise<void> {
         return ours(long, uuids, OPS, n, daemon);
       case 'ours-pool3':
         return ours(pool3, uuids, OPS, n, daemon);
+      case 'ours-bp':
+        return ours(busyPoll, uuids, OPS, n, daemon);
       default:
         throw new Error(`unknown variant kind ${kind}`);
     }
@@ -148,12 +162,19 @@ async function probe(host: LibvirtHost): Promise<void> {
         const [spec = '', mode] = variant.split('@');
         const [kind = '', n] = spec.split(':');
         const burners = mode === 'burn' ? startBurners() : [];
-        const run = await runVariant(kind, Number(n)).finally(() => {
+        const counters = readIdleCounters();
+        const timed = () => runVariant(kind, Number(n));
+        const run = await (mode === 'haltpoll' ? withHaltPoll(HALT_POLL, timed) : timed()).finally(() => {
           for (const b of burners) b.kill('SIGKILL');
         });
+        const { halts, ipis, tlb } = countersSince(counters);
+        run.haltsPerRpc = halts / (OPS * 3);
+        run.ipisPerRpc = ipis / (OPS * 3);
+        run.tlbPerRpc = tlb / (OPS * 3);
         results.get(variant)?.push(run);
         line.push(
-          `${variant} ${run.rate.toFixed(0)}/s d${run.daemonUs.toFixed(0)} c${run.clientUs.toFixed(0)}`,
+          `${variant} ${run.rate.toFixed(0)}/s d${run.daemonUs.toFixed(0)} c${run.clientUs.toFixed(0)} ` +
+            `h${run.haltsPerRpc.toFixed(2)} i${run.ipisPerRpc.toFixed(2)} t${run.tlbPerRpc.toFixed(2)}`,
         );
       }
       console.log(`round ${round} load ${loadavg()[0]?.toFixed(2)} | ${line.join(' | ')}`);
@@ -161,6 +182,7 @@ async function probe(host: LibvirtHost): Promise<void> {
   } finally {
     pys?.close();
     await noKeepalive.close();
+    await busyPoll.close();
     for (const conn of pool3.slice(1)) await conn.close();
     await long.close();
   }
@@ -170,6 +192,9 @@ async function probe(host: LibvirtHost): Promise<void> {
     console.log(
       `${variant.padEnd(20)} median ${median(runs.map((r) => r.rate)).toFixed(0)}/s, daemon ` +
         `${median(runs.map((r) => r.daemonUs)).toFixed(0)} µs/op, client ${median(runs.map((r) => r.clientUs)).toFixed(0)} µs/op, ` +
+        `per RPC ${median(runs.map((r) => r.haltsPerRpc ?? Number.NaN)).toFixed(2)} halts and ` +
+        `${median(runs.map((r) => r.ipisPerRpc ?? Number.NaN)).toFixed(2)} IPIs ` +
+        `(${median(runs.map((r) => r.tlbPerRpc ?? Number.NaN)).toFixed(2)} TLB), ` +
         `paired ÷ ${BASE}: ${paired.toFixed(2)}`,
     );
   }

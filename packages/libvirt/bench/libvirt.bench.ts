@@ -11,7 +11,9 @@
 // and daemon together, which the machine's load barely moves. The daemon gets the bench's own
 // priority (run the bench under `nice -n -15` and the daemon is at -15 too).
 // Environment: BENCH_OPS (operations per run, 3 calls each), BENCH_ROUNDS, BENCH_EVENTS
-// (suspend+resume rounds), BENCH_BUSY_POLL_US (our connection's busyPollUs; default 0, as connect's).
+// (suspend+resume rounds), BENCH_BUSY_POLL_US (our connection's busyPollUs; default 0, as connect's),
+// BENCH_HALT_POLL_NS (the guest kernel's idle poll for the whole run, then the machine's own value
+// back; root and cpuidle-haltpoll; docs/benchmarks.md "Idle polling").
 
 import { randomUUID } from 'node:crypto';
 import {
@@ -24,6 +26,7 @@ import {
 } from '../src/index.ts';
 import { guestXml, type LibvirtHost, startLibvirtHost } from '../test/harness/index.ts';
 import { daemonPid, shareOurPriority } from './daemon-process.ts';
+import { haltPollNow, withHaltPoll } from './idle-counters.ts';
 import { type LatencySummary, median, summarize } from './latency-summary.ts';
 import { runOurs } from './our-throughput.ts';
 import { printTable } from './print-table.ts';
@@ -40,6 +43,7 @@ const OPS = Number(process.env.BENCH_OPS ?? 2000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
 const EVENT_ROUNDS = Number(process.env.BENCH_EVENTS ?? 100);
 const BUSY_POLL_US = Number(process.env.BENCH_BUSY_POLL_US ?? 0);
+const HALT_POLL_NS = process.env.BENCH_HALT_POLL_NS;
 const WARMUP_OPS = 2000;
 const GUESTS = 8;
 const OURS_IN_FLIGHT = [1, 4, 16, 64];
@@ -182,7 +186,7 @@ function report(
   const paired = (r: ThroughputRow, baseline: ThroughputRow | undefined) =>
     baseline === undefined ? '-' : median(pairedRatios(r, baseline)).toFixed(2);
   console.log(
-    `\nbench:libvirt — libvirtd ${libvirtVersion} (${daemonPriority}), QEMU driver, ${GUESTS} guests (1 running), ${host.unixUri}; our busyPollUs ${BUSY_POLL_US}`,
+    `\nbench:libvirt — libvirtd ${libvirtVersion} (${daemonPriority}), QEMU driver, ${GUESTS} guests (1 running), ${host.unixUri}; our busyPollUs ${BUSY_POLL_US}; ${haltPollNow()}`,
   );
   console.log(
     `one operation = lookup by UUID + get info + get state (3 RPCs); ${OPS} operations per run, ` +
@@ -249,4 +253,4 @@ function report(
   );
 }
 
-await main();
+await (HALT_POLL_NS === undefined ? main() : withHaltPoll(Number(HALT_POLL_NS), main));
