@@ -63,15 +63,23 @@ export const haltPollNow = (): string =>
 
 /**
  * Runs `fn` with the guest kernel polling `ns` nanoseconds before it halts an idle vCPU, then puts
- * the machine's own value back. Needs root and the cpuidle-haltpoll driver.
+ * the machine's own value back, also when the run is interrupted (Ctrl-C, kill): a bench must not
+ * leave the machine's idle policy changed. Needs root and the cpuidle-haltpoll driver.
  */
 export async function withHaltPoll<T>(ns: number, fn: () => Promise<T>): Promise<T> {
   if (!existsSync(HALT_POLL_NS)) throw new Error(`${HALT_POLL_NS} is missing: no cpuidle-haltpoll here`);
   const own = readFileSync(HALT_POLL_NS, 'utf8').trim();
+  const restore = () => writeFileSync(HALT_POLL_NS, own);
+  const onSignal = (signal: NodeJS.Signals) => {
+    restore();
+    process.kill(process.pid, signal);
+  };
   writeFileSync(HALT_POLL_NS, String(ns));
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, onSignal);
   try {
     return await fn();
   } finally {
-    writeFileSync(HALT_POLL_NS, own);
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.off(signal, onSignal);
+    restore();
   }
 }
