@@ -4,8 +4,10 @@ import { join } from 'node:path';
 /**
  * The data folder holds the database (password hashes, credentials), signing keys and the CA key:
  * nobody but the controller's user may read it. Files the controller creates get 0600 through the
- * process umask (0077, set by main); this pass fixes what was created otherwise (PGlite writes its
- * files 0666, and a data folder from an older version): directories 0700, files 0600. Symbolic
+ * process umask (0077, set by main); this pass fixes what was created otherwise (PGlite's first files
+ * come out 0666, and a data folder from an older version): directories 0700, files 0600. Files
+ * PGlite creates later pass through 0700 (emscripten creates 0777 under the umask, then applies
+ * the 0600 PostgreSQL asked for). Symbolic
  * links are left alone (chmod would follow them out of the folder).
  */
 export function makePrivate(dir: string): void {
