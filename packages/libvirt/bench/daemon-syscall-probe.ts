@@ -7,13 +7,12 @@
 // Run it as the bench, as root: `nice -n -15 npx tsx bench/daemon-syscall-probe.ts` in packages/libvirt.
 
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { connect } from '../src/index.ts';
-import { guestXml, startLibvirtHost } from '../test/harness/index.ts';
+import { startLibvirtHost } from '../test/harness/index.ts';
+import { setUpGuests } from './bench-guests.ts';
 import { daemonPid, shareOurPriority } from './daemon-process.ts';
 import { runOurs } from './our-throughput.ts';
+import { pythonServer } from './python-baseline.ts';
 
 const OPS = Number(process.env.PROBE_OPS ?? 6000);
 const ROUNDS = Number(process.env.PROBE_ROUNDS ?? 3);
@@ -60,19 +59,9 @@ try {
   const daemon = daemonPid(host.stateDir);
   console.log(`libvirtd ${daemon} at ${shareOurPriority(daemon)}, ${OPS} operations (3 RPCs each) per run`);
   const conn = await connect(host.unixUri);
-  const uuids: string[] = [];
-  for (let i = 0; i < 8; i++) {
-    uuids.push((await conn.domains.defineXml(guestXml({ name: `syscalls-${i}`, uuid: randomUUID() }))).uuid);
-  }
-  await conn.domains.create(await conn.domains.lookupByUuid(uuids[0] as string));
+  const { uuids } = await setUpGuests(conn, host, 'syscalls');
   await runOurs(conn, uuids, 2000, 16, daemon);
-  const script = fileURLToPath(new URL('./libvirt_baseline.py', import.meta.url));
-  const python = spawn(
-    '/usr/bin/python3',
-    [script, '--serve', '--uri', host.unixUri, '--uuids', uuids.join(','), '--warmup', '2000'],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
-  );
-  const replies = createInterface({ input: python.stdout })[Symbol.asyncIterator]();
+  const python = await pythonServer(host.unixUri, uuids, daemon);
   try {
     for (let round = 0; round < ROUNDS; round++) {
       for (const [client, n] of VARIANTS) {
@@ -81,8 +70,7 @@ try {
           if (client === 'ours') {
             seconds = (await runOurs(conn, uuids, OPS, n, daemon)).seconds;
           } else {
-            python.stdin.write(`${n} ${OPS}\n`);
-            seconds = (JSON.parse((await replies.next()).value as string) as { seconds: number }).seconds;
+            seconds = (await python.run(n, OPS)).seconds;
           }
         });
         const perRpc = EVENTS.filter((e) => counts.has(e))
@@ -97,7 +85,7 @@ try {
       }
     }
   } finally {
-    python.stdin.end();
+    python.close();
     await conn.close();
   }
 } finally {

@@ -21,17 +21,15 @@
 // Run it as the bench: `nice -n 10 npx tsx bench/inflight-probe.ts` in packages/libvirt.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { connect } from '../src/index.ts';
-import { guestXml, type LibvirtHost, startLibvirtHost } from '../test/harness/index.ts';
+import { type LibvirtHost, startLibvirtHost } from '../test/harness/index.ts';
+import { setUpGuests } from './bench-guests.ts';
 import { daemonPid, shareOurPriority } from './daemon-process.ts';
 import { countersSince, readIdleCounters, withHaltPoll } from './idle-counters.ts';
 import { median } from './latency-summary.ts';
 import { runOurs } from './our-throughput.ts';
-import { type PythonThroughput, pythonThroughput } from './python-baseline.ts';
+import { type PythonThroughput, pythonServer, pythonThroughput } from './python-baseline.ts';
 
 const OPS = Number(process.env.PROBE_OPS ?? 2000);
 const ROUNDS = Number(process.env.PROBE_ROUNDS ?? 6);
@@ -64,31 +62,6 @@ const fromPython = (r: PythonThroughput): Run => ({
   daemonUs: (r.daemonCpuSeconds * 1e6) / r.ops,
 });
 
-/** python3-libvirt on one long-lived connection; each run asked for by a line on its stdin. */
-function pythonServer(uri: string, uuids: string[], daemon: number) {
-  const script = fileURLToPath(new URL('./libvirt_baseline.py', import.meta.url));
-  const args = [
-    '--serve',
-    '--uri',
-    uri,
-    '--uuids',
-    uuids.join(','),
-    '--warmup',
-    '2000',
-    '--daemon-pid',
-    String(daemon),
-  ];
-  const child = spawn('/usr/bin/python3', [script, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  return {
-    async run(threads: number, ops: number): Promise<Run> {
-      child.stdin.write(`${threads} ${ops}\n`);
-      return fromPython(JSON.parse((await lines.next()).value as string));
-    },
-    close: () => child.stdin.end(),
-  };
-}
-
 /** Two busy loops at SCHED_IDLE: they run only when nothing else wants a vCPU, so none halts. */
 const startBurners = (): ChildProcess[] =>
   [0, 1].map(() => spawn('chrt', ['-i', '0', 'sh', '-c', 'while :; do :; done'], { stdio: 'ignore' }));
@@ -106,14 +79,7 @@ async function probe(host: LibvirtHost): Promise<void> {
   const daemon = daemonPid(host.stateDir);
   console.log(`libvirtd ${daemon} at ${shareOurPriority(daemon)}, ${OPS} operations per run`);
   const long = await connect(host.unixUri);
-  const uuids: string[] = [];
-  for (let i = 0; i < 8; i++) {
-    const dom = await long.domains.defineXml(
-      guestXml({ name: `probe-${host.name}-${i}`, uuid: randomUUID() }),
-    );
-    uuids.push(dom.uuid);
-  }
-  await long.domains.create(await long.domains.lookupByUuid(uuids[0] as string));
+  const { uuids } = await setUpGuests(long, host, 'probe');
   const noKeepalive = await connect(host.unixUri, NO_KEEPALIVE);
   const pool3 = [long, await connect(host.unixUri), await connect(host.unixUri)];
   const busyPoll = await connect(host.unixUri, { busyPollUs: BUSY_POLL_US });
@@ -122,7 +88,7 @@ async function probe(host: LibvirtHost): Promise<void> {
     await ours(conn, uuids, 2000, 1, daemon);
   }
   const pys = VARIANTS.some((v) => v.startsWith('pys:'))
-    ? pythonServer(host.unixUri, uuids, daemon)
+    ? await pythonServer(host.unixUri, uuids, daemon)
     : undefined;
 
   const runVariant = async (kind: string, n: number): Promise<Run> => {
@@ -130,7 +96,7 @@ async function probe(host: LibvirtHost): Promise<void> {
       case 'py':
         return fromPython(await pythonThroughput(host.unixUri, uuids, OPS, n, 2000, daemon));
       case 'pys':
-        return (pys as NonNullable<typeof pys>).run(n, OPS);
+        return fromPython(await (pys as NonNullable<typeof pys>).run(n, OPS));
       case 'ours-warm':
         await ours(long, uuids, 2000, n, daemon);
         return ours(long, uuids, OPS, n, daemon);

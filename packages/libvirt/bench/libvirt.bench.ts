@@ -15,7 +15,6 @@
 // BENCH_HALT_POLL_NS (the guest kernel's idle poll for the whole run, then the machine's own value
 // back; root and cpuidle-haltpoll; docs/benchmarks.md "Idle polling").
 
-import { randomUUID } from 'node:crypto';
 import {
   connect,
   type Domain,
@@ -24,7 +23,8 @@ import {
   VIR_DOMAIN_EVENT_RESUMED,
   VIR_DOMAIN_EVENT_SUSPENDED,
 } from '../src/index.ts';
-import { guestXml, type LibvirtHost, startLibvirtHost } from '../test/harness/index.ts';
+import { type LibvirtHost, startLibvirtHost } from '../test/harness/index.ts';
+import { setUpGuests } from './bench-guests.ts';
 import { daemonPid, shareOurPriority } from './daemon-process.ts';
 import { haltPollNow, withHaltPoll } from './idle-counters.ts';
 import { type LatencySummary, median, summarize } from './latency-summary.ts';
@@ -90,24 +90,13 @@ async function measureEvents(conn: LibvirtConnection, dom: Domain, rounds: numbe
   return { toEvent: summarize(toEvent), roundTrip: summarize(roundTrip) };
 }
 
-async function setUpGuests(conn: LibvirtConnection, host: LibvirtHost) {
-  const domains: Domain[] = [];
-  for (let i = 0; i < GUESTS; i++) {
-    const name = `bench-${host.name}-${i}`;
-    domains.push(await conn.domains.defineXml(guestXml({ name, uuid: randomUUID() })));
-  }
-  // One running guest: info/state of a live QEMU domain, and the guest whose events we time.
-  const running = await conn.domains.create(domains[0] as Domain);
-  return { uuids: domains.map((d) => d.uuid), running };
-}
-
 async function main(): Promise<void> {
   const host = await startLibvirtHost();
   const daemon = daemonPid(host.stateDir);
   const daemonPriority = shareOurPriority(daemon);
   const conn = await connect(host.unixUri, { busyPollUs: BUSY_POLL_US });
   try {
-    const { uuids, running } = await setUpGuests(conn, host);
+    const { uuids, running } = await setUpGuests(conn, host, 'bench', GUESTS);
     // Warm up our side (JIT) as the python script warms up its own.
     await runOurs(conn, uuids, WARMUP_OPS, 16, daemon);
     await runOurs(conn, uuids, WARMUP_OPS, 1, daemon);

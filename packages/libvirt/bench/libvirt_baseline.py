@@ -11,8 +11,8 @@ wall time and the process's CPU time (all threads, user + system) of the timed p
 --daemon-pid the daemon's CPU time over the same part.
 
 With --serve it keeps its one connection and runs one timed part per line "THREADS OPS" read from
-stdin, printing one JSON object per line (bench/inflight-probe.ts: python on a long-lived
-connection, as ours is in the bench).
+stdin, printing one JSON object per line, after a first {"ready": true} once warmed up
+(bench/inflight-probe.ts: python on a long-lived connection, as ours is in the bench).
 
 With --events ROUNDS --event-uuid UUID it instead suspends and resumes that running guest ROUNDS
 times and reports, per state change, the time from the call's start to the lifecycle event's
@@ -116,7 +116,9 @@ def main():
         if not args.serve:
             print(json.dumps(timed_run(conn, uuids, args.threads, args.ops, args.daemon_pid)))
             return
-        # One connection for many runs, each asked for by a line "THREADS OPS" on stdin.
+        # One connection for many runs, each asked for by a line "THREADS OPS" on stdin. The first
+        # line out says the warm-up is over, so that it overlaps nothing the caller measures.
+        print(json.dumps({"ready": True}), flush=True)
         for line in iter(input_line, ""):
             threads, ops = (int(x) for x in line.split())
             print(json.dumps(timed_run(conn, uuids, threads, ops, args.daemon_pid)), flush=True)

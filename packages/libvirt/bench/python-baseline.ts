@@ -1,4 +1,5 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { LatencySummary } from './latency-summary.ts';
@@ -40,6 +41,28 @@ export async function pythonThroughput(
     ...['--uri', uri, '--uuids', uuids.join(','), '--ops', String(ops)],
     ...['--threads', String(threads), '--warmup', String(warmupOps), '--daemon-pid', String(daemonPid)],
   ])) as PythonThroughput;
+}
+
+/**
+ * The same workload from one long-lived python process and connection (libvirt_baseline.py
+ * --serve): resolves once its 2000-operation warm-up is over; each `run` is one timed part on that
+ * connection.
+ */
+export async function pythonServer(uri: string, uuids: string[], daemonPid: number) {
+  const args = ['--serve', '--uri', uri, '--uuids', uuids.join(','), '--warmup', '2000'];
+  const child = spawn('/usr/bin/python3', [script, ...args, '--daemon-pid', String(daemonPid)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const ready = await lines.next();
+  if (ready.done) throw new Error('libvirt_baseline.py --serve ended before its warm-up was over');
+  return {
+    async run(threads: number, ops: number): Promise<PythonThroughput> {
+      child.stdin.write(`${threads} ${ops}\n`);
+      return JSON.parse((await lines.next()).value as string) as PythonThroughput;
+    },
+    close: () => child.stdin.end(),
+  };
 }
 
 /** Suspend/resume rounds of the running guest `uuid`: call start → lifecycle callback, and reply. */
