@@ -1,29 +1,17 @@
 import { CommandStatus, PowerOp, VmState } from '@cockpit/proto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { controllerPerTest } from './support/controller-per-test.ts';
 import type { ControllerSession } from './support/controller-session.ts';
-import { ScriptedController } from './support/scripted-controller.ts';
-import { startTestAgent, type TestAgent, testDriver } from './support/test-agent.ts';
+import { testDriver } from './support/test-agent.ts';
 
 // Commands through a real gRPC stream: each id runs at most once, a repeated id gets the recorded
 // outcome, a restart between accept and result answers "interrupted", a late command is not run.
 
-let controller: ScriptedController;
-const agents: TestAgent[] = [];
-beforeEach(async () => {
-  controller = await ScriptedController.start();
-});
-afterEach(async () => {
-  await Promise.all(agents.splice(0).map((a) => a.agent.close()));
-  await controller.stop();
-});
+const env = controllerPerTest();
 
-async function connected(options: Parameters<typeof startTestAgent>[1] = {}) {
-  const sessions = controller.nextSession();
-  const a = await startTestAgent(controller.address, {
-    ...options,
-    config: { joinToken: 'tok', ...options.config },
-  });
-  agents.push(a);
+async function connected(options: Parameters<typeof env.agentWith>[0] = {}) {
+  const sessions = env.controller.nextSession();
+  const a = await env.agentWith(options);
   const session = await sessions;
   await session.welcome();
   await session.until(() => session.snapshots().length > 0);
@@ -90,7 +78,7 @@ describe('commands', () => {
         error: undefined,
       },
     ]);
-    const sessions = controller.nextSession();
+    const sessions = env.controller.nextSession();
     session.end();
     const second = await sessions;
     await second.welcome();

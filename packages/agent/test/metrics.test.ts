@@ -1,32 +1,15 @@
 import { VmState } from '@cockpit/proto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DEFAULT_METRICS_CONFIG, vmValue } from '../src/index.ts';
+import { controllerPerTest } from './support/controller-per-test.ts';
 import type { ControllerSession } from './support/controller-session.ts';
-import { ScriptedController } from './support/scripted-controller.ts';
-import { startTestAgent, type TestAgent, testDriver } from './support/test-agent.ts';
+import { testDriver } from './support/test-agent.ts';
 
 // Metric samples on the real stream: MetricsBatch messages every period from Welcome, after the state
 // sync; a bounded backlog while the controller is away, sent after the next sync.
 
-let controller: ScriptedController;
-const agents: TestAgent[] = [];
-beforeEach(async () => {
-  controller = await ScriptedController.start();
-});
-afterEach(async () => {
-  await Promise.all(agents.splice(0).map((a) => a.agent.close()));
-  await controller.stop();
-});
-
-async function agentWith(options: Parameters<typeof startTestAgent>[1] = {}): Promise<TestAgent> {
-  const a = await startTestAgent(controller.address, {
-    driver: testDriver({ vmCount: 8 }),
-    ...options,
-    config: { joinToken: 'tok', ...options.config },
-  });
-  agents.push(a);
-  return a;
-}
+const env = controllerPerTest(() => ({ driver: testDriver({ vmCount: 8 }) }));
+const { agentWith } = env;
 
 const index = (session: ControllerSession, kind: string) =>
   session.received.findIndex((r) => r.message?.$case === kind);
@@ -36,7 +19,7 @@ const hostSlots = (session: ControllerSession) => session.hostSamples().map((h) 
 
 describe('metric samples over the stream', () => {
   it('every period from Welcome, aligned: one host sample, one per active VM; rates from the second on', async () => {
-    const sessions = controller.nextSession();
+    const sessions = env.controller.nextSession();
     const { driver } = await agentWith();
     const session = await sessions;
     await session.welcome({ metricsIntervalMs: 1_000 });
@@ -71,7 +54,7 @@ describe('metric samples over the stream', () => {
   });
 
   it('a VM started meanwhile: sampled from then on, its first sample without rates', async () => {
-    const sessions = controller.nextSession();
+    const sessions = env.controller.nextSession();
     const { driver } = await agentWith();
     const session = await sessions;
     await session.welcome({ metricsIntervalMs: 1_000 });
@@ -89,14 +72,14 @@ describe('metric samples over the stream', () => {
 
   it('while disconnected: a bounded buffer keeps the newest samples, sent after the next sync', async () => {
     const bound = 12;
-    let sessions = controller.nextSession();
+    let sessions = env.controller.nextSession();
     const { agent, log } = await agentWith({
       config: { metrics: { ...DEFAULT_METRICS_CONFIG, intervalMs: 1_000, bufferMaxSamples: bound } },
     });
     const first = await sessions;
     await first.welcome({ metricsIntervalMs: 1_000 });
     await first.until(() => first.hostSamples().length >= 2);
-    await controller.kill();
+    await env.controller.kill();
     await expect.poll(() => agent.status().connected, { timeout: 10_000 }).toBe(false);
     const sentBefore = new Set(first.vmSamples().map((s) => `${s.vmId}@${s.atMs}`));
     const lastBefore = Math.max(...hostSlots(first));
@@ -114,8 +97,8 @@ describe('metric samples over the stream', () => {
       .toBeGreaterThanOrEqual(2 * bound);
     expect(Math.max(...buffered)).toBeLessThanOrEqual(bound);
 
-    sessions = controller.nextSession();
-    await controller.restart();
+    sessions = env.controller.nextSession();
+    await env.controller.restart();
     const second = await sessions;
     const welcomedAt = Date.now();
     await second.welcome({ appliedCursor: 0, metricsIntervalMs: 1_000 });

@@ -2,30 +2,14 @@ import { access, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GoodbyeReason } from '@cockpit/proto';
 import { status } from '@grpc/grpc-js';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ScriptedController } from './support/scripted-controller.ts';
+import { describe, expect, it } from 'vitest';
+import { controllerPerTest } from './support/controller-per-test.ts';
 import { startTestAgent, type TestAgent } from './support/test-agent.ts';
 
 // Reconnecting: why the agent says it is disconnected, how long it waits, and when it gives up.
 
-let controller: ScriptedController;
-const agents: TestAgent[] = [];
-beforeEach(async () => {
-  controller = await ScriptedController.start();
-});
-afterEach(async () => {
-  await Promise.all(agents.splice(0).map((a) => a.agent.close()));
-  await controller.stop();
-});
-
-async function agentWith(options: Parameters<typeof startTestAgent>[1] = {}): Promise<TestAgent> {
-  const a = await startTestAgent(controller.address, {
-    ...options,
-    config: { joinToken: 'tok', ...options.config },
-  });
-  agents.push(a);
-  return a;
-}
+const env = controllerPerTest();
+const { agentWith } = env;
 
 const disconnects = (a: TestAgent) => a.log.messages('disconnected from the controller');
 const exists = (path: string) =>
@@ -36,11 +20,11 @@ const exists = (path: string) =>
 
 describe('reconnecting', () => {
   it('the controller ends the stream: reconnects and says why', async () => {
-    let sessions = controller.nextSession();
+    let sessions = env.controller.nextSession();
     const a = await agentWith();
     const first = await sessions;
     await first.welcome();
-    sessions = controller.nextSession();
+    sessions = env.controller.nextSession();
     first.end();
     const second = await sessions;
     expect(second.authorization).toBe('Bearer cred-1');
@@ -48,10 +32,10 @@ describe('reconnecting', () => {
   });
 
   it('the controller dies: retries with growing, jittered delays (no busy loop) and returns when it is back', async () => {
-    let sessions = controller.nextSession();
+    let sessions = env.controller.nextSession();
     const a = await agentWith();
     await (await sessions).welcome();
-    await controller.kill();
+    await env.controller.kill();
     await expect.poll(() => disconnects(a).length, { timeout: 20_000 }).toBeGreaterThanOrEqual(6);
     const seen = disconnects(a);
     // The stream it was on is cut first (CANCELLED), then nothing listens (UNAVAILABLE: refused).
@@ -69,21 +53,21 @@ describe('reconnecting', () => {
     await expect.poll(() => Date.now() - started, { timeout: 5_000 }).toBeGreaterThan(1_000);
     expect(disconnects(a).length - before).toBeLessThan(30);
 
-    sessions = controller.nextSession();
-    await controller.restart();
+    sessions = env.controller.nextSession();
+    await env.controller.restart();
     const back = await sessions;
     await back.welcome();
     await expect.poll(() => a.agent.status().connected).toBe(true);
   });
 
   it('heartbeats at the controller interval; silence past its deadline → reconnect', async () => {
-    let sessions = controller.nextSession();
+    let sessions = env.controller.nextSession();
     const a = await agentWith();
     const first = await sessions;
     await first.welcome({ heartbeatIntervalMs: 100, heartbeatDeadlineMs: 1_500 });
     const beats = await first.until(() => first.heartbeats().length >= 3 && first.heartbeats());
     expect(beats.every((head) => head === a.agent.status().journalHead)).toBe(true);
-    sessions = controller.nextSession();
+    sessions = env.controller.nextSession();
     // The controller sends nothing at all: the agent gives up on it after the deadline.
     const second = await sessions;
     const line = disconnects(a)[0];
@@ -93,7 +77,7 @@ describe('reconnecting', () => {
   });
 
   it('a controller that keeps talking keeps the session, however long it lasts', async () => {
-    const sessions = controller.nextSession();
+    const sessions = env.controller.nextSession();
     const a = await agentWith();
     const session = await sessions;
     await session.welcome({ heartbeatIntervalMs: 100, heartbeatDeadlineMs: 1_000 });
@@ -108,28 +92,28 @@ describe('reconnecting', () => {
       clearInterval(timer);
     }
     expect(disconnects(a)).toEqual([]);
-    expect(controller.sessions).toHaveLength(1);
+    expect(env.controller.sessions).toHaveLength(1);
   });
 
   it('no Welcome in time → reconnect', async () => {
-    let sessions = controller.nextSession();
+    let sessions = env.controller.nextSession();
     const a = await agentWith({ agent: { welcomeTimeoutMs: 300 } });
     await sessions;
-    sessions = controller.nextSession();
+    sessions = env.controller.nextSession();
     await sessions;
     expect(disconnects(a)[0]).toMatchObject({ reason: 'welcome_timeout' });
   });
 
   it('Goodbye(REPLACED) and Goodbye(SHUTTING_DOWN): reconnect with backoff', async () => {
-    let sessions = controller.nextSession();
+    let sessions = env.controller.nextSession();
     const a = await agentWith();
     const first = await sessions;
     await first.welcome();
-    sessions = controller.nextSession();
+    sessions = env.controller.nextSession();
     await first.goodbye(GoodbyeReason.GOODBYE_REASON_REPLACED, 'another stream took over');
     const second = await sessions;
     await second.welcome();
-    sessions = controller.nextSession();
+    sessions = env.controller.nextSession();
     await second.goodbye(GoodbyeReason.GOODBYE_REASON_SHUTTING_DOWN);
     await sessions;
     expect(disconnects(a).map((l) => [l.goodbye, l.failures])).toEqual([
@@ -139,20 +123,20 @@ describe('reconnecting', () => {
   });
 
   it('Goodbye(REVOKED): stops for good and moves the dead credential aside', async () => {
-    const sessions = controller.nextSession();
+    const sessions = env.controller.nextSession();
     const a = await agentWith();
     const session = await sessions;
     await session.welcome();
     await session.goodbye(GoodbyeReason.GOODBYE_REASON_REVOKED, 'host deleted by admin');
     await expect(a.agent.stopped).resolves.toEqual({ kind: 'revoked', message: 'host deleted by admin' });
-    expect(controller.sessions).toHaveLength(1);
+    expect(env.controller.sessions).toHaveLength(1);
     expect(await exists(join(a.stateDir, 'credential.json'))).toBe(false);
     expect(await exists(join(a.stateDir, 'credential.revoked.json'))).toBe(true);
     expect(a.log.messages('the controller revoked this host: not reconnecting')).toHaveLength(1);
   });
 
   it('the credential lands in the state folder with mode 0600, the folder 0700', async () => {
-    const sessions = controller.nextSession();
+    const sessions = env.controller.nextSession();
     const a = await agentWith();
     await sessions;
     expect((await stat(a.stateDir)).mode & 0o777).toBe(0o700);
@@ -162,33 +146,33 @@ describe('reconnecting', () => {
 
 describe('joining', () => {
   it('a refused join token fails once, clearly, without retrying', async () => {
-    controller.joinAnswer = () => ({ code: status.UNAUTHENTICATED, details: 'join token expired' });
+    env.controller.joinAnswer = () => ({ code: status.UNAUTHENTICATED, details: 'join token expired' });
     const a = await agentWith();
     const stop = await a.agent.stopped;
     expect(stop.kind).toBe('failed');
     expect(stop.kind === 'failed' && stop.error.message).toBe(
       'the controller refused to join this host (UNAUTHENTICATED: join token expired)',
     );
-    expect(controller.joins).toHaveLength(1);
-    expect(controller.sessions).toHaveLength(0);
+    expect(env.controller.joins).toHaveLength(1);
+    expect(env.controller.sessions).toHaveLength(0);
     expect(await exists(join(a.stateDir, 'credential.json'))).toBe(false);
   });
 
   it('an unreachable controller: the join is retried with backoff until it answers', async () => {
-    const port = controller.port;
-    await controller.kill();
-    const sessions = controller.nextSession();
+    const port = env.controller.port;
+    await env.controller.kill();
+    const sessions = env.controller.nextSession();
     const a = await agentWith();
     await expect
       .poll(() => a.log.messages('cannot reach the controller to join').length)
       .toBeGreaterThanOrEqual(2);
-    await controller.restart();
-    expect(controller.port).toBe(port);
+    await env.controller.restart();
+    expect(env.controller.port).toBe(port);
     await sessions;
-    expect(controller.joins).toHaveLength(1);
+    expect(env.controller.joins).toHaveLength(1);
   });
 
   it('no credential and no join token: refuses to start', async () => {
-    await expect(startTestAgent(controller.address)).rejects.toMatchObject({ code: 'no_credential' });
+    await expect(startTestAgent(env.controller.address)).rejects.toMatchObject({ code: 'no_credential' });
   });
 });

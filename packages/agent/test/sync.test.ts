@@ -1,30 +1,13 @@
 import { Driver, type Vm, VmState } from '@cockpit/proto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { controllerPerTest } from './support/controller-per-test.ts';
 import type { ControllerSession } from './support/controller-session.ts';
-import { ScriptedController } from './support/scripted-controller.ts';
-import { startTestAgent, type TestAgent } from './support/test-agent.ts';
 
 // The sync half of the protocol against a real grpc-js server on loopback: Hello → Welcome, then a
 // snapshot or a replay after the controller's cursor, acknowledgements, and the cursor across restarts.
 
-let controller: ScriptedController;
-const agents: TestAgent[] = [];
-beforeEach(async () => {
-  controller = await ScriptedController.start();
-});
-afterEach(async () => {
-  await Promise.all(agents.splice(0).map((a) => a.agent.close()));
-  await controller.stop();
-});
-
-async function agentWith(options: Parameters<typeof startTestAgent>[1] = {}): Promise<TestAgent> {
-  const a = await startTestAgent(controller.address, {
-    ...options,
-    config: { joinToken: 'tok', ...options.config },
-  });
-  agents.push(a);
-  return a;
-}
+const env = controllerPerTest();
+const { agentWith } = env;
 
 const vmChanges = (session: ControllerSession) =>
   session.changes().filter((c) => c.change?.$case === 'vmUpdated' || c.change?.$case === 'vmRemoved');
@@ -32,11 +15,11 @@ const lastCursor = (session: ControllerSession) => session.changes().at(-1)?.cur
 
 describe('sync over a real gRPC stream', () => {
   it('first contact: Join, Hello, then a snapshot of every VM; later changes follow in cursor order', async () => {
-    const sessions = controller.nextSession();
+    const sessions = env.controller.nextSession();
     const { driver, agent } = await agentWith();
     const session = await sessions;
-    expect(controller.joins).toHaveLength(1);
-    expect(controller.joins[0]?.request).toMatchObject({
+    expect(env.controller.joins).toHaveLength(1);
+    expect(env.controller.joins[0]?.request).toMatchObject({
       joinToken: 'tok',
       hostname: 'vapor-node-01.corp.awan.io',
       host: driver.hostInfo(),
@@ -73,7 +56,7 @@ describe('sync over a real gRPC stream', () => {
   });
 
   it('snapshots come in chunks of 500 VMs, the host in the first, `last` on the last, one cursor', async () => {
-    const sessions = controller.nextSession();
+    const sessions = env.controller.nextSession();
     const { driver } = await agentWith();
     const session = await sessions;
     for (let i = 0; i < 1200; i++) driver.define({ name: `bulk-${i}` });
@@ -88,7 +71,7 @@ describe('sync over a real gRPC stream', () => {
   });
 
   it('after a reconnect, replays exactly the changes after the controller cursor', async () => {
-    let sessions = controller.nextSession();
+    let sessions = env.controller.nextSession();
     const { driver } = await agentWith();
     const first = await sessions;
     await first.welcome();
@@ -99,7 +82,7 @@ describe('sync over a real gRPC stream', () => {
     const sent = first.changes().map((c) => c.cursor);
     const applied = sent[2] ?? 0;
 
-    sessions = controller.nextSession();
+    sessions = env.controller.nextSession();
     first.end();
     const second = await sessions;
     await second.welcome({ appliedCursor: applied });
@@ -114,7 +97,7 @@ describe('sync over a real gRPC stream', () => {
   });
 
   it('sends a snapshot when the journal no longer reaches the cursor; VMs removed meanwhile are absent', async () => {
-    let sessions = controller.nextSession();
+    let sessions = env.controller.nextSession();
     const { driver } = await agentWith({ config: { journalCapacity: 20 } });
     const first = await sessions;
     await first.welcome();
@@ -122,7 +105,7 @@ describe('sync over a real gRPC stream', () => {
     const gone = driver.define({ name: 'short-lived' });
     await first.until(() => vmChanges(first).length === 1);
     const applied = lastCursor(first);
-    sessions = controller.nextSession();
+    sessions = env.controller.nextSession();
     await first.goodbye();
     // While disconnected: more changes than the journal holds, and a VM removed.
     driver.undefine(gone.id);
@@ -139,7 +122,7 @@ describe('sync over a real gRPC stream', () => {
   });
 
   it('a controller ahead of the journal (lost cursor file): the cursor moves past it, then a snapshot', async () => {
-    let sessions = controller.nextSession();
+    let sessions = env.controller.nextSession();
     const { driver } = await agentWith();
     const first = await sessions;
     const hello = await first.hello;
@@ -150,14 +133,14 @@ describe('sync over a real gRPC stream', () => {
     driver.define({ name: 'after' });
     const [change] = await first.until(() => vmChanges(first).length > 0 && vmChanges(first));
     expect(change?.cursor).toBe((chunk?.cursor ?? 0) + 1);
-    sessions = controller.nextSession();
+    sessions = env.controller.nextSession();
     first.end();
     const second = await sessions;
     expect((await second.hello).journalHead).toBe(change?.cursor);
   });
 
   it('acks trim what was applied and nothing else: an ack beyond what was sent changes nothing', async () => {
-    let sessions = controller.nextSession();
+    let sessions = env.controller.nextSession();
     const { driver, log, agent } = await agentWith();
     const first = await sessions;
     await first.welcome();
@@ -170,7 +153,7 @@ describe('sync over a real gRPC stream', () => {
     await expect.poll(() => log.messages('ignoring an Ack beyond what was sent').length).toBe(1);
     expect(agent.status().journalFloor).toBe(cursors[1]);
 
-    sessions = controller.nextSession();
+    sessions = env.controller.nextSession();
     first.end();
     const second = await sessions;
     expect(await second.hello).toMatchObject({ journalFloor: cursors[1], journalHead: cursors[3] });
@@ -181,13 +164,13 @@ describe('sync over a real gRPC stream', () => {
   });
 
   it('changes outrunning the stream past the journal bound: a new session, resynced by a snapshot', async () => {
-    let sessions = controller.nextSession();
+    let sessions = env.controller.nextSession();
     const { driver, log } = await agentWith({ config: { journalCapacity: 20 } });
     const first = await sessions;
     await first.welcome();
     await first.until(() => first.snapshots().length > 0);
     const sent = (await first.hello).journalHead;
-    sessions = controller.nextSession();
+    sessions = env.controller.nextSession();
     // One synchronous burst: 30 changes before the sender's next turn, 10 more than the journal keeps.
     for (let i = 0; i < 30; i++) driver.define({ name: `flood-${i}` });
     const second = await sessions;
@@ -198,7 +181,7 @@ describe('sync over a real gRPC stream', () => {
   });
 
   it('a restarted agent starts above every cursor it used and sends a snapshot first', async () => {
-    let sessions = controller.nextSession();
+    let sessions = env.controller.nextSession();
     const a = await agentWith();
     const first = await sessions;
     await first.welcome();
@@ -208,10 +191,10 @@ describe('sync over a real gRPC stream', () => {
     const used = lastCursor(first);
     await a.agent.close();
 
-    sessions = controller.nextSession();
+    sessions = env.controller.nextSession();
     await agentWith({ stateDir: a.stateDir });
     const second = await sessions;
-    expect(controller.joins).toHaveLength(1);
+    expect(env.controller.joins).toHaveLength(1);
     expect(second.authorization).toBe('Bearer cred-1');
     const hello = await second.hello;
     expect(hello.journalFloor).toBeGreaterThan(used);
