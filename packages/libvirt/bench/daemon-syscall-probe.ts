@@ -7,12 +7,8 @@
 // Run it as the bench, as root: `nice -n -15 npx tsx bench/daemon-syscall-probe.ts` in packages/libvirt.
 
 import { spawn } from 'node:child_process';
-import { connect } from '../src/index.ts';
-import { startLibvirtHost } from '../test/harness/index.ts';
-import { setUpGuests } from './bench-guests.ts';
-import { daemonPid, shareOurPriority } from './daemon-process.ts';
 import { runOurs } from './our-throughput.ts';
-import { pythonServer } from './python-baseline.ts';
+import { withProbeSetup } from './probe-setup.ts';
 
 const OPS = Number(process.env.PROBE_OPS ?? 6000);
 const ROUNDS = Number(process.env.PROBE_ROUNDS ?? 3);
@@ -54,40 +50,27 @@ async function underPerf(pid: number, label: string, run: () => Promise<void>): 
   return counts;
 }
 
-const host = await startLibvirtHost();
-try {
-  const daemon = daemonPid(host.stateDir);
-  console.log(`libvirtd ${daemon} at ${shareOurPriority(daemon)}, ${OPS} operations (3 RPCs each) per run`);
-  const conn = await connect(host.unixUri);
-  const { uuids } = await setUpGuests(conn, host, 'syscalls');
-  await runOurs(conn, uuids, 2000, 16, daemon);
-  const python = await pythonServer(host.unixUri, uuids, daemon);
-  try {
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const [client, n] of VARIANTS) {
-        let seconds = 0;
-        const counts = await underPerf(daemon, `${client}${n}-${round}`, async () => {
-          if (client === 'ours') {
-            seconds = (await runOurs(conn, uuids, OPS, n, daemon)).seconds;
-          } else {
-            seconds = (await python.run(n, OPS)).seconds;
-          }
-        });
-        const perRpc = EVENTS.filter((e) => counts.has(e))
-          .map(
-            (e) =>
-              `${e.replace(/^(raw_)?syscalls:sys_enter_?/, '') || 'syscalls'} ${((counts.get(e) ?? 0) / (OPS * 3)).toFixed(2)}`,
-          )
-          .join(', ');
-        console.log(
-          `round ${round} ${client}:${n} ${(OPS / seconds).toFixed(0)} ops/s${perRpc ? ` | daemon per RPC: ${perRpc}` : ''}`,
-        );
-      }
+await withProbeSetup('syscalls', async ({ daemon, daemonPriority, conn, uuids, python }) => {
+  console.log(`libvirtd ${daemon} at ${daemonPriority}, ${OPS} operations (3 RPCs each) per run`);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [client, n] of VARIANTS) {
+      let seconds = 0;
+      const counts = await underPerf(daemon, `${client}${n}-${round}`, async () => {
+        if (client === 'ours') {
+          seconds = (await runOurs(conn, uuids, OPS, n, daemon)).seconds;
+        } else {
+          seconds = (await python.run(n, OPS)).seconds;
+        }
+      });
+      const perRpc = EVENTS.filter((e) => counts.has(e))
+        .map(
+          (e) =>
+            `${e.replace(/^(raw_)?syscalls:sys_enter_?/, '') || 'syscalls'} ${((counts.get(e) ?? 0) / (OPS * 3)).toFixed(2)}`,
+        )
+        .join(', ');
+      console.log(
+        `round ${round} ${client}:${n} ${(OPS / seconds).toFixed(0)} ops/s${perRpc ? ` | daemon per RPC: ${perRpc}` : ''}`,
+      );
     }
-  } finally {
-    python.close();
-    await conn.close();
   }
-} finally {
-  await host.stop();
-}
+});
