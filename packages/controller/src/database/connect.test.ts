@@ -42,8 +42,7 @@ describe('connect', () => {
   // where nothing can catch it, and took the process down (porsager/postgres#1208; seen in our e2e
   // suite after its connection kill). A transaction whose callback fails after its connection died
   // writes its ROLLBACK so. patches/postgres@3.4.9.patch makes that write reject instead. Unpatched,
-  // 3 to 5 rounds of 15 threw here; each round has a pool of its own, as a pool that lost a
-  // connection inside a transaction can hand the next query a stale error (upstream, not this fix).
+  // 3 to 5 rounds of 15 threw here. Each round has a pool of its own: the test is about what is thrown.
   it('survives the server ending a transaction’s connection: the transaction rejects, nothing is thrown out of the pool', async () => {
     const killer = connect(server.url, { max: 1 });
     const uncaught: unknown[] = [];
@@ -68,6 +67,60 @@ describe('connect', () => {
       expect(uncaught).toEqual([]);
     } finally {
       process.off('uncaughtException', onUncaught);
+      await killer.end();
+    }
+  });
+
+  // What follows a backend's end in postgres.js 3.4.9, each fixed in patches/postgres@3.4.9.patch (one
+  // connection in each pool, so every query goes to the connection that lost its backend):
+  // - the server's FATAL 57P01 stayed stored, and the first query on the next connection got it;
+  // - after a socket error the connection kept its settled query, so a query sent before the close
+  //   queued behind it and, the close not settling it either, never ended;
+  // - a released reserved connection went back among the open ones even when it had closed.
+  // A PostgreSQL restart ends every backend; metric maintenance and migrations hold reserved ones.
+  it('a query in flight when its backend is terminated gets 57P01; the next query reconnects and succeeds', async () => {
+    const killer = connect(server.url, { max: 1 });
+    const sql = connect(server.url, { max: 1 });
+    try {
+      const [row] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
+      const sleeping = sql`select pg_sleep(30)`.catch((e: unknown) => e);
+      const queued = sql`select 1`.catch((e: unknown) => e);
+      await expect
+        .poll(
+          async () =>
+            (
+              await killer`select 1 from pg_stat_activity where pid = ${row?.pid ?? 0} and query like 'select pg_sleep%'`
+            ).length,
+        )
+        .toBe(1);
+      await killer`select pg_terminate_backend(${row?.pid ?? 0})`;
+      // 57P01 admin_shutdown: "terminating connection due to administrator command".
+      expect(await sleeping).toMatchObject({ code: '57P01' });
+      expect(await queued).toMatchObject({ code: '57P01' });
+      for (let i = 0; i < 3; i++) expect(await sql`select ${i}::int as i`).toEqual([{ i }]);
+    } finally {
+      await sql.end({ timeout: 0 });
+      await killer.end();
+    }
+  });
+
+  it('a reserved connection whose backend was terminated is released closed: the next queries reconnect', async () => {
+    const killer = connect(server.url, { max: 1 });
+    const sql = connect(server.url, { max: 1 });
+    try {
+      for (let round = 0; round < 5; round++) {
+        const reserved = await sql.reserve();
+        const [row] = await reserved<{ pid: number }[]>`select pg_backend_pid() as pid`;
+        await killer`select pg_terminate_backend(${row?.pid ?? 0})`;
+        // The client learns of it as the maintenance would: its next statement there fails, with the
+        // server's notice or, when the close came first, with the loss of the connection.
+        const err = await reserved`select 1`.catch((e: unknown) => e);
+        expect(['57P01', 'CONNECTION_CLOSED']).toContain((err as { code?: string }).code);
+        reserved.release();
+        for (let i = 0; i < 3; i++) expect(await sql`select ${i}::int as i`).toEqual([{ i }]);
+      }
+    } finally {
+      await sql.end({ timeout: 0 });
       await killer.end();
     }
   });
