@@ -111,7 +111,7 @@ const UUID_1 = '6c9f1a52-7a53-4b59-9a57-1b2b3c4d5e6f';
 const guest = (state: VmState, stateReason: string) =>
   Vm.fromPartial({ id: UUID_1, name: 'g1', state, stateReason, vcpus: 1, memoryMib: 64, maxMemoryMib: 64 });
 
-async function scriptedDriver(listed: Vm[]) {
+async function scriptedDriver(listed: Vm[], recheckDelaysMs?: number[]) {
   const scripted = scriptedLink(listed);
   const recorded = recordingSink();
   const driver = new LibvirtDriver({
@@ -119,6 +119,7 @@ async function scriptedDriver(listed: Vm[]) {
     resyncIntervalMs: 60_000,
     log: createLogger('silent'),
     connect: async () => scripted.link,
+    recheckDelaysMs,
   });
   await driver.start(recorded.sink);
   return { driver, ...scripted, ...recorded };
@@ -159,5 +160,46 @@ it('a read that began after "stopped, migrated" and finds the domain running aga
   await expect
     .poll(() => removals)
     .toEqual([{ id: UUID_1, reason: VmRemovalReason.VM_REMOVAL_REASON_UNDEFINED }]);
+  await driver.close();
+});
+
+// libvirt sends no event when a migration's undefine_source removes the source's definition: its last
+// events are suspended and stopped, both "migrated" (checked against libvirtd 9.0.0). A read after the stop
+// may find the domain still defined; the removal must still be seen (seen in the migration test under load).
+it('"stopped, migrated" and the read finds it still defined: read again without an event, the removal is a migration', async () => {
+  const { driver, notify, reads, removals } = await scriptedDriver(
+    [guest(VmState.VM_STATE_RUNNING, 'booted')],
+    [5, 5, 5],
+  );
+  notify({ uuid: UUID_1, migratedAway: true });
+  await expect.poll(() => reads.length).toBe(1);
+  reads[0]?.answer(guest(VmState.VM_STATE_SHUT_OFF, 'migrated'));
+  await expect.poll(() => reads.length).toBe(2);
+  reads[1]?.answer(guest(VmState.VM_STATE_SHUT_OFF, 'migrated'));
+  await expect.poll(() => reads.length).toBe(3);
+  reads[2]?.answer(undefined);
+  await expect
+    .poll(() => removals)
+    .toEqual([{ id: UUID_1, reason: VmRemovalReason.VM_REMOVAL_REASON_MIGRATED }]);
+  await driver.close();
+});
+
+// Without undefine_source the source keeps its definition, shut off: the reads again stop after the last
+// delay, and the next read is an event's.
+it('"stopped, migrated" and the definition is kept: as many reads again as delays, no removal', async () => {
+  const { driver, notify, reads, removals } = await scriptedDriver(
+    [guest(VmState.VM_STATE_RUNNING, 'booted')],
+    [5, 5],
+  );
+  notify({ uuid: UUID_1, migratedAway: true });
+  for (let read = 0; read < 3; read++) {
+    await expect.poll(() => reads.length).toBe(read + 1);
+    reads[read]?.answer(guest(VmState.VM_STATE_SHUT_OFF, 'migrated'));
+  }
+  notify({ uuid: UUID_1, migratedAway: false });
+  await expect.poll(() => reads.length).toBe(4);
+  expect(reads.map((r) => r.uuid)).toEqual([UUID_1, UUID_1, UUID_1, UUID_1]);
+  reads[3]?.answer(guest(VmState.VM_STATE_SHUT_OFF, 'migrated'));
+  expect(removals).toEqual([]);
   await driver.close();
 });

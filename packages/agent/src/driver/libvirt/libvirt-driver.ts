@@ -20,7 +20,11 @@ export interface LibvirtDriverOptions {
   backoff?: BackoffOptions;
   /** Folders declared shared between hosts (live migration leaves their disks in place). */
   sharedStorage?: readonly string[];
+  /** When a domain that stopped as migrated but was still defined is read again (default 0.1, 0.3, 1, 3, 10 s). */
+  recheckDelaysMs?: readonly number[];
 }
+
+const RECHECK_DELAYS_MS = [100, 300, 1_000, 3_000, 10_000];
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -46,6 +50,8 @@ export class LibvirtDriver implements HypervisorDriver {
    * that began before that notice is older than the stop and cannot say the domain is back in use.
    */
   private readonly migratedAway = new Map<string, number>();
+  /** Re-reads due for domains that stopped as migrated and were still defined when read (`apply`). */
+  private readonly rechecks = new Map<string, { done: number; timer: NodeJS.Timeout }>();
   /** Notices received so far (a read records it when it starts). */
   private noticeCount = 0;
   private reading = false;
@@ -98,6 +104,7 @@ export class LibvirtDriver implements HypervisorDriver {
   async close(): Promise<void> {
     this.stop.abort();
     clearInterval(this.resyncTimer);
+    for (const uuid of [...this.rechecks.keys()]) this.endRechecks(uuid);
     await this.loop;
   }
 
@@ -214,12 +221,36 @@ export class LibvirtDriver implements HypervisorDriver {
         this.migratedAway.delete(uuid);
       }
       this.sink?.vm(vm);
+      if (vm.state === VmState.VM_STATE_SHUT_OFF && this.migratedAway.has(uuid)) this.recheck(uuid);
+      else this.endRechecks(uuid);
       return;
     }
+    this.endRechecks(uuid);
     const reason = this.migratedAway.delete(uuid)
       ? VmRemovalReason.VM_REMOVAL_REASON_MIGRATED
       : VmRemovalReason.VM_REMOVAL_REASON_UNDEFINED;
     this.sink?.vmRemoved(uuid, '', reason);
+  }
+
+  /**
+   * A migration with VIR_MIGRATE_UNDEFINE_SOURCE removes the source's definition after its last event
+   * (SUSPENDED then STOPPED, both MIGRATED; libvirt sends no UNDEFINED for it), so the read that event set
+   * off may find the domain still defined, and no event would say when it goes. Read it again a few
+   * times, further apart each time; one kept defined (no undefine_source) stays after the last, and the
+   * periodic re-listing remains the backstop.
+   */
+  private recheck(uuid: string): void {
+    const done = this.rechecks.get(uuid)?.done ?? 0;
+    const delayMs = (this.options.recheckDelaysMs ?? RECHECK_DELAYS_MS)[done];
+    if (delayMs === undefined || this.stop.signal.aborted) return;
+    const timer = setTimeout(() => this.markDirty(uuid), delayMs);
+    timer.unref();
+    this.rechecks.set(uuid, { done: done + 1, timer });
+  }
+
+  private endRechecks(uuid: string): void {
+    clearTimeout(this.rechecks.get(uuid)?.timer);
+    this.rechecks.delete(uuid);
   }
 
   private async resync(why: string): Promise<void> {
