@@ -111,12 +111,12 @@ const UUID_1 = '6c9f1a52-7a53-4b59-9a57-1b2b3c4d5e6f';
 const guest = (state: VmState, stateReason: string) =>
   Vm.fromPartial({ id: UUID_1, name: 'g1', state, stateReason, vcpus: 1, memoryMib: 64, maxMemoryMib: 64 });
 
-async function scriptedDriver(listed: Vm[], recheckDelaysMs?: number[]) {
+async function scriptedDriver(listed: Vm[], recheckDelaysMs?: number[], resyncIntervalMs = 60_000) {
   const scripted = scriptedLink(listed);
   const recorded = recordingSink();
   const driver = new LibvirtDriver({
     uri: 'qemu:///scripted',
-    resyncIntervalMs: 60_000,
+    resyncIntervalMs,
     log: createLogger('silent'),
     connect: async () => scripted.link,
     recheckDelaysMs,
@@ -201,5 +201,20 @@ it('"stopped, migrated" and the definition is kept: as many reads again as delay
   expect(reads.map((r) => r.uuid)).toEqual([UUID_1, UUID_1, UUID_1, UUID_1]);
   reads[3]?.answer(guest(VmState.VM_STATE_SHUT_OFF, 'migrated'));
   expect(removals).toEqual([]);
+  await driver.close();
+});
+
+// Should the reads again all come too early, the next re-listing still reports the removal as a
+// migration (the journal's inventory alone would call it an undefine).
+it('"stopped, migrated", still defined at every read, then missing from a re-listing: removed as a migration', async () => {
+  const listed = [guest(VmState.VM_STATE_RUNNING, 'booted')];
+  const { driver, notify, reads, removals } = await scriptedDriver(listed, [], 20);
+  notify({ uuid: UUID_1, migratedAway: true });
+  await expect.poll(() => reads.length).toBe(1);
+  reads[0]?.answer(guest(VmState.VM_STATE_SHUT_OFF, 'migrated'));
+  listed.length = 0;
+  await expect
+    .poll(() => removals)
+    .toEqual([{ id: UUID_1, reason: VmRemovalReason.VM_REMOVAL_REASON_MIGRATED }]);
   await driver.close();
 });

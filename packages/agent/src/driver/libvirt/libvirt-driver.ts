@@ -237,7 +237,8 @@ export class LibvirtDriver implements HypervisorDriver {
    * (SUSPENDED then STOPPED, both MIGRATED; libvirt sends no UNDEFINED for it), so the read that event set
    * off may find the domain still defined, and no event would say when it goes. Read it again a few
    * times, further apart each time; one kept defined (no undefine_source) stays after the last, and the
-   * periodic re-listing remains the backstop.
+   * periodic re-listing, which reports a migrated-away domain it no longer finds as migrated, remains the
+   * backstop.
    */
   private recheck(uuid: string): void {
     const done = this.rechecks.get(uuid)?.done ?? 0;
@@ -269,6 +270,13 @@ export class LibvirtDriver implements HypervisorDriver {
       const [host, vms] = await Promise.all([link.hostInfo(), link.listVms()]);
       this.info = host;
       this.sink?.host(host);
+      // Gone since it stopped as migrated: a migration's removal, whichever reads missed it (`recheck`).
+      const listed = new Set(vms.map((vm) => vm.id));
+      for (const uuid of [...this.migratedAway.keys()].filter((id) => !listed.has(id))) {
+        this.endRechecks(uuid);
+        this.migratedAway.delete(uuid);
+        this.sink?.vmRemoved(uuid, '', VmRemovalReason.VM_REMOVAL_REASON_MIGRATED);
+      }
       this.sink?.inventory(vms);
       this.log.debug({ why, vms: vms.length }, 'listed every domain');
     } finally {
