@@ -11,8 +11,22 @@ const CPUS = '/sys/devices/system/cpu';
 /** The guest kernel's idle-poll time (cpuidle-haltpoll), when the machine has that driver. */
 export const HALT_POLL_NS = '/sys/module/haltpoll/parameters/guest_halt_poll_ns';
 
+/**
+ * The cpuidle driver in use: `haltpoll` where the guest polls before it halts; `none` where the
+ * kernel idles through plain HLT and keeps no per-state counts. The haltpoll parameters exist on a
+ * kernel built with it whatever the driver (seen on a machine with driver `none`): they matter only
+ * when this is `haltpoll`.
+ */
+export function cpuidleDriver(): string {
+  try {
+    return readFileSync(`${CPUS}/cpuidle/current_driver`, 'utf8').trim();
+  } catch {
+    return 'none';
+  }
+}
+
 export interface IdleCounters {
-  /** Entries into a halting idle state, all vCPUs. */
+  /** Entries into a halting idle state, all vCPUs; NaN without a cpuidle driver, which counts none. */
   halts: number;
   /** Rescheduling and function-call interrupts, all vCPUs. */
   ipis: number;
@@ -21,7 +35,7 @@ export interface IdleCounters {
 }
 
 export function readIdleCounters(): IdleCounters {
-  let halts = 0;
+  let halts = cpuidleDriver() === 'none' ? Number.NaN : 0;
   for (const cpu of readdirSync(CPUS).filter((d) => /^cpu\d+$/.test(d))) {
     const dir = `${CPUS}/${cpu}/cpuidle`;
     if (!existsSync(dir)) continue;
@@ -56,10 +70,12 @@ export const countersSince = (before: IdleCounters): IdleCounters => {
 };
 
 /** The machine's idle-poll time as the bench's header states it. */
-export const haltPollNow = (): string =>
-  existsSync(HALT_POLL_NS)
+export function haltPollNow(): string {
+  const driver = cpuidleDriver();
+  return driver === 'haltpoll' && existsSync(HALT_POLL_NS)
     ? `guest halt poll ${readFileSync(HALT_POLL_NS, 'utf8').trim()} ns`
-    : 'no cpuidle-haltpoll';
+    : `no guest halt polling (cpuidle driver ${driver})`;
+}
 
 /**
  * Runs `fn` with the guest kernel polling `ns` nanoseconds before it halts an idle vCPU, then puts
@@ -67,7 +83,11 @@ export const haltPollNow = (): string =>
  * leave the machine's idle policy changed. Needs root and the cpuidle-haltpoll driver.
  */
 export async function withHaltPoll<T>(ns: number, fn: () => Promise<T>): Promise<T> {
-  if (!existsSync(HALT_POLL_NS)) throw new Error(`${HALT_POLL_NS} is missing: no cpuidle-haltpoll here`);
+  const driver = cpuidleDriver();
+  if (driver !== 'haltpoll' || !existsSync(HALT_POLL_NS))
+    throw new Error(
+      `the cpuidle driver is ${driver}, not haltpoll: ${HALT_POLL_NS} would change nothing here`,
+    );
   const own = readFileSync(HALT_POLL_NS, 'utf8').trim();
   const restore = () => writeFileSync(HALT_POLL_NS, own);
   const onSignal = (signal: NodeJS.Signals) => {

@@ -14,9 +14,10 @@
 //     @burn            two SCHED_IDLE busy loops during the run, so that no vCPU halts
 //     @haltpoll        the guest kernel polls PROBE_HALT_POLL_NS (200000, the kernel's default) before
 //                      it halts an idle vCPU, for this run only (cpuidle-haltpoll, root)
-// Each run also counts, per RPC, the vCPUs' halts (h), the interrupts between them (i: RES + CAL),
-// and of those the TLB shootdowns (t). The counters are machine-wide around the whole run: for `py`
-// they include the script's start and warm-up, so compare `pys` with ours.
+// Each run also counts, per RPC, the vCPUs' halts (h; NaN where no cpuidle driver counts them), the
+// interrupts between them (i: RES + CAL), and of those the TLB shootdowns (t). The counters are
+// machine-wide around the whole run: for `py` they include the script's start and warm-up, so compare
+// `pys` with ours.
 //   PROBE_ROUNDS (6), PROBE_OPS (2000), PROBE_BASE (the first py/pys variant)
 // Run it as the bench: `nice -n 10 npx tsx bench/inflight-probe.ts` in packages/libvirt.
 
