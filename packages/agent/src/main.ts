@@ -3,6 +3,7 @@ import { parseCommandLine } from './config/agent-config.ts';
 import { isConfigError } from './config/config-error.ts';
 import { helpText } from './config/options.ts';
 import { createLogger } from './log/logger.ts';
+import { logProcessWarnings } from './log/process-warnings.ts';
 import { isMetricsEndpointError } from './metrics/metrics-endpoint.ts';
 import { AGENT_VERSION } from './version.ts';
 
@@ -27,6 +28,7 @@ try {
     process.exit(0);
   }
   const log = createLogger(parsed.config.logLevel);
+  logProcessWarnings(log);
   // Signals are ours from the first moment: one that arrives while the agent starts stops it as soon
   // as it is up (its journal closed cleanly) instead of killing it mid-start.
   let agent: Awaited<ReturnType<typeof startAgent>> | undefined;

@@ -1,8 +1,10 @@
+import { join } from 'node:path';
 import { CommandStatus, GoodbyeReason, PowerOp, VmState } from '@cockpit/proto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AgentProcess } from './support/agent-process.ts';
 import { ScriptedController } from './support/scripted-controller.ts';
 import { tempStateDir } from './support/test-agent.ts';
+import { makeTestPki } from './support/test-pki.ts';
 
 // The cockpit-agent command as a real process: flags and exit codes, and what survives a kill -9.
 
@@ -129,6 +131,36 @@ describe('cockpit-agent', () => {
     expect((await p.exited).code).toBe(1);
     expect(p.stderr).toContain('the controller revoked this host (host deleted)');
     expect(p.stdout).not.toContain('cred-1');
+  });
+
+  // grpc-js gives Node's TLS the controller's IP as server name (grpc/grpc-node#1919), and Node warns
+  // once (DEP0123) on stderr, a raw line among the JSON ones. The agent logs process warnings instead.
+  it('TLS to a controller named by its IP: Node’s warning is a JSON log line, nothing raw on stderr', async () => {
+    const pki = makeTestPki();
+    const tls = await ScriptedController.start({
+      tls: { key: pki.serverKey, certChain: `${pki.serverCert}${pki.caPem}` },
+    });
+    try {
+      const sessions = tls.nextSession();
+      const p = AgentProcess.start(
+        [
+          ...['--controller', tls.address, '--ca-file', join(pki.dir, 'ca.pem'), '--driver', 'simulated'],
+          ...['--sim-vms', '0', '--state-dir', await tempStateDir(), '--log-level', 'debug'],
+        ],
+        { COCKPIT_AGENT_JOIN_TOKEN: 'tok' },
+      );
+      processes.push(p);
+      await (await sessions).welcome();
+      const logged = () =>
+        p.stdout
+          .split('\n')
+          .filter((line) => line.includes('"code":"DEP0123"'))
+          .map((line) => JSON.parse(line) as Record<string, unknown>);
+      await expect.poll(logged).toMatchObject([{ level: 20, warning: 'DeprecationWarning' }]);
+      expect(p.stderr).toBe('');
+    } finally {
+      await tls.stop();
+    }
   });
 
   it('SIGTERM: stops cleanly with exit 0', async () => {
