@@ -126,4 +126,57 @@ describe('sync ingest, many hosts at once', () => {
       where kind = 'vm' and op = 'delete' and entity_id = any(${held.flatMap((h) => h.vms.map((v) => v.id))}::uuid[])`;
     expect(deletions[0]?.n).toBe(good.length * 2);
   });
+
+  // A newer stream of a host took over while the older one's job still waited for a transaction: both
+  // jobs land in one group. Only the newer epoch's is applied; the older is told it was replaced.
+  describe('a replaced stream’s job grouped with its successor’s', () => {
+    const newHost = async (cursor: number) => {
+      const id = uuidv7();
+      await db.sql`insert into hosts (id, hostname, status, stream_epoch, sync_cursor)
+                   values (${id}, ${`taken-${id}`}, 'connected', 2, ${cursor})`;
+      return id;
+    };
+    const namesOf = async (hostId: string) =>
+      (await db.sql<{ name: string }[]>`select name from vms where host_id = ${hostId} order by name`).map(
+        (r) => r.name,
+      );
+    const running = (name: string) => vm(randomUUID(), name, VmState.VM_STATE_RUNNING);
+
+    it('batches: the older stream’s changes are not written', async () => {
+      const fillers = await Promise.all([0, 1, 2, 3].map(() => newHost(0)));
+      const taken = await newHost(0);
+      // Four batches of other hosts take the four transactions; the two of `taken` wait, then go together.
+      const results = await Promise.all([
+        ...fillers.map((hostId) => ingest.applyBatch({ hostId, epoch: 2 }, [change(1, 'filler')])),
+        ingest.applyBatch({ hostId: taken, epoch: 1 }, [change(1, 'older')]),
+        ingest.applyBatch({ hostId: taken.toUpperCase(), epoch: 2 }, [change(1, 'newer')]),
+      ]);
+      expect(results.slice(-2)).toEqual([{ kind: 'replaced' }, { kind: 'applied', cursor: 1 }]);
+      expect(await namesOf(taken)).toEqual(['newer']);
+    });
+
+    it('snapshots: the older stream’s VMs are not written', async () => {
+      const fillers = await Promise.all([0, 1].map(() => newHost(5)));
+      const taken = await newHost(5);
+      // Two snapshots of other hosts take the two snapshot transactions; then `taken`'s two go together.
+      const results = await Promise.all([
+        ...fillers.map((hostId) =>
+          ingest.applySnapshot(
+            { hostId, epoch: 2 },
+            { cursor: 6, vms: [running('filler')], host: undefined },
+          ),
+        ),
+        ingest.applySnapshot(
+          { hostId: taken, epoch: 1 },
+          { cursor: 6, vms: [running('older')], host: undefined },
+        ),
+        ingest.applySnapshot(
+          { hostId: taken, epoch: 2 },
+          { cursor: 6, vms: [running('newer')], host: undefined },
+        ),
+      ]);
+      expect(results.slice(-2)).toEqual([{ kind: 'replaced' }, { kind: 'applied', cursor: 6 }]);
+      expect(await namesOf(taken)).toEqual(['newer']);
+    });
+  });
 });

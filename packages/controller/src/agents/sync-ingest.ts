@@ -83,6 +83,15 @@ interface Snapshot {
   settle: (result: Settled<ApplyOutcome>) => void;
 }
 
+/**
+ * A stream's key: host and epoch. A stream applies one batch or snapshot at a time, so a host is in a
+ * group twice only when a newer stream took it over while the older one's job still waited in the
+ * queue; the cursor update matches the newer epoch alone, and only the job of that epoch is applied.
+ */
+const ownerKey = (owner: StreamOwner): string => `${owner.hostId} ${owner.epoch}`;
+const ownersOf = (rows: ReadonlyArray<{ id: string; stream_epoch: string }>): Set<string> =>
+  new Set(rows.map((r) => ownerKey({ hostId: r.id, epoch: Number(r.stream_epoch) })));
+
 export function createSyncIngest({
   sql,
   clock,
@@ -171,7 +180,7 @@ export function createSyncIngest({
     if (committed.touched.length > 0) migrationsTouched(committed.touched);
     return Promise.all(
       jobs.map(async (job) => {
-        if (committed.ids.has(job.owner.hostId))
+        if (committed.ids.has(ownerKey(job.owner)))
           return { outcome: { kind: 'applied', cursor: cursorOf(job) } as const };
         try {
           return { outcome: await refusal(job.owner, (applied) => describe(job, applied)) };
@@ -197,20 +206,20 @@ export function createSyncIngest({
         tx,
         batches.map((b) => b.owner.hostId),
       );
-      const advance = tx<{ id: string }[]>`
+      const advance = tx<{ id: string; stream_epoch: string }[]>`
         update hosts set sync_cursor = b.last, updated_at = ${now}
         from unnest(${batches.map((b) => b.owner.hostId)}::uuid[], ${batches.map((b) => b.owner.epoch)}::bigint[],
                     ${batches.map((b) => b.first)}::bigint[], ${batches.map((b) => b.last)}::bigint[])
              as b (id, epoch, first, last)
         where hosts.id = b.id and hosts.stream_epoch = b.epoch and hosts.sync_cursor = b.first - 1
-        returning hosts.id`.execute();
+        returning hosts.id, hosts.stream_epoch`.execute();
       const migrations = activeMigrationsOf(
         tx,
         batches.flatMap((b) => [...b.upserts.map((u) => u.id), ...b.removed]),
       );
       const [, rows, migrating] = await Promise.all([lock, advance, migrations]);
-      const ids = new Set(rows.map((r) => r.id));
-      const applied = batches.filter((b) => ids.has(b.owner.hostId));
+      const ids = ownersOf(rows);
+      const applied = batches.filter((b) => ids.has(ownerKey(b.owner)));
       // Reports about VMs being migrated wait in their migration's row (src/migrations/migration-sync.ts).
       const { reports, touched } = await holdMigratingReports(
         tx,
@@ -253,15 +262,15 @@ export function createSyncIngest({
       // In host id order, as group commits and the last-seen flush lock them; then the cursors and the
       // hosts' migrations, all three sent at once (one round trip).
       const lock = lockHostsInOrder(tx, hostIds);
-      const advance = tx<{ id: string }[]>`
+      const advance = tx<{ id: string; stream_epoch: string }[]>`
         update hosts set sync_cursor = s.cursor, updated_at = ${now}
         from unnest(${hostIds}::uuid[], ${snapshots.map((s) => s.owner.epoch)}::bigint[],
                     ${snapshots.map((s) => s.cursor)}::bigint[]) as s (id, epoch, cursor)
         where hosts.id = s.id and hosts.stream_epoch = s.epoch and hosts.sync_cursor <= s.cursor
-        returning hosts.id`.execute();
+        returning hosts.id, hosts.stream_epoch`.execute();
       const [, rows, migrating] = await Promise.all([lock, advance, activeMigrationsOfHosts(tx, hostIds)]);
-      const ids = new Set(rows.map((r) => r.id));
-      const applied = snapshots.filter((s) => ids.has(s.owner.hostId));
+      const ids = ownersOf(rows);
+      const applied = snapshots.filter((s) => ids.has(ownerKey(s.owner)));
       const touched: string[] = [];
       const reconcile: Array<{ hostId: string; keep: string[] }> = [];
       const writes: HostVm[] = [];
