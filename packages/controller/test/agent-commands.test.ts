@@ -127,6 +127,64 @@ describe('commands to agents', () => {
     expect(rows.map((r) => r.status)).toEqual(['expired']);
   }, 30_000);
 
+  it('keeps a sent command whose answer was lost while its host is away; sent again on return, the agent’s answer applies', async () => {
+    const { hostId, credential, vmId, agent } = await hostWithVm('cmd-answer-lost', VmState.VM_STATE_RUNNING);
+    const res = await t.request('POST', `/api/v1/vms/${vmId}/action`, {
+      token: admin,
+      body: { action: 'pause' },
+    });
+    const first = await agent.next('command');
+    // The agent ran it, but the stream broke before its answer arrived; it stays away past the deadline.
+    agent.close();
+    await agent.ended;
+    await eventually(
+      'disconnected',
+      async () => (await operationsHost(hostId)).status,
+      (s) => s === 'disconnected',
+    );
+    clock.advance(120_000);
+    await t.services.commands.expireOverdue();
+    expect(await statusOf(first.commandId)).toBe('sent');
+    expect((await operation(res.body.id)).status).not.toBe('failed');
+
+    const back = await ScriptedAgent.connect(targetOf(t), credential);
+    expect(await back.agent.next('command')).toEqual(first);
+    await back.agent.commandUpdate({
+      commandId: first.commandId,
+      status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
+    });
+    const done = await t.request('GET', `/api/v1/operations/${res.body.id}?wait=5`, { token: admin });
+    expect(done.body).toMatchObject({ status: 'succeeded', error: null });
+    back.agent.close();
+    await back.agent.ended;
+  }, 30_000);
+
+  it('expires a sent command its connected host leaves unanswered past the deadline and the grace', async () => {
+    const { vmId, agent } = await hostWithVm('cmd-unanswered', VmState.VM_STATE_RUNNING);
+    const res = await t.request('POST', `/api/v1/vms/${vmId}/action`, {
+      token: admin,
+      body: { action: 'pause' },
+    });
+    const sent = await agent.next('command');
+    clock.advance(60_000);
+    await t.services.commands.expireOverdue();
+    expect(await statusOf(sent.commandId)).toBe('sent');
+    clock.advance(31_000);
+    await agent.heartbeat();
+    await t.services.commands.expireOverdue();
+    expect(await statusOf(sent.commandId)).toBe('expired');
+    const failed = await t.request('GET', `/api/v1/operations/${res.body.id}?wait=5`, { token: admin });
+    expect(failed.body).toMatchObject({
+      status: 'failed',
+      error: {
+        code: 'deadline_exceeded',
+        message: 'the host’s agent did not answer the command by its deadline',
+      },
+    });
+    agent.close();
+    await agent.ended;
+  }, 30_000);
+
   const operationsHost = async (hostId: string) =>
     (await t.request('GET', `/api/v1/hosts/${hostId}`, { token: admin })).body;
 });

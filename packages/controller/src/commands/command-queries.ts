@@ -118,22 +118,29 @@ export async function withdrawPendingCommand(
 }
 
 /**
- * Commands that can no longer run: pending past their deadline, or sent and unanswered `graceMs` after
- * it (the agent refuses to start a command past its deadline, so one not accepted by then never runs;
- * the grace covers an acceptance still in flight and clock skew). Returns the expired rows.
+ * Commands that can no longer run, or whose answer will never come: pending past their deadline (the
+ * agent refuses to start a command past its deadline, so one not delivered by then never runs), or sent
+ * and unanswered `graceMs` after it on a stream connected at least that long. A sent command may have
+ * run with its answer lost when the stream broke, so while its host is away it stays sent: the next
+ * stream gets it again and the agent answers from its record (or refuses it, past its deadline, unseen).
+ * The grace covers an answer still in flight and clock skew. Returns the expired rows, with why.
  */
 export async function expireOverdueCommands(
   tx: Tx,
   input: { now: Date; graceMs: number },
-): Promise<CommandRow[]> {
+): Promise<Array<CommandRow & { error_message: string }>> {
   const sentBefore = new Date(input.now.getTime() - input.graceMs);
-  return tx<CommandRow[]>`
+  return tx<Array<CommandRow & { error_message: string }>>`
     update commands set status = 'expired', finished_at = ${input.now},
                         error_code = 'deadline_exceeded',
-                        error_message = 'the command could not be delivered to the host before its deadline'
+                        error_message = case when status = 'pending'
+                          then 'the host did not receive the command before its deadline (is its agent connected?)'
+                          else 'the host’s agent did not answer the command by its deadline' end
     where (status = 'pending' and deadline_at <= ${input.now})
-       or (status = 'sent' and deadline_at <= ${sentBefore})
-    returning id, host_id, operation_id, kind, status`;
+       or (status = 'sent' and deadline_at <= ${sentBefore}
+           and exists (select 1 from hosts h where h.id = commands.host_id
+                       and h.status = 'connected' and h.connected_at <= ${sentBefore}))
+    returning id, host_id, operation_id, kind, status, error_message`;
 }
 
 /** Pending commands of the given hosts (the periodic safety net behind notifications). */

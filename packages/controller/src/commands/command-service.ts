@@ -153,10 +153,7 @@ export function createCommandService(deps: {
         for (const row of expired) {
           const moved = await followCommand(tx, row, {
             status: 'failed',
-            error: {
-              code: 'deadline_exceeded',
-              message: 'the host did not receive the command before its deadline (is its agent connected?)',
-            },
+            error: { code: 'deadline_exceeded', message: row.error_message },
           });
           if (moved && row.operation_id !== null) changed.push(row.operation_id);
         }
