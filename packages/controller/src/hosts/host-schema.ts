@@ -15,7 +15,7 @@ export type HostDriver = (typeof HOST_DRIVERS)[number];
 /** A host as the API shows it (the seed's field names first). */
 export const HostSchema = z
   .object({
-    id: z.uuid().meta({ example: '019e0014-abcd-7057-b326-000000000001' }),
+    id: z.guid().meta({ example: '019e0014-abcd-7057-b326-000000000001' }),
     hostname: z.string().meta({ example: 'vapor-node-01.corp.awan.io' }),
     status: z.enum(HOST_STATUSES).meta({ example: 'connected' }),
     sync_cursor: z.number().int().meta({

@@ -18,7 +18,7 @@ export const CreateJoinTokenSchema = z
 
 export const JoinTokenSchema = z
   .object({
-    id: z.uuid(),
+    id: z.guid(),
     token: z.string().meta({ description: 'Single use; shown only in this answer.' }),
     expires_at: z.iso.datetime(),
     controller_address: z.string().meta({ description: 'The gRPC address agents dial (host:port).' }),

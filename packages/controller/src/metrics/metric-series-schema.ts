@@ -106,7 +106,7 @@ export const seriesQuerySchema = (subject: Subject) => {
 export const seriesResponseSchema = (subject: Subject) =>
   z
     .object({
-      [`${subject}_id`]: z.uuid(),
+      [`${subject}_id`]: z.guid(),
       from: z
         .string()
         .openapi({ description: 'Start of the first step (from, moved back to a whole step), RFC 3339.' }),

@@ -68,11 +68,11 @@ export type MigrationProgressView = z.infer<typeof MigrationProgressSchema>;
 
 export const MigrationSchema = z
   .object({
-    id: z.uuid(),
-    vm_id: z.uuid(),
+    id: z.guid(),
+    vm_id: z.guid(),
     vm_name: z.string(),
-    source_host_id: z.uuid().nullable(),
-    destination_host_id: z.uuid().nullable(),
+    source_host_id: z.guid().nullable(),
+    destination_host_id: z.guid().nullable(),
     status: z.enum(MIGRATION_STATUSES),
     live: z.boolean(),
     persistent: z.boolean(),
@@ -97,7 +97,7 @@ export const MigrationSchema = z
       .nullable(),
     cancel_requested_at: z.iso.datetime().nullable(),
     force_complete_requested_at: z.iso.datetime().nullable(),
-    requested_by: z.uuid().nullable(),
+    requested_by: z.guid().nullable(),
     created_at: z.iso.datetime(),
     updated_at: z.iso.datetime(),
     finished_at: z.iso.datetime().nullable(),

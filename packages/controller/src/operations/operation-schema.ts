@@ -29,11 +29,11 @@ export const FINAL_OPERATION_STATUSES: ReadonlySet<OperationStatus> = new Set([
 
 export const OperationSchema = z
   .object({
-    id: z.uuid(),
+    id: z.guid(),
     kind: z.enum(OPERATION_KINDS),
     status: z.enum(OPERATION_STATUSES),
-    vm_id: z.uuid().nullable(),
-    host_id: z.uuid().nullable(),
+    vm_id: z.guid().nullable(),
+    host_id: z.guid().nullable(),
     progress: z.record(z.string(), z.unknown()).nullable(),
     error: z
       .object({
@@ -45,7 +45,7 @@ export const OperationSchema = z
         message: z.string(),
       })
       .nullable(),
-    requested_by: z.uuid().nullable(),
+    requested_by: z.guid().nullable(),
     created_at: z.iso.datetime(),
     updated_at: z.iso.datetime(),
     finished_at: z.iso.datetime().nullable(),

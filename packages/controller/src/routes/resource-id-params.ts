@@ -3,11 +3,15 @@ import { z } from '@hono/zod-openapi';
 /**
  * The `{id}` of a route about one host, VM or operation: a UUID in any letter case, lower-cased here at
  * the edge, once, so services and queries compare ids as values.
+ *
+ * Ids are `z.guid()` everywhere, never `z.uuid()`: a VM's id is its libvirt domain UUID, and libvirt
+ * takes any 128 bits (a domain's XML may set one of no RFC 9562 version or variant, as VMware's are),
+ * which `z.uuid()` refuses. Same rule as `isUuid` in ids.ts.
  */
 export const resourceIdParams = (what: string) =>
   z.object({
     id: z
-      .uuid(`must be a ${what} id (UUID)`)
+      .guid(`must be a ${what} id (UUID)`)
       .transform((id) => id.toLowerCase())
       .openapi({
         param: { name: 'id', in: 'path' },
@@ -18,7 +22,7 @@ export const resourceIdParams = (what: string) =>
 /** A UUID in a query string (`?host_id=`), lower-cased. */
 export const uuidQuery = (what: string) =>
   z
-    .uuid(`must be a ${what} id (UUID)`)
+    .guid(`must be a ${what} id (UUID)`)
     .transform((id) => id.toLowerCase())
     .optional();
 

@@ -23,7 +23,7 @@ const route = authedRoute('viewer', {
   responses: {
     200: jsonResponse(
       'A page of migrations.',
-      z.object({ migrations: z.array(MigrationSchema), next_before: z.uuid().nullable() }),
+      z.object({ migrations: z.array(MigrationSchema), next_before: z.guid().nullable() }),
     ),
   },
 });

@@ -24,7 +24,7 @@ const route = authedRoute('viewer', {
   responses: {
     200: jsonResponse(
       'A page of operations.',
-      z.object({ operations: z.array(OperationSchema), next_before: z.uuid().nullable() }),
+      z.object({ operations: z.array(OperationSchema), next_before: z.guid().nullable() }),
     ),
   },
 });

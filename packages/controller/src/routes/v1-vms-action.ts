@@ -19,7 +19,7 @@ const ActionSchema = z
   .meta({ id: 'VmAction', example: { action: 'stop', force: true } });
 
 /** The operation, with its id also as `operation_id` (like the seed's `migration_id`). */
-const ActionResponseSchema = OperationSchema.extend({ operation_id: z.uuid() }).meta({
+const ActionResponseSchema = OperationSchema.extend({ operation_id: z.guid() }).meta({
   id: 'VmActionOperation',
 });
 

@@ -23,7 +23,7 @@ const CursorSchema = z.string().transform((text, ctx): VmPosition => {
       value.length === 2 &&
       typeof value[0] === 'string' &&
       typeof value[1] === 'string' &&
-      z.uuid().safeParse(value[1]).success
+      z.guid().safeParse(value[1]).success
     ) {
       return { name: value[0], id: value[1] };
     }

@@ -11,7 +11,7 @@ const count = (max: number, description: string) =>
 const MigrateSchema = z
   .object({
     destination_host_id: z
-      .uuid('must be a host id (UUID)')
+      .guid('must be a host id (UUID)')
       .transform((id) => id.toLowerCase())
       .meta({ description: 'The host to move the VM to.' }),
     live: z.boolean().default(true).meta({ description: 'The VM keeps running during the copy.' }),
@@ -72,7 +72,7 @@ const route = authedRoute('operator', {
   responses: {
     202: jsonResponse(
       'The migration was recorded and starts.',
-      z.object({ migration_id: z.uuid(), status: z.literal('initiated') }).meta({ id: 'MigrationStarted' }),
+      z.object({ migration_id: z.guid(), status: z.literal('initiated') }).meta({ id: 'MigrationStarted' }),
     ),
   },
   errors: [

@@ -25,7 +25,7 @@ export const NewPasswordSchema = z
 
 export const UserSchema = z
   .object({
-    id: z.uuid(),
+    id: z.guid(),
     username: z.string(),
     role: RoleSchema,
     disabled: z.boolean(),

@@ -20,8 +20,8 @@ export type VmState = (typeof VM_STATES)[number];
 /** A VM as the API shows it; `id` is the libvirt domain UUID. */
 export const VmSchema = z
   .object({
-    id: z.uuid().meta({ description: 'The libvirt domain UUID; it stays the same across hosts.' }),
-    host_id: z.uuid(),
+    id: z.guid().meta({ description: 'The libvirt domain UUID; it stays the same across hosts.' }),
+    host_id: z.guid(),
     name: z.string(),
     state: z.enum(VM_STATES),
     state_reason: z
@@ -41,7 +41,7 @@ export const VmSchema = z
       .nullable()
       .meta({ description: "When the host's agent last confirmed this record." }),
     conflict: z
-      .object({ host_ids: z.array(z.uuid()) })
+      .object({ host_ids: z.array(z.guid()) })
       .nullable()
       .meta({
         description:
