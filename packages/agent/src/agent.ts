@@ -230,8 +230,9 @@ async function openJournal(files: StateFiles, capacity: number, log: Logger): Pr
     return new Journal({ cursors: store, previous, capacity });
   } catch (err) {
     if (!isCursorFileError(err)) throw err;
-    // Recoverable by the protocol: the controller's applied cursor (Welcome) moves the journal past
-    // anything it has seen, and nothing it has not seen can collide.
+    // Recoverable by the protocol: a controller ahead of the journal (Welcome) moves it past its cursor,
+    // and until the controller acknowledges this run's sending every session starts with a snapshot, so
+    // a controller cursor that this run's numbers reuse is never replayed from (Journal.canReplayFrom).
     const aside = `${files.cursor}.corrupt-${Date.now()}`;
     await rename(files.cursor, aside);
     log.error(

@@ -81,6 +81,8 @@ describe('sync over a real gRPC stream', () => {
     await first.until(() => vmChanges(first).length === 6);
     const sent = first.changes().map((c) => c.cursor);
     const applied = sent[2] ?? 0;
+    // The controller acknowledges what it applied, as it does after each commit.
+    await first.ack(applied);
 
     sessions = env.controller.nextSession();
     first.end();
@@ -137,6 +139,33 @@ describe('sync over a real gRPC stream', () => {
     first.end();
     const second = await sessions;
     expect((await second.hello).journalHead).toBe(change?.cursor);
+  });
+
+  it('a controller cursor inside the journal before any ack of this run (cursor file lost or restored): a snapshot, not a replay', async () => {
+    let sessions = env.controller.nextSession();
+    const { driver } = await agentWith();
+    const first = await sessions;
+    const hello = await first.hello;
+    // A cursor the controller applied from an earlier run, which this run's listing numbered again.
+    const earlier = hello.journalHead - 1;
+    expect(earlier).toBeGreaterThanOrEqual(hello.journalFloor);
+    await first.welcome({ appliedCursor: earlier });
+    const [chunk] = await first.until(() => first.snapshots().length > 0 && first.snapshots());
+    expect(chunk).toMatchObject({ cursor: hello.journalHead, last: true });
+    expect(new Set(chunk?.vms.map((v) => v.id))).toEqual(new Set((await driver.listVms()).map((v) => v.id)));
+    expect(first.changes()).toEqual([]);
+
+    // Once the controller acknowledged this run's snapshot, a reconnect replays after its cursor.
+    await first.ack(chunk?.cursor ?? 0);
+    const vm = driver.define({ name: 'after-ack' });
+    await first.until(() => vmChanges(first).length === 1);
+    sessions = env.controller.nextSession();
+    first.end();
+    const second = await sessions;
+    await second.welcome({ appliedCursor: chunk?.cursor ?? 0 });
+    const replay = await second.until(() => second.changes().length === 1 && second.changes());
+    expect(replay[0]?.change).toMatchObject({ $case: 'vmUpdated', value: { id: vm.id } });
+    expect(second.snapshots()).toEqual([]);
   });
 
   it('acks trim what was applied and nothing else: an ack beyond what was sent changes nothing', async () => {

@@ -193,5 +193,5 @@ function startFor(journal: Journal, applied: number, log: Logger): SendStart {
     journal.advancePast(applied);
     return { kind: 'snapshot' };
   }
-  return journal.reaches(applied) ? { kind: 'replay', after: applied } : { kind: 'snapshot' };
+  return journal.canReplayFrom(applied) ? { kind: 'replay', after: applied } : { kind: 'snapshot' };
 }

@@ -33,7 +33,10 @@ export interface JournalSnapshot {
  * A new run starts with an empty journal one cursor above everything the previous run may have used
  * (that cursor is a barrier, never sent): the controller's cursor is then always below the floor, so the
  * first session after a restart sends a snapshot, the only way to tell the controller about VMs that
- * vanished while the agent was down.
+ * vanished while the agent was down. A cursor file lost or restored from a backup breaks that barrier:
+ * the controller's cursor, from an earlier run, can then fall inside this run's entries, which bear the
+ * same numbers for other changes. So a run replays only once the controller acknowledged something of
+ * its own (`canReplayFrom`); until then every session starts with a snapshot.
  */
 export class Journal implements DriverSink {
   private entries: StateChange[] = [];
@@ -43,6 +46,10 @@ export class Journal implements DriverSink {
   private hostInfo: HostInfo | undefined;
   private floorCursor: number;
   private headCursor: number;
+  /** The first cursor this run may hand out (its barrier): an ack at or above it is of this run's sending. */
+  private readonly runFloor: number;
+  /** Whether the controller acknowledged something this run sent: its cursor is then in this run's numbering. */
+  private confirmed = false;
   private readonly capacity: number;
   private readonly cursors: CursorStore;
   private readonly now: () => number;
@@ -53,6 +60,7 @@ export class Journal implements DriverSink {
     this.capacity = options.capacity;
     this.now = options.now ?? Date.now;
     this.floorCursor = options.previous + 1;
+    this.runFloor = this.floorCursor;
     this.headCursor = this.floorCursor;
     this.cursors.ensure(this.headCursor);
   }
@@ -118,6 +126,15 @@ export class Journal implements DriverSink {
     return cursor >= this.floorCursor && cursor <= this.headCursor;
   }
 
+  /**
+   * Whether a session may replay after the controller's applied cursor: the journal reaches it and the
+   * controller has acknowledged something of this run, so that cursor is not a number from an earlier
+   * run that this run's entries reuse (see the class comment). Otherwise a snapshot.
+   */
+  canReplayFrom(cursor: number): boolean {
+    return this.confirmed && this.reaches(cursor);
+  }
+
   /** Up to `max` consecutive entries after `cursor` (which `reaches`). */
   entriesAfter(cursor: number, max: number): StateChange[] {
     if (!this.reaches(cursor)) return [];
@@ -135,7 +152,9 @@ export class Journal implements DriverSink {
    * cursor beyond `head` (which the agent never sent) trims nothing.
    */
   acknowledge(cursor: number): void {
-    if (cursor > this.headCursor || cursor <= this.floorCursor) return;
+    if (cursor > this.headCursor) return;
+    if (cursor >= this.runFloor) this.confirmed = true;
+    if (cursor <= this.floorCursor) return;
     this.dropThrough(cursor);
   }
 
