@@ -1,6 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminToken, joinedHost, joinToken, targetOf } from './support/agent-test-helpers.ts';
+import { adminToken, eventually, joinedHost, joinToken, targetOf } from './support/agent-test-helpers.ts';
 import { RealTimeClock } from './support/real-time-clock.ts';
 import { join, ScriptedAgent } from './support/scripted-agent.ts';
 import { createTestApp, type TestApp } from './support/test-app.ts';
@@ -41,6 +41,35 @@ describe('agents joining and authenticating', () => {
     const stored = await t.sql`select credential_hash from hosts where id = ${joined.hostId}`;
     expect(stored[0]?.credential_hash).toMatch(/^[0-9a-f]{64}$/);
     expect(JSON.stringify(stored)).not.toContain(joined.credential.split('.')[1]);
+  });
+
+  it('answers UNAVAILABLE when the database fails under a Join (the agent tries again); the token still joins', async () => {
+    const token = await joinToken(t, admin);
+    const before = await hostCount();
+    // Another session holds the join tokens; the Join waits for them, and its backend is terminated
+    // there, as a database restart would.
+    const holder = await t.sql.reserve();
+    try {
+      await holder`begin`;
+      await holder`lock table join_tokens in access exclusive mode`;
+      const joining = join(targetOf(t), token, 'node-db-gone').catch((e: { code: number }) => e);
+      const waiting = await eventually(
+        'the Join waiting for the lock',
+        async () =>
+          t.sql<{ pid: number }[]>`
+            select pid from pg_stat_activity
+            where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()`,
+        (rows) => rows.length > 0,
+      );
+      await t.sql`select pg_terminate_backend(${waiting[0]?.pid ?? 0})`;
+      expect(await joining).toMatchObject({ code: status.UNAVAILABLE });
+    } finally {
+      await holder`rollback`;
+      holder.release();
+    }
+    expect(await hostCount()).toBe(before);
+    const joined = await join(targetOf(t), token, 'node-db-gone');
+    expect(joined.hostId).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it('lets exactly one of many concurrent redemptions of one token register a host', async () => {

@@ -11,7 +11,7 @@ import { type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData, stat
 import type { AgentHub } from '../agents/agent-hub.ts';
 import type { Services } from '../create-services.ts';
 import { isServiceError } from '../service-error.ts';
-import { GrpcError, isGrpcError, toGrpcError } from './grpc-error.ts';
+import { GrpcError, grpcErrorOf } from './grpc-error.ts';
 
 /** Messages a stream may buffer before its transport is paused: a bound on memory per agent. */
 const STREAM_HIGH_WATER_MARK = 16;
@@ -21,15 +21,15 @@ const BEARER = /^Bearer +(\S+)$/i;
 /**
  * The AgentService handlers: thin adapters, like the HTTP routes. Join calls the host service; Connect
  * checks the credential of the `authorization` metadata and hands the stream to this replica's hub.
- * Services' refusals become gRPC statuses in one table (grpc-error.ts); anything else is a bug, logged
- * and answered INTERNAL.
+ * Services' refusals become gRPC statuses in one table (grpc-error.ts), the database unavailable for now
+ * UNAVAILABLE; anything else is a bug, logged and answered INTERNAL.
  */
 export function agentServiceHandlers(services: Services, hub: AgentHub): AgentServiceServer {
   const { log } = services;
 
   const asGrpcError = (err: unknown): GrpcError => {
-    if (isGrpcError(err)) return err;
-    if (isServiceError(err)) return toGrpcError(err);
+    const known = grpcErrorOf(err);
+    if (known !== null) return known;
     log.error({ err }, 'unhandled error in the agent service');
     return new GrpcError(status.INTERNAL, 'internal error');
   };

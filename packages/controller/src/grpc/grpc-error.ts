@@ -1,6 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import { CodedError } from '../coded-error.ts';
-import type { ServiceError, ServiceErrorCode } from '../service-error.ts';
+import { isDatabaseUnavailable } from '../database/database-unavailable.ts';
+import { isServiceError, type ServiceError, type ServiceErrorCode } from '../service-error.ts';
 
 /** The one error a gRPC handler answers with: a gRPC status and a message for the agent's log. */
 export class GrpcError extends CodedError<'grpc_status'> {
@@ -47,3 +48,22 @@ const GRPC_STATUS: Record<ServiceErrorCode, status> = {
 
 export const toGrpcError = (err: ServiceError): GrpcError =>
   new GrpcError(GRPC_STATUS[err.code], err.message, { cause: err });
+
+/**
+ * What a handler answers for an error, or null for a bug (answered INTERNAL and logged by the caller).
+ * The database gone or overloaded for now is UNAVAILABLE, as HTTP answers it 503: the agent tries again
+ * later (on Join too: the transaction that would have spent the token rolled back) instead of taking
+ * it for a refusal and stopping.
+ */
+export function grpcErrorOf(err: unknown): GrpcError | null {
+  if (isGrpcError(err)) return err;
+  if (isServiceError(err)) return toGrpcError(err);
+  if (isDatabaseUnavailable(err)) {
+    return new GrpcError(
+      status.UNAVAILABLE,
+      'the controller’s database is unreachable or overloaded right now; retry shortly',
+      { cause: err },
+    );
+  }
+  return null;
+}
