@@ -322,6 +322,45 @@ describe('live migration through the coordinator', () => {
     expect(again.status, again.text).toBe(202);
   }, 30_000);
 
+  it('completes when the journals say the VM moved though the perform failed (an error after the switch-over)', async () => {
+    const { source, destination, vmId, vmName } = await setUp('late-error');
+    const id = (await migrate(vmId, { destination_host_id: destination.hostId })).body.migration_id;
+    await prepareOn(destination);
+    const perform = await performStarts(source);
+    await destination.agent.batch([{ $case: 'vmUpdated', value: vm(vmId, vmName) }]);
+    await destination.agent.next('ack');
+    await source.agent.batch([
+      {
+        $case: 'vmRemoved',
+        value: { id: vmId, name: vmName, reason: VmRemovalReason.VM_REMOVAL_REASON_MIGRATED },
+      },
+    ]);
+    await source.agent.next('ack');
+    await source.agent.commandUpdate({
+      commandId: perform.commandId,
+      status: CommandStatus.COMMAND_STATUS_FAILED,
+      error: { code: 'OPERATION_FAILED', message: 'operation failed: migration finish phase failed' },
+    });
+    await migrationUntil(t, operator, id, 'completed', (m) => m.status === 'completed');
+    expect(await vmRow(vmId)).toMatchObject({ host_id: destination.hostId, state: 'running' });
+    expect(await conflicts(vmId)).toBe(0);
+  }, 30_000);
+
+  it('keeps the destination’s report when the source host is deleted mid-migration: failed, the VM on the destination', async () => {
+    const { source, destination, vmId, vmName } = await setUp('source-deleted');
+    const id = (await migrate(vmId, { destination_host_id: destination.hostId })).body.migration_id;
+    await prepareOn(destination);
+    await performStarts(source);
+    await destination.agent.batch([{ $case: 'vmUpdated', value: vm(vmId, vmName) }]);
+    await destination.agent.next('ack');
+    const deleted = await t.request('DELETE', `/api/v1/hosts/${source.hostId}`, { token: admin });
+    expect(deleted.status, deleted.text).toBe(204);
+    await t.services.coordinator.settle(id);
+    const failed = await migrationUntil(t, operator, id, 'failed', (m) => m.status === 'failed');
+    expect(failed.error?.code).toBe('host_deleted');
+    expect(await vmRow(vmId)).toMatchObject({ id: vmId, host_id: destination.hostId, state: 'running' });
+  }, 30_000);
+
   it('fails when the destination cannot prepare, before the source is asked', async () => {
     const { source, destination, vmId } = await setUp('noprep');
     const id = (await migrate(vmId, { destination_host_id: destination.hostId })).body.migration_id;

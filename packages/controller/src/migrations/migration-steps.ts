@@ -121,11 +121,20 @@ export async function stepMigration(
   const sendCancel = () =>
     send(m.source_host_id, { $case: 'migrationCancel', value: { migrationId: m.id, vmId: m.vm_id } });
 
-  /** Ends it with the VM where it was: the source's report that it left (if any) now applies. */
+  /**
+   * Ends it with the VM where it was: the source's report that it left (if any) now applies. When the
+   * source no longer has the VM (it said so, or the host was deleted) while the destination reported it,
+   * that report is all there is of the VM, and it is kept: never a VM that runs somewhere and is gone
+   * from the API.
+   */
   const endOnSource = async (status: 'failed' | 'cancelled', error: { code: string; message: string }) => {
     await storeDestinationRecord(tx, { id: m.id, record: null, now });
     if (m.source_removed_at !== null && m.source_host_id !== null) {
       await removeVms(tx, { pairs: [{ hostId: m.source_host_id, vmId: m.vm_id }] }, now);
+    }
+    const sourceLost = m.source_removed_at !== null || m.source_host_id === null;
+    if (sourceLost && m.destination_record !== null && m.destination_host_id !== null) {
+      await upsertVms(tx, [{ hostId: m.destination_host_id, record: m.destination_record }], now);
     }
     return move({ status, error_code: error.code, error_message: error.message }, { error });
   };
@@ -285,6 +294,9 @@ export async function stepMigration(
           return move({ cancel_command_id: await sendCancel() });
         }
       } else if (FINISHED_BADLY.has(performed.status)) {
+        // The journals outrank the perform's answer: libvirt can report an error after the switch-over
+        // (in its finish or confirm phase), with the VM running on the destination and gone from the source.
+        if (arrived !== null && m.source_removed_at !== null) return complete(arrived, undefined);
         const error = errorOf(performed, 'migration');
         return endOnSource(m.cancel_requested_at !== null ? 'cancelled' : 'failed', error);
       }
