@@ -26,6 +26,7 @@ import {
   findRevokedCredentialHash,
   insertHost,
   listHosts,
+  lockHostForDelete,
 } from './host-queries.ts';
 import type { HostView } from './host-schema.ts';
 
@@ -125,6 +126,9 @@ export function createHostService(deps: {
       caller.audit.target = `host:${id}`;
       const now = clock.now();
       const deleted = await sql.begin(async (tx) => {
+        // The host's row first, then its VMs', in the order sync ingest locks them: the other way round, a
+        // delete and an agent's report about one of its VMs deadlocked, and the delete answered 500.
+        if (!(await lockHostForDelete(tx, id))) return false;
         // The host's VMs go (another host's record of one takes its place); its unfinished operations fail.
         await removeVms(tx, { hosts: [{ hostId: id, keep: [] }] }, now);
         await failOperationsOfHost(

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { GoodbyeReason } from '@cockpit/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminToken, eventually, joinedHost, targetOf } from '../../test/support/agent-test-helpers.ts';
@@ -40,6 +41,37 @@ describe('DELETE /api/v1/hosts/:id', () => {
       action: 'DELETE /api/v1/hosts/:id',
       target: `host:${hostId}`,
     });
+  });
+
+  it('DELETE while an agent’s report about one of the host’s VMs holds the host: waits for it, then 204 (no deadlock)', async () => {
+    const { hostId } = await joinedHost(t, admin, 'node-busy');
+    const vmId = randomUUID();
+    await t.sql`insert into vms (id, host_id, name, state, vcpus, memory_mib)
+                values (${vmId}, ${hostId}, 'busy-vm', 'running', 1, 64)`;
+    // An ingest transaction, as sync ingest runs one: the host's row first, later its VMs' rows. Its
+    // deadlock check is put off, so if the two deadlock the delete is the one PostgreSQL aborts.
+    const ingest = await t.sql.reserve();
+    try {
+      await ingest`begin`;
+      await ingest`set local deadlock_timeout = '10s'`;
+      await ingest`select 1 from hosts where id = ${hostId} for no key update`;
+      const deleting = t.request('DELETE', `/api/v1/hosts/${hostId}`, { token: admin });
+      await eventually(
+        'the delete waiting for a lock',
+        async () =>
+          t.sql<{ pid: number }[]>`
+            select pid from pg_stat_activity
+            where datname = current_database() and wait_event_type = 'Lock'`,
+        (rows) => rows.length > 0,
+      );
+      await ingest`select 1 from vms where id = ${vmId} for update`;
+      await ingest`commit`;
+      const res = await deleting;
+      expect(res.status, res.text).toBe(204);
+    } finally {
+      ingest.release();
+    }
+    expect(await t.sql`select 1 from vms where id = ${vmId}`).toHaveLength(0);
   });
 
   it('DELETE answers 404 for an unknown host, 400 for a bad id, 403 below admin', async () => {
