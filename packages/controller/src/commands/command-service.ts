@@ -75,7 +75,14 @@ export function createCommandService(deps: {
   return {
     enqueue: (tx, input) => insertCommand(tx, { ...input, now: clock.now() }),
 
-    route: (hostId, commandId) => notifier.publish('commands', `${hostId} ${commandId}`),
+    // After the commit: a failed signal must not turn an action taken into an error for its caller; the
+    // holding replica's poll of pending commands (every few seconds) sends it anyway.
+    route: (hostId, commandId) =>
+      notifier
+        .publish('commands', `${hostId} ${commandId}`)
+        .catch((err: unknown) =>
+          log.warn({ err, hostId, commandId }, 'notify failed; the pending-command poll sends it'),
+        ),
 
     claim: (hostId, commandId) => claimCommand(sql, { id: commandId, hostId, now: clock.now() }),
 

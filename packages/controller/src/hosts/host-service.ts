@@ -144,8 +144,13 @@ export function createHostService(deps: {
       if (!deleted) throw new ServiceError('not_found', 'no such host');
       changesCommitted();
       log.info({ hostId: id }, 'host deleted: credential revoked');
-      // Whichever replica holds the host's stream says goodbye and ends it.
-      await notifier.publish('streams', `${id} -1`);
+      // Whichever replica holds the host's stream says goodbye and ends it. The host is gone whether or
+      // not this signal goes out (the last-seen flush ends its stream), so a failure is only logged.
+      await notifier
+        .publish('streams', `${id} -1`)
+        .catch((err: unknown) =>
+          log.warn({ err, hostId: id }, 'notify failed; the last-seen flush ends its stream'),
+        );
     },
 
     async createJoinToken(caller, ttlSeconds) {
