@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { CommandStatus, PowerOp, VmState } from '@cockpit/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminToken, joinedHost, targetOf } from '../../test/support/agent-test-helpers.ts';
+import { adminToken, eventually, joinedHost, targetOf } from '../../test/support/agent-test-helpers.ts';
 import { RealTimeClock } from '../../test/support/real-time-clock.ts';
 import { ScriptedAgent, vm } from '../../test/support/scripted-agent.ts';
 import { createTestApp, type TestApp } from '../../test/support/test-app.ts';
@@ -159,6 +159,43 @@ describe('POST /api/v1/vms/:id/action', () => {
     expect(
       (await t.request('GET', `/api/v1/operations/${op.body.id}?wait=5`, { token: operator })).body.status,
     ).toBe('succeeded');
+  });
+
+  it('refuses (409 conflict) an action decided while a migration moved the VM to another host', async () => {
+    const admin = await adminToken(t);
+    const other = await joinedHost(t, admin, 'action-node-b');
+    const moving = randomUUID();
+    await agent.batch([{ $case: 'vmUpdated', value: vm(moving, 'moving-vm', VmState.VM_STATE_SHUT_OFF) }]);
+    await agent.next('ack');
+    // A migration's transaction, as the coordinator completes one: its operation holds the VM's one
+    // active slot while it moves the VM to the other host; the action waits for the slot meanwhile.
+    const migration = await t.sql.reserve();
+    try {
+      await migration`begin`;
+      const [op] = await migration<{ id: string }[]>`
+        insert into operations (id, kind, vm_id, host_id, status, created_at, updated_at)
+        values (${randomUUID()}, 'vm.migrate', ${moving}, ${hostId}, 'running', now(), now()) returning id`;
+      const acting = act(moving, { action: 'start' });
+      await eventually(
+        'the action waiting for the VM’s operation slot',
+        async () =>
+          t.sql`select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
+        (rows) => rows.length > 0,
+      );
+      await migration`update vms set host_id = ${other.hostId} where id = ${moving}`;
+      await migration`update operations set status = 'succeeded', finished_at = now() where id = ${op?.id ?? ''}`;
+      await migration`commit`;
+      const res = await acting;
+      expect(res.status, res.text).toBe(409);
+      expect(res.body.error.code).toBe('conflict');
+    } finally {
+      migration.release();
+    }
+    // Nothing was sent to the host the VM left, and nothing waits for it.
+    expect(
+      await t.sql`select 1 from operations where vm_id = ${moving} and status in ('pending', 'running')`,
+    ).toHaveLength(0);
+    expect(await t.sql`select 1 from commands where payload::text like ${`%${moving}%`}`).toHaveLength(0);
   });
 
   it('validates the payload and the id; 404 for an unknown VM', async () => {

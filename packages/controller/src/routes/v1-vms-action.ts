@@ -51,6 +51,7 @@ const route = authedRoute('operator', {
     'vm_already_paused',
     'host_disconnected',
     'operation_in_progress',
+    'conflict',
   ],
 });
 

@@ -83,6 +83,7 @@ const route = authedRoute('operator', {
     'vm_not_running',
     'migration_in_progress',
     'operation_in_progress',
+    'conflict',
   ],
 });
 

@@ -82,3 +82,13 @@ export async function findVm(sql: Sql | Tx, id: string): Promise<VmView | null> 
   const rows = await sql<VmRow[]>`${sql.unsafe(SELECT)} where v.id = ${id}`;
   return rows[0] === undefined ? null : toView(rows[0]);
 }
+
+/**
+ * Whether the VM is still on `hostId`, its row share-locked until the transaction ends: an operation
+ * decided on the VM as read before it started is written only while the VM stays there (a migration
+ * that completed meanwhile moved it, and no longer held the VM's one active operation).
+ */
+export async function stillOnHost(tx: Tx, vmId: string, hostId: string): Promise<boolean> {
+  const rows = await tx`select 1 from vms where id = ${vmId} and host_id = ${hostId} for share`;
+  return rows.length === 1;
+}

@@ -8,7 +8,7 @@ import type { OperationView } from '../operations/operation-schema.ts';
 import { ServiceError } from '../service-error.ts';
 import type { VmCache } from './vm-cache.ts';
 import { type PowerRequest, planPowerAction } from './vm-power.ts';
-import { findVm, type VmFilter, type VmPosition } from './vm-queries.ts';
+import { findVm, stillOnHost, type VmFilter, type VmPosition } from './vm-queries.ts';
 import type { VmView } from './vm-schema.ts';
 
 /** How long a power command may wait for delivery before it expires (its operation then fails). */
@@ -96,6 +96,12 @@ export function createVmService(deps: {
           now,
         });
         if (created === null) return null;
+        if (!(await stillOnHost(tx, vm.id, vm.host_id))) {
+          throw new ServiceError(
+            'conflict',
+            'the VM moved to another host while this request was decided (a migration completed): send it again',
+          );
+        }
         await commands.enqueue(tx, {
           command: {
             commandId,
