@@ -1,3 +1,4 @@
+import { mkdirSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Vm, VmRemovalReason, VmState } from '@cockpit/proto';
@@ -35,6 +36,22 @@ describe('Journal', () => {
     expect(journal.head).toBe(1);
     expect(journal.reaches(0)).toBe(false);
     expect(journal.reaches(1)).toBe(true);
+  });
+
+  it('a report whose cursor could not be written (cursor file) is not taken as known: the next one is journaled', async () => {
+    const { journal, folder } = await openJournal();
+    // The first block (50 cursors) used up; the next report needs a new bound written.
+    for (let i = 0; i < 50; i++) journal.vm(vm(`a${i}`));
+    expect(journal.head).toBe(51);
+    rmSync(folder, { recursive: true });
+    expect(() => journal.vm(vm('late'))).toThrow();
+    expect(() => journal.vmRemoved('a0', '', VmRemovalReason.VM_REMOVAL_REASON_UNDEFINED)).toThrow();
+    expect(journal.head).toBe(51);
+    mkdirSync(folder);
+    journal.vm(vm('late'));
+    journal.vmRemoved('a0', '', VmRemovalReason.VM_REMOVAL_REASON_UNDEFINED);
+    expect(journal.entriesAfter(51, 10).map((e) => e.change?.$case)).toEqual(['vmUpdated', 'vmRemoved']);
+    expect(journal.snapshot().vms.map((v) => v.id)).toContain('late');
   });
 
   it('numbers each real change with the next cursor and ignores reports that change nothing', async () => {

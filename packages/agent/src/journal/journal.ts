@@ -91,6 +91,7 @@ export class Journal implements DriverSink {
 
   vm(vm: Vm): void {
     if (sameRecord(this.known.get(vm.id), vm)) return;
+    this.reserveNext();
     this.known.set(vm.id, vm);
     this.append({ $case: 'vmUpdated', value: vm });
   }
@@ -98,6 +99,7 @@ export class Journal implements DriverSink {
   vmRemoved(id: string, name: string, reason: VmRemovalReason): void {
     const known = this.known.get(id);
     if (known === undefined) return;
+    this.reserveNext();
     this.known.delete(id);
     this.append({ $case: 'vmRemoved', value: { id, name: name || known.name, reason } });
   }
@@ -116,6 +118,7 @@ export class Journal implements DriverSink {
   host(info: HostInfo): void {
     if (sameRecord(this.hostInfo, info)) return;
     const first = this.hostInfo === undefined;
+    if (!first) this.reserveNext();
     this.hostInfo = info;
     // The first host record goes out in Hello and in every snapshot; only later changes are entries.
     if (!first) this.append({ $case: 'hostUpdated', value: info });
@@ -169,6 +172,15 @@ export class Journal implements DriverSink {
     this.offset = 0;
     this.headCursor = cursor + 1;
     this.floorCursor = this.headCursor;
+  }
+
+  /**
+   * Makes the next cursor safe to hand out before the known records change: writing a new block of the
+   * cursor file can fail (a full disk), and a record changed without its entry would make the same
+   * report look known, never sent.
+   */
+  private reserveNext(): void {
+    this.cursors.ensure(this.headCursor + 1);
   }
 
   private append(change: StateChange['change']): void {
