@@ -4,7 +4,7 @@ import type { HypervisorDriver } from '../driver/driver.ts';
 import { isDriverError, UNSUPPORTED } from '../driver/driver-error.ts';
 import type { MigrationSource } from '../migration/migration-source.ts';
 import type { MigrationTarget } from '../migration/migration-target.ts';
-import type { CommandOutcome, CommandRecord } from './command-record.ts';
+import { type CommandOutcome, type CommandRecord, NOT_RECORDED } from './command-record.ts';
 import { powerOperationOf } from './power-op.ts';
 
 export interface CommandExecutorOptions {
@@ -91,12 +91,7 @@ export class CommandExecutor {
     } catch (err) {
       // Not durably accepted: running it could run it twice after a restart, so it does not run.
       log.error({ err }, 'could not record the command as accepted: not running it');
-      this.send(
-        updateOf(id, {
-          status: 'failed',
-          error: { code: 'internal', message: 'the agent could not record the command' },
-        }),
-      );
+      this.send(updateOf(id, NOT_RECORDED));
       return;
     }
     this.send({ commandId: id, status: CommandStatus.COMMAND_STATUS_ACCEPTED });

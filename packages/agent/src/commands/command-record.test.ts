@@ -1,8 +1,8 @@
-import { appendFile, readFile, stat } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../test/support/temp-dir.ts';
-import { CommandRecord, INTERRUPTED } from './command-record.ts';
+import { CommandRecord, INTERRUPTED, NOT_RECORDED } from './command-record.ts';
 
 const tempFile = async () => join(tempDir('commands-'), 'commands.jsonl');
 const failed = (code: string) => ({ status: 'failed' as const, error: { code, message: code } });
@@ -23,6 +23,20 @@ describe('CommandRecord', () => {
     expect(again.get('0190AAAA-0000-7000-8000-000000000002')?.outcome).toEqual(failed('OPERATION_INVALID'));
     expect((await stat(path)).mode & 0o777).toBe(0o600);
     await again.close();
+  });
+
+  it('an acceptance that could not be written leaves the id answered as not run (NOT_RECORDED), not running', async () => {
+    const dir = tempDir('commands-');
+    const path = join(dir, 'gone', 'commands.jsonl');
+    const { record } = await CommandRecord.open(path);
+    await expect(record.accept('0190aaaa-0000-7000-8000-000000000003')).rejects.toThrow();
+    expect(record.get('0190AAAA-0000-7000-8000-000000000003')?.outcome).toEqual(NOT_RECORDED);
+    expect(record.statusCounts()).toEqual({ running: 0, succeeded: 0, failed: 1 });
+    // The record goes on once it can write again.
+    await mkdir(join(dir, 'gone'));
+    await record.accept('0190aaaa-0000-7000-8000-000000000004');
+    expect(record.get('0190aaaa-0000-7000-8000-000000000004')?.outcome).toBeUndefined();
+    await record.close();
   });
 
   it('an id accepted but unfinished when reopened (the agent died) is INTERRUPTED, for good', async () => {

@@ -35,6 +35,15 @@ export const INTERRUPTED: CommandOutcome = {
   },
 };
 
+/**
+ * The outcome of a command whose acceptance could not be written: not run (running it could run it twice
+ * after a restart). Kept in memory, so a copy of the id sent again gets this answer, not RUNNING.
+ */
+export const NOT_RECORDED: CommandOutcome = {
+  status: 'failed',
+  error: { code: 'internal', message: 'the agent could not record the command; it was not run' },
+};
+
 type Line = { id: string; at: number; accepted: true } | { id: string; at: number; outcome: CommandOutcome };
 
 /** Command ids are UUIDs: compared as values, whatever their case. */
@@ -89,11 +98,17 @@ export class CommandRecord {
     return counts;
   }
 
-  /** Records that `id` is about to run; durable when the promise resolves. */
+  /**
+   * Records that `id` is about to run; durable when the promise resolves. When it rejects, the command
+   * must not run, and the entry says so (NOT_RECORDED).
+   */
   accept(id: string): Promise<void> {
     const entry: CommandEntry = { id, acceptedAtMs: this.now() };
     this.entries.set(keyOf(id), entry);
-    return this.write({ id, at: entry.acceptedAtMs, accepted: true });
+    return this.write({ id, at: entry.acceptedAtMs, accepted: true }).catch((err: unknown) => {
+      entry.outcome = NOT_RECORDED;
+      throw err;
+    });
   }
 
   /** Records how `id` ended; durable when the promise resolves. */
