@@ -17,9 +17,10 @@ export interface DriverSink {
   vmRemoved(id: string, name: string, reason: VmRemovalReason): void;
   /**
    * Every VM on the host right now: the first listing, the safety-net re-list, the listing after the
-   * driver reconnected to its hypervisor. VMs known before and missing here are gone.
+   * driver reconnected to its hypervisor. VMs known before and missing here are gone. VMs in `skip`, which
+   * reports newer than the listing tell about, are left as they are, whether listed or not.
    */
-  inventory(vms: readonly Vm[]): void;
+  inventory(vms: readonly Vm[], skip?: ReadonlySet<string>): void;
   /** What the host is, when it changed. */
   host(info: HostInfo): void;
 }

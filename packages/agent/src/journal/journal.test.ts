@@ -84,6 +84,14 @@ describe('Journal', () => {
     expect(journal.snapshot()).toEqual({ cursor: 4, host: undefined, vms: [vm('b')] });
   });
 
+  it('a re-list leaves the VMs it skips as they are: not updated when listed, not removed when missing', async () => {
+    const { journal } = await openJournal();
+    journal.inventory([vm('a'), vm('b')]);
+    journal.inventory([vm('a', VmState.VM_STATE_PAUSED)], new Set(['a', 'b']));
+    expect(journal.head).toBe(3);
+    expect(journal.snapshot().vms).toEqual([vm('a'), vm('b')]);
+  });
+
   it('host info: the first record is not an entry, a change is, the same record again is not', async () => {
     const { journal } = await openJournal();
     const host = {

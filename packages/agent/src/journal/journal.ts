@@ -104,11 +104,11 @@ export class Journal implements DriverSink {
     this.append({ $case: 'vmRemoved', value: { id, name: name || known.name, reason } });
   }
 
-  inventory(vms: readonly Vm[]): void {
-    const present = new Set<string>();
+  inventory(vms: readonly Vm[], skip: ReadonlySet<string> = new Set()): void {
+    const present = new Set<string>(skip);
     for (const vm of vms) {
       present.add(vm.id);
-      this.vm(vm);
+      if (!skip.has(vm.id)) this.vm(vm);
     }
     for (const [id, vm] of [...this.known]) {
       if (!present.has(id)) this.vmRemoved(id, vm.name, RemovalReason.VM_REMOVAL_REASON_UNDEFINED);

@@ -1,8 +1,8 @@
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { HostInfo, Vm, VmRemovalReason, VmState } from '@cockpit/proto';
-import { expect, it } from 'vitest';
+import { HostInfo, type StateChange, Vm, VmRemovalReason, VmState } from '@cockpit/proto';
+import { expect, it, vi } from 'vitest';
 import { tempDir } from '../../../test/support/temp-dir.ts';
 import { CursorStore } from '../../journal/cursor-store.ts';
 import { Journal } from '../../journal/journal.ts';
@@ -10,7 +10,7 @@ import { createLogger } from '../../log/logger.ts';
 import type { DriverSink } from '../driver.ts';
 import { isDriverError } from '../driver-error.ts';
 import { connectLink } from './connect-link.ts';
-import { LibvirtDriver } from './libvirt-driver.ts';
+import { LibvirtDriver, type LibvirtDriverOptions } from './libvirt-driver.ts';
 import type { DomainNotice, LibvirtLink } from './libvirt-link.ts';
 
 // No libvirtd at the address: the driver keeps trying with backoff (not a busy loop), power calls say the
@@ -51,8 +51,14 @@ it('retries an unreachable libvirtd with backoff until closed', async () => {
   await started;
 });
 
-/** A link to no libvirtd: the test pushes the notices and answers each read. */
+/**
+ * A link to no libvirtd: the test pushes the notices and answers each read. Listings answer `listed` at
+ * once, or, while `script.holdListings` is set, wait in `listings` for the test to answer them.
+ * `script.dropped` is the notice stream's count of dropped events.
+ */
 function scriptedLink(listed: Vm[]) {
+  const script = { holdListings: false, dropped: 0 };
+  const listings: Array<(vms: Vm[]) => void> = [];
   const notices: DomainNotice[] = [];
   let wake: (() => void) | undefined;
   /** The driver asked for the next notice: it has handled every one before. */
@@ -63,7 +69,9 @@ function scriptedLink(listed: Vm[]) {
     watch: async (signal) => {
       signal.addEventListener('abort', () => wake?.());
       return {
-        dropped: 0,
+        get dropped() {
+          return script.dropped;
+        },
         async *[Symbol.asyncIterator]() {
           while (!signal.aborted) {
             const next = notices.shift();
@@ -79,7 +87,8 @@ function scriptedLink(listed: Vm[]) {
         },
       };
     },
-    listVms: async () => listed,
+    listVms: () =>
+      script.holdListings ? new Promise((answer) => listings.push(answer)) : Promise.resolve(listed),
     readVm: (uuid) => new Promise((answer) => reads.push({ uuid, answer })),
     hostInfo: async () => HostInfo.fromPartial({ hypervisor: 'scripted' }),
     power: async () => undefined,
@@ -93,7 +102,7 @@ function scriptedLink(listed: Vm[]) {
     wake?.();
   };
   const handled = () => waiting && notices.length === 0;
-  return { link, notify, reads, handled };
+  return { link, notify, reads, handled, script, listings };
 }
 
 function recordingSink() {
@@ -111,18 +120,43 @@ const UUID_1 = '6c9f1a52-7a53-4b59-9a57-1b2b3c4d5e6f';
 const guest = (state: VmState, stateReason: string) =>
   Vm.fromPartial({ id: UUID_1, name: 'g1', state, stateReason, vcpus: 1, memoryMib: 64, maxMemoryMib: 64 });
 
+const driverOver = (link: LibvirtLink, options: Partial<LibvirtDriverOptions> = {}) =>
+  new LibvirtDriver({
+    uri: 'qemu:///scripted',
+    resyncIntervalMs: 60_000,
+    log: createLogger('silent'),
+    connect: async () => link,
+    ...options,
+  });
+
 async function scriptedDriver(listed: Vm[], recheckDelaysMs?: number[], resyncIntervalMs = 60_000) {
   const scripted = scriptedLink(listed);
   const recorded = recordingSink();
-  const driver = new LibvirtDriver({
-    uri: 'qemu:///scripted',
-    resyncIntervalMs,
-    log: createLogger('silent'),
-    connect: async () => scripted.link,
-    recheckDelaysMs,
-  });
+  const driver = driverOver(scripted.link, { recheckDelaysMs, resyncIntervalMs });
   await driver.start(recorded.sink);
   return { driver, ...scripted, ...recorded };
+}
+
+const describeChange = (change: StateChange['change']) => {
+  if (change?.$case === 'vmUpdated') return { updated: change.value.name, state: change.value.state };
+  if (change?.$case === 'vmRemoved') return { removed: change.value.name, reason: change.value.reason };
+  return change;
+};
+
+/**
+ * A scripted driver that reports into a real journal. `changes()`: the journal's entries after the first
+ * listing; `listingsReported()`: listings that reached the journal so far.
+ */
+async function journaledDriver(listed: Vm[], resyncIntervalMs = 60_000) {
+  const scripted = scriptedLink(listed);
+  const { store, previous } = await CursorStore.open(join(tempDir('lv-'), 'cursor.json'));
+  const journal = new Journal({ cursors: store, previous, capacity: 100 });
+  const inventories = vi.spyOn(journal, 'inventory');
+  const driver = driverOver(scripted.link, { resyncIntervalMs });
+  await driver.start(journal);
+  const from = journal.head;
+  const changes = () => journal.entriesAfter(from, 100).map(({ change }) => describeChange(change));
+  return { driver, ...scripted, changes, listingsReported: () => inventories.mock.calls.length };
 }
 
 // A source's events at the switch-over: suspended (read begins), stopped as migrated (the read is still
@@ -216,5 +250,119 @@ it('"stopped, migrated", still defined at every read, then missing from a re-lis
   await expect
     .poll(() => removals)
     .toEqual([{ id: UUID_1, reason: VmRemovalReason.VM_REMOVAL_REASON_MIGRATED }]);
+  await driver.close();
+});
+
+const UUID_2 = '0b5d7e2c-3f41-4a8e-9c6d-2e7f8a9b0c1d';
+const other = (state: VmState) =>
+  Vm.fromPartial({
+    id: UUID_2,
+    name: 'g2',
+    state,
+    stateReason: 'booted',
+    vcpus: 1,
+    memoryMib: 64,
+    maxMemoryMib: 64,
+  });
+const { VM_STATE_RUNNING: RUNNING, VM_STATE_SHUT_OFF: SHUT_OFF } = VmState;
+const MIGRATED = VmRemovalReason.VM_REMOVAL_REASON_MIGRATED;
+
+// A re-listing finds the domain running; before it ends, the domain stops as migrated and its read finds it
+// gone. The journal must say "removed, migrated" once: not that, then running again (the older listing),
+// then removed as an undefine (the read again after the listing), which the controller may take for a conflict.
+it('a listing older than a read that found a domain gone does not bring it back', async () => {
+  const { driver, notify, reads, script, listings, changes, listingsReported } = await journaledDriver(
+    [guest(RUNNING, 'booted')],
+    5,
+  );
+  script.holdListings = true;
+  await expect.poll(() => listings.length).toBe(1);
+  notify({ uuid: UUID_1, migratedAway: true });
+  await expect.poll(() => reads.length).toBe(1);
+  reads[0]?.answer(undefined);
+  await expect.poll(changes).toEqual([{ removed: 'g1', reason: MIGRATED }]);
+  listings[0]?.([guest(RUNNING, 'booted')]);
+  await expect.poll(listingsReported).toBe(2);
+  for (const read of reads.slice(1)) read.answer(undefined);
+  await expect.poll(changes).toEqual([{ removed: 'g1', reason: MIGRATED }]);
+  await driver.close();
+});
+
+// A domain defined while a re-listing runs, after the listing's view of the host: its read reports it, and
+// the listing, which does not have it, must not remove it until the next read brings it back.
+it('a listing older than a read that found a new domain does not remove it', async () => {
+  const { driver, notify, reads, script, listings, changes, listingsReported } = await journaledDriver(
+    [guest(RUNNING, 'booted')],
+    5,
+  );
+  script.holdListings = true;
+  await expect.poll(() => listings.length).toBe(1);
+  notify({ uuid: UUID_2, migratedAway: false });
+  await expect.poll(() => reads.length).toBe(1);
+  reads[0]?.answer(other(SHUT_OFF));
+  await expect.poll(changes).toEqual([{ updated: 'g2', state: SHUT_OFF }]);
+  listings[0]?.([guest(RUNNING, 'booted')]);
+  await expect.poll(listingsReported).toBe(2);
+  for (const read of reads.slice(1)) read.answer(other(SHUT_OFF));
+  await expect.poll(changes).toEqual([{ updated: 'g2', state: SHUT_OFF }]);
+  await driver.close();
+});
+
+// No event during the listing this time: g2's event came before it, but its read began after the listing
+// did (reads go one at a time) and found it shut off. The listing's "running" may be older and must not win.
+it('a listing does not override a read that began after it', async () => {
+  const { driver, notify, reads, script, listings, changes, listingsReported } = await journaledDriver([
+    guest(RUNNING, 'booted'),
+    other(RUNNING),
+  ]);
+  script.holdListings = true;
+  notify({ uuid: UUID_1, migratedAway: false });
+  await expect.poll(() => reads.length).toBe(1);
+  notify({ uuid: UUID_2, migratedAway: false });
+  // Dropped events start a listing; the notice that tells is g1's, already read.
+  script.dropped = 1;
+  notify({ uuid: UUID_1, migratedAway: false });
+  await expect.poll(() => listings.length).toBe(1);
+  reads[0]?.answer(guest(RUNNING, 'booted'));
+  await expect.poll(() => reads.length).toBe(2);
+  expect(reads[1]?.uuid).toBe(UUID_2);
+  reads[1]?.answer(other(SHUT_OFF));
+  await expect.poll(changes).toEqual([{ updated: 'g2', state: SHUT_OFF }]);
+  listings[0]?.([guest(RUNNING, 'booted'), other(RUNNING)]);
+  await expect.poll(listingsReported).toBe(2);
+  for (const read of reads.slice(2))
+    read.answer(read.uuid === UUID_2 ? other(SHUT_OFF) : guest(RUNNING, 'booted'));
+  await expect.poll(changes).toEqual([{ updated: 'g2', state: SHUT_OFF }]);
+  await driver.close();
+});
+
+// The first listing runs before the notices are read: events dropped meanwhile may be newer than what it
+// found, so another listing follows.
+it('events dropped during the first listing: the host is listed again', async () => {
+  const { link, notify, script, listings } = scriptedLink([guest(RUNNING, 'booted')]);
+  script.holdListings = true;
+  const driver = driverOver(link);
+  const started = driver.start(recordingSink().sink);
+  await expect.poll(() => listings.length).toBe(1);
+  script.dropped = 1;
+  listings[0]?.([guest(RUNNING, 'booted')]);
+  await started;
+  notify({ uuid: UUID_1, migratedAway: false });
+  await expect.poll(() => listings.length).toBe(2);
+  await driver.close();
+});
+
+// A listing that runs when the drop is seen may have begun before the dropped events: another follows it.
+it('events dropped while a listing runs: the host is listed again after it', async () => {
+  const { driver, notify, handled, script, listings } = await scriptedDriver([guest(RUNNING, 'booted')]);
+  script.holdListings = true;
+  script.dropped = 1;
+  notify({ uuid: UUID_1, migratedAway: false });
+  await expect.poll(() => listings.length).toBe(1);
+  script.dropped = 2;
+  notify({ uuid: UUID_1, migratedAway: false });
+  await expect.poll(handled).toBe(true);
+  listings[0]?.([guest(RUNNING, 'booted')]);
+  await expect.poll(() => listings.length).toBe(2);
   await driver.close();
 });

@@ -55,8 +55,15 @@ export class LibvirtDriver implements HypervisorDriver {
   /** Notices received so far (a read records it when it starts). */
   private noticeCount = 0;
   private reading = false;
-  /** Set while a listing runs: domains whose events arrived meanwhile, read again after it. */
+  /**
+   * Set while a listing runs: domains an event named or a read began for since it started. A read after
+   * that start reports them (done, or due), newer than what the listing may have found: it leaves them out.
+   */
   private touchedWhileListing: Set<string> | undefined;
+  /** The current connection's notices (their count of events libvirt dropped). */
+  private notices: NoticeStream | undefined;
+  /** `notices.dropped` when the newest listing began: drops up to there are in what it found. */
+  private droppedBeforeListing = 0;
   private readonly log: Logger;
 
   constructor(private readonly options: LibvirtDriverOptions) {
@@ -139,6 +146,7 @@ export class LibvirtDriver implements HypervisorDriver {
         link = await this.options.connect(this.options.uri, signal);
         // Subscribed before listing: whatever happens after the listing began is also an event.
         const notices = await link.watch(signal);
+        this.notices = notices;
         this.link = link;
         await this.relist(link, 'connected');
         listed();
@@ -165,17 +173,23 @@ export class LibvirtDriver implements HypervisorDriver {
   }
 
   private async follow(notices: NoticeStream): Promise<void> {
-    let dropped = notices.dropped;
     for await (const notice of notices) {
       this.noticeCount += 1;
       if (notice.migratedAway) this.migratedAway.set(notice.uuid, this.noticeCount);
       this.markDirty(notice.uuid);
-      if (notices.dropped !== dropped) {
-        this.log.warn({ dropped: notices.dropped - dropped }, 'libvirt events were dropped: re-listing');
-        dropped = notices.dropped;
-        void this.resync('events dropped');
-      }
+      this.relistIfDropped();
     }
+  }
+
+  /**
+   * Events were dropped since the newest listing began: it may have found the host before them, so list
+   * again. A listing that runs now may be as old: it checks again when it ends.
+   */
+  private relistIfDropped(): void {
+    const dropped = (this.notices?.dropped ?? 0) - this.droppedBeforeListing;
+    if (dropped <= 0 || this.touchedWhileListing !== undefined) return;
+    this.log.warn({ dropped }, 'libvirt events were dropped: re-listing');
+    void this.resync('events dropped');
   }
 
   private markDirty(uuid: string): void {
@@ -193,6 +207,7 @@ export class LibvirtDriver implements HypervisorDriver {
         const link = this.link;
         if (link === undefined) return;
         this.dirty.delete(uuid);
+        this.touchedWhileListing?.add(uuid);
         const since = this.noticeCount;
         try {
           this.apply(uuid, await link.readVm(uuid), since);
@@ -265,25 +280,27 @@ export class LibvirtDriver implements HypervisorDriver {
   }
 
   private async relist(link: LibvirtLink, why: string): Promise<void> {
-    this.touchedWhileListing = new Set();
+    const touched = new Set<string>();
+    this.touchedWhileListing = touched;
+    this.droppedBeforeListing = this.notices?.dropped ?? 0;
     try {
       const [host, vms] = await Promise.all([link.hostInfo(), link.listVms()]);
       this.info = host;
       this.sink?.host(host);
       // Gone since it stopped as migrated: a migration's removal, whichever reads missed it (`recheck`).
       const listed = new Set(vms.map((vm) => vm.id));
-      for (const uuid of [...this.migratedAway.keys()].filter((id) => !listed.has(id))) {
+      const gone = [...this.migratedAway.keys()].filter((id) => !listed.has(id) && !touched.has(id));
+      for (const uuid of gone) {
         this.endRechecks(uuid);
         this.migratedAway.delete(uuid);
         this.sink?.vmRemoved(uuid, '', VmRemovalReason.VM_REMOVAL_REASON_MIGRATED);
       }
-      this.sink?.inventory(vms);
+      // The touched ones as found here may be older than their reads: they would undo those until read again.
+      this.sink?.inventory(vms, touched);
       this.log.debug({ why, vms: vms.length }, 'listed every domain');
     } finally {
-      const touched = this.touchedWhileListing;
       this.touchedWhileListing = undefined;
-      // Their events may be newer than the listing: read them again after it.
-      for (const uuid of touched) this.markDirty(uuid);
     }
+    this.relistIfDropped();
   }
 }
