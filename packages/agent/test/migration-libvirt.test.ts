@@ -368,6 +368,38 @@ describe('live migration between two libvirt hosts, through their agents', () =>
     expect(historyOf(a.session, vm.id).at(-1)).toBe('running/booted persistent');
   }, 120_000);
 
+  it('a prepare creates images only in storage: a path outside every pool and the default folder, or not in normal form, is refused', async () => {
+    const escape = `/tmp/cockpit-escape-${randomBytes(3).toString('hex')}`;
+    const disk = (path: string) => ({
+      target: 'vda',
+      path,
+      format: 'raw',
+      capacityBytes: MIB,
+      readOnly: false,
+      shareable: false,
+    });
+    const vmId = randomUUID();
+    for (const path of [
+      `${escape}/a/b/x.img`,
+      '/var/lib/libvirt/images/../../../../etc/cockpit-escape.img',
+      '/var/lib/libvirt/images//x.img',
+    ]) {
+      const answer = await finalOf(
+        b.session,
+        await send(
+          b.session,
+          prepareStep(vmId, 'escape', { copyStorage: CopyStorage.COPY_STORAGE_ALL, disks: [disk(path)] }),
+        ),
+      );
+      expect(answer, path).toMatchObject({
+        status: CommandStatus.COMMAND_STATUS_FAILED,
+        error: { code: 'invalid_request' },
+      });
+    }
+    await expect(stat(escape)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect((await virsh(b.host.uri, 'pool-list', '--all', '--name')).trim()).toBe('');
+  });
+
   it('copy_storage all: a qcow2 disk that exists only on the source is created on the destination and copied', async () => {
     const image = `/var/lib/libvirt/images/${randomBytes(3).toString('hex')}.qcow2`;
     const onA = join(a.host.stateDir, 'lib', image.slice('/var/lib/libvirt/'.length));

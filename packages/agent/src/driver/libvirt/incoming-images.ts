@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { basename, dirname } from 'node:path';
+import { basename, dirname, isAbsolute, posix } from 'node:path';
 import {
   hasLibvirtCode,
   type LibvirtConnection,
@@ -16,6 +16,25 @@ const VIR_STORAGE_POOL_CREATE_WITH_BUILD = 1;
 const VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA = 1;
 
 type Pool = { name: string; uuid: Uint8Array };
+
+/**
+ * The one folder a prepare creates images in without a storage pool of this host on it: libvirt's own
+ * default. The paths come from the controller (as the source's agent reported them), so they are never
+ * trusted to name a place: a crafted one could otherwise make libvirtd (root) create folders and files
+ * anywhere on this host. Storage elsewhere is a libvirt pool the operator defined.
+ */
+export const DEFAULT_IMAGE_FOLDER = '/var/lib/libvirt/images';
+
+/** Why a disk path cannot be an image created here: not absolute, or not in its one spelling. */
+export function imagePathProblem(path: string): string | undefined {
+  if (!isAbsolute(path) || posix.normalize(path) !== path || path.endsWith('/')) {
+    return `${path} is not an absolute path in its normal form (no '.', '..', '//' or trailing '/')`;
+  }
+  return undefined;
+}
+
+const inDefaultFolder = (folder: string) =>
+  folder === DEFAULT_IMAGE_FOLDER || folder.startsWith(`${DEFAULT_IMAGE_FOLDER}/`);
 
 /**
  * Readies the images a storage copy writes into, through libvirt's storage API (the agent may not share
@@ -36,6 +55,10 @@ export async function readyImages(
   disks: readonly Disk[],
   log: Logger,
 ): Promise<void> {
+  for (const disk of disks) {
+    const problem = imagePathProblem(disk.path);
+    if (problem !== undefined) throw new DriverError(INVALID_REQUEST, `disk ${disk.target}: ${problem}`);
+  }
   const byFolder = new Map<string, Disk[]>();
   for (const disk of disks)
     byFolder.set(dirname(disk.path), [...(byFolder.get(dirname(disk.path)) ?? []), disk]);
@@ -94,7 +117,10 @@ async function readyImage(
   );
 }
 
-/** Runs `work` in the active pool on `folder`, or in a transient one (the folder built if missing). */
+/**
+ * Runs `work` in the active pool on `folder`, or, in the default image folder, in a transient one (the
+ * folder built if missing).
+ */
 async function withPool<T>(
   conn: LibvirtConnection,
   folder: string,
@@ -111,6 +137,12 @@ async function withPool<T>(
   if (existing !== undefined) {
     await conn.remote.storagePoolRefresh({ pool: existing, flags: 0 });
     return work(existing);
+  }
+  if (!inDefaultFolder(folder)) {
+    throw new DriverError(
+      INVALID_REQUEST,
+      `${folder} is neither a storage pool of this host nor in ${DEFAULT_IMAGE_FOLDER}: images are created only in storage (define and start a libvirt pool on that folder)`,
+    );
   }
   const name = `cockpit-migration-${randomBytes(4).toString('hex')}`;
   const { pool } = await conn.remote.storagePoolCreateXml({
