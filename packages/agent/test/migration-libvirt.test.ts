@@ -368,6 +368,49 @@ describe('live migration between two libvirt hosts, through their agents', () =>
     expect(historyOf(a.session, vm.id).at(-1)).toBe('running/booted persistent');
   }, 120_000);
 
+  it('the source’s libvirtd crashes mid-migration: the perform is "interrupted" (outcome unknown here), and the guest still runs on the source', async () => {
+    const vm = await startGuest(a, dirtying);
+    const options = migrationOptions({ bandwidthMibps: 1 });
+    const { commandId } = await migrate(a, b, vm, options);
+    await progressWhere(a.session, commandId, (p) => p.memoryProcessed > 0);
+    await restartLibvirtd(
+      a.host,
+      async () => {
+        const final = await finalOf(a.session, commandId);
+        expect(final).toMatchObject({
+          status: CommandStatus.COMMAND_STATUS_FAILED,
+          error: { code: 'interrupted' },
+        });
+        expect(final.error?.message).toMatch(
+          /^the agent lost its connection to libvirtd during the migration/,
+        );
+      },
+      'SIGKILL',
+    );
+    // The restarted libvirtd ends the pre-copy job it finds: the guest stays on A, and B's incoming
+    // domain goes.
+    await waitFor(async () => ((await domstate(a, vm.name)) === 'running' ? true : undefined), {
+      what: 'the guest running on A',
+      timeoutMs: 60_000,
+    });
+    await waitFor(async () => (!(await listed(b)).includes(vm.name) ? true : undefined), {
+      what: 'nothing left on B',
+      timeoutMs: 60_000,
+    });
+    // B's agent reads one domain at a time, and its read of the incoming one waits on libvirtd's state
+    // change lock until libvirt gives up (about 30 s): B reports nothing meanwhile. Waited for here, so the
+    // next tests start with B caught up (a domain created now is reported).
+    const probe = { name: `mig-${randomBytes(3).toString('hex')}`, uuid: randomUUID() };
+    guests.add(probe.name);
+    const file = join(b.host.stateDir, `${probe.name}.xml`);
+    await writeFile(file, diskless(probe.name, probe.uuid));
+    await virsh(b.host.uri, 'create', file);
+    await b.session.until(
+      () => historyOf(b.session, probe.uuid).some((h) => h.startsWith('running/')),
+      90_000,
+    );
+  }, 240_000);
+
   it('a prepare creates images only in storage: a path outside every pool and the default folder, or not in normal form, is refused', async () => {
     const escape = `/tmp/cockpit-escape-${randomBytes(3).toString('hex')}`;
     const disk = (path: string) => ({

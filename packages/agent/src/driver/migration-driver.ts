@@ -78,6 +78,11 @@ export const STORAGE_MISSING = 'storage_missing';
 export const NOT_A_MIGRATION_TARGET = 'not_a_migration_target';
 /** A command that cannot be right whatever the host's state: no VM id, no destination URI, … */
 export const INVALID_REQUEST = 'invalid_request';
+/**
+ * The perform's outcome is unknown to this agent (it restarted, or lost libvirtd during the job): the
+ * controller settles the migration from the journals.
+ */
+export const INTERRUPTED_CODE = 'interrupted';
 /** Perform: this agent already migrates that VM. */
 export const MIGRATION_IN_PROGRESS = 'migration_in_progress';
 /** Cancel, force-complete: no migration of that id (or VM) runs here. */

@@ -17,9 +17,9 @@ import type { MigrationProgress } from '@cockpit/proto';
 import type { Logger } from 'pino';
 import { sleep } from '../../connection/backoff.ts';
 import { DriverError, isDriverError } from '../driver-error.ts';
-import { type MigrationJob, NO_MIGRATION_RUNNING } from '../migration-driver.ts';
+import { INTERRUPTED_CODE, type MigrationJob, NO_MIGRATION_RUNNING } from '../migration-driver.ts';
 import { progressOf } from './job-progress.ts';
-import { toDriverError } from './libvirt-errors.ts';
+import { isConnectionLost, toDriverError } from './libvirt-errors.ts';
 import type { MigrationPlan } from './migration-plan.ts';
 
 const QUERY = { timeoutMs: 10_000 };
@@ -89,6 +89,16 @@ export class LibvirtMigrationJob implements MigrationJob {
         ]);
         return stats === undefined ? undefined : progressOf(stats, job.postCopy);
       } catch (err) {
+        // Our connection to libvirtd went away, not the migration: libvirtd goes on with a peer-to-peer
+        // job its client left (or settles it when it restarts). Its outcome is unknown here; the
+        // journals of both hosts tell the controller how it ended.
+        if (isConnectionLost(err)) {
+          throw new DriverError(
+            INTERRUPTED_CODE,
+            `the agent lost its connection to libvirtd during the migration (${(err as Error).message}); libvirt may still be running it`,
+            { cause: err },
+          );
+        }
         throw toDriverError(err);
       } finally {
         stop.abort();
