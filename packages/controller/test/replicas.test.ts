@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { CommandStatus, GoodbyeReason, PowerOp, VmState } from '@cockpit/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningController } from '../src/controller.ts';
+import { disconnectSilentHosts } from '../src/hosts/host-queries.ts';
 import { adminToken, eventually, joinedHost, targetOf } from './support/agent-test-helpers.ts';
 import { RealTimeClock } from './support/real-time-clock.ts';
 import { type ControllerTarget, ScriptedAgent, vm } from './support/scripted-agent.ts';
@@ -122,6 +123,31 @@ describe('two controller replicas on one database', () => {
       (s) => s === 'disconnected',
     );
     agent.close();
+  });
+
+  it('a live stream whose replica fell behind, swept to disconnected by another: told it no longer holds the host; its agent reconnects and the host is connected again', async () => {
+    const host = await joinedHost(a, admin, 'replica-late');
+    const { agent } = await ScriptedAgent.connect(targetB, host.credential);
+    await agent.heartbeat();
+    await eventually(
+      'connected',
+      async () => (await a.request('GET', `/api/v1/hosts/${host.hostId}`, { token: admin })).body.status,
+      (s) => s === 'connected',
+    );
+    // Replica A's sweep, its clock a minute ahead of B's last-seen flush.
+    const swept = await disconnectSilentHosts(a.sql, new Date(Date.now() + 60_000), new Date(), []);
+    expect(swept.map((h) => h.id)).toContain(host.hostId);
+    await agent.heartbeat();
+    const end = await agent.ended;
+    expect(end.goodbye?.reason).toBe(GoodbyeReason.GOODBYE_REASON_REPLACED);
+    const again = await ScriptedAgent.connect(targetB, host.credential);
+    await again.agent.heartbeat();
+    await eventually(
+      'connected again',
+      async () => (await a.request('GET', `/api/v1/hosts/${host.hostId}`, { token: admin })).body.status,
+      (s) => s === 'connected',
+    );
+    again.agent.close();
   });
 });
 

@@ -207,7 +207,10 @@ export function lockHostsInOrder(tx: Tx, hostIds: readonly string[]): Promise<un
 
 /**
  * Connected hosts not seen since `before`: a replica died with their streams (or lost its database).
- * Idempotent; any replica may run it. Returns the views it disconnected.
+ * Idempotent; any replica may run it. Returns the views it disconnected. Their stream epoch moves on: a
+ * stream still alive on a replica that only fell behind (its last-seen flush late past the deadline)
+ * then no longer holds the host, is told so at its next flush, and its agent reconnects, which marks the
+ * host connected again; kept, the stream would have fed a host shown disconnected until some reconnect.
  */
 export async function disconnectSilentHosts(
   sql: Sql | Tx,
@@ -217,7 +220,8 @@ export async function disconnectSilentHosts(
   except: readonly string[],
 ): Promise<HostView[]> {
   const rows = await sql<HostRow[]>`
-    update hosts set status = 'disconnected', stream_replica = null, disconnected_at = ${now}, updated_at = ${now}
+    update hosts set status = 'disconnected', stream_replica = null, stream_epoch = stream_epoch + 1,
+                     disconnected_at = ${now}, updated_at = ${now}
     where status = 'connected' and (last_seen_at is null or last_seen_at < ${before})
       and id <> all(${except as string[]}::uuid[])
     returning ${sql.unsafe(COLUMNS)}`;
