@@ -238,4 +238,48 @@ describe('VM cache against the SQL', () => {
       replica.close();
     }
   });
+
+  it('a failed read loses nothing: changes read beside a failed liveness read apply, and after a failed tail read the next read tries again', async () => {
+    const log = createLogger('silent');
+    let now = Date.now();
+    const replica = new VmCache({ sql: db.sql, log, notifier: createInProcessNotifier(log), now: () => now });
+    const hostId = hosts[1] as string;
+    const report = async (name: string) => {
+      const id = randomUUID();
+      const cursor = (cursors.get(hostId) ?? 0) + 1;
+      cursors.set(hostId, cursor);
+      const outcome = await ingest.applyBatch({ hostId, epoch: 1 }, [
+        { cursor, observedAtMs: 0, change: { $case: 'vmUpdated', value: vm(id, name) } },
+      ]);
+      expect(outcome.kind).toBe('applied');
+      return id;
+    };
+    try {
+      await replica.list({}, { limit: 1 }); // loads
+      // The liveness read (of `hosts`, due again) fails; the change log read beside it does not.
+      const first = await report('beside-liveness');
+      now += 5_000;
+      await db.sql`alter table hosts rename to hosts_away`;
+      try {
+        replica.committed();
+        await replica.catchUp();
+      } finally {
+        await db.sql`alter table hosts_away rename to hosts`;
+      }
+      expect((await replica.get(first))?.name).toBe('beside-liveness');
+
+      // The change log read fails: the next read does not answer from memory, it reads again.
+      const second = await report('after-failed-tail');
+      await db.sql`alter table changes rename to changes_away`;
+      try {
+        replica.committed();
+        await expect(replica.catchUp()).rejects.toThrow();
+      } finally {
+        await db.sql`alter table changes_away rename to changes`;
+      }
+      expect((await replica.get(second))?.name).toBe('after-failed-tail');
+    } finally {
+      replica.close();
+    }
+  });
 });

@@ -189,8 +189,21 @@ export class VmCache {
   private async read(): Promise<void> {
     const tail = this.tail as ChangeTail;
     this.behind = false;
-    const [changes] = await Promise.all([tail.read(this.deps.sql), this.refreshLiveness()]);
-    for (const change of changes) this.store.apply(change);
+    // The tail read has moved its position once it answers: its changes are applied whatever the
+    // liveness read beside it does, or they would be lost to this replica for good.
+    const liveness = this.refreshLiveness().catch((err: unknown) =>
+      this.deps.log.warn({ err }, 'VM cache: liveness read failed'),
+    );
+    try {
+      const changes = await tail.read(this.deps.sql);
+      for (const change of changes) this.store.apply(change);
+    } catch (err) {
+      // Still behind: the next read does not answer from memory but tries again.
+      this.behind = true;
+      throw err;
+    } finally {
+      await liveness;
+    }
   }
 
   private async refreshLiveness(force = false): Promise<void> {
