@@ -64,7 +64,7 @@ export interface Services {
   grpcTls: GrpcTls | null;
   /** Where agents reach this controller; `address` is set once the gRPC listener is bound. */
   agentEndpoint: AgentEndpoint;
-  /** Deletes audit entries and dead refresh tokens past COCKPIT_RETENTION_DAYS (hourly, one replica). */
+  /** Deletes audit entries, dead refresh tokens and change log rows past COCKPIT_RETENTION_DAYS (hourly, one replica). */
   retention: Retention;
   /** Requests refused before they reached anyone (counted, not audited one row each). */
   refusals: RefusalCounter;

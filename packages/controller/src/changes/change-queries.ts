@@ -15,3 +15,20 @@ export async function recordChanges(sql: Sql | Tx, at: Date, changes: readonly N
                 ${changes.map((c) => (c.data === null ? '' : JSON.stringify(c.data)))}::text[])
          as c (kind, entity_id, op, data)`;
 }
+
+/**
+ * Deletes the log's rows older than `cutoff` (retention). They are found by id, the primary key: every
+ * row below the first one at or after the cutoff, so the table is not scanned past what goes; `at` is
+ * checked as well, for rows whose clock ran behind their id.
+ */
+export async function deleteChangesBefore(sql: Sql | Tx, cutoff: Date): Promise<number> {
+  const [row] = await sql<{ n: number }[]>`
+    with horizon as (select id from changes where at >= ${cutoff} order by id limit 1),
+    gone as (
+      delete from changes
+      where id < coalesce((select id from horizon), (select max(id) + 1 from changes)) and at < ${cutoff}
+      returning 1
+    )
+    select count(*)::int as n from gone`;
+  return row?.n ?? 0;
+}

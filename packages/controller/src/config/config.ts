@@ -49,7 +49,7 @@ export interface Config {
   auth: AuthConfig;
   grpc: GrpcConfig;
   agents: AgentsConfig;
-  /** Audit entries and dead refresh tokens older than this many days are deleted (COCKPIT_RETENTION_DAYS). */
+  /** Audit entries, dead refresh tokens and change log rows older than this many days are deleted (COCKPIT_RETENTION_DAYS). */
   retentionDays: number;
   metrics: MetricsConfig;
   /**

@@ -1,14 +1,16 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { holdInTransaction } from '../../test/support/held-lock.ts';
 import { createTestApp, type TestApp } from '../../test/support/test-app.ts';
 import { insertAuditEntry } from '../audit/audit-queries.ts';
 import { storeRefreshToken } from '../auth/refresh-tokens.ts';
+import { recordChanges } from '../changes/change-queries.ts';
 import { loadConfig } from '../config/config.ts';
 import { createRetention } from './retention.ts';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-describe('retention of audit entries and dead refresh tokens (COCKPIT_RETENTION_DAYS)', () => {
+describe('retention of audit entries, dead refresh tokens and the change log (COCKPIT_RETENTION_DAYS)', () => {
   let t: TestApp;
   let adminId: string;
   beforeAll(async () => {
@@ -70,6 +72,28 @@ describe('retention of audit entries and dead refresh tokens (COCKPIT_RETENTION_
     expect(await familyCount()).toBe(familiesBefore + 1);
   });
 
+  it('prunes the change log by age too, and a cache tailing it reads on', async () => {
+    const now = t.clock.now().getTime();
+    const entity = randomUUID();
+    await recordChanges(t.sql, new Date(now - 31 * DAY_MS), [
+      { kind: 'operation', entityId: entity, op: 'upsert', data: { status: 'old' } },
+    ]);
+    await recordChanges(t.sql, new Date(now - 29 * DAY_MS), [
+      { kind: 'operation', entityId: entity, op: 'upsert', data: { status: 'recent' } },
+    ]);
+    const run = await t.services.retention.runOnce();
+    expect(run.changes).toBeGreaterThanOrEqual(1);
+    const left = await t.sql<{ data: { status: string } }[]>`
+      select data from changes where entity_id = ${entity} order by id`;
+    expect(left.map((r) => r.data.status)).toEqual(['recent']);
+    expect(await t.sql`select 1 from changes where at < ${new Date(now - 30 * DAY_MS)}`).toHaveLength(0);
+    // The app's own VM cache still answers (its tail reads after its position).
+    expect(
+      (await t.request('GET', '/api/v1/vms', { token: (await t.userWithRole('viewer')).tokens.token }))
+        .status,
+    ).toBe(200);
+  });
+
   it('prunes on one replica at a time: a second one skips while the first holds the lock', async () => {
     const now = t.clock.now().getTime();
     await audit('old-2', new Date(now - 40 * DAY_MS));
@@ -77,7 +101,7 @@ describe('retention of audit entries and dead refresh tokens (COCKPIT_RETENTION_
     // Replica A: inside its transaction, with the lock, until released.
     const first = await holdInTransaction(t.sql, (tx) => tx`select pg_advisory_xact_lock(${0x7265}, 1)`);
     const skipped = await other.runOnce();
-    expect(skipped).toEqual({ ran: false, auditEntries: 0, refreshTokens: 0 });
+    expect(skipped).toEqual({ ran: false, auditEntries: 0, refreshTokens: 0, changes: 0 });
     expect(await auditIds()).toContain('old-2');
     await first.release();
     const ran = await other.runOnce();

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { deleteAuditEntriesBefore } from '../audit/audit-queries.ts';
 import { deleteRefreshTokensBefore } from '../auth/refresh-tokens.ts';
+import { deleteChangesBefore } from '../changes/change-queries.ts';
 import type { Clock } from '../clock.ts';
 import type { Sql } from '../database/sql.ts';
 import { createPeriodicTask } from '../periodic-task.ts';
@@ -14,11 +15,13 @@ export interface RetentionRun {
   ran: boolean;
   auditEntries: number;
   refreshTokens: number;
+  /** Rows of the change log (the replicas' VM caches and the change feed read only its newest). */
+  changes: number;
 }
 
 /**
- * Keeps the tables that grow with use bounded in time: audit entries and dead refresh tokens older
- * than `days` are deleted, hourly, by one replica at a time (a transaction-scoped advisory lock that
+ * Keeps the tables that grow with use bounded in time: audit entries, dead refresh tokens and change log
+ * rows older than `days` are deleted, hourly, by one replica at a time (a transaction-scoped advisory lock that
  * the others do not wait for).
  */
 export interface Retention {
@@ -38,13 +41,17 @@ export function createRetention(deps: { sql: Sql; clock: Clock; log: Logger; day
       const [lock] = await tx<
         { got: boolean }[]
       >`select pg_try_advisory_xact_lock(${LOCK[0]}, ${LOCK[1]}) as got`;
-      if (lock?.got !== true) return { ran: false, auditEntries: 0, refreshTokens: 0 };
+      if (lock?.got !== true) return { ran: false, auditEntries: 0, refreshTokens: 0, changes: 0 };
       const auditEntries = await deleteAuditEntriesBefore(tx, cutoff);
       const refreshTokens = await deleteRefreshTokensBefore(tx, cutoff);
-      if (auditEntries + refreshTokens > 0) {
-        log.info({ auditEntries, refreshTokens, olderThanDays: days }, 'retention: deleted old rows');
+      const changes = await deleteChangesBefore(tx, cutoff);
+      if (auditEntries + refreshTokens + changes > 0) {
+        log.info(
+          { auditEntries, refreshTokens, changes, olderThanDays: days },
+          'retention: deleted old rows',
+        );
       }
-      return { ran: true, auditEntries, refreshTokens };
+      return { ran: true, auditEntries, refreshTokens, changes };
     })) as RetentionRun;
   };
 
