@@ -147,6 +147,13 @@ describe('simulated live migration', () => {
       state: VmState.VM_STATE_PAUSED,
       stateReason: 'migration',
     });
+    // A cancel or force-complete of an earlier migration of the VM is stale: this one goes on.
+    for (const stale of [cancelStep(randomUUID(), vm.id), forceCompleteStep(randomUUID(), vm.id)]) {
+      expect(await finalOf(a.session, await send(a.session, stale))).toMatchObject({
+        status: CommandStatus.COMMAND_STATUS_FAILED,
+        error: { code: 'no_migration_running' },
+      });
+    }
     // The migration holds the VM on both hosts meanwhile, as libvirt's job lock does.
     await expect(a.driver.power(vm.id, 'shutdown')).rejects.toMatchObject({ code: 'OPERATION_TIMEOUT' });
     await expect(b.driver.power(vm.id, 'resume')).rejects.toMatchObject({ code: 'OPERATION_TIMEOUT' });

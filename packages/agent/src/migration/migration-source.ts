@@ -225,6 +225,16 @@ export class MigrationSource {
   }
 
   private async untracked(migrationId: string, vmId: string): Promise<MigrationJob> {
+    // A step for a migration this process does not follow acts on libvirt's job by VM id (one started
+    // before an agent restart), unless this process follows another migration of the VM: then the step
+    // is stale (an earlier migration's), and the job is not its to stop.
+    const current = [...this.outgoing.values()].find((o) => o.vmId === vmIdOf(vmId));
+    if (current !== undefined) {
+      throw new DriverError(
+        NO_MIGRATION_RUNNING,
+        `migration ${migrationId} of VM ${vmId} does not run on this host (its migration now is ${current.migrationId})`,
+      );
+    }
     const driver = migrationDriverOf(this.options.driver, migrationId);
     const job = await driver.runningJob(vmIdOf(vmId));
     if (job === undefined) {
