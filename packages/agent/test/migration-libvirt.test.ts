@@ -412,7 +412,7 @@ describe('live migration between two libvirt hosts, through their agents', () =>
   }, 240_000);
 
   it('a prepare creates images only in storage: a path outside every pool and the default folder, or not in normal form, is refused', async () => {
-    const escape = `/tmp/cockpit-escape-${randomBytes(3).toString('hex')}`;
+    const outside = `/tmp/cockpit-escape-${randomBytes(3).toString('hex')}`;
     const disk = (path: string) => ({
       target: 'vda',
       path,
@@ -423,7 +423,7 @@ describe('live migration between two libvirt hosts, through their agents', () =>
     });
     const vmId = randomUUID();
     for (const path of [
-      `${escape}/a/b/x.img`,
+      `${outside}/a/b/x.img`,
       '/var/lib/libvirt/images/../../../../etc/cockpit-escape.img',
       '/var/lib/libvirt/images//x.img',
     ]) {
@@ -439,7 +439,7 @@ describe('live migration between two libvirt hosts, through their agents', () =>
         error: { code: 'invalid_request' },
       });
     }
-    await expect(stat(escape)).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(stat(outside)).rejects.toMatchObject({ code: 'ENOENT' });
     expect((await virsh(b.host.uri, 'pool-list', '--all', '--name')).trim()).toBe('');
   });
 
