@@ -329,6 +329,18 @@ describe('live migration between two libvirt hosts, through their agents', () =>
     await historyEndsWith(b, vm.id, 'running/migrated persistent');
   }, 120_000);
 
+  it('force-complete sent as soon as the perform is accepted waits for the memory migration to run, then switches it', async () => {
+    const vm = await startGuest(a, dirtying);
+    const options = migrationOptions({ bandwidthMibps: 1, allowPostCopy: true });
+    const { migrationId, commandId } = await migrate(a, b, vm, options);
+    const force = await finalOf(a.session, await send(a.session, forceCompleteStep(migrationId, vm.id)));
+    expect(force.status, JSON.stringify(force.error)).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
+    const final = await finalOf(a.session, commandId);
+    expect(final.status).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
+    expect(final.detail?.$case === 'migrationProgress' && final.detail.value.postCopy).toBe(true);
+    expect(await virshDominfo(b.host.uri, vm.name)).toMatchObject({ State: 'running' });
+  }, 120_000);
+
   it('a completion timeout aborts the migration: FAILED "completion_timeout", the guest stays', async () => {
     const vm = await startGuest(a, dirtying);
     const options = migrationOptions({ bandwidthMibps: 1, completionTimeoutS: 2 });

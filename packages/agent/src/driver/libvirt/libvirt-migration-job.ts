@@ -169,10 +169,17 @@ export class LibvirtMigrationJob implements MigrationJob {
   }
 
   async startPostCopy(): Promise<void> {
+    // QEMU takes the switch only once its memory migration runs: earlier (libvirt's job in its begin and
+    // prepare phases, or copying disks first) it refuses ("Postcopy must be started after migration has
+    // been started"), or takes it and drops it when the migration starts. So wait for memory to move,
+    // as long as the job runs; a job that never starts is left for libvirt to refuse.
     const deadline = Date.now() + JOB_START_WAIT_MS;
-    while (!(await this.jobActive())) {
+    for (;;) {
       if (this.settled) throw new DriverError(NO_MIGRATION_RUNNING, 'the migration is over');
-      if (Date.now() > deadline) break;
+      const job = await this.conn.jobs.getStats(this.dom, 0, QUERY).catch(() => undefined);
+      const active = job !== undefined && job.type !== VIR_DOMAIN_JOB_NONE;
+      if (active && progressOf(job.stats, false).memoryProcessed > 0) break;
+      if (!active && Date.now() > deadline) break;
       await sleep(100);
     }
     try {
