@@ -183,9 +183,9 @@ export class Journal implements DriverSink {
     this.cursors.ensure(this.headCursor + 1);
   }
 
+  /** Appends the next entry; its caller reserved the cursor (reserveNext) before changing its records. */
   private append(change: StateChange['change']): void {
     const cursor = this.headCursor + 1;
-    this.cursors.ensure(cursor);
     this.headCursor = cursor;
     this.entries.push({ cursor, observedAtMs: this.now(), change });
     if (this.size > this.capacity) this.dropThrough(this.floorCursor + 1);

@@ -11,6 +11,7 @@ import { DriverError, isDriverError } from '../driver/driver-error.ts';
 import {
   CANCELLED,
   COMPLETION_TIMEOUT,
+  INTERRUPTED_CODE,
   INVALID_REQUEST,
   MIGRATION_IN_PROGRESS,
   type MigrationJob,
@@ -283,7 +284,7 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
 function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (signal === undefined) return promise;
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new DriverError('interrupted', 'the agent is stopping'));
+    const onAbort = () => reject(new DriverError(INTERRUPTED_CODE, 'the agent is stopping'));
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));

@@ -228,16 +228,16 @@ export async function disconnectSilentHosts(
   return rows.map(toHostView);
 }
 
-/**
- * Deletes a host (its VMs, conflicts and commands go with it) and remembers its credential as revoked.
- * Returns false when there is no such host.
- */
 /** Locks a host's row for its deletion; false when there is no such host. */
 export async function lockHostForDelete(tx: Tx, hostId: string): Promise<boolean> {
   const rows = await tx`select 1 from hosts where id = ${hostId} for update`;
   return rows.length === 1;
 }
 
+/**
+ * Deletes a host (its VMs, conflicts and commands go with it) and remembers its credential as revoked.
+ * Returns false when there is no such host.
+ */
 export async function deleteHost(tx: Tx, hostId: string, now: Date): Promise<boolean> {
   const rows = await tx<{ hostname: string; credential_hash: string | null }[]>`
     delete from hosts where id = ${hostId} returning hostname, credential_hash`;

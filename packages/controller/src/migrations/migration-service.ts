@@ -7,7 +7,8 @@ import { sameId, uuidv7 } from '../ids.ts';
 import type { Notifier } from '../notifier/notifier.ts';
 import { insertOperation } from '../operations/operation-queries.ts';
 import { ServiceError } from '../service-error.ts';
-import { findVm, stillOnHost } from '../vms/vm-queries.ts';
+import { findVm } from '../vms/vm-queries.ts';
+import { requireStillOnHost } from '../vms/vm-service.ts';
 import {
   findMigration,
   insertMigration,
@@ -127,12 +128,7 @@ export function createMigrationService(deps: {
           now,
         });
         if (operation === null) return null;
-        if (!(await stillOnHost(tx, vm.id, vm.host_id))) {
-          throw new ServiceError(
-            'conflict',
-            'the VM moved to another host while this request was decided (a migration completed): send it again',
-          );
-        }
+        await requireStillOnHost(tx, vm);
         return insertMigration(tx, {
           id,
           vmId: vm.id,

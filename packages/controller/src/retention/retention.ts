@@ -21,8 +21,8 @@ export interface RetentionRun {
 
 /**
  * Keeps the tables that grow with use bounded in time: audit entries, dead refresh tokens and change log
- * rows older than `days` are deleted, hourly, by one replica at a time (a transaction-scoped advisory lock that
- * the others do not wait for).
+ * rows older than `days` are deleted, hourly, by one replica at a time (a transaction-scoped advisory
+ * lock that the others do not wait for).
  */
 export interface Retention {
   runOnce(): Promise<RetentionRun>;

@@ -1,7 +1,7 @@
 import type { SignedInCaller } from '../auth/caller.ts';
 import type { Clock } from '../clock.ts';
 import type { CommandService } from '../commands/command-service.ts';
-import type { Sql } from '../database/sql.ts';
+import type { Sql, Tx } from '../database/sql.ts';
 import { uuidv7 } from '../ids.ts';
 import { insertOperation } from '../operations/operation-queries.ts';
 import type { OperationView } from '../operations/operation-schema.ts';
@@ -96,12 +96,7 @@ export function createVmService(deps: {
           now,
         });
         if (created === null) return null;
-        if (!(await stillOnHost(tx, vm.id, vm.host_id))) {
-          throw new ServiceError(
-            'conflict',
-            'the VM moved to another host while this request was decided (a migration completed): send it again',
-          );
-        }
+        await requireStillOnHost(tx, vm);
         await commands.enqueue(tx, {
           command: {
             commandId,
@@ -125,4 +120,17 @@ export function createVmService(deps: {
 function pageOf(vms: VmView[], limit: number): VmPage {
   const last = vms.at(-1);
   return { vms, next: vms.length === limit && last !== undefined ? { name: last.name, id: last.id } : null };
+}
+
+/**
+ * An operation decided on the VM as read before its transaction is written only while the VM is still on
+ * that host (its row share-locked till the commit): a migration that completed in between moved it.
+ */
+export async function requireStillOnHost(tx: Tx, vm: { id: string; host_id: string }): Promise<void> {
+  if (!(await stillOnHost(tx, vm.id, vm.host_id))) {
+    throw new ServiceError(
+      'conflict',
+      'the VM moved to another host while this request was decided (a migration completed): send it again',
+    );
+  }
 }

@@ -2,6 +2,7 @@ import {
   type Domain,
   isNoDomain,
   isOperationInvalid,
+  type JobStats,
   type LibvirtConnection,
   type TypedParamRecord,
   toRemoteDomain,
@@ -160,7 +161,7 @@ export class LibvirtMigrationJob implements MigrationJob {
         if (this.settled) return;
         // "no job is active" in the instant before the perform's job begins: try again. Any other refusal
         // (a migration in post-copy cannot be aborted) stands.
-        if (!isOperationInvalid(err) || Date.now() > deadline || (await this.jobActive())) {
+        if (!isOperationInvalid(err) || Date.now() > deadline || (await this.activeJob()) !== undefined) {
           throw toDriverError(err);
         }
         await sleep(100);
@@ -176,10 +177,9 @@ export class LibvirtMigrationJob implements MigrationJob {
     const deadline = Date.now() + JOB_START_WAIT_MS;
     for (;;) {
       if (this.settled) throw new DriverError(NO_MIGRATION_RUNNING, 'the migration is over');
-      const job = await this.conn.jobs.getStats(this.dom, 0, QUERY).catch(() => undefined);
-      const active = job !== undefined && job.type !== VIR_DOMAIN_JOB_NONE;
-      if (active && progressOf(job.stats, false).memoryProcessed > 0) break;
-      if (!active && Date.now() > deadline) break;
+      const job = await this.activeJob();
+      if (job !== undefined && progressOf(job.stats, false).memoryProcessed > 0) break;
+      if (job === undefined && Date.now() > deadline) break;
       await sleep(100);
     }
     try {
@@ -190,10 +190,11 @@ export class LibvirtMigrationJob implements MigrationJob {
     }
   }
 
-  private async jobActive(): Promise<boolean> {
-    if (this.settled) return false;
+  /** libvirt's job on the domain, while one runs (its statistics). */
+  private async activeJob(): Promise<JobStats | undefined> {
+    if (this.settled) return undefined;
     const job = await this.conn.jobs.getStats(this.dom, 0, QUERY).catch(() => undefined);
-    return job !== undefined && job.type !== VIR_DOMAIN_JOB_NONE;
+    return job !== undefined && job.type !== VIR_DOMAIN_JOB_NONE ? job : undefined;
   }
 
   /**
