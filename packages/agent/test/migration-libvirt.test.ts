@@ -3,8 +3,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { CommandStatus, CopyStorage } from '@cockpit/proto';
+import { CommandStatus, CopyStorage, VmState } from '@cockpit/proto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { connectLink } from '../src/driver/libvirt/connect-link.ts';
 import { type AgentHandle, createLogger, startAgent } from '../src/index.ts';
 import type { ControllerSession } from './support/controller-session.ts';
 import { guestWithDisksXml, writeDirtyingBootImage } from './support/guests.ts';
@@ -313,6 +314,32 @@ describe('live migration between two libvirt hosts, through their agents', () =>
     });
   }, 120_000);
 
+  it('during an incoming migration, which lets no query into its domain, the destination still lists, reads and samples at once', async () => {
+    const vm = await startGuest(a, dirtying);
+    const { migrationId, commandId } = await migrate(a, b, vm, migrationOptions({ bandwidthMibps: 1 }));
+    await progressWhere(a.session, commandId, (p) => p.memoryProcessed > 0);
+    // libvirt waits 30 s for a domain's job lock before it gives up; a call deadline well below that fails
+    // any call that waits for it.
+    const stop = new AbortController();
+    const link = await connectLink(b.host.uri, stop.signal, { callTimeoutMs: 10_000 });
+    try {
+      const paused = { id: vm.id, state: VmState.VM_STATE_PAUSED };
+      expect((await link.listVms()).find((v) => v.id === vm.id)).toMatchObject(paused);
+      expect(await link.readVm(vm.id)).toMatchObject(paused);
+      // Sampled where it runs: B's paused copy has no counters of its own yet.
+      const reading = await link.readCounters();
+      expect(reading.vms.map((v) => v.id)).not.toContain(vm.id);
+      expect(reading.host.memoryTotalBytes).toBeGreaterThan(0);
+    } finally {
+      stop.abort();
+      await link.close();
+    }
+    // All of it while the migration ran: it is still there to cancel.
+    const cancel = await finalOf(a.session, await send(a.session, cancelStep(migrationId, vm.id)));
+    expect(cancel.status).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
+    expect(await finalOf(a.session, commandId)).toMatchObject({ error: { code: 'cancelled' } });
+  }, 120_000);
+
   it('force-complete switches a migration that does not converge to post-copy, and it completes', async () => {
     const vm = await startGuest(a, dirtying);
     const options = migrationOptions({ bandwidthMibps: 1, allowPostCopy: true });
@@ -409,9 +436,9 @@ describe('live migration between two libvirt hosts, through their agents', () =>
       what: 'nothing left on B',
       timeoutMs: 60_000,
     });
-    // B's agent reads one domain at a time, and its read of the incoming one waits on libvirtd's state
-    // change lock until libvirt gives up (about 30 s): B reports nothing meanwhile. Waited for here, so the
-    // next tests start with B caught up (a domain created now is reported).
+    // B's agent reads one domain at a time: a read that waited on the incoming domain's job lock (until
+    // libvirt gave up, 30 s, before statistics were read with NOWAIT) held back every report. B reports
+    // a domain created now, so the next tests start with B caught up.
     const probe = { name: `mig-${randomBytes(3).toString('hex')}`, uuid: randomUUID() };
     guests.add(probe.name);
     const file = join(b.host.stateDir, `${probe.name}.xml`);
@@ -419,7 +446,7 @@ describe('live migration between two libvirt hosts, through their agents', () =>
     await virsh(b.host.uri, 'create', file);
     await b.session.until(
       () => historyOf(b.session, probe.uuid).some((h) => h.startsWith('running/')),
-      90_000,
+      30_000,
     );
   }, 240_000);
 
@@ -502,8 +529,10 @@ describe('live migration between two libvirt hosts, through their agents', () =>
     expect(await listed(a)).not.toContain(vm.name);
     const read = await execFileAsync('qemu-io', ['-r', '-U', '-f', 'qcow2', '-c', 'read -P 0x5a 0 1M', onB]);
     expect(read.stdout).toContain('read 1048576/1048576 bytes');
-    await b.session.until(() => recordOf(b, vm.id)?.disks.length === 1);
-    expect(recordOf(b, vm.id)?.disks).toEqual(disks);
+    // The read after the event that says the guest runs on B can come while the migration still holds its
+    // job lock: capacity 0, then read again once it is free (not at the next re-listing, 60 s on).
+    await b.session.until(() => recordOf(b, vm.id)?.disks[0]?.capacityBytes === 32 * MIB);
+    expect(recordOf(b, vm.id)).toMatchObject({ state: VmState.VM_STATE_RUNNING, disks });
   }, 120_000);
 
   it('copy_storage none: disks in a folder declared shared migrate (UNSAFE); elsewhere libvirt refuses', async () => {

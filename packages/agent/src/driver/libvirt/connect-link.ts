@@ -6,6 +6,7 @@ import {
   type LibvirtConnection,
   toRemoteDomain,
   VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE,
+  VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT,
   VIR_CONNECT_LIST_DOMAINS_AUTOSTART,
   VIR_CONNECT_LIST_DOMAINS_PERSISTENT,
   VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE,
@@ -24,7 +25,7 @@ import type { CounterReading } from '../../metrics/counters.ts';
 import type { PowerOperation } from '../driver.ts';
 import { readingFromStats } from './counters-from-stats.ts';
 import { DiskCatalog } from './disk-catalog.ts';
-import { blockStatsOf, disksOf } from './domain-disks.ts';
+import { blockStatsOf } from './domain-disks.ts';
 import type { DomainNotice, LibvirtLink, NoticeStream } from './libvirt-link.ts';
 import { vmFromStats } from './vm-from-stats.ts';
 
@@ -35,6 +36,16 @@ const STATS =
 /** XML reads in flight at once during a listing: leaves room in libvirtd's 5 requests per client. */
 const XML_READS = 2;
 const CALL_TIMEOUT_MS = 30_000;
+/**
+ * Every statistics call: what a domain's job lock guards (block figures, which ask QEMU) is left out
+ * for a domain whose lock is taken, instead of waiting up to 30 s for it. An incoming migration holds
+ * that lock from its prepare to its end and lets no query in, so without this every listing, every read
+ * of the incoming domain and every metrics sample on the destination waited for libvirt to give up.
+ * What is left out, for that domain only: a disk's capacity (DiskCatalog keeps the last one read) and,
+ * when the lock is only briefly taken (by another query), its disk counters: no disk rates for that
+ * sample and the next, rather than a gap in every VM's.
+ */
+const NOWAIT = VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT;
 // The metrics sampler's one bulk call per period (state: to leave out a migration's paused copy).
 const COUNTER_STATS =
   VIR_DOMAIN_STATS_STATE |
@@ -44,9 +55,16 @@ const COUNTER_STATS =
   VIR_DOMAIN_STATS_INTERFACE |
   VIR_DOMAIN_STATS_BLOCK;
 
-/** Opens a connection to libvirtd (with libvirt's keepalive) as a LibvirtLink. */
-export async function connectLink(uri: string, signal: AbortSignal): Promise<LibvirtLink> {
-  return new ConnectionLink(await connect(uri, { signal, callTimeoutMs: CALL_TIMEOUT_MS }));
+/**
+ * Opens a connection to libvirtd (with libvirt's keepalive) as a LibvirtLink; each call on it fails after
+ * `callTimeoutMs` (30 s) without an answer.
+ */
+export async function connectLink(
+  uri: string,
+  signal: AbortSignal,
+  { callTimeoutMs = CALL_TIMEOUT_MS }: { callTimeoutMs?: number } = {},
+): Promise<LibvirtLink> {
+  return new ConnectionLink(await connect(uri, { signal, callTimeoutMs }));
 }
 
 /** The one place the driver's needs meet @cockpit/libvirt's calls. */
@@ -72,7 +90,7 @@ class ConnectionLink implements LibvirtLink {
 
   async listVms(): Promise<Vm[]> {
     const [stats, persistent, autostart] = await Promise.all([
-      this.conn.domains.getAllStats(STATS, 0),
+      this.conn.domains.getAllStats(STATS, NOWAIT),
       this.conn.domains.listAll(VIR_CONNECT_LIST_DOMAINS_PERSISTENT),
       this.conn.domains.listAll(VIR_CONNECT_LIST_DOMAINS_AUTOSTART),
     ]);
@@ -82,14 +100,14 @@ class ConnectionLink implements LibvirtLink {
       const uuid = s.domain.uuid.toLowerCase();
       const blocks = blockStatsOf(s.stats);
       try {
-        const specs = await this.disks.specsOf(uuid, blocks, () => this.conn.domains.getXmlDesc(s.domain));
+        const disks = await this.disks.disksOf(uuid, blocks, () => this.conn.domains.getXmlDesc(s.domain));
         const vm = vmFromStats(
           s.domain,
           s.stats,
           persistentIds.has(s.domain.uuid),
           autostartIds.has(s.domain.uuid),
         );
-        return { ...vm, disks: disksOf(specs, blocks) };
+        return { ...vm, disks };
       } catch (err) {
         // Gone since the statistics were taken: it is not on the host any more.
         if (isNoDomain(err)) return undefined;
@@ -106,7 +124,7 @@ class ConnectionLink implements LibvirtLink {
       const dom = await this.conn.domains.lookupByUuid(uuid);
       const remote = { dom: toRemoteDomain(dom) };
       const [stats, persistent, autostart, xml] = await Promise.all([
-        this.conn.domains.getAllStats(STATS, 0, [dom]),
+        this.conn.domains.getAllStats(STATS, NOWAIT, [dom]),
         this.conn.remote.domainIsPersistent(remote),
         this.conn.remote.domainGetAutostart(remote),
         this.conn.domains.getXmlDesc(dom),
@@ -115,9 +133,9 @@ class ConnectionLink implements LibvirtLink {
       if (record === undefined) return undefined;
       const blocks = blockStatsOf(record.stats);
       // An event may mean a redefinition: the XML is read whatever the statistics say.
-      const specs = await this.disks.specsOf(uuid, blocks, async () => xml, true);
+      const disks = await this.disks.disksOf(uuid, blocks, async () => xml, true);
       const vm = vmFromStats(dom, record.stats, persistent.persistent === 1, autostart.autostart === 1);
-      return { ...vm, disks: disksOf(specs, blocks) };
+      return { ...vm, disks };
     } catch (err) {
       // Gone between the event and the read (undefined, or a transient domain that stopped).
       if (isNoDomain(err)) {
@@ -182,7 +200,12 @@ class ConnectionLink implements LibvirtLink {
     const opts = { signal };
     const before = performance.now();
     const [stats, cpu, memory] = await Promise.all([
-      this.conn.domains.getAllStats(COUNTER_STATS, VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE, [], opts),
+      this.conn.domains.getAllStats(
+        COUNTER_STATS,
+        VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE | NOWAIT,
+        [],
+        opts,
+      ),
       this.conn.host.getCpuStats(-1, 0, opts),
       this.conn.host.getMemoryStats(-1, 0, opts),
     ]);

@@ -78,7 +78,7 @@ describe('domain disks', () => {
     expect(blocks).toEqual([
       { target: 'vda', path: '/var/lib/libvirt/images/d1.qcow2', capacity: 33554432 },
       { target: 'vdb', path: '/dev/mapper/shared-lun', capacity: 1073741824 },
-      { target: 'hdc', path: '', capacity: 0 },
+      { target: 'hdc', path: '', capacity: undefined },
     ]);
     const disks = disksOf(parseDomainDisks(XML), blocks);
     expect(disks.map((d) => [d.target, d.capacityBytes])).toEqual([
@@ -96,17 +96,34 @@ describe('domain disks', () => {
       return XML;
     };
     const blocks = [{ target: 'vda', path: '/var/lib/libvirt/images/d1.qcow2', capacity: 1 }];
-    await catalog.specsOf('u1', blocks, readXml);
-    await catalog.specsOf('u1', [{ ...blocks[0], capacity: 2 } as (typeof blocks)[0]], readXml);
+    await catalog.disksOf('u1', blocks, readXml);
+    await catalog.disksOf('u1', [{ ...blocks[0], capacity: 2 } as (typeof blocks)[0]], readXml);
     expect(reads).toBe(1);
-    await catalog.specsOf('u1', [...blocks, { target: 'vdb', path: '/x', capacity: 1 }], readXml);
+    await catalog.disksOf('u1', [...blocks, { target: 'vdb', path: '/x', capacity: 1 }], readXml);
     expect(reads).toBe(2);
-    await catalog.specsOf('u1', [...blocks, { target: 'vdb', path: '/x', capacity: 1 }], readXml, true);
+    await catalog.disksOf('u1', [...blocks, { target: 'vdb', path: '/x', capacity: 1 }], readXml, true);
     expect(reads).toBe(3);
-    await catalog.specsOf('u2', [], readXml);
+    await catalog.disksOf('u2', [], readXml);
     catalog.retainOnly(new Set(['u2']));
     expect(catalog.size).toBe(1);
-    await catalog.specsOf('u1', blocks, readXml);
+    await catalog.disksOf('u1', blocks, readXml);
     expect(reads).toBe(5);
+  });
+
+  it('keeps a disk’s last capacity when statistics carry none (its domain’s job lock was taken), for the same image only', async () => {
+    const catalog = new DiskCatalog();
+    const readXml = async () => XML;
+    const vda = { target: 'vda', path: '/var/lib/libvirt/images/d1.qcow2' };
+    const capacityOfVda = async (capacity: number | undefined, path = vda.path) =>
+      (await catalog.disksOf('u1', [{ ...vda, path, capacity }], readXml)).find((d) => d.target === 'vda')
+        ?.capacityBytes;
+    expect(await capacityOfVda(undefined)).toBe(0);
+    expect(await capacityOfVda(33554432)).toBe(33554432);
+    expect(await capacityOfVda(undefined)).toBe(33554432);
+    expect(await capacityOfVda(undefined)).toBe(33554432);
+    expect(await capacityOfVda(67108864)).toBe(67108864);
+    // Another image in the same drive: the old one's capacity says nothing of it.
+    expect(await capacityOfVda(undefined, '/var/lib/libvirt/images/other.qcow2')).toBe(0);
+    expect(await capacityOfVda(undefined)).toBe(0);
   });
 });

@@ -15,8 +15,11 @@ export interface BlockStat {
   target: string;
   /** Empty when the drive has no medium. */
   path: string;
-  /** 0 when libvirt reports none (an empty drive, storage it could not read). */
-  capacity: number;
+  /**
+   * Undefined when libvirt reports none: an empty drive, storage it could not read, or a domain whose
+   * job lock was taken (statistics read with NOWAIT leave out what QEMU is asked for).
+   */
+  capacity?: number | undefined;
 }
 
 const DISK = /<disk\b([^>]*)>([\s\S]*?)<\/disk>/g;
@@ -62,13 +65,13 @@ export function blockStatsOf(stats: TypedParamRecord): BlockStat[] {
     blocks.push({
       target,
       path: typeof path === 'string' ? path : '',
-      capacity: typeof capacity === 'bigint' || typeof capacity === 'number' ? Number(capacity) : 0,
+      capacity: typeof capacity === 'bigint' || typeof capacity === 'number' ? Number(capacity) : undefined,
     });
   }
   return blocks;
 }
 
-/** The disks a Vm record carries: the XML's facts with the capacity block statistics report. */
+/** The disks a Vm record carries: the XML's facts with the capacity block statistics report (else 0). */
 export function disksOf(specs: readonly DiskSpec[], blocks: readonly BlockStat[]): Disk[] {
   return specs.map((spec) => ({
     target: spec.target,

@@ -1,6 +1,7 @@
 import {
   isNoDomain,
   type LibvirtConnection,
+  VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT,
   VIR_DOMAIN_SHUTOFF,
   VIR_DOMAIN_STATS_BLOCK,
 } from '@cockpit/libvirt';
@@ -58,7 +59,13 @@ export async function checkDisksUnused(
 ): Promise<void> {
   if (disks.length === 0) return;
   const wanted = new Set(disks.map((d) => d.path));
-  for (const { domain, stats } of await conn.domains.getAllStats(VIR_DOMAIN_STATS_BLOCK)) {
+  // NOWAIT: each disk's path comes from the definition; without it another incoming migration here (its
+  // domain's job lock taken until it ends) would hold this prepare 30 s.
+  const all = await conn.domains.getAllStats(
+    VIR_DOMAIN_STATS_BLOCK,
+    VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT,
+  );
+  for (const { domain, stats } of all) {
     if (domain.uuid.toLowerCase() === vmId) continue;
     const used = blockStatsOf(stats).find((b) => wanted.has(b.path));
     if (used !== undefined) {

@@ -238,6 +238,41 @@ it('"stopped, migrated" and the definition is kept: as many reads again as delay
   await driver.close();
 });
 
+// An incoming migration holds the domain's job lock to its very end, after the event that says the domain
+// runs here: that event's read gets no disk capacity (statistics read with NOWAIT). Read again until it
+// has one, and again after the next event.
+it('a running domain read with a disk of unknown capacity is read again until it has one', async () => {
+  const { driver, notify, reads } = await scriptedDriver([], [5, 5, 5]);
+  const withCapacity = (capacityBytes: number) =>
+    Vm.fromPartial({
+      ...guest(VmState.VM_STATE_RUNNING, 'migrated'),
+      disks: [{ target: 'vda', path: '/var/lib/libvirt/images/g1.qcow2', format: 'qcow2', capacityBytes }],
+    });
+  notify({ uuid: UUID_1, migratedAway: false });
+  await expect.poll(() => reads.length).toBe(1);
+  reads[0]?.answer(withCapacity(0));
+  await expect.poll(() => reads.length).toBe(2);
+  reads[1]?.answer(withCapacity(0));
+  await expect.poll(() => reads.length).toBe(3);
+  reads[2]?.answer(withCapacity(32 << 20));
+  // Known: no more reads without an event. A shut-off domain's capacities are its images': none either.
+  notify({ uuid: UUID_1, migratedAway: false });
+  await expect.poll(() => reads.length).toBe(4);
+  reads[3]?.answer(Vm.fromPartial({ ...withCapacity(0), state: VmState.VM_STATE_SHUT_OFF }));
+  notify({ uuid: UUID_1, migratedAway: false });
+  await expect.poll(() => reads.length).toBe(5);
+  // Unknown at every read: as many reads again as delays, counted from the event.
+  for (let read = 4; read < 8; read++) {
+    await expect.poll(() => reads.length).toBe(read + 1);
+    reads[read]?.answer(withCapacity(0));
+  }
+  // The next read is the next event's.
+  notify({ uuid: UUID_1, migratedAway: false });
+  await expect.poll(() => reads.length).toBe(9);
+  expect(reads.every((r) => r.uuid === UUID_1)).toBe(true);
+  await driver.close();
+});
+
 // Should the reads again all come too early, the next re-listing still reports the removal as a
 // migration (the journal's inventory alone would call it an undefine).
 it('"stopped, migrated", still defined at every read, then missing from a re-listing: removed as a migration', async () => {

@@ -20,7 +20,10 @@ export interface LibvirtDriverOptions {
   backoff?: BackoffOptions;
   /** Folders declared shared between hosts (live migration leaves their disks in place). */
   sharedStorage?: readonly string[];
-  /** When a domain that stopped as migrated but was still defined is read again (default 0.1, 0.3, 1, 3, 10 s). */
+  /**
+   * When a domain is read again without an event (default 0.1, 0.3, 1, 3, 10 s): one that stopped as
+   * migrated but was still defined, or one running with a disk of unknown capacity.
+   */
   recheckDelaysMs?: readonly number[];
 }
 
@@ -50,7 +53,7 @@ export class LibvirtDriver implements HypervisorDriver {
    * that began before that notice is older than the stop and cannot say the domain is back in use.
    */
   private readonly migratedAway = new Map<string, number>();
-  /** Re-reads due for domains that stopped as migrated and were still defined when read (`apply`). */
+  /** Re-reads due without an event (`recheck`), and how many were done since the last event. */
   private readonly rechecks = new Map<string, { done: number; timer: NodeJS.Timeout }>();
   /** Notices received so far (a read records it when it starts). */
   private noticeCount = 0;
@@ -176,6 +179,9 @@ export class LibvirtDriver implements HypervisorDriver {
     for await (const notice of notices) {
       this.noticeCount += 1;
       if (notice.migratedAway) this.migratedAway.set(notice.uuid, this.noticeCount);
+      // The read this notice sets off starts a new series of reads again, should it need one.
+      const rechecks = this.rechecks.get(notice.uuid);
+      if (rechecks !== undefined) rechecks.done = 0;
       this.markDirty(notice.uuid);
       this.relistIfDropped();
     }
@@ -236,7 +242,8 @@ export class LibvirtDriver implements HypervisorDriver {
         this.migratedAway.delete(uuid);
       }
       this.sink?.vm(vm);
-      if (vm.state === VmState.VM_STATE_SHUT_OFF && this.migratedAway.has(uuid)) this.recheck(uuid);
+      const stoppedAsMigrated = vm.state === VmState.VM_STATE_SHUT_OFF && this.migratedAway.has(uuid);
+      if (stoppedAsMigrated || capacityUnknown(vm)) this.recheck(uuid);
       else this.endRechecks(uuid);
       return;
     }
@@ -248,15 +255,19 @@ export class LibvirtDriver implements HypervisorDriver {
   }
 
   /**
-   * A migration with VIR_MIGRATE_UNDEFINE_SOURCE removes the source's definition after its last event
-   * (SUSPENDED then STOPPED, both MIGRATED; libvirt sends no UNDEFINED for it), so the read that event set
-   * off may find the domain still defined, and no event would say when it goes. Read it again a few
-   * times, further apart each time; one kept defined (no undefine_source) stays after the last, and the
-   * periodic re-listing, which reports a migrated-away domain it no longer finds as migrated, remains the
-   * backstop.
+   * Reads the domain again a few times, further apart each time, where no event would say when to:
+   * - A migration with VIR_MIGRATE_UNDEFINE_SOURCE removes the source's definition after its last event
+   *   (SUSPENDED then STOPPED, both MIGRATED; libvirt sends no UNDEFINED for it), so the read that event
+   *   set off may find the domain still defined. One kept defined (no undefine_source) stays after the
+   *   last; the periodic re-listing, which reports a migrated-away domain it no longer finds as migrated,
+   *   remains the backstop.
+   * - A running domain's disk capacities come from QEMU, left out while its job lock is taken: by an
+   *   incoming migration until its very end, after the event that says it runs here. Read again once the
+   *   lock is free, so the record does not keep a capacity of 0 until the next re-listing.
    */
   private recheck(uuid: string): void {
     const done = this.rechecks.get(uuid)?.done ?? 0;
+    clearTimeout(this.rechecks.get(uuid)?.timer);
     const delayMs = (this.options.recheckDelaysMs ?? RECHECK_DELAYS_MS)[done];
     if (delayMs === undefined || this.stop.signal.aborted) return;
     const timer = setTimeout(() => this.markDirty(uuid), delayMs);
@@ -297,6 +308,7 @@ export class LibvirtDriver implements HypervisorDriver {
       }
       // The touched ones as found here may be older than their reads: they would undo those until read again.
       this.sink?.inventory(vms, touched);
+      for (const vm of vms) if (!touched.has(vm.id) && capacityUnknown(vm)) this.recheck(vm.id);
       this.log.debug({ why, vms: vms.length }, 'listed every domain');
     } finally {
       this.touchedWhileListing = undefined;
@@ -304,3 +316,10 @@ export class LibvirtDriver implements HypervisorDriver {
     this.relistIfDropped();
   }
 }
+
+/**
+ * A running domain with a disk of capacity 0: statistics read while its job lock was taken (and none
+ * known from before). A shut-off domain's capacities come from its images, and stay as read.
+ */
+const capacityUnknown = (vm: Vm): boolean =>
+  vm.state !== VmState.VM_STATE_SHUT_OFF && vm.disks.some((disk) => disk.capacityBytes === 0);
