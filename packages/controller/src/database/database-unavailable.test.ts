@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isDatabaseUnavailable } from './database-unavailable.ts';
+import { isDatabaseConflict, isDatabaseUnavailable } from './database-unavailable.ts';
 
 describe('isDatabaseUnavailable', () => {
   it('knows the client library’s connection codes and the server’s transient SQLSTATEs', () => {
@@ -28,6 +28,16 @@ describe('isDatabaseUnavailable', () => {
       { code: 8006 },
     ]) {
       expect(isDatabaseUnavailable(err), JSON.stringify(err)).toBe(false);
+    }
+  });
+});
+
+describe('isDatabaseConflict', () => {
+  it('knows deadlock and serialization failures, and nothing else', () => {
+    expect(isDatabaseConflict({ code: '40P01' })).toBe(true);
+    expect(isDatabaseConflict({ code: '40001' })).toBe(true);
+    for (const err of [{ code: '57P01' }, { code: '23505' }, new Error('boom'), null, { code: 40001 }]) {
+      expect(isDatabaseConflict(err), JSON.stringify(err)).toBe(false);
     }
   });
 });

@@ -1,6 +1,7 @@
-// Which database failures mean "the database is unreachable or overloaded right now" rather than a
-// bug: the HTTP layer answers them 503 with Retry-After (the request may be retried as it was), and
-// logs them without calling them unhandled. The HTTP layer asks this module; it knows no SQLSTATE.
+// Which database failures are no bug and no client mistake but "try again": the database unreachable
+// or overloaded right now, or a transaction the server undid because it met a concurrent one. The HTTP
+// layer answers them 503 with Retry-After (the request may be retried as it was) and gRPC UNAVAILABLE,
+// and both log them without calling them unhandled. They ask this module; they know no SQLSTATE.
 
 /** The client library's own codes for a connection that went away or never came. */
 const CONNECTION_CODES: ReadonlySet<string> = new Set([
@@ -26,4 +27,17 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   if (typeof code !== 'string') return false;
   return CONNECTION_CODES.has(code) || TRANSIENT_SQLSTATES.has(code) || /^08[0-9A-Z]{3}$/.test(code);
+}
+
+/**
+ * SQLSTATEs of a transaction the server rolled back because it met a concurrent one: deadlock_detected
+ * (lock orders are kept the same everywhere, so a bug, but the request itself may be retried) and
+ * serialization_failure.
+ */
+const CONFLICT_SQLSTATES: ReadonlySet<string> = new Set(['40P01', '40001']);
+
+export function isDatabaseConflict(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && CONFLICT_SQLSTATES.has(code);
 }

@@ -1,6 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import { CodedError } from '../coded-error.ts';
-import { isDatabaseUnavailable } from '../database/database-unavailable.ts';
+import { isDatabaseConflict, isDatabaseUnavailable } from '../database/database-unavailable.ts';
 import { isServiceError, type ServiceError, type ServiceErrorCode } from '../service-error.ts';
 
 /** The one error a gRPC handler answers with: a gRPC status and a message for the agent's log. */
@@ -51,9 +51,9 @@ export const toGrpcError = (err: ServiceError): GrpcError =>
 
 /**
  * What a handler answers for an error, or null for a bug (answered INTERNAL and logged by the caller).
- * The database gone or overloaded for now is UNAVAILABLE, as HTTP answers it 503: the agent tries again
- * later (on Join too: the transaction that would have spent the token rolled back) instead of taking
- * it for a refusal and stopping.
+ * The database gone or overloaded for now, or a transaction rolled back for meeting a concurrent one, is
+ * UNAVAILABLE, as HTTP answers it 503: the agent tries again later (on Join too: the transaction that
+ * would have spent the token rolled back) instead of taking it for a refusal and stopping.
  */
 export function grpcErrorOf(err: unknown): GrpcError | null {
   if (isGrpcError(err)) return err;
@@ -62,6 +62,13 @@ export function grpcErrorOf(err: unknown): GrpcError | null {
     return new GrpcError(
       status.UNAVAILABLE,
       'the controller’s database is unreachable or overloaded right now; retry shortly',
+      { cause: err },
+    );
+  }
+  if (isDatabaseConflict(err)) {
+    return new GrpcError(
+      status.UNAVAILABLE,
+      'the call met a concurrent change in the controller’s database and was rolled back; retry it',
       { cause: err },
     );
   }

@@ -30,6 +30,25 @@ describe('the HTTP layer', () => {
       throw new Error('secret internal detail');
     });
     t.app.get('/test/slow-query', async (c) => c.json(await t.sql`select pg_sleep(30) as slept`));
+    // Two transactions that each lock a row the other then wants: PostgreSQL rolls one back (40P01).
+    t.app.get('/test/deadlock', async () => {
+      await t.sql`create table if not exists test_deadlock (id int primary key)`;
+      await t.sql`insert into test_deadlock values (1), (2) on conflict do nothing`;
+      let locked = 0;
+      let bothLocked: () => void = () => undefined;
+      const both = new Promise<void>((resolve) => {
+        bothLocked = resolve;
+      });
+      const crossed = (first: number, second: number) =>
+        t.sql.begin(async (tx) => {
+          await tx`select id from test_deadlock where id = ${first} for update`;
+          if (++locked === 2) bothLocked();
+          await both;
+          await tx`select id from test_deadlock where id = ${second} for update`;
+        });
+      const settled = await Promise.allSettled([crossed(1, 2), crossed(2, 1)]);
+      throw settled.find((r) => r.status === 'rejected')?.reason ?? new Error('no deadlock');
+    });
   });
   afterAll(async () => {
     await t?.close();
@@ -184,6 +203,22 @@ describe('the HTTP layer', () => {
     expect(t.logs.some((l) => l.requestId === 'db-gone-1' && l.msg === 'unhandled error')).toBe(false);
     // The pool opens a new connection for the next request.
     expect((await t.request('GET', '/readyz')).status).toBe(200);
+  });
+
+  it('answers 503 with Retry-After when the request’s transaction was rolled back for a deadlock', async () => {
+    const res = await t.request('GET', '/test/deadlock', { headers: { 'x-request-id': 'deadlock-1' } });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('1');
+    expect(res.body).toEqual({
+      error: {
+        code: 'service_unavailable',
+        message: 'the request met a concurrent change in the database and was rolled back; retry it',
+        requestId: 'deadlock-1',
+      },
+    });
+    const logged = t.logs.find((l) => l.requestId === 'deadlock-1' && l.msg === 'database conflict');
+    expect((logged?.err as { code?: string } | undefined)?.code).toBe('40P01');
+    expect(t.logs.some((l) => l.requestId === 'deadlock-1' && l.msg === 'unhandled error')).toBe(false);
   });
 
   it('keeps a plain incoming request id, replaces anything else, and logs each request with it', async () => {

@@ -2,7 +2,7 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { isDatabaseUnavailable } from '../database/database-unavailable.ts';
+import { isDatabaseConflict, isDatabaseUnavailable } from '../database/database-unavailable.ts';
 import { isServiceError } from '../service-error.ts';
 import { allowedMethods } from './allowed-methods.ts';
 import { ApiError, codeForStatus, isApiError } from './api-error.ts';
@@ -13,9 +13,10 @@ import { toApiError } from './service-errors.ts';
 /**
  * Every failure becomes the one envelope here, in tiers: our own ApiError as it is; a domain
  * service's ServiceError through its one mapping (service-errors.ts); Hono's HTTPException (malformed
- * JSON, wrong media type) by its status; the database gone or overloaded for now as 503 with
- * Retry-After (nothing the client did wrong, and the same request may be retried); anything else is a
- * bug: logged with its stack, answered 500 without it.
+ * JSON, wrong media type) by its status; the database gone or overloaded for now, or the request's
+ * transaction rolled back for meeting a concurrent one, as 503 with Retry-After (nothing the client did
+ * wrong, and the same request may be retried); anything else is a bug: logged with its stack, answered
+ * 500 without it.
  */
 /** Seconds a client is told to wait before retrying a request the database could not serve. */
 const DATABASE_RETRY_AFTER_S = 1;
@@ -35,6 +36,17 @@ export const onError: ErrorHandler<AppEnv> = (err, c) => {
           headers: { 'Retry-After': String(DATABASE_RETRY_AFTER_S) },
           cause: err,
         },
+      ),
+    );
+  }
+  if (isDatabaseConflict(err)) {
+    c.get('services')?.log.warn({ err }, 'database conflict');
+    return respond(
+      c,
+      new ApiError(
+        'service_unavailable',
+        'the request met a concurrent change in the database and was rolled back; retry it',
+        { headers: { 'Retry-After': String(DATABASE_RETRY_AFTER_S) }, cause: err },
       ),
     );
   }
