@@ -694,6 +694,56 @@ describe('live migration through the coordinator', () => {
     }, 30_000);
   });
 
+  it('an interrupted migration whose cancel the source answers "migration_completed" (libvirt finished first) waits for the journals, and completes', async () => {
+    const { source, destination, vmId, vmName } = await setUp('intr-late');
+    const id = (await migrate(vmId, { destination_host_id: destination.hostId })).body.migration_id;
+    await prepareOn(destination);
+    const perform = await performStarts(source);
+    await source.agent.commandUpdate({
+      commandId: perform.commandId,
+      status: CommandStatus.COMMAND_STATUS_FAILED,
+      error: { code: 'interrupted', message: 'the agent restarted while this command ran' },
+    });
+    await commandEnds(perform.commandId, 'failed');
+    expect((await t.request('POST', `/api/v1/migrations/${id}/cancel`, { token: operator })).status).toBe(
+      202,
+    );
+    const cancel = await source.agent.next('command');
+    expect(cancel.action).toEqual({ $case: 'migrationCancel', value: { migrationId: id, vmId } });
+    // Neither journal has caught up: the destination has not reported the VM, the source still has it.
+    await source.agent.commandUpdate({
+      commandId: cancel.commandId,
+      status: CommandStatus.COMMAND_STATUS_FAILED,
+      error: {
+        code: 'migration_completed',
+        message: 'the migration completed before the cancel took effect',
+      },
+    });
+    await commandEnds(cancel.commandId, 'failed');
+    await t.services.coordinator.settle(id);
+    expect((await t.request('GET', `/api/v1/migrations/${id}`, { token: operator })).body.status).toBe(
+      'migrating',
+    );
+    // Not asked again, past the grace too: the source said the job is over.
+    t.clock.advance(INTERRUPTED_GRACE_MS);
+    await t.services.coordinator.settle(id);
+    expect(source.agent.commands().map((c) => c.action?.$case)).toEqual([
+      'migrationPerform',
+      'migrationCancel',
+    ]);
+    await destination.agent.batch([{ $case: 'vmUpdated', value: vm(vmId, vmName) }]);
+    await destination.agent.next('ack');
+    await source.agent.batch([
+      {
+        $case: 'vmRemoved',
+        value: { id: vmId, name: vmName, reason: VmRemovalReason.VM_REMOVAL_REASON_MIGRATED },
+      },
+    ]);
+    await source.agent.next('ack');
+    await migrationUntil(t, operator, id, 'completed', (m) => m.status === 'completed');
+    expect(await vmRow(vmId)).toMatchObject({ host_id: destination.hostId, state: 'running' });
+  }, 30_000);
+
   it('settles an interrupted perform nobody reports on: after the grace the source is asked to abort, and its answer ends it failed on the source', async () => {
     const { source, destination, vmId } = await setUp('intr-silent');
     const id = (await migrate(vmId, { destination_host_id: destination.hostId })).body.migration_id;

@@ -87,6 +87,11 @@ export const INTERRUPTED_CODE = 'interrupted';
 export const MIGRATION_IN_PROGRESS = 'migration_in_progress';
 /** Cancel, force-complete: no migration of that id (or VM) runs here. */
 export const NO_MIGRATION_RUNNING = 'no_migration_running';
+/**
+ * Cancel: the migration completed before the abort took effect; the VM runs on the destination. Apart
+ * from no_migration_running (nothing ran, so the VM never left): the controller waits for the journals.
+ */
+export const MIGRATION_COMPLETED = 'migration_completed';
 /** Force-complete: the perform did not allow post-copy. */
 export const POST_COPY_NOT_ALLOWED = 'post_copy_not_allowed';
 /** Perform: aborted because completion_timeout_s passed. */

@@ -13,6 +13,7 @@ import {
   COMPLETION_TIMEOUT,
   INTERRUPTED_CODE,
   INVALID_REQUEST,
+  MIGRATION_COMPLETED,
   MIGRATION_IN_PROGRESS,
   type MigrationJob,
   NO_MIGRATION_RUNNING,
@@ -120,24 +121,26 @@ export class MigrationSource {
   /** Aborts the migration; the VM stays here. Resolves once the migration ended without completing. */
   async cancel(step: MigrationCancel): Promise<void> {
     const outgoing = this.outgoing.get(key(step.migrationId));
+    let completed: boolean | undefined;
     if (outgoing === undefined) {
+      // Started before an agent restart: how libvirt's job ended says whether the abort took effect.
       const job = await this.untracked(step.migrationId, step.vmId);
       await job.abort();
-      await within(
+      completed = await within(
         job.finished.then(
-          () => undefined,
-          () => undefined,
+          () => true,
+          () => false,
         ),
         this.cancelWaitMs,
       );
-      return;
+    } else {
+      outgoing.stopReason ??= CANCELLED;
+      const job = await outgoing.started;
+      if (job !== undefined) await this.stop(outgoing, job, this.options.log, true);
+      completed = await within(outgoing.outcome, this.cancelWaitMs);
     }
-    outgoing.stopReason ??= CANCELLED;
-    const job = await outgoing.started;
-    if (job !== undefined) await this.stop(outgoing, job, this.options.log, true);
-    const completed = await within(outgoing.outcome, this.cancelWaitMs);
     if (completed === true) {
-      throw new DriverError(NO_MIGRATION_RUNNING, 'the migration completed before the cancel took effect');
+      throw new DriverError(MIGRATION_COMPLETED, 'the migration completed before the cancel took effect');
     }
   }
 

@@ -60,12 +60,14 @@ export const MAX_CANCELS = 3;
 export const CANCEL_RETRY_MS = 5_000;
 /** The source's answer when no migration job runs for the VM any more (it completed or never started). */
 const NO_MIGRATION_RUNNING = 'no_migration_running';
+/** The source's answer when the migration completed before its abort took effect: the VM left. */
+const MIGRATION_COMPLETED = 'migration_completed';
 
 /** Whether a cancel goes to the source now: none sent yet, or the last one failed and a retry is due. */
 async function cancelDue(last: CommandOutcome | undefined, tx: Tx, id: string, now: Date): Promise<boolean> {
   if (last === undefined) return true;
   if (UNFINISHED.has(last.status) || last.status === 'succeeded') return false;
-  if (last.error_code === NO_MIGRATION_RUNNING) return false;
+  if (last.error_code === NO_MIGRATION_RUNNING || last.error_code === MIGRATION_COMPLETED) return false;
   if (last.finished_at !== null && now.getTime() - last.finished_at.getTime() < CANCEL_RETRY_MS) return false;
   return (await cancelsSent(tx, id)) < MAX_CANCELS;
 }
@@ -255,6 +257,9 @@ export async function stepMigration(
       const cancel = commandOf(m.cancel_command_id);
       // The source answered a cancel (one that expired undelivered tells nothing).
       const cancelAnswered = cancel?.status === 'succeeded' || cancel?.status === 'failed';
+      // ... and its answer says the VM stayed: not "the migration completed before the abort took effect",
+      // after which the journals show it arrive on the destination.
+      const stayedOnSource = cancelAnswered && cancel?.error_code !== MIGRATION_COMPLETED;
       if (interrupted) {
         if (arrived !== null && m.source_removed_at !== null) return complete(arrived, undefined);
         if (m.destination_seen_at !== null && record === null && m.source_removed_at === null) {
@@ -266,7 +271,7 @@ export async function stepMigration(
         }
         // A cancel after the restart (asked for, or the probe below): libvirt's job was aborted, or there
         // was none. Either way the VM did not leave the source.
-        if (cancelAnswered && record === null && m.source_removed_at === null) {
+        if (stayedOnSource && record === null && m.source_removed_at === null) {
           const outcome = cancel?.error_message ?? 'the job was aborted';
           return endOnSource(
             m.cancel_requested_at !== null ? 'cancelled' : 'failed',
