@@ -26,33 +26,36 @@ export const onError: ErrorHandler<AppEnv> = (err, c) => {
   if (isServiceError(err)) return respond(c, toApiError(err));
   if (err instanceof HTTPException) return respond(c, fromHttpException(err));
   if (isDatabaseUnavailable(err)) {
-    c.get('services')?.log.warn({ err }, 'database unavailable');
-    return respond(
+    return retryLater(
       c,
-      new ApiError(
-        'service_unavailable',
-        'the database is unreachable or overloaded right now; retry shortly',
-        {
-          headers: { 'Retry-After': String(DATABASE_RETRY_AFTER_S) },
-          cause: err,
-        },
-      ),
+      err,
+      'database unavailable',
+      'the database is unreachable or overloaded right now; retry shortly',
     );
   }
   if (isDatabaseConflict(err)) {
-    c.get('services')?.log.warn({ err }, 'database conflict');
-    return respond(
+    return retryLater(
       c,
-      new ApiError(
-        'service_unavailable',
-        'the request met a concurrent change in the database and was rolled back; retry it',
-        { headers: { 'Retry-After': String(DATABASE_RETRY_AFTER_S) }, cause: err },
-      ),
+      err,
+      'database conflict',
+      'the request met a concurrent change in the database and was rolled back; retry it',
     );
   }
   c.get('services')?.log.error({ err }, 'unhandled error');
   return respond(c, new ApiError('internal', 'internal server error'));
 };
+
+/** 503 with Retry-After for a failure the same request may get past when sent again; logged as a warning. */
+function retryLater(c: Context<AppEnv>, err: unknown, logged: string, message: string) {
+  c.get('services')?.log.warn({ err }, logged);
+  return respond(
+    c,
+    new ApiError('service_unavailable', message, {
+      headers: { 'Retry-After': String(DATABASE_RETRY_AFTER_S) },
+      cause: err,
+    }),
+  );
+}
 
 /** No handler: 405 with `Allow` when the path exists with other methods, else 404. */
 export function notFound(app: OpenAPIHono<AppEnv>): NotFoundHandler<AppEnv> {
