@@ -65,6 +65,21 @@ describe('live migration through the coordinator', () => {
         (await t.sql<{ status: string }[]>`select status from commands where id = ${commandId}`)[0]?.status,
       (recorded) => recorded === status,
     );
+  /** A migration whose perform the source's agent answered `interrupted` (it restarted), nothing reported yet. */
+  async function interruptedUnreported(name: string) {
+    const hosts = await setUp(name);
+    const id = (await migrate(hosts.vmId, { destination_host_id: hosts.destination.hostId })).body
+      .migration_id as string;
+    await prepareOn(hosts.destination);
+    const perform = await performStarts(hosts.source);
+    await hosts.source.agent.commandUpdate({
+      commandId: perform.commandId,
+      status: CommandStatus.COMMAND_STATUS_FAILED,
+      error: { code: 'interrupted', message: 'the agent restarted while this command ran' },
+    });
+    await commandEnds(perform.commandId, 'failed');
+    return { ...hosts, id };
+  }
   const foreign = () => t.services.metricIngest.stats.dropped.foreign;
   const cpuAt = (vmId: string, atMs: number, cpuPercent: number) =>
     VmSample.fromPartial({ vmId, atMs, cpuPercent, presentFields: 1 << VM_FIELDS.cpuPercent });
@@ -695,16 +710,7 @@ describe('live migration through the coordinator', () => {
   });
 
   it('an interrupted migration whose cancel the source answers "migration_completed" (libvirt finished first) waits for the journals, and completes', async () => {
-    const { source, destination, vmId, vmName } = await setUp('intr-late');
-    const id = (await migrate(vmId, { destination_host_id: destination.hostId })).body.migration_id;
-    await prepareOn(destination);
-    const perform = await performStarts(source);
-    await source.agent.commandUpdate({
-      commandId: perform.commandId,
-      status: CommandStatus.COMMAND_STATUS_FAILED,
-      error: { code: 'interrupted', message: 'the agent restarted while this command ran' },
-    });
-    await commandEnds(perform.commandId, 'failed');
+    const { source, destination, vmId, vmName, id } = await interruptedUnreported('intr-late');
     expect((await t.request('POST', `/api/v1/migrations/${id}/cancel`, { token: operator })).status).toBe(
       202,
     );
@@ -745,17 +751,8 @@ describe('live migration through the coordinator', () => {
   }, 30_000);
 
   it('settles an interrupted perform nobody reports on: after the grace the source is asked to abort, and its answer ends it failed on the source', async () => {
-    const { source, destination, vmId } = await setUp('intr-silent');
-    const id = (await migrate(vmId, { destination_host_id: destination.hostId })).body.migration_id;
-    await prepareOn(destination);
-    const perform = await performStarts(source);
     // The agent died before libvirt started the job: the destination never sees the VM arrive.
-    await source.agent.commandUpdate({
-      commandId: perform.commandId,
-      status: CommandStatus.COMMAND_STATUS_FAILED,
-      error: { code: 'interrupted', message: 'the agent restarted while this command ran' },
-    });
-    await commandEnds(perform.commandId, 'failed');
+    const { source, vmId, id } = await interruptedUnreported('intr-silent');
     await t.services.coordinator.settle(id);
     expect(source.agent.commands().map((c) => c.action?.$case)).toEqual(['migrationPerform']);
     t.clock.advance(INTERRUPTED_GRACE_MS);
