@@ -30,6 +30,13 @@ const GARBAGE_BODIES: Array<{ body: string; contentType: string }> = [
 const LIBRARY_WORDING =
   /Invalid input|Invalid option|Invalid string|Too small|Too big|expected \w+ to be|Unrecognized key|jwt /;
 
+const EXTREME_VALUES = [
+  '0000-01-01T00:00:00Z',
+  '9999-12-31T23:59:59-23:59',
+  '999999999999.5',
+  '99999999999999999999',
+];
+
 const GARBAGE_VALUES: unknown[] = [12345, -1, true, null, [], {}, 'x'.repeat(5000), '\u0000', '💥'];
 
 describe('client mistakes on every documented route', () => {
@@ -103,7 +110,11 @@ describe('client mistakes on every documented route', () => {
       );
       const queries = op.params
         .filter((p) => p.in === 'query')
-        .flatMap((p) => ['%ZZ', 'x'.repeat(3000), '-1', ''].map((v) => `?${p.name}=${v}&${p.name}=again`));
+        .flatMap((p) => [
+          ...['%ZZ', 'x'.repeat(3000), '-1', ''].map((v) => `?${p.name}=${v}&${p.name}=again`),
+          // Well-formed values out of range: times PostgreSQL cannot store, numbers past 2^53.
+          ...EXTREME_VALUES.map((v) => `?${p.name}=${encodeURIComponent(v)}`),
+        ]);
       for (const path of paths) {
         for (const query of ['', ...queries]) requests.push(() => check(op.method, `${path}${query}`, {}));
         if (op.hasBody) {

@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { isStorableTime, STORABLE_TIME_MESSAGE } from '../http/storable-time.ts';
 import { METRICS_OF, type Subject } from './metric-catalog.ts';
 import type { Series } from './metric-service.ts';
 
@@ -27,6 +28,10 @@ const timeQuery = (name: string, description: string) =>
           code: 'custom',
           message: 'must be an RFC 3339 time (2026-12-03T10:00:00Z) or unix seconds (1796292000)',
         });
+        return z.NEVER;
+      }
+      if (!isStorableTime(ms)) {
+        ctx.addIssue({ code: 'custom', message: STORABLE_TIME_MESSAGE });
         return z.NEVER;
       }
       return ms;

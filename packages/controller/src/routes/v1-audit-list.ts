@@ -2,11 +2,19 @@ import { type OpenAPIHono, z } from '@hono/zod-openapi';
 import { AuditEntrySchema } from '../audit/audit-schema.ts';
 import type { AppEnv } from '../http/app-env.ts';
 import { authedRoute, jsonResponse } from '../http/define-route.ts';
+import { isStorableTime, STORABLE_TIME_MESSAGE } from '../http/storable-time.ts';
 
 const timeQuery = (name: string, description: string) =>
   z.iso
     .datetime({ offset: true, error: 'must be an RFC 3339 time such as 2026-12-03T10:00:00Z' })
-    .transform((v) => new Date(v))
+    .transform((v, ctx) => {
+      const ms = Date.parse(v);
+      if (!isStorableTime(ms)) {
+        ctx.addIssue({ code: 'custom', message: STORABLE_TIME_MESSAGE });
+        return z.NEVER;
+      }
+      return new Date(ms);
+    })
     .optional()
     .openapi({ param: { name, in: 'query' }, description });
 
