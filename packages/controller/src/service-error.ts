@@ -51,6 +51,8 @@ export type ServiceErrorCode = (typeof SERVICE_ERROR_CODES)[number];
 /** One input at fault, named as the API names it (`username`, `current_password`). */
 export interface InputIssue {
   input: string;
+  /** Where the client wrote it: a body field (the default) or a query parameter. */
+  in?: 'body' | 'query';
   message: string;
 }
 

@@ -35,14 +35,15 @@ const API_CODE: Record<ServiceErrorCode, ApiErrorCode> = {
 
 /**
  * A service's refusal as the HTTP API answers it, in one place (called by onError). Inputs a service
- * names are request body fields (`username` → `body.username`): services check rules on what a client
+ * names are request body fields (`username` → `body.username`) unless it says they are query parameters
+ * (`from` → `query.from`): services check rules on what a client
  * sent; ids in the path that match nothing are `not_found`, not a field issue.
  */
 export function toApiError(err: ServiceError): ApiError {
   const code = API_CODE[err.code];
   const details: FieldIssue[] | undefined =
     err.inputs.length > 0
-      ? err.inputs.map(({ input, message }) => ({ path: `body.${input}`, message }))
+      ? err.inputs.map((issue) => ({ path: `${issue.in ?? 'body'}.${issue.input}`, message: issue.message }))
       : undefined;
   const headers: Record<string, string> = {};
   let extra: Record<string, unknown> | undefined;

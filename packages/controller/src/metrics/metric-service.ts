@@ -67,6 +67,7 @@ export function createMetricService(deps: {
           inputs: [
             {
               input: 'metrics',
+              in: 'query',
               message: `unknown: ${unknown.join(', ')}; known: ${known.map((m) => m.name).join(', ')}`,
             },
           ],
@@ -77,7 +78,19 @@ export function createMetricService(deps: {
       // Points start at whole steps: `from` is moved back to the start of its step.
       const fromMs = floorTo(requestedFrom, stepMs);
       const toMs = requestedTo;
-      if (fromMs >= toMs) throw new ServiceError('invalid_argument', '`from` must be before `to`');
+      if (fromMs >= toMs) {
+        // Only when one of them is left to its default (the route checks two given ones): a `from` in
+        // the future against `to` = now.
+        throw new ServiceError('invalid_argument', '`from` must be before `to`', {
+          inputs: [
+            {
+              input: 'from',
+              in: 'query',
+              message: `must be before \`to\` (${new Date(toMs).toISOString()}${request.toMs === undefined ? ', now' : ''})`,
+            },
+          ],
+        });
+      }
       const points = Math.ceil((toMs - fromMs) / stepMs);
       if (points > MAX_POINTS) {
         throw new ServiceError(

@@ -165,7 +165,13 @@ describe('GET /api/v1/vms/:id/metrics', () => {
 
   it.each([
     ['from=yesterday', 'query.from', /RFC 3339/],
+    // Times PostgreSQL cannot store: a 12-digit unix time (year 33658), year 0, past 9999 by its offset.
+    ['from=999999999999', 'query.from', /between 0001-01-01T00:00:00Z and 9999/],
+    ['to=0000-01-01T01:00:00Z', 'query.to', /between 0001/],
+    ['to=9999-12-31T23:59:59-23:59', 'query.to', /between 0001/],
     ['from=2026-03-02T12:00:00Z&to=2026-03-02T11:00:00Z', 'query.from', /before `to`/],
+    // `to` left to its default (now): checked by the service, named all the same.
+    ['from=9999-01-01T00:00:00Z', 'query.from', /before `to` \(.*, now\)/],
     ['step=0s', 'query.step', /duration/],
     ['step=5 minutes', 'query.step', /duration/],
     ['metrics=cpu_percent,load', 'query.metrics', /unknown metric load; known: cpu_percent, /],
