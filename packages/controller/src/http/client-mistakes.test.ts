@@ -11,6 +11,8 @@ interface Operation {
   hasBody: boolean;
   /** Property names of the JSON body schema, each of which gets mistyped values. */
   fields: string[];
+  /** The body schema's `additionalProperties` (false: unknown fields are refused). */
+  additionalProperties: unknown;
 }
 
 const GARBAGE_BODIES: Array<{ body: string; contentType: string }> = [
@@ -51,12 +53,10 @@ describe('client mistakes on every documented route', () => {
       string,
       { properties?: Record<string, unknown> }
     >;
-    const fieldsOf = (
-      schema: { $ref?: string; properties?: Record<string, unknown> } | undefined,
-    ): string[] => {
-      const resolved = schema?.$ref ? schemas[schema.$ref.split('/').pop() ?? ''] : schema;
-      return Object.keys(resolved?.properties ?? {});
-    };
+    const resolve = (schema: { $ref?: string } | undefined) =>
+      (schema?.$ref ? schemas[schema.$ref.split('/').pop() ?? ''] : schema) as
+        | { properties?: Record<string, unknown>; additionalProperties?: unknown }
+        | undefined;
     operations = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(
       ([path, item]) =>
         Object.entries(item).map(([method, op]) => {
@@ -64,12 +64,14 @@ describe('client mistakes on every documented route', () => {
             parameters?: Array<{ name: string; in: string }>;
             requestBody?: { content?: Record<string, { schema?: { $ref?: string } }> };
           };
+          const bodySchema = o.requestBody?.content?.['application/json']?.schema;
           return {
             method: method.toUpperCase(),
             path,
             params: o.parameters ?? [],
             hasBody: o.requestBody !== undefined,
-            fields: fieldsOf(o.requestBody?.content?.['application/json']?.schema),
+            fields: Object.keys(resolve(bodySchema)?.properties ?? {}),
+            additionalProperties: resolve(bodySchema)?.additionalProperties,
           };
         }),
     );
@@ -84,6 +86,23 @@ describe('client mistakes on every documented route', () => {
     expect(operations).toContainEqual(
       expect.objectContaining({ path: '/api/v1/auth/login', fields: ['username', 'password'] }),
     );
+  });
+
+  it('documents every request body as closed, and refuses a field it does not know (a typo) with 400', async () => {
+    const withBody = operations.filter((op) => op.hasBody);
+    expect(withBody.length).toBeGreaterThan(5);
+    const failures: string[] = [];
+    for (const op of withBody) {
+      if (op.additionalProperties !== false)
+        failures.push(`${op.method} ${op.path}: not documented as closed`);
+      const path = op.path.replace(/\{[^}]+\}/g, '019e0014-abcd-7057-b326-0000000000ff');
+      const res = await t.request(op.method, path, { token, body: { misspelt_field: true } });
+      const details = (res.body?.error?.details ?? []) as Array<{ path: string; message: string }>;
+      if (res.status !== 400 || !details.some((d) => d.message === 'unknown field: misspelt_field')) {
+        failures.push(`${op.method} ${path} → ${res.status} ${res.text.slice(0, 200)}`);
+      }
+    }
+    expect(failures).toEqual([]);
   });
 
   it('answers malformed, mistyped and oversized requests with 4xx, never 5xx', async () => {

@@ -5,7 +5,7 @@ export const MAX_JOIN_TOKEN_TTL_SECONDS = 3600;
 export const DEFAULT_JOIN_TOKEN_TTL_SECONDS = 900;
 
 export const CreateJoinTokenSchema = z
-  .object({
+  .strictObject({
     ttl_seconds: z
       .number()
       .int()

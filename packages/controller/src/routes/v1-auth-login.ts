@@ -4,7 +4,7 @@ import type { AppEnv } from '../http/app-env.ts';
 import { jsonBody, jsonResponse, publicRoute } from '../http/define-route.ts';
 
 const LoginRequestSchema = z
-  .object({
+  .strictObject({
     // Not held to the username pattern: a malformed name is just a failed login, like an unknown one.
     username: z.string().min(1, 'is required').max(256, 'must be at most 256 characters'),
     password: PresentedPasswordSchema,

@@ -3,7 +3,7 @@ import { RefreshTokenSchema } from '../auth/auth-schema.ts';
 import type { AppEnv } from '../http/app-env.ts';
 import { authedRoute, jsonBody } from '../http/define-route.ts';
 
-const LogoutRequestSchema = z.object({ refresh_token: RefreshTokenSchema }).openapi('LogoutRequest');
+const LogoutRequestSchema = z.strictObject({ refresh_token: RefreshTokenSchema }).openapi('LogoutRequest');
 
 const route = authedRoute('viewer', {
   method: 'post',

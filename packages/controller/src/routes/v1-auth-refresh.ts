@@ -3,7 +3,7 @@ import { RefreshTokenSchema, TokenResponseSchema } from '../auth/auth-schema.ts'
 import type { AppEnv } from '../http/app-env.ts';
 import { jsonBody, jsonResponse, publicRoute } from '../http/define-route.ts';
 
-const RefreshRequestSchema = z.object({ refresh_token: RefreshTokenSchema }).openapi('RefreshRequest');
+const RefreshRequestSchema = z.strictObject({ refresh_token: RefreshTokenSchema }).openapi('RefreshRequest');
 
 const route = publicRoute({
   method: 'post',

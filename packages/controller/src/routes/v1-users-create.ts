@@ -4,7 +4,7 @@ import { authedRoute, jsonBody, jsonResponse } from '../http/define-route.ts';
 import { NewPasswordSchema, RoleSchema, UsernameSchema, UserSchema } from '../users/user-schema.ts';
 
 const CreateUserSchema = z
-  .object({ username: UsernameSchema, password: NewPasswordSchema, role: RoleSchema })
+  .strictObject({ username: UsernameSchema, password: NewPasswordSchema, role: RoleSchema })
   .openapi('CreateUserRequest');
 
 const route = authedRoute('admin', {

@@ -8,7 +8,7 @@ import { checkMaySetPassword } from '../users/user-service.ts';
 import { UserIdParamsSchema } from './user-id-params.ts';
 
 const ChangePasswordSchema = z
-  .object({
+  .strictObject({
     password: NewPasswordSchema,
     current_password: PresentedPasswordSchema.optional().openapi({
       description: 'Required when changing your own password without the admin role.',

@@ -202,6 +202,10 @@ describe('POST /api/v1/vms/:id/action', () => {
     const badForce = await act(running, { action: 'pause', force: true });
     expect(badForce.status).toBe(400);
     expect(badForce.body.error.details[0].path).toBe('body.force');
+    // A misspelt `force` is not a graceful stop: it is refused, and nothing is sent.
+    const typo = await act(running, { action: 'stop', forc: true });
+    expect(typo.status).toBe(400);
+    expect(typo.body.error.details).toEqual([{ path: 'body', message: 'unknown field: forc' }]);
     const badAction = await act(running, { action: 'explode' });
     expect(badAction.body.error.details[0].path).toBe('body.action');
     expect((await act('not-a-uuid', { action: 'start' })).body.error.details[0].path).toBe('path.id');

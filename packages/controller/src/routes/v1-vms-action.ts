@@ -6,7 +6,7 @@ import { VM_ACTIONS } from '../vms/vm-power.ts';
 import { resourceIdParams, WaitQuerySchema } from './resource-id-params.ts';
 
 const ActionSchema = z
-  .object({
+  .strictObject({
     action: z.enum(VM_ACTIONS).meta({ example: 'stop' }),
     force: z.boolean().default(false).meta({
       description: 'stop: pull the plug instead of a graceful shutdown; restart: reset instead of reboot.',

@@ -86,6 +86,25 @@ describe('POST /api/v1/vms/:id/migrate', () => {
     await refused(vmId, { live: true }, 400, 'validation_failed');
   });
 
+  it('refuses a misspelt field instead of migrating with the default it stood for', async () => {
+    // The seed's payload with one typo: `copy_storge: all` would have moved a VM whose disks are local
+    // with copy_storage none, and `undefine_souce: false` would have removed the source's definition.
+    const seed = {
+      destination_host_id: destination.hostId,
+      live: true,
+      persistent: true,
+      undefine_source: true,
+      copy_storage: 'none',
+    };
+    for (const [typo, value] of [
+      ['copy_storge', 'all'],
+      ['undefine_souce', false],
+    ] as const) {
+      const res = await refused(vmId, { ...seed, [typo]: value }, 400, 'validation_failed');
+      expect(res.body.error.details).toEqual([{ path: 'body', message: `unknown field: ${typo}` }]);
+    }
+  });
+
   it('refuses a destination without a migration URI, or disconnected', async () => {
     const bare = await joinedHost(t, admin, 'refuse-bare');
     const { agent } = await ScriptedAgent.connect(targetOf(t), bare.credential, { migrationUri: '' });

@@ -9,7 +9,7 @@ const count = (max: number, description: string) =>
 
 /** The seed's payload, plus the tuning operators of oVirt and Nova expect. */
 const MigrateSchema = z
-  .object({
+  .strictObject({
     destination_host_id: z
       .guid('must be a host id (UUID)')
       .transform((id) => id.toLowerCase())
