@@ -19,6 +19,12 @@ describe('the OpenAPI document', () => {
         {
           operationId?: string;
           security?: unknown[];
+          parameters?: Array<{
+            name: string;
+            in: string;
+            description?: string;
+            schema: Record<string, unknown>;
+          }>;
           responses: Record<string, { headers?: Record<string, unknown> }>;
         }
       >
@@ -63,5 +69,47 @@ describe('the OpenAPI document', () => {
       'Vary',
     ]);
     expect(doc.servers).toEqual([{ url: '/', description: 'This controller' }]);
+  });
+
+  it('documents query parameters as clients must send them: one type, integers with their bounds', () => {
+    const params = Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.values(ops).flatMap((op) =>
+        (op.parameters ?? [])
+          .filter((p) => p.in === 'query')
+          .map((p) => ({ where: `${path} ${p.name}`, ...p })),
+      ),
+    );
+    expect(params.length).toBeGreaterThan(10);
+    const wrong = params.filter(
+      (p) =>
+        typeof p.schema.type !== 'string' ||
+        (p.schema.type === 'integer' && (p.schema.minimum === undefined || p.schema.maximum === undefined)),
+    );
+    expect(wrong.map((p) => `${p.where}: ${JSON.stringify(p.schema)}`)).toEqual([]);
+    expect(doc.paths['/api/v1/audit']?.get?.parameters?.find((p) => p.name === 'limit')?.schema).toEqual({
+      type: 'integer',
+      minimum: 1,
+      maximum: 500,
+      default: 50,
+      description: 'Page size (1 to 500).',
+    });
+  });
+
+  it('answers only the statuses a parameter’s description promises (`?wait=`: 200 with …, 202 with …)', () => {
+    const broken = Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.entries(ops).flatMap(([method, op]) =>
+        (op.parameters ?? []).flatMap((p) =>
+          [...(p.description ?? '').matchAll(/\b([1-5]\d\d) with\b/g)]
+            .map((m) => m[1] ?? '')
+            .filter((status) => op.responses[status] === undefined)
+            .map(
+              (status) => `${method.toUpperCase()} ${path} ?${p.name}: ${status} is not a documented answer`,
+            ),
+        ),
+      ),
+    );
+    expect(broken).toEqual([]);
+    const wait = doc.paths['/api/v1/vms/{id}/action']?.post?.parameters?.find((p) => p.name === 'wait');
+    expect(wait?.description).toMatch(/200 with .* 202 with/);
   });
 });

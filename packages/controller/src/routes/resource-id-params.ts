@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { integerQueryOr } from './integer-query.ts';
 
 /**
  * The `{id}` of a route about one host, VM or operation: a UUID in any letter case, lower-cased here at
@@ -26,16 +27,13 @@ export const uuidQuery = (what: string) =>
     .transform((id) => id.toLowerCase())
     .optional();
 
-/** `?wait=<seconds>`: wait up to that long for the operation to finish before answering. */
-export const WaitQuerySchema = z.coerce
-  .number()
-  .int()
-  .min(0)
-  .max(60)
-  .default(0)
-  .openapi({
-    param: { name: 'wait', in: 'query' },
-    description:
-      'Seconds (0 to 60) to wait for the operation to finish before answering: 200 with the final ' +
-      'operation when it did, else 202 with it as it stands.',
+/**
+ * `?wait=<seconds>`: wait up to that long (0 to 60) for the operation to finish before answering;
+ * `answers` says what the route then answers.
+ */
+export const waitQuery = (answers: string) =>
+  integerQueryOr('wait', 0, {
+    min: 0,
+    max: 60,
+    description: `Seconds (0 to 60) to wait for the operation to finish before answering: ${answers}`,
   });

@@ -3,6 +3,7 @@ import { AuditEntrySchema } from '../audit/audit-schema.ts';
 import type { AppEnv } from '../http/app-env.ts';
 import { authedRoute, jsonResponse } from '../http/define-route.ts';
 import { isStorableTime, STORABLE_TIME_MESSAGE } from '../http/storable-time.ts';
+import { integerQuery, integerQueryOr } from './integer-query.ts';
 
 const timeQuery = (name: string, description: string) =>
   z.iso
@@ -19,19 +20,12 @@ const timeQuery = (name: string, description: string) =>
     .openapi({ param: { name, in: 'query' }, description });
 
 const QuerySchema = z.object({
-  limit: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(500)
-    .default(50)
-    .openapi({ param: { name: 'limit', in: 'query' } }),
-  before: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .optional()
-    .openapi({ param: { name: 'before', in: 'query' }, description: 'Return entries older than this id.' }),
+  limit: integerQueryOr('limit', 50, { min: 1, max: 500, description: 'Page size (1 to 500).' }),
+  before: integerQuery('before', {
+    min: 1,
+    max: Number.MAX_SAFE_INTEGER,
+    description: 'Return entries older than this id.',
+  }),
   actor: z
     .string()
     .min(1)

@@ -2,6 +2,7 @@ import { type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../http/app-env.ts';
 import { authedRoute, jsonResponse } from '../http/define-route.ts';
 import { MIGRATION_STATUSES, MigrationSchema } from '../migrations/migration-schema.ts';
+import { integerQueryOr } from './integer-query.ts';
 import { uuidQuery } from './resource-id-params.ts';
 
 const route = authedRoute('viewer', {
@@ -16,7 +17,7 @@ const route = authedRoute('viewer', {
       vm_id: uuidQuery('VM').openapi({ description: 'Only the migrations of this VM' }),
       host_id: uuidQuery('host').openapi({ description: 'Only the migrations from or to this host' }),
       status: z.enum(MIGRATION_STATUSES).optional(),
-      limit: z.coerce.number().int().min(1).max(500).default(50),
+      limit: integerQueryOr('limit', 50, { min: 1, max: 500, description: 'Page size (1 to 500)' }),
       before: uuidQuery('migration').openapi({ description: 'Migrations older than this one' }),
     }),
   },

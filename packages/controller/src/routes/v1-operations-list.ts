@@ -2,6 +2,7 @@ import { type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../http/app-env.ts';
 import { authedRoute, jsonResponse } from '../http/define-route.ts';
 import { OPERATION_KINDS, OPERATION_STATUSES, OperationSchema } from '../operations/operation-schema.ts';
+import { integerQueryOr } from './integer-query.ts';
 import { uuidQuery } from './resource-id-params.ts';
 
 const route = authedRoute('viewer', {
@@ -17,7 +18,7 @@ const route = authedRoute('viewer', {
       host_id: uuidQuery('host').openapi({ description: 'Only the operations on this host' }),
       status: z.enum(OPERATION_STATUSES).optional(),
       kind: z.enum(OPERATION_KINDS).optional(),
-      limit: z.coerce.number().int().min(1).max(500).default(50),
+      limit: integerQueryOr('limit', 50, { min: 1, max: 500, description: 'Page size (1 to 500)' }),
       before: uuidQuery('operation').openapi({ description: 'Operations older than this one' }),
     }),
   },

@@ -3,7 +3,7 @@ import type { AppEnv } from '../http/app-env.ts';
 import { authedRoute, jsonBody, jsonResponse } from '../http/define-route.ts';
 import { FINAL_OPERATION_STATUSES, OperationSchema } from '../operations/operation-schema.ts';
 import { VM_ACTIONS } from '../vms/vm-power.ts';
-import { resourceIdParams, WaitQuerySchema } from './resource-id-params.ts';
+import { resourceIdParams, waitQuery } from './resource-id-params.ts';
 
 const ActionSchema = z
   .strictObject({
@@ -36,7 +36,9 @@ const route = authedRoute('operator', {
     'asked to shut down; the VM’s state shows when it did.',
   request: {
     params: resourceIdParams('VM'),
-    query: z.object({ wait: WaitQuerySchema }),
+    query: z.object({
+      wait: waitQuery('200 with the final operation when it did, else 202 with it as it stands.'),
+    }),
     body: jsonBody(ActionSchema),
   },
   responses: {

@@ -9,6 +9,7 @@ import { bearerToken } from '../http/require-role.ts';
 import type { VmPosition } from '../vms/vm-queries.ts';
 import { VM_STATES, VmSchema } from '../vms/vm-schema.ts';
 import type { VmPage } from '../vms/vm-service.ts';
+import { integerQueryOr } from './integer-query.ts';
 import { uuidQuery } from './resource-id-params.ts';
 
 /** The opaque page cursor: where the previous page ended in the list's order (name, id). */
@@ -43,13 +44,7 @@ const ListQuerySchema = z.object({
   host_id: uuidQuery('host').openapi({ description: 'Only the VMs on this host' }),
   state: z.enum(VM_STATES).optional().openapi({ description: 'Only the VMs in this state' }),
   name: z.string().min(1).max(255).optional().openapi({ description: 'Only the VMs with this name' }),
-  limit: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(1000)
-    .default(100)
-    .openapi({ description: 'Page size (1 to 1000)' }),
+  limit: integerQueryOr('limit', 100, { min: 1, max: 1000, description: 'Page size (1 to 1000)' }),
   cursor: CursorSchema.optional().openapi({
     type: 'string',
     description: 'The previous page’s next_cursor',
