@@ -7,6 +7,7 @@ const cache = new WeakMap<
   RouterRoute[],
   { size: number; routes: Array<{ pattern: RegExp; method: string }> }
 >();
+const literalCache = new WeakMap<RouterRoute[], { size: number; methods: Map<string, string[]> }>();
 
 function compile(routes: RouterRoute[]) {
   const cached = cache.get(routes);
@@ -34,4 +35,27 @@ export function allowedMethods(routes: RouterRoute[], path: string): string[] {
   for (const r of compile(routes)) if (r.pattern.test(path)) methods.add(r.method);
   if (methods.has('GET')) methods.add('HEAD');
   return [...methods].sort();
+}
+
+/**
+ * The methods of the routes whose path is `path` word for word, without a parameter; empty when none.
+ * A literal segment names its own resource and wins over a parameter beside it: `GET
+ * /api/v1/hosts/join-tokens` is a 405 naming POST, not `GET /api/v1/hosts/{id}` refusing `join-tokens`
+ * as a host id.
+ */
+export function literalPathMethods(routes: RouterRoute[], path: string): string[] {
+  let cached = literalCache.get(routes);
+  if (cached === undefined || cached.size !== routes.length) {
+    const methods = new Map<string, string[]>();
+    for (const r of routes) {
+      if (r.method === 'ALL' || r.path.includes(':') || r.path.includes('*')) continue;
+      methods.set(r.path, [...new Set([...(methods.get(r.path) ?? []), r.method])]);
+    }
+    for (const [p, list] of methods) {
+      methods.set(p, [...new Set(list.includes('GET') ? [...list, 'HEAD'] : list)].sort());
+    }
+    cached = { size: routes.length, methods };
+    literalCache.set(routes, cached);
+  }
+  return cached.methods.get(path) ?? [];
 }

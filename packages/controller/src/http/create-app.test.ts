@@ -159,6 +159,16 @@ describe('the HTTP layer', () => {
     const param = await t.request('GET', `/test/echo/${id}`);
     expect(param.status).toBe(405);
     expect(param.headers.get('allow')).toBe('POST');
+
+    // A literal path beside a parameter (`/hosts/join-tokens` beside `/hosts/{id}`) is its own resource:
+    // the wrong method there is a 405 naming its methods, not a 400 refusing `join-tokens` as a host id.
+    const admin = (await t.userWithRole('admin')).tokens.token;
+    for (const method of ['GET', 'DELETE']) {
+      const literal = await t.request(method, '/api/v1/hosts/join-tokens', { token: admin });
+      expect(literal.status, literal.text).toBe(405);
+      expect(literal.body.error.code).toBe('method_not_allowed');
+      expect(literal.headers.get('allow')).toBe('POST');
+    }
   });
 
   it('answers a bug with 500 internal, logs the stack, and keeps it out of the body', async () => {

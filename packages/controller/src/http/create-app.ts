@@ -6,7 +6,7 @@ import type { AppEnv } from './app-env.ts';
 import { auditMutations } from './audit-middleware.ts';
 import { limitBodies } from './body-limit.ts';
 import { registerDocsPage } from './docs-page.ts';
-import { notFound, onError } from './error-handling.ts';
+import { literalPathsFirst, notFound, onError } from './error-handling.ts';
 import { measureDurations } from './measure-durations.ts';
 import { requestContext } from './request-context.ts';
 import { BEARER_SCHEME, BEARER_SCHEME_NAME } from './require-role.ts';
@@ -30,6 +30,7 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   app.use('*', limitBodies(services.config.http.bodyLimitBytes));
   // Before the routes: Hono runs middleware in registration order.
   app.use('/api/v1/*', auditMutations());
+  app.use('/api/v1/*', literalPathsFirst(app));
 
   app.openAPIRegistry.registerComponent('securitySchemes', BEARER_SCHEME_NAME, BEARER_SCHEME);
   registerRoutes(app);

@@ -1,10 +1,10 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
+import type { Context, ErrorHandler, MiddlewareHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { isDatabaseConflict, isDatabaseUnavailable } from '../database/database-unavailable.ts';
 import { isServiceError } from '../service-error.ts';
-import { allowedMethods } from './allowed-methods.ts';
+import { allowedMethods, literalPathMethods } from './allowed-methods.ts';
 import { ApiError, codeForStatus, isApiError } from './api-error.ts';
 import type { AppEnv } from './app-env.ts';
 import { errorBody } from './error-envelope.ts';
@@ -62,16 +62,32 @@ export function notFound(app: OpenAPIHono<AppEnv>): NotFoundHandler<AppEnv> {
   return (c) => {
     c.set('unrouted', true);
     const allow = allowedMethods(app.routes, c.req.path);
-    if (allow.length > 0) {
-      return respond(
-        c,
-        new ApiError('method_not_allowed', `${c.req.method} is not allowed on ${c.req.path}`, {
-          headers: { Allow: allow.join(', ') },
-        }),
-      );
-    }
+    if (allow.length > 0) return methodNotAllowed(c, allow);
     return respond(c, new ApiError('not_found', `no route for ${c.req.method} ${c.req.path}`));
   };
+}
+
+/**
+ * Before the routes: a path that a route names word for word, asked with a method only a route with a
+ * parameter there has (`GET /api/v1/hosts/join-tokens` against `GET /api/v1/hosts/{id}`), is a 405
+ * naming the literal path's methods, as for any other known path asked with the wrong method.
+ */
+export function literalPathsFirst(app: OpenAPIHono<AppEnv>): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const allow = literalPathMethods(app.routes, c.req.path);
+    if (allow.length === 0 || allow.includes(c.req.method)) return next();
+    c.set('unrouted', true);
+    return methodNotAllowed(c, allow);
+  };
+}
+
+function methodNotAllowed(c: Context<AppEnv>, allow: string[]): Response {
+  return respond(
+    c,
+    new ApiError('method_not_allowed', `${c.req.method} is not allowed on ${c.req.path}`, {
+      headers: { Allow: allow.join(', ') },
+    }),
+  );
 }
 
 function respond(c: Context<AppEnv>, err: ApiError): Response {
