@@ -23,6 +23,9 @@ const CursorSchema = z.string().transform((text, ctx): VmPosition => {
       Array.isArray(value) &&
       value.length === 2 &&
       typeof value[0] === 'string' &&
+      // No page ends on a name holding NUL (PostgreSQL text cannot hold one); refused here, so the fast
+      // lane, which skips the validation hook's NUL check, refuses it too.
+      !value[0].includes('\u0000') &&
       typeof value[1] === 'string' &&
       z.guid().safeParse(value[1]).success
     ) {
