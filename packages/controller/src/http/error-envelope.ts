@@ -41,7 +41,7 @@ export type ErrorEnvelope = z.infer<typeof ErrorEnvelopeSchema>;
 
 const DESCRIPTIONS: Partial<Record<ApiErrorCode, string>> = {
   validation_failed: 'The request failed validation; `details` names each failing field.',
-  bad_request: 'The request is malformed.',
+  bad_request: 'The request is malformed (a body that is not valid JSON).',
   unauthorized: 'No valid bearer token.',
   forbidden: 'The token is valid but its role is not enough.',
   not_found: 'No such resource.',
@@ -63,7 +63,11 @@ const DESCRIPTIONS: Partial<Record<ApiErrorCode, string>> = {
 };
 
 /** What any route with a JSON body can also answer, before its own schema is even checked. */
-export const JSON_BODY_ERRORS: readonly ApiErrorCode[] = ['payload_too_large', 'unsupported_media_type'];
+export const JSON_BODY_ERRORS: readonly ApiErrorCode[] = [
+  'bad_request',
+  'payload_too_large',
+  'unsupported_media_type',
+];
 
 /** Headers an answer may carry, documented where they occur. */
 const header = (description: string) => ({ description, schema: { type: 'string' as const } });
@@ -85,12 +89,18 @@ const HEADERS_OF: Partial<Record<ApiErrorCode, Record<string, ReturnType<typeof 
 
 /**
  * OpenAPI `responses` entries for the error statuses a route can answer with; `describe` overrides a
- * code's general description where the route means something more precise (a login's 401).
+ * code's general description where the route means something more precise (a login's 401). Codes that
+ * share a status (the 409s of a VM action) share its entry: each is listed, with its description.
  */
 export function errorResponses(
   codes: readonly ApiErrorCode[],
   describe: Partial<Record<ApiErrorCode, string>> = {},
 ) {
+  const byStatus = new Map<number, ApiErrorCode[]>();
+  for (const code of new Set(codes)) {
+    const status = API_ERROR_STATUS[code];
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
   const responses: Record<
     number,
     {
@@ -99,10 +109,14 @@ export function errorResponses(
       content: { 'application/json': { schema: typeof ErrorEnvelopeSchema } };
     }
   > = {};
-  for (const code of codes) {
-    responses[API_ERROR_STATUS[code]] = {
-      description: describe[code] ?? DESCRIPTIONS[code] ?? code,
-      headers: { ...REQUEST_ID_HEADER, ...HEADERS_OF[code] },
+  const text = (code: ApiErrorCode) => describe[code] ?? DESCRIPTIONS[code] ?? code;
+  for (const [status, shared] of byStatus) {
+    responses[status] = {
+      description:
+        shared.length === 1
+          ? text(shared[0] as ApiErrorCode)
+          : `One of these \`code\`s:\n${shared.map((code) => `- \`${code}\`: ${text(code)}`).join('\n')}`,
+      headers: Object.assign({ ...REQUEST_ID_HEADER }, ...shared.map((code) => HEADERS_OF[code] ?? {})),
       content: { 'application/json': { schema: ErrorEnvelopeSchema } },
     };
   }

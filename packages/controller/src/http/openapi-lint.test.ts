@@ -112,4 +112,25 @@ describe('the OpenAPI document', () => {
     const wait = doc.paths['/api/v1/vms/{id}/action']?.post?.parameters?.find((p) => p.name === 'wait');
     expect(wait?.description).toMatch(/200 with .* 202 with/);
   });
+
+  it('lists every error code a route may answer, also those that share a status (the 409s of an action)', () => {
+    const action = doc.paths['/api/v1/vms/{id}/action']?.post?.responses as
+      | Record<string, { description: string }>
+      | undefined;
+    const codes = [...(action?.['409']?.description ?? '').matchAll(/^- `(\w+)`/gm)].map((m) => m[1]);
+    expect(codes).toEqual([
+      'vm_not_running',
+      'vm_already_running',
+      'vm_not_paused',
+      'vm_already_paused',
+      'host_disconnected',
+      'operation_in_progress',
+      'conflict',
+    ]);
+    const bad = action?.['400']?.description ?? '';
+    expect(bad).toContain('`validation_failed`');
+    expect(bad).toContain('`bad_request`');
+    // A status with one code keeps its plain description.
+    expect(action?.['404']?.description).toBe('No such resource.');
+  });
 });
