@@ -5,6 +5,8 @@ import { heldVms } from '../../test/support/held-vms.ts';
 import { createTestDatabase, type TestDatabase } from '../../test/support/test-database.ts';
 import { ManualClock } from '../clock.ts';
 import { MetricIngest, type MetricIngestDeps } from './metric-ingest.ts';
+import { dropPartition, partitionName } from './metric-partitions.ts';
+import { floorTo, TIERS, tableOf } from './metric-tiers.ts';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -74,6 +76,46 @@ describe('metric ingest', () => {
       { vm_id: VM, at: new Date(NOW - DAY) },
       { vm_id: VM, at: new Date(NOW + HOUR) },
     ]);
+  });
+
+  // A raw partition at the retention's edge: its hour starts 23 h 30 min before NOW.
+  const EDGE = floorTo(NOW - DAY + HOUR, HOUR) - 30 * 60_000;
+  const dropEdgePartition = () =>
+    db.sql.begin((tx) =>
+      dropPartition(tx, partitionName(tableOf('vm', 'raw'), floorTo(EDGE, TIERS.raw.partitionMs))),
+    );
+
+  it('writes a flush whose oldest sample aged past retention while buffered, its partition dropped since', async () => {
+    const clock = new ManualClock(NOW);
+    const ingest = ingestOf({ clock });
+    // Seen once: the partition is created and known to this ingest.
+    ingest.accept(HOST, { hosts: [], vms: [cpu(VM, EDGE)] });
+    await ingest.flush();
+    // Buffered while still inside the retention...
+    ingest.accept(HOST, { hosts: [], vms: [cpu(VM, EDGE + 1000), cpu(VM, NOW - 1000)] });
+    // ...then the hour passes it and retention drops its partition before the flush.
+    clock.advance(HOUR);
+    await dropEdgePartition();
+    await ingest.flush();
+    expect(ingest.stats).toMatchObject({
+      written: 2,
+      dropped: { invalid: 0, outOfRange: 1, overflow: 0, failed: 0, foreign: 0 },
+    });
+    expect(await vmRows(VM)).toContainEqual({ vm_id: VM, at: new Date(NOW - 1000) });
+  });
+
+  it('writes a flush once more when a partition it had seen was dropped by another replica', async () => {
+    const ingest = ingestOf();
+    ingest.accept(HOST, { hosts: [], vms: [cpu(VM, EDGE)] });
+    await ingest.flush();
+    // Another replica, its clock an hour ahead, dropped the partition this one still counts as kept.
+    await dropEdgePartition();
+    ingest.accept(HOST, { hosts: [], vms: [cpu(VM, EDGE + 2000), cpu(VM, NOW - 2000)] });
+    await ingest.flush();
+    expect(ingest.stats).toMatchObject({ written: 3, dropped: { failed: 0, outOfRange: 0 } });
+    const rows = await vmRows(VM);
+    expect(rows).toContainEqual({ vm_id: VM, at: new Date(EDGE + 2000) });
+    expect(rows).toContainEqual({ vm_id: VM, at: new Date(NOW - 2000) });
   });
 
   it('stores a re-sent sample once, and refuses what would pass its buffer bound', async () => {

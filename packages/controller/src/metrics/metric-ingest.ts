@@ -190,21 +190,17 @@ export class MetricIngest {
     let count = buffered.vm.length + buffered.host.length;
     const started = performance.now();
     try {
-      const rows = { vm: await this.owned(buffered.vm, latest), host: buffered.host };
+      const rows = this.stillKept({ vm: await this.owned(buffered.vm, latest), host: buffered.host });
       count = rows.vm.length + rows.host.length;
-      await this.ensurePartitions(rows);
-      await this.deps.sql.begin(async (tx) => {
-        // Read FOR SHARE: a rollup (FOR UPDATE) waits for this transaction, or this one for the rollup.
-        const [state] = await tx<{ done_until: Date | null }[]>`
-          select done_until from metric_rollup_state where tier = '1m' for share`;
-        for (const subject of ['vm', 'host'] as const) {
-          for (let i = 0; i < rows[subject].length; i += this.maxRows) {
-            await insertRows(tx, subject, rows[subject].slice(i, i + this.maxRows));
-          }
-        }
-        const doneUntil = state?.done_until?.getTime();
-        if (doneUntil !== undefined) await markLate(tx, [...rows.vm, ...rows.host], doneUntil);
-      });
+      try {
+        await this.write(rows);
+      } catch (err) {
+        if (!isMissingPartition(err)) throw err;
+        // A partition this replica had seen was dropped since (another replica's retention, its clock
+        // ahead of ours): the whole flush failed on it. Look again and write once more.
+        this.knownPartitions.clear();
+        await this.write(rows);
+      }
       this.stats.written += count;
     } catch (err) {
       this.stats.dropped.failed += count;
@@ -213,6 +209,37 @@ export class MetricIngest {
     } finally {
       this.stats.databaseMs += performance.now() - started;
     }
+  }
+
+  /**
+   * The rows still inside the raw retention now: a sample accepted at its edge may have aged past it
+   * while buffered, and retention may have dropped its partition since; one such row would fail the
+   * whole flush. Those are counted as out of range, as at `accept`.
+   */
+  private stillKept(rows: Record<Subject, Row[]>): Record<Subject, Row[]> {
+    const oldest = this.deps.clock.now().getTime() - this.deps.retention.raw;
+    const kept = (list: Row[]) => {
+      const young = list.filter((r) => r.atMs >= oldest);
+      this.stats.dropped.outOfRange += list.length - young.length;
+      return young;
+    };
+    return { vm: kept(rows.vm), host: kept(rows.host) };
+  }
+
+  private async write(rows: Record<Subject, Row[]>): Promise<void> {
+    await this.ensurePartitions(rows);
+    await this.deps.sql.begin(async (tx) => {
+      // Read FOR SHARE: a rollup (FOR UPDATE) waits for this transaction, or this one for the rollup.
+      const [state] = await tx<{ done_until: Date | null }[]>`
+        select done_until from metric_rollup_state where tier = '1m' for share`;
+      for (const subject of ['vm', 'host'] as const) {
+        for (let i = 0; i < rows[subject].length; i += this.maxRows) {
+          await insertRows(tx, subject, rows[subject].slice(i, i + this.maxRows));
+        }
+      }
+      const doneUntil = state?.done_until?.getTime();
+      if (doneUntil !== undefined) await markLate(tx, [...rows.vm, ...rows.host], doneUntil);
+    });
   }
 
   /**
@@ -277,6 +304,14 @@ export class MetricIngest {
       for (const s of missing) this.knownPartitions.add(partitionName(table, s));
     }
   }
+}
+
+/** PostgreSQL's "no partition of relation … found for row" (check_violation on a partitioned table). */
+function isMissingPartition(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown };
+  return (
+    e?.code === '23514' && typeof e.message === 'string' && e.message.startsWith('no partition of relation')
+  );
 }
 
 const arrayText = (values: ReadonlyArray<string>): string => `{${values.join(',')}}`;
