@@ -60,8 +60,19 @@ describe('libvirt driver (real libvirtd, real QEMU guests)', () => {
 
   it('define, start, suspend, resume, destroy, undefine with virsh: one journal entry each, in order', async () => {
     const id = await define('lv-life');
-    const wait = (n: number) =>
-      expect.poll(() => entriesOf(journal, start, id).length, { timeout: 20_000 }).toBe(n);
+    // Each change's state and reason. libvirt starts a domain's QEMU paused and resumes it once set up:
+    // a read in between (a loaded host) finds it paused, reason starting_up, a true state of the moment
+    // that the state events skip. Such an entry is left out here.
+    type Entry = ReturnType<typeof entriesOf>[number];
+    const stateOf = (c: Entry) =>
+      c.change?.$case === 'vmUpdated'
+        ? [c.change.value.state, c.change.value.stateReason]
+        : [c.change?.$case, c.change?.$case === 'vmRemoved' && c.change.value.reason];
+    const states = () =>
+      entriesOf(journal, start, id)
+        .map(stateOf)
+        .filter(([state, reason]) => state !== VmState.VM_STATE_PAUSED || reason !== 'starting_up');
+    const wait = (n: number) => expect.poll(() => states().length, { timeout: 20_000 }).toBe(n);
     await wait(1);
     await virsh(host.uri, 'start', 'lv-life');
     await wait(2);
@@ -73,12 +84,7 @@ describe('libvirt driver (real libvirtd, real QEMU guests)', () => {
     await wait(5);
     await virsh(host.uri, 'undefine', 'lv-life');
     await wait(6);
-    const states = entriesOf(journal, start, id).map((c) =>
-      c.change?.$case === 'vmUpdated'
-        ? [c.change.value.state, c.change.value.stateReason]
-        : [c.change?.$case, c.change?.$case === 'vmRemoved' && c.change.value.reason],
-    );
-    expect(states).toEqual([
+    expect(states()).toEqual([
       [VmState.VM_STATE_SHUT_OFF, 'unknown'],
       [VmState.VM_STATE_RUNNING, 'booted'],
       [VmState.VM_STATE_PAUSED, 'user'],
@@ -86,10 +92,11 @@ describe('libvirt driver (real libvirtd, real QEMU guests)', () => {
       [VmState.VM_STATE_SHUT_OFF, 'destroyed'],
       ['vmRemoved', VmRemovalReason.VM_REMOVAL_REASON_UNDEFINED],
     ]);
-    // Cursors consecutive per change and nothing more recorded for it by later re-lists.
+    // Nothing more recorded for it by later re-lists.
+    const recorded = entriesOf(journal, start, id).length;
     const before = listings();
     await expect.poll(listings, { timeout: 20_000 }).toBeGreaterThanOrEqual(before + 2);
-    expect(entriesOf(journal, start, id)).toHaveLength(6);
+    expect(entriesOf(journal, start, id)).toHaveLength(recorded);
   });
 
   it('the record matches virsh dominfo; a change without an event (autostart) arrives by the re-list', async () => {
