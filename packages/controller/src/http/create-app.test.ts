@@ -81,11 +81,25 @@ describe('the HTTP layer', () => {
       'body.name',
     ]);
     for (const d of fields.body.error.details) expect(d.message).toEqual(expect.any(String));
-    expect(fields.body.error.message).toContain('body.name');
+    // The message says what is wrong with each field, not only where.
+    const nameIssue = fields.body.error.details.find((d: { path: string }) => d.path === 'body.name');
+    expect(fields.body.error.message).toContain(`body.name: ${nameIssue.message}`);
 
     const missing = await t.request('POST', `/test/echo/${id}`, { body: {} });
     expect(missing.status).toBe(400);
     expect(missing.body.error.details).toHaveLength(2);
+
+    // Past three issues the message counts the rest; details lists them all.
+    const admin = (await t.userWithRole('admin')).tokens.token;
+    const many = await t.request('POST', '/api/v1/users', {
+      token: admin,
+      body: { username: '', password: '', role: 'root', colour: 'blue' },
+    });
+    expect(many.status).toBe(400);
+    expect(many.body.error.details).toHaveLength(4);
+    expect(many.body.error.message).toMatch(
+      /^invalid request: (body[.\w]*: [^;]+; ){3}and 1 more \(see details\)$/,
+    );
   });
 
   it('refuses NUL characters in any validated field with 400 naming it, on every route', async () => {

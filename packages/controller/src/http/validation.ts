@@ -32,9 +32,18 @@ export function validationHook(
   }
 }
 
+/** Issues spelt out in the message; `details` holds them all. */
+const ISSUES_IN_MESSAGE = 3;
+
+/**
+ * The message says what is wrong, not only where (`body: unknown field: forc`), for a person reading
+ * only the message; past a few issues it counts the rest, which `details` lists.
+ */
 function validationFailed(details: FieldIssue[]): ApiError {
-  const fields = [...new Set(details.map((d) => d.path))].join(', ');
-  return new ApiError('validation_failed', `invalid request: ${fields}`, { details });
+  const shown = details.slice(0, ISSUES_IN_MESSAGE).map((d) => `${d.path}: ${d.message}`);
+  const more = details.length - shown.length;
+  const message = `invalid request: ${shown.join('; ')}${more > 0 ? `; and ${more} more (see details)` : ''}`;
+  return new ApiError('validation_failed', message, { details });
 }
 
 /** Where in a validated value a string (or an object key) holds U+0000. */

@@ -206,6 +206,7 @@ describe('POST /api/v1/vms/:id/action', () => {
     const typo = await act(running, { action: 'stop', forc: true });
     expect(typo.status).toBe(400);
     expect(typo.body.error.details).toEqual([{ path: 'body', message: 'unknown field: forc' }]);
+    expect(typo.body.error.message).toBe('invalid request: body: unknown field: forc');
     const badAction = await act(running, { action: 'explode' });
     expect(badAction.body.error.details[0].path).toBe('body.action');
     expect((await act('not-a-uuid', { action: 'start' })).body.error.details[0].path).toBe('path.id');
