@@ -18,6 +18,7 @@ import {
   waitFor,
 } from './support/harness.ts';
 import {
+  abandonStep,
   cancelStep,
   finalOf,
   forceCompleteStep,
@@ -174,13 +175,14 @@ async function migrate(
 ) {
   const migrationId = randomUUID();
   const prepare = prepareStep(vm.id, vm.name, { migrationId, copyStorage: options.copyStorage, disks });
-  const prepared = await finalOf(to.session, await send(to.session, prepare));
+  const prepareId = await send(to.session, prepare);
+  const prepared = await finalOf(to.session, prepareId);
   expect(prepared).toMatchObject({
     status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
     detail: { $case: 'migrationPrepared', value: { connectUri: to.host.uri } },
   });
   const commandId = await send(from.session, performStep(migrationId, vm.id, to.host.uri, options));
-  return { migrationId, commandId };
+  return { migrationId, commandId, prepareId };
 }
 
 /**
@@ -521,7 +523,7 @@ describe('live migration between two libvirt hosts, through their agents', () =>
     });
 
     const options = migrationOptions({ copyStorage: CopyStorage.COPY_STORAGE_ALL });
-    const { commandId } = await migrate(a, b, vm, options, disks);
+    const { commandId, migrationId, prepareId } = await migrate(a, b, vm, options, disks);
     expect((await stat(onB)).isFile()).toBe(true);
     expect((await virsh(b.host.uri, 'pool-list', '--all', '--name')).trim()).toBe('');
     expect((await finalOf(a.session, commandId)).status).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
@@ -533,7 +535,93 @@ describe('live migration between two libvirt hosts, through their agents', () =>
     // job lock: capacity 0, then read again once it is free (not at the next re-listing, 60 s on).
     await b.session.until(() => recordOf(b, vm.id)?.disks[0]?.capacityBytes === 32 * MIB);
     expect(recordOf(b, vm.id)).toMatchObject({ state: VmState.VM_STATE_RUNNING, disks });
+    // An abandon that comes although the VM arrived (a coordinator that concluded otherwise) keeps it all.
+    const late = await finalOf(b.session, await send(b.session, abandonStep(migrationId, vm.id, prepareId)));
+    expect(late.status).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
+    expect((await stat(onB)).isFile()).toBe(true);
   }, 120_000);
+
+  it('an abandoned migration removes the images its prepare created (a refused prepare at once): not those already there, not one a domain uses', async () => {
+    const tag = randomBytes(3).toString('hex');
+    const path = (name: string) => `/var/lib/libvirt/images/${tag}-${name}.qcow2`;
+    const onB = (p: string) => join(b.host.stateDir, 'lib', p.slice('/var/lib/libvirt/'.length));
+    const disk = (target: string, p: string) => ({
+      target,
+      path: p,
+      format: 'qcow2',
+      capacityBytes: 16 * MIB,
+      readOnly: false,
+      shareable: false,
+    });
+    await mkdir(dirname(onB(path('there'))), { recursive: true });
+    await execFileAsync('qemu-img', ['create', '-q', '-f', 'qcow2', onB(path('there')), '16M']);
+    const vmId = randomUUID();
+    // A prepare refused at a later disk (its image is there with another capacity) leaves none it made.
+    const refused = await finalOf(
+      b.session,
+      await send(
+        b.session,
+        prepareStep(vmId, `abandoned-${tag}`, {
+          copyStorage: CopyStorage.COPY_STORAGE_ALL,
+          disks: [disk('vda', path('created')), { ...disk('vdb', path('there')), capacityBytes: 8 * MIB }],
+        }),
+      ),
+    );
+    expect(refused).toMatchObject({
+      status: CommandStatus.COMMAND_STATUS_FAILED,
+      error: { code: 'disk_exists' },
+    });
+    await expect(stat(onB(path('created')))).rejects.toMatchObject({ code: 'ENOENT' });
+
+    const migrationId = randomUUID();
+    const disks = [disk('vda', path('there')), disk('vdb', path('created')), disk('vdc', path('taken'))];
+    const prepareId = await send(
+      b.session,
+      prepareStep(vmId, `abandoned-${tag}`, {
+        migrationId,
+        copyStorage: CopyStorage.COPY_STORAGE_ALL,
+        disks,
+      }),
+    );
+    expect(await finalOf(b.session, prepareId)).toMatchObject({
+      status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
+      detail: {
+        $case: 'migrationPrepared',
+        value: { createdImages: [path('created'), path('taken')] },
+      },
+    });
+    // Meanwhile a domain (shut off) was defined on B with one of the images created.
+    const user = `uses-${tag}`;
+    guests.add(user);
+    const xml = join(b.host.stateDir, `${user}.xml`);
+    await writeFile(
+      xml,
+      guestWithDisksXml({
+        name: user,
+        uuid: randomUUID(),
+        boot: 'network',
+        disks: [{ path: path('taken'), target: 'vda', format: 'qcow2' }],
+      }),
+    );
+    await virsh(b.host.uri, 'define', xml);
+
+    // An abandon naming a prepare this agent does not know removes nothing.
+    const unknown = abandonStep(migrationId, vmId, randomUUID());
+    expect((await finalOf(b.session, await send(b.session, unknown))).status).toBe(
+      CommandStatus.COMMAND_STATUS_SUCCEEDED,
+    );
+    expect((await stat(onB(path('created')))).isFile()).toBe(true);
+
+    const abandoned = await finalOf(
+      b.session,
+      await send(b.session, abandonStep(migrationId, vmId, prepareId)),
+    );
+    expect(abandoned.status).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
+    await expect(stat(onB(path('created')))).rejects.toMatchObject({ code: 'ENOENT' });
+    expect((await stat(onB(path('there')))).isFile()).toBe(true);
+    expect((await stat(onB(path('taken')))).isFile()).toBe(true);
+    expect((await virsh(b.host.uri, 'pool-list', '--all', '--name')).trim()).toBe('');
+  }, 60_000);
 
   it('copy_storage none: disks in a folder declared shared migrate (UNSAFE); elsewhere libvirt refuses', async () => {
     const declared = join(shared, `${randomBytes(3).toString('hex')}.raw`);

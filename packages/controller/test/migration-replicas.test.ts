@@ -63,7 +63,10 @@ describe('migration coordinator across two replicas', () => {
     await destination.agent.commandUpdate({
       commandId: prepare.commandId,
       status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
-      detail: { $case: 'migrationPrepared', value: { connectUri: 'qemu+tcp://dst/system', migrateUri: '' } },
+      detail: {
+        $case: 'migrationPrepared',
+        value: { connectUri: 'qemu+tcp://dst/system', migrateUri: '', createdImages: [] },
+      },
     });
     a.services.coordinator.start();
     const perform = await source.agent.next('command', 10_000);

@@ -260,7 +260,7 @@ describe('live migration through the coordinator', () => {
     ).toMatchObject({ target: `vm:${vmId}`, result: 'success', status: 202 });
   }, 30_000);
 
-  it('with copy_storage all, tells the destination which disk images to ready, as the source reported them', async () => {
+  it('with copy_storage all, tells the destination which disk images to ready, as the source reported them, and to remove them when the migration fails', async () => {
     const { source, destination, vmId, vmName } = await setUp('copy');
     const disk = {
       target: 'vda',
@@ -285,6 +285,18 @@ describe('live migration through the coordinator', () => {
     expect(perform.action?.$case === 'migrationPerform' && perform.action.value.options?.copyStorage).toBe(
       CopyStorage.COPY_STORAGE_ALL,
     );
+    await source.agent.commandUpdate({
+      commandId: perform.commandId,
+      status: CommandStatus.COMMAND_STATUS_FAILED,
+      error: { code: 'OPERATION_FAILED', message: 'the storage copy failed' },
+    });
+    await migrationUntil(t, operator, id, 'failed', (m) => m.status === 'failed');
+    // The destination's agent finds what its prepare created in its own record of that prepare.
+    const abandon = await destination.agent.next('command');
+    expect(abandon.action).toEqual({
+      $case: 'migrationAbandon',
+      value: { migrationId: id, vmId, prepareCommandId: prepare.commandId },
+    });
   }, 30_000);
 
   it('completes when the destination reported the VM running before the source said it succeeded', async () => {
@@ -321,6 +333,10 @@ describe('live migration through the coordinator', () => {
     });
     const failed = await migrationUntil(t, operator, id, 'failed', (m) => m.status === 'failed');
     expect(failed.error).toEqual({ code: 'OPERATION_FAILED', message });
+    // Without a storage copy the destination created nothing: nothing to remove.
+    expect(
+      await t.sql`select id from commands where operation_id = ${id} and kind = 'migrationAbandon'`,
+    ).toEqual([]);
     expect(await vmRow(vmId)).toMatchObject({ host_id: source.hostId, state: 'running' });
     const op = await t.request('GET', `/api/v1/operations/${id}`, { token: operator });
     expect(op.body).toMatchObject({ status: 'failed', error: { code: 'OPERATION_FAILED', message } });
@@ -430,7 +446,10 @@ describe('live migration through the coordinator', () => {
     await destination.agent.commandUpdate({
       commandId: prepare.commandId,
       status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
-      detail: { $case: 'migrationPrepared', value: { connectUri: 'qemu+tcp://x/system', migrateUri: '' } },
+      detail: {
+        $case: 'migrationPrepared',
+        value: { connectUri: 'qemu+tcp://x/system', migrateUri: '', createdImages: [] },
+      },
     });
     await destination.agent.heartbeat();
     await destination.agent.next('heartbeat', 3000);
@@ -455,7 +474,7 @@ describe('live migration through the coordinator', () => {
       status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
       detail: {
         $case: 'migrationPrepared',
-        value: { connectUri: 'qemu+tcp://dst:16509/system', migrateUri: '' },
+        value: { connectUri: 'qemu+tcp://dst:16509/system', migrateUri: '', createdImages: [] },
       },
     });
     const migrating = await migrationUntil(t, operator, id, 'migrating', (m) => m.status === 'migrating');

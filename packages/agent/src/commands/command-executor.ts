@@ -150,6 +150,17 @@ export class CommandExecutor {
         case 'migrationForceComplete':
           await this.options.migrationSource.forceComplete(action.value);
           return { status: 'succeeded' };
+        case 'migrationAbandon': {
+          // The prepare's answer as this agent recorded it: the images it created, never paths named by
+          // the controller.
+          const outcome = this.options.record.get(action.value.prepareCommandId)?.outcome;
+          const prepared =
+            outcome?.status === 'succeeded' && outcome.detail?.$case === 'migrationPrepared'
+              ? outcome.detail.value
+              : undefined;
+          await this.options.migrationTarget.abandon(action.value, prepared);
+          return { status: 'succeeded' };
+        }
         default:
           return unsupported('a command this agent does not know');
       }

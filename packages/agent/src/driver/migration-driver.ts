@@ -10,6 +10,15 @@ export interface IncomingMigration {
   disks: readonly Disk[];
 }
 
+/** What a destination readied for a migration that then ended without the VM arriving. */
+export interface AbandonedMigration {
+  migrationId: string;
+  /** Lower-case UUID. */
+  vmId: string;
+  /** The images its prepare created, as the agent recorded them (never paths the controller names). */
+  createdImages: readonly string[];
+}
+
 /** What the source runs (MigrationPerform in the driver's terms). */
 export interface OutgoingMigration {
   migrationId: string;
@@ -45,9 +54,14 @@ export interface MigrationJob {
 export interface MigrationDriver {
   /**
    * Checks this host can take the VM and readies what the hypervisor needs to receive it (disk images
-   * to copy into). Rejects with a DriverError saying why not.
+   * to copy into). Rejects with a DriverError saying why not; resolves with the images it created.
    */
-  prepareIncoming(incoming: IncomingMigration): Promise<void>;
+  prepareIncoming(incoming: IncomingMigration): Promise<{ createdImages: string[] }>;
+  /**
+   * Removes the images a prepare created for a migration that ended without the VM arriving, unless the
+   * VM is defined here after all or a domain uses the image; resolves with the paths removed.
+   */
+  abandonIncoming(abandoned: AbandonedMigration): Promise<string[]>;
   /** Starts migrating; resolves once the hypervisor runs it, rejects when it could not start it. */
   migrate(outgoing: OutgoingMigration): Promise<MigrationJob>;
   /**

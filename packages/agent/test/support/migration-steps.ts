@@ -69,6 +69,15 @@ export const cancelStep = (migrationId: string, vmId: string): Command['action']
   value: { migrationId, vmId },
 });
 
+export const abandonStep = (
+  migrationId: string,
+  vmId: string,
+  prepareCommandId: string,
+): Command['action'] => ({
+  $case: 'migrationAbandon',
+  value: { migrationId, vmId, prepareCommandId },
+});
+
 export const forceCompleteStep = (migrationId: string, vmId: string): Command['action'] => ({
   $case: 'migrationForceComplete',
   value: { migrationId, vmId },

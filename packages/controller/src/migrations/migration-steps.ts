@@ -135,8 +135,22 @@ export async function stepMigration(
       await removeVms(tx, { pairs: [{ hostId: m.source_host_id, vmId: m.vm_id }] }, now);
     }
     const sourceLost = m.source_removed_at !== null || m.source_host_id === null;
-    if (sourceLost && m.destination_record !== null && m.destination_host_id !== null) {
+    const keptOnDestination = sourceLost && m.destination_record !== null && m.destination_host_id !== null;
+    if (keptOnDestination && m.destination_host_id !== null && m.destination_record !== null) {
       await upsertVms(tx, [{ hostId: m.destination_host_id, record: m.destination_record }], now);
+    }
+    // A whole-disk copy that ended here leaves the images the destination created for it (its agent
+    // checks again that the VM is not there and that no domain uses them before removing any).
+    if (
+      m.copy_storage === 'all' &&
+      !keptOnDestination &&
+      m.prepare_command_id !== null &&
+      commandOf(m.prepare_command_id)?.status === 'succeeded'
+    ) {
+      await send(m.destination_host_id, {
+        $case: 'migrationAbandon',
+        value: { migrationId: m.id, vmId: m.vm_id, prepareCommandId: m.prepare_command_id },
+      });
     }
     return move({ status, error_code: error.code, error_message: error.message }, { error });
   };

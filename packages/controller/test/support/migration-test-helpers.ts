@@ -58,7 +58,7 @@ export async function prepareOn(destination: ScriptedHost, connectUri = 'qemu+tc
   await destination.agent.commandUpdate({
     commandId: prepare.commandId,
     status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
-    detail: { $case: 'migrationPrepared', value: { connectUri, migrateUri: '' } },
+    detail: { $case: 'migrationPrepared', value: { connectUri, migrateUri: '', createdImages: [] } },
   });
   return prepare;
 }

@@ -2,7 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { basename, dirname, isAbsolute, posix } from 'node:path';
 import {
   hasLibvirtCode,
+  isNoDomain,
   type LibvirtConnection,
+  VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT,
+  VIR_DOMAIN_STATS_BLOCK,
   VIR_ERR_NO_STORAGE_POOL,
   VIR_ERR_NO_STORAGE_VOL,
 } from '@cockpit/libvirt';
@@ -10,6 +13,7 @@ import { CopyStorage, type Disk } from '@cockpit/proto';
 import type { Logger } from 'pino';
 import { DriverError } from '../driver-error.ts';
 import { DISK_EXISTS, INVALID_REQUEST, STORAGE_MISSING } from '../migration-driver.ts';
+import { blockStatsOf } from './domain-disks.ts';
 
 // libvirt-storage.h (not among the headers @cockpit/libvirt generates constants from).
 const VIR_STORAGE_POOL_CREATE_WITH_BUILD = 1;
@@ -54,7 +58,7 @@ export async function readyImages(
   copyStorage: CopyStorage,
   disks: readonly Disk[],
   log: Logger,
-): Promise<void> {
+): Promise<string[]> {
   for (const disk of disks) {
     const problem = imagePathProblem(disk.path);
     if (problem !== undefined) throw new DriverError(INVALID_REQUEST, `disk ${disk.target}: ${problem}`);
@@ -62,20 +66,109 @@ export async function readyImages(
   const byFolder = new Map<string, Disk[]>();
   for (const disk of disks)
     byFolder.set(dirname(disk.path), [...(byFolder.get(dirname(disk.path)) ?? []), disk]);
-  for (const [folder, inFolder] of byFolder) {
-    await withPool(conn, folder, log, async (pool) => {
-      for (const disk of inFolder) await readyImage(conn, pool, disk, copyStorage, log);
-    });
+  const created: string[] = [];
+  try {
+    for (const [folder, inFolder] of byFolder) {
+      await withPool(conn, folder, log, async (pool) => {
+        for (const disk of inFolder) {
+          if (await readyImage(conn, pool, disk, copyStorage, log)) created.push(disk.path);
+        }
+      });
+    }
+  } catch (err) {
+    // A refused prepare (a later disk's image exists with another capacity, …) leaves nothing behind.
+    await deleteImages(conn, created, log);
+    throw err;
   }
+  return created;
 }
 
+/**
+ * Removes images a prepare created (`paths`, from the agent's own record of that prepare) for a migration
+ * that ended without the VM arriving: a failed storage copy leaves whole disks' worth of space taken.
+ * Nothing is removed when the VM is defined here after all (it arrived, whatever the coordinator
+ * concluded), and no image a domain of this host uses. Resolves with the paths removed; one that cannot be
+ * removed is logged and left.
+ */
+export async function removeImages(
+  conn: LibvirtConnection,
+  vmId: string,
+  paths: readonly string[],
+  log: Logger,
+): Promise<string[]> {
+  if (paths.length === 0) return [];
+  const here = await conn.domains.lookupByUuid(vmId).then(
+    () => true,
+    (err: unknown) => {
+      if (isNoDomain(err)) return false;
+      throw err;
+    },
+  );
+  if (here) {
+    log.info({ vmId, images: paths }, 'migration abandoned but the VM is defined here: keeping its images');
+    return [];
+  }
+  // Every domain's disks, inactive ones too (a definition may name an image that is not open now).
+  const used = new Set<string>();
+  for (const { stats } of await conn.domains.getAllStats(
+    VIR_DOMAIN_STATS_BLOCK,
+    VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT,
+  )) {
+    for (const b of blockStatsOf(stats)) if (b.path !== '') used.add(b.path);
+  }
+  const unused = paths.filter((path) => {
+    if (!used.has(path)) return true;
+    log.warn({ path }, 'migration abandoned: a domain here uses an image it created; keeping it');
+    return false;
+  });
+  const removed = await deleteImages(conn, unused, log);
+  if (removed.length > 0) log.info({ images: removed }, 'migration abandoned: removed the images it created');
+  return removed;
+}
+
+/** Deletes the images at `paths` through their folders' pools; resolves with those deleted. */
+async function deleteImages(
+  conn: LibvirtConnection,
+  paths: readonly string[],
+  log: Logger,
+): Promise<string[]> {
+  const removed: string[] = [];
+  const byFolder = new Map<string, string[]>();
+  for (const path of paths) {
+    if (imagePathProblem(path) !== undefined) continue;
+    byFolder.set(dirname(path), [...(byFolder.get(dirname(path)) ?? []), path]);
+  }
+  for (const [folder, inFolder] of byFolder) {
+    try {
+      await withPool(conn, folder, log, async (pool) => {
+        for (const path of inFolder) {
+          const vol = await conn.remote.storageVolLookupByName({ pool, name: basename(path) }).then(
+            (r) => r.vol,
+            (err: unknown) => {
+              if (hasLibvirtCode(err, VIR_ERR_NO_STORAGE_VOL)) return undefined;
+              throw err;
+            },
+          );
+          if (vol === undefined) continue;
+          await conn.remote.storageVolDelete({ vol, flags: 0 });
+          removed.push(path);
+        }
+      });
+    } catch (err) {
+      log.warn({ err: (err as Error).message, folder }, 'could not remove images created for a migration');
+    }
+  }
+  return removed;
+}
+
+/** Readies one image; true when it created it (false: it was there already). */
 async function readyImage(
   conn: LibvirtConnection,
   pool: Pool,
   disk: Disk,
   copyStorage: CopyStorage,
   log: Logger,
-): Promise<void> {
+): Promise<boolean> {
   const name = basename(disk.path);
   const vol = await conn.remote.storageVolLookupByName({ pool, name }).then(
     (r) => r.vol,
@@ -93,7 +186,7 @@ async function readyImage(
       );
     }
     log.info({ path: disk.path }, 'migration: the image is already here; the storage copy writes into it');
-    return;
+    return false;
   }
   if (copyStorage === CopyStorage.COPY_STORAGE_INC) {
     throw new DriverError(
@@ -115,6 +208,7 @@ async function readyImage(
     { path: disk.path, format: disk.format, capacity: disk.capacityBytes },
     'migration: image created',
   );
+  return true;
 }
 
 /**

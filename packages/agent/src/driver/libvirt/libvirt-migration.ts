@@ -9,6 +9,7 @@ import {
 import type { Logger } from 'pino';
 import { isDriverError } from '../driver-error.ts';
 import type {
+  AbandonedMigration,
   IncomingMigration,
   MigrationDriver,
   MigrationJob,
@@ -16,7 +17,7 @@ import type {
 } from '../migration-driver.ts';
 import { parseDomainDisks } from './domain-disks.ts';
 import { checkArrival, checkDisksUnused, disksToReceive } from './incoming-checks.ts';
-import { readyImages } from './incoming-images.ts';
+import { readyImages, removeImages } from './incoming-images.ts';
 import { toDriverError } from './libvirt-errors.ts';
 import { LibvirtMigrationJob } from './libvirt-migration-job.ts';
 import { planMigration } from './migration-plan.ts';
@@ -43,18 +44,30 @@ export class LibvirtMigration implements MigrationDriver {
     this.log = options.log.child({ libvirt: options.uri });
   }
 
-  async prepareIncoming(incoming: IncomingMigration): Promise<void> {
-    await this.withConnection(async (conn) => {
+  async prepareIncoming(incoming: IncomingMigration): Promise<{ createdImages: string[] }> {
+    return this.withConnection(async (conn) => {
       await checkArrival(conn, incoming);
       const disks = disksToReceive(incoming, this.options.sharedStorage);
       await checkDisksUnused(conn, incoming.vmId, disks);
-      await readyImages(
+      const createdImages = await readyImages(
         conn,
         incoming.copyStorage,
         disks,
         this.log.child({ migrationId: incoming.migrationId }),
       );
+      return { createdImages };
     });
+  }
+
+  async abandonIncoming(abandoned: AbandonedMigration): Promise<string[]> {
+    return this.withConnection((conn) =>
+      removeImages(
+        conn,
+        abandoned.vmId,
+        abandoned.createdImages,
+        this.log.child({ migrationId: abandoned.migrationId }),
+      ),
+    );
   }
 
   async migrate(outgoing: OutgoingMigration): Promise<MigrationJob> {

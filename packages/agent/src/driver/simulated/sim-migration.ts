@@ -92,7 +92,7 @@ export class SimulatedMigration implements MigrationDriver {
     return this.outgoing.has(vmId) || this.starting.has(vmId) || this.incoming.has(vmId);
   }
 
-  async prepareIncoming(incoming: IncomingMigration): Promise<void> {
+  async prepareIncoming(incoming: IncomingMigration): Promise<{ createdImages: string[] }> {
     const same = this.o.vms.get(incoming.vmId);
     if (same !== undefined && isActive(same)) {
       throw new DriverError(
@@ -107,6 +107,12 @@ export class SimulatedMigration implements MigrationDriver {
         `another domain on this host is named '${named.name}' (UUID ${named.id})`,
       );
     }
+    // Simulated disks are not files: nothing to create, nothing to remove later.
+    return { createdImages: [] };
+  }
+
+  async abandonIncoming(): Promise<string[]> {
+    return [];
   }
 
   async migrate(outgoing: OutgoingMigration): Promise<MigrationJob> {

@@ -7,6 +7,7 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import {
+  MigrationAbandon,
   MigrationCancel,
   MigrationForceComplete,
   MigrationPerform,
@@ -184,6 +185,7 @@ export interface Command {
     | { $case: "migrationPerform"; value: MigrationPerform }
     | { $case: "migrationCancel"; value: MigrationCancel }
     | { $case: "migrationForceComplete"; value: MigrationForceComplete }
+    | { $case: "migrationAbandon"; value: MigrationAbandon }
     | undefined;
 }
 
@@ -245,6 +247,9 @@ export const Command: MessageFns<Command> = {
         break;
       case "migrationForceComplete":
         MigrationForceComplete.encode(message.action.value, writer.uint32(114).fork()).join();
+        break;
+      case "migrationAbandon":
+        MigrationAbandon.encode(message.action.value, writer.uint32(122).fork()).join();
         break;
     }
     return writer;
@@ -322,6 +327,14 @@ export const Command: MessageFns<Command> = {
             };
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.action = { $case: "migrationAbandon", value: MigrationAbandon.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -364,6 +377,10 @@ export const Command: MessageFns<Command> = {
         ? { $case: "migrationForceComplete", value: MigrationForceComplete.fromJSON(object.migrationForceComplete) }
         : isSet(object.migration_force_complete)
         ? { $case: "migrationForceComplete", value: MigrationForceComplete.fromJSON(object.migration_force_complete) }
+        : isSet(object.migrationAbandon)
+        ? { $case: "migrationAbandon", value: MigrationAbandon.fromJSON(object.migrationAbandon) }
+        : isSet(object.migration_abandon)
+        ? { $case: "migrationAbandon", value: MigrationAbandon.fromJSON(object.migration_abandon) }
         : undefined,
     };
   },
@@ -386,6 +403,8 @@ export const Command: MessageFns<Command> = {
       obj.migrationCancel = MigrationCancel.toJSON(message.action.value);
     } else if (message.action?.$case === "migrationForceComplete") {
       obj.migrationForceComplete = MigrationForceComplete.toJSON(message.action.value);
+    } else if (message.action?.$case === "migrationAbandon") {
+      obj.migrationAbandon = MigrationAbandon.toJSON(message.action.value);
     }
     return obj;
   },
@@ -428,6 +447,12 @@ export const Command: MessageFns<Command> = {
             $case: "migrationForceComplete",
             value: MigrationForceComplete.fromPartial(object.action.value),
           };
+        }
+        break;
+      }
+      case "migrationAbandon": {
+        if (object.action?.value !== undefined && object.action?.value !== null) {
+          message.action = { $case: "migrationAbandon", value: MigrationAbandon.fromPartial(object.action.value) };
         }
         break;
       }

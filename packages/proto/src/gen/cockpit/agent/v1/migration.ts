@@ -84,6 +84,22 @@ export interface MigrationPrepared {
   connectUri: string;
   /** Optional: where QEMU's migration stream goes (tcp://10.0.0.2:49152); empty lets libvirt choose. */
   migrateUri: string;
+  /**
+   * Paths of the images this prepare created for a storage copy (not those already there). The agent
+   * keeps this answer in its command record: a MigrationAbandon naming this prepare removes them.
+   */
+  createdImages: string[];
+}
+
+/**
+ * To the destination, once a migration it prepared ended without the VM arriving (failed, cancelled):
+ * remove the images that prepare created (its own record of them, found by prepare_command_id), unless the
+ * VM is defined on this host after all or a domain uses an image. Best effort; answered SUCCEEDED.
+ */
+export interface MigrationAbandon {
+  migrationId: string;
+  vmId: string;
+  prepareCommandId: string;
 }
 
 /**
@@ -298,7 +314,7 @@ export const MigrationPrepare: MessageFns<MigrationPrepare> = {
 };
 
 function createBaseMigrationPrepared(): MigrationPrepared {
-  return { connectUri: "", migrateUri: "" };
+  return { connectUri: "", migrateUri: "", createdImages: [] };
 }
 
 export const MigrationPrepared: MessageFns<MigrationPrepared> = {
@@ -308,6 +324,9 @@ export const MigrationPrepared: MessageFns<MigrationPrepared> = {
     }
     if (message.migrateUri !== "") {
       writer.uint32(18).string(message.migrateUri);
+    }
+    for (const v of message.createdImages) {
+      writer.uint32(26).string(v!);
     }
     return writer;
   },
@@ -341,6 +360,14 @@ export const MigrationPrepared: MessageFns<MigrationPrepared> = {
             message.migrateUri = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.createdImages.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -365,6 +392,11 @@ export const MigrationPrepared: MessageFns<MigrationPrepared> = {
         : isSet(object.migrate_uri)
         ? globalThis.String(object.migrate_uri)
         : "",
+      createdImages: globalThis.Array.isArray(object?.createdImages)
+        ? object.createdImages.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.created_images)
+        ? object.created_images.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -376,6 +408,9 @@ export const MigrationPrepared: MessageFns<MigrationPrepared> = {
     if (message.migrateUri !== "") {
       obj.migrateUri = message.migrateUri;
     }
+    if (message.createdImages?.length) {
+      obj.createdImages = message.createdImages;
+    }
     return obj;
   },
 
@@ -386,6 +421,120 @@ export const MigrationPrepared: MessageFns<MigrationPrepared> = {
     const message = createBaseMigrationPrepared();
     message.connectUri = object.connectUri ?? "";
     message.migrateUri = object.migrateUri ?? "";
+    message.createdImages = object.createdImages?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseMigrationAbandon(): MigrationAbandon {
+  return { migrationId: "", vmId: "", prepareCommandId: "" };
+}
+
+export const MigrationAbandon: MessageFns<MigrationAbandon> = {
+  encode(message: MigrationAbandon, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.migrationId !== "") {
+      writer.uint32(10).string(message.migrationId);
+    }
+    if (message.vmId !== "") {
+      writer.uint32(18).string(message.vmId);
+    }
+    if (message.prepareCommandId !== "") {
+      writer.uint32(26).string(message.prepareCommandId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MigrationAbandon {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMigrationAbandon();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.migrationId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.vmId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.prepareCommandId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MigrationAbandon {
+    return {
+      migrationId: isSet(object.migrationId)
+        ? globalThis.String(object.migrationId)
+        : isSet(object.migration_id)
+        ? globalThis.String(object.migration_id)
+        : "",
+      vmId: isSet(object.vmId)
+        ? globalThis.String(object.vmId)
+        : isSet(object.vm_id)
+        ? globalThis.String(object.vm_id)
+        : "",
+      prepareCommandId: isSet(object.prepareCommandId)
+        ? globalThis.String(object.prepareCommandId)
+        : isSet(object.prepare_command_id)
+        ? globalThis.String(object.prepare_command_id)
+        : "",
+    };
+  },
+
+  toJSON(message: MigrationAbandon): unknown {
+    const obj: any = {};
+    if (message.migrationId !== "") {
+      obj.migrationId = message.migrationId;
+    }
+    if (message.vmId !== "") {
+      obj.vmId = message.vmId;
+    }
+    if (message.prepareCommandId !== "") {
+      obj.prepareCommandId = message.prepareCommandId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MigrationAbandon>): MigrationAbandon {
+    return MigrationAbandon.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MigrationAbandon>): MigrationAbandon {
+    const message = createBaseMigrationAbandon();
+    message.migrationId = object.migrationId ?? "";
+    message.vmId = object.vmId ?? "";
+    message.prepareCommandId = object.prepareCommandId ?? "";
     return message;
   },
 };
