@@ -459,6 +459,43 @@ describe('live migration through the coordinator', () => {
     );
   }, 30_000);
 
+  it('cancels while the destination prepares a whole-disk copy: waits for its answer, then has the images it created removed', async () => {
+    const { destination, vmId, vmName, source } = await setUp('cancelcopy');
+    const disk = {
+      target: 'vda',
+      path: '/var/lib/libvirt/images/cancelcopy.qcow2',
+      format: 'qcow2',
+      capacityBytes: 64 << 20,
+      readOnly: false,
+      shareable: false,
+    };
+    await source.agent.batch([
+      { $case: 'vmUpdated', value: vm(vmId, vmName, VmState.VM_STATE_RUNNING, { disks: [disk] }) },
+    ]);
+    await source.agent.next('ack');
+    const id = (await migrate(vmId, { destination_host_id: destination.hostId, copy_storage: 'all' })).body
+      .migration_id;
+    const prepare = await destination.agent.next('command');
+    expect((await t.request('POST', `/api/v1/migrations/${id}/cancel`, { token: operator })).status).toBe(
+      202,
+    );
+    await destination.agent.commandUpdate({
+      commandId: prepare.commandId,
+      status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
+      detail: {
+        $case: 'migrationPrepared',
+        value: { connectUri: 'qemu+tcp://x/system', migrateUri: '', createdImages: [disk.path] },
+      },
+    });
+    await migrationUntil(t, operator, id, 'cancelled', (m) => m.status === 'cancelled');
+    const abandon = await destination.agent.next('command');
+    expect(abandon.action).toEqual({
+      $case: 'migrationAbandon',
+      value: { migrationId: id, vmId, prepareCommandId: prepare.commandId },
+    });
+    expect(source.agent.commands()).toEqual([]);
+  }, 30_000);
+
   it('cancels before the perform reached the source: the perform is withdrawn and never delivered', async () => {
     const { source, destination, vmId } = await setUp('cancelpend');
     const id = (await migrate(vmId, { destination_host_id: destination.hostId })).body.migration_id;

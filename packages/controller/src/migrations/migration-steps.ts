@@ -184,9 +184,28 @@ export async function stepMigration(
     case 'preparing': {
       const prepared = commandOf(m.prepare_command_id);
       if (prepared !== undefined && FINISHED_BADLY.has(prepared.status)) {
-        return endOnSource('failed', errorOf(prepared, "destination's preparation"));
+        // Cancelled meanwhile (a whole-disk copy waits for its prepare's answer): cancelled it is.
+        return endOnSource(
+          m.cancel_requested_at !== null ? 'cancelled' : 'failed',
+          errorOf(prepared, "destination's preparation"),
+        );
       }
       if (m.cancel_requested_at !== null) {
+        // A delivered prepare of a whole-disk copy may be creating images: its answer (seconds away) names
+        // them, for the abandon to remove. One not delivered yet is withdrawn, never to run.
+        const creating =
+          m.copy_storage === 'all' &&
+          prepared !== undefined &&
+          UNFINISHED.has(prepared.status) &&
+          !(
+            prepared.status === 'pending' &&
+            (await withdrawPendingCommand(tx, {
+              id: prepared.id,
+              reason: 'the migration was cancelled',
+              now,
+            }))
+          );
+        if (creating) return unchanged;
         return endOnSource('cancelled', {
           code: 'cancelled',
           message: 'cancelled while the destination prepared',
