@@ -541,7 +541,7 @@ describe('live migration between two libvirt hosts, through their agents', () =>
     expect((await stat(onB)).isFile()).toBe(true);
   }, 120_000);
 
-  it('an abandoned migration removes the images its prepare created (a refused prepare at once): not those already there, not one a domain uses', async () => {
+  it('an abandoned migration removes the images its prepare created (a refused prepare at once): not those already there, one a domain uses, or one a retry readied', async () => {
     const tag = randomBytes(3).toString('hex');
     const path = (name: string) => `/var/lib/libvirt/images/${tag}-${name}.qcow2`;
     const onB = (p: string) => join(b.host.stateDir, 'lib', p.slice('/var/lib/libvirt/'.length));
@@ -574,7 +574,12 @@ describe('live migration between two libvirt hosts, through their agents', () =>
     await expect(stat(onB(path('created')))).rejects.toMatchObject({ code: 'ENOENT' });
 
     const migrationId = randomUUID();
-    const disks = [disk('vda', path('there')), disk('vdb', path('created')), disk('vdc', path('taken'))];
+    const disks = [
+      disk('vda', path('there')),
+      disk('vdb', path('created')),
+      disk('vdc', path('taken')),
+      disk('vdd', path('claimed')),
+    ];
     const prepareId = await send(
       b.session,
       prepareStep(vmId, `abandoned-${tag}`, {
@@ -587,8 +592,23 @@ describe('live migration between two libvirt hosts, through their agents', () =>
       status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
       detail: {
         $case: 'migrationPrepared',
-        value: { createdImages: [path('created'), path('taken')] },
+        value: { createdImages: [path('created'), path('taken'), path('claimed')] },
       },
+    });
+    // A retry (another migration) prepared since finds one of them there and will copy into it.
+    const retry = await finalOf(
+      b.session,
+      await send(
+        b.session,
+        prepareStep(vmId, `abandoned-${tag}`, {
+          copyStorage: CopyStorage.COPY_STORAGE_ALL,
+          disks: [disk('vda', path('claimed'))],
+        }),
+      ),
+    );
+    expect(retry).toMatchObject({
+      status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
+      detail: { $case: 'migrationPrepared', value: { createdImages: [] } },
     });
     // Meanwhile a domain (shut off) was defined on B with one of the images created.
     const user = `uses-${tag}`;
@@ -620,6 +640,7 @@ describe('live migration between two libvirt hosts, through their agents', () =>
     await expect(stat(onB(path('created')))).rejects.toMatchObject({ code: 'ENOENT' });
     expect((await stat(onB(path('there')))).isFile()).toBe(true);
     expect((await stat(onB(path('taken')))).isFile()).toBe(true);
+    expect((await stat(onB(path('claimed')))).isFile()).toBe(true);
     expect((await virsh(b.host.uri, 'pool-list', '--all', '--name')).trim()).toBe('');
   }, 60_000);
 

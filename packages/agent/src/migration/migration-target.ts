@@ -19,6 +19,14 @@ export interface MigrationTargetOptions {
  * When it never does (the migration failed or was cancelled), the images the prepare created go.
  */
 export class MigrationTarget {
+  /**
+   * Each disk path's latest successful prepare (its migration id). A retry of a failed migration finds the
+   * images the first one created and copies into them: the first one's abandon, arriving late, must not
+   * remove them. (In memory: after a restart an abandon still checks the VM is not here and no domain uses
+   * an image.)
+   */
+  private readonly claims = new Map<string, string>();
+
   constructor(private readonly options: MigrationTargetOptions) {}
 
   async prepare(step: MigrationPrepare): Promise<MigrationPrepared> {
@@ -48,6 +56,7 @@ export class MigrationTarget {
       },
       'ready to receive a migration',
     );
+    for (const disk of step.disks) this.claims.set(disk.path, step.migrationId);
     return { connectUri: migrationUri, migrateUri: '', createdImages };
   }
 
@@ -57,7 +66,16 @@ export class MigrationTarget {
    * forgotten), so only images this agent created are ever removed.
    */
   async abandon(step: MigrationAbandon, prepared: MigrationPrepared | undefined): Promise<void> {
-    const createdImages = prepared?.createdImages ?? [];
+    const ours = (path: string) => (this.claims.get(path) ?? step.migrationId) === step.migrationId;
+    const createdImages = (prepared?.createdImages ?? []).filter((path) => {
+      if (ours(path)) return true;
+      this.options.log.info(
+        { migrationId: step.migrationId, path, claimedBy: this.claims.get(path) },
+        'migration abandoned: a later prepare readied one of its images; keeping it',
+      );
+      return false;
+    });
+    for (const path of createdImages) this.claims.delete(path);
     if (createdImages.length === 0) return;
     const driver = migrationDriverOf(this.options.driver, step.migrationId);
     await driver.abandonIncoming({ migrationId: step.migrationId, vmId: vmIdOf(step.vmId), createdImages });
