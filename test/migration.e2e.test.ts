@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { connect } from '@cockpit/controller';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { guestWithDisksXml, writeDirtyingBootImage } from '../packages/agent/test/support/guests.ts';
 import { restartLibvirtd } from '../packages/agent/test/support/restart-libvirtd.ts';
@@ -422,5 +423,77 @@ describe('live migration through REST between two libvirt hosts', () => {
     expect(read.stdout).toContain('read 1048576/1048576 bytes');
     expect(await restVm(g.id)).toMatchObject({ host_id: b.hostId, state: 'running' });
     expect(await shownOn(g.id)).toBe(1);
+  });
+
+  it('copy_storage all cancelled mid-copy: the image B created for it is removed; the guest runs on A', async () => {
+    const image = `/var/lib/libvirt/images/${randomBytes(3).toString('hex')}.qcow2`;
+    const onA = join(a.host.stateDir, 'lib', image.slice('/var/lib/libvirt/'.length));
+    const onB = join(b.host.stateDir, 'lib', image.slice('/var/lib/libvirt/'.length));
+    await execFileAsync('qemu-img', ['create', '-q', '-f', 'qcow2', onA, '64M']);
+    // 24 MiB of data: at 1 MiB/s the copy takes long enough to be cancelled.
+    await execFileAsync('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x5a 0 24M', onA]);
+    const g = { name: `abandon-${randomBytes(3).toString('hex')}`, id: randomUUID() };
+    others.push(g);
+    const file = join(a.host.stateDir, `${g.name}.xml`);
+    await writeFile(
+      file,
+      guestWithDisksXml({
+        name: g.name,
+        uuid: g.id,
+        boot: 'network',
+        disks: [{ path: image, target: 'vda', format: 'qcow2' }],
+      }),
+    );
+    await virsh(a.host.uri, 'define', file);
+    await virsh(a.host.uri, 'start', g.name);
+    await until(
+      'the guest running on A in REST',
+      () => restVm(g.id),
+      (v) => v?.state === 'running',
+    );
+    // The prepare needs the disk's capacity, which the API does not show: read the controller's record.
+    const sql = connect(db.url, { max: 1 });
+    try {
+      await until(
+        'the disk’s capacity known to the controller',
+        async () =>
+          (
+            await sql<{ disks: Array<{ capacityBytes?: number }> }[]>`
+          select disks from vms where id = ${g.id}`
+          )[0]?.disks[0]?.capacityBytes,
+        (capacity) => capacity === 64 << 20,
+      );
+    } finally {
+      await sql.end();
+    }
+    const id = await migrate(b, { copy_storage: 'all', bandwidth_mibps: 1 }, g);
+    await until(
+      'copying',
+      () => migration(id),
+      (m) => m.status === 'migrating' && (m.progress?.data_processed ?? 0) > 0,
+      60_000,
+    );
+    await access(onB);
+    const cancel = await ctl.api('POST', `/api/v1/migrations/${id}/cancel`, {});
+    expect(cancel.status, JSON.stringify(cancel.body)).toBe(202);
+    const done = await until(
+      `migration ${id} final`,
+      () => migration(id),
+      (m) => FINAL.includes(m.status),
+    );
+    expect(done.status, JSON.stringify(done.error)).toBe('cancelled');
+    await until(
+      'the image B created gone',
+      () =>
+        access(onB).then(
+          () => 'there',
+          (err: NodeJS.ErrnoException) => err.code,
+        ),
+      (state) => state === 'ENOENT',
+      30_000,
+    );
+    expect(await domstate(a, g.name)).toBe('running');
+    expect(await names(b)).not.toContain(g.name);
+    await access(onA);
   });
 });
