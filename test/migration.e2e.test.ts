@@ -160,6 +160,52 @@ async function migrate(
   return res.body.migration_id;
 }
 
+/**
+ * A guest running on A whose one disk is a qcow2 image only A has (in /var/lib/libvirt/images, each
+ * harness host's own folder), `dataMiB` of it written; waits until the controller knows its capacity,
+ * which a storage copy's prepare needs (the API does not show disks: read from the controller's record).
+ */
+async function diskGuestOnA(prefix: string, o: { sizeMiB: number; dataMiB: number }) {
+  const image = `/var/lib/libvirt/images/${randomBytes(3).toString('hex')}.qcow2`;
+  const onA = join(a.host.stateDir, 'lib', image.slice('/var/lib/libvirt/'.length));
+  const onB = join(b.host.stateDir, 'lib', image.slice('/var/lib/libvirt/'.length));
+  await execFileAsync('qemu-img', ['create', '-q', '-f', 'qcow2', onA, `${o.sizeMiB}M`]);
+  await execFileAsync('qemu-io', ['-f', 'qcow2', '-c', `write -P 0x5a 0 ${o.dataMiB}M`, onA]);
+  const g = { name: `${prefix}-${randomBytes(3).toString('hex')}`, id: randomUUID() };
+  others.push(g);
+  const file = join(a.host.stateDir, `${g.name}.xml`);
+  await writeFile(
+    file,
+    guestWithDisksXml({
+      name: g.name,
+      uuid: g.id,
+      boot: 'network',
+      disks: [{ path: image, target: 'vda', format: 'qcow2' }],
+    }),
+  );
+  await virsh(a.host.uri, 'define', file);
+  await virsh(a.host.uri, 'start', g.name);
+  await until(
+    `${g.name} running on A in REST`,
+    () => restVm(g.id),
+    (v) => v?.state === 'running',
+  );
+  const sql = connect(db.url, { max: 1 });
+  try {
+    await until(
+      `the capacity of ${g.name}'s disk known to the controller`,
+      async () =>
+        (
+          await sql<{ disks: Array<{ capacityBytes?: number }> }[]>`select disks from vms where id = ${g.id}`
+        )[0]?.disks[0]?.capacityBytes,
+      (capacity) => capacity === o.sizeMiB << 20,
+    );
+  } finally {
+    await sql.end();
+  }
+  return { g, onA, onB };
+}
+
 beforeAll(async () => {
   const tag = randomBytes(3).toString('hex');
   let hostA: LibvirtHost;
@@ -385,31 +431,7 @@ describe('live migration through REST between two libvirt hosts', () => {
   });
 
   it('copy_storage all: a qcow2 disk that exists only on A is created on B and copied; the guest runs on B', async () => {
-    const image = `/var/lib/libvirt/images/${randomBytes(3).toString('hex')}.qcow2`;
-    // /var/lib/libvirt is each harness host's own folder.
-    const onA = join(a.host.stateDir, 'lib', image.slice('/var/lib/libvirt/'.length));
-    const onB = join(b.host.stateDir, 'lib', image.slice('/var/lib/libvirt/'.length));
-    await execFileAsync('qemu-img', ['create', '-q', '-f', 'qcow2', onA, '32M']);
-    await execFileAsync('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x5a 0 1M', onA]);
-    const g = { name: `disk-${randomBytes(3).toString('hex')}`, id: randomUUID() };
-    others.push(g);
-    const file = join(a.host.stateDir, `${g.name}.xml`);
-    await writeFile(
-      file,
-      guestWithDisksXml({
-        name: g.name,
-        uuid: g.id,
-        boot: 'network',
-        disks: [{ path: image, target: 'vda', format: 'qcow2' }],
-      }),
-    );
-    await virsh(a.host.uri, 'define', file);
-    await virsh(a.host.uri, 'start', g.name);
-    await until(
-      'the disk guest running on A in REST',
-      () => restVm(g.id),
-      (v) => v?.state === 'running',
-    );
+    const { g, onB } = await diskGuestOnA('disk', { sizeMiB: 32, dataMiB: 1 });
     const id = await migrate(b, { copy_storage: 'all' }, g);
     const done = await until(
       `migration ${id} final`,
@@ -426,46 +448,8 @@ describe('live migration through REST between two libvirt hosts', () => {
   });
 
   it('copy_storage all cancelled mid-copy: the image B created for it is removed; the guest runs on A', async () => {
-    const image = `/var/lib/libvirt/images/${randomBytes(3).toString('hex')}.qcow2`;
-    const onA = join(a.host.stateDir, 'lib', image.slice('/var/lib/libvirt/'.length));
-    const onB = join(b.host.stateDir, 'lib', image.slice('/var/lib/libvirt/'.length));
-    await execFileAsync('qemu-img', ['create', '-q', '-f', 'qcow2', onA, '64M']);
     // 24 MiB of data: at 1 MiB/s the copy takes long enough to be cancelled.
-    await execFileAsync('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x5a 0 24M', onA]);
-    const g = { name: `abandon-${randomBytes(3).toString('hex')}`, id: randomUUID() };
-    others.push(g);
-    const file = join(a.host.stateDir, `${g.name}.xml`);
-    await writeFile(
-      file,
-      guestWithDisksXml({
-        name: g.name,
-        uuid: g.id,
-        boot: 'network',
-        disks: [{ path: image, target: 'vda', format: 'qcow2' }],
-      }),
-    );
-    await virsh(a.host.uri, 'define', file);
-    await virsh(a.host.uri, 'start', g.name);
-    await until(
-      'the guest running on A in REST',
-      () => restVm(g.id),
-      (v) => v?.state === 'running',
-    );
-    // The prepare needs the disk's capacity, which the API does not show: read the controller's record.
-    const sql = connect(db.url, { max: 1 });
-    try {
-      await until(
-        'the disk’s capacity known to the controller',
-        async () =>
-          (
-            await sql<{ disks: Array<{ capacityBytes?: number }> }[]>`
-          select disks from vms where id = ${g.id}`
-          )[0]?.disks[0]?.capacityBytes,
-        (capacity) => capacity === 64 << 20,
-      );
-    } finally {
-      await sql.end();
-    }
+    const { g, onA, onB } = await diskGuestOnA('abandon', { sizeMiB: 64, dataMiB: 24 });
     const id = await migrate(b, { copy_storage: 'all', bandwidth_mibps: 1 }, g);
     await until(
       'copying',

@@ -80,6 +80,28 @@ describe('live migration through the coordinator', () => {
     await commandEnds(perform.commandId, 'failed');
     return { ...hosts, id };
   }
+  /** The source reports the VM with one qcow2 disk; a copy_storage all migration of it starts. */
+  async function migrateWithDisk(
+    source: ScriptedHost,
+    destination: ScriptedHost,
+    vmId: string,
+    vmName: string,
+  ) {
+    const disk = {
+      target: 'vda',
+      path: `/var/lib/libvirt/images/${vmName}.qcow2`,
+      format: 'qcow2',
+      capacityBytes: 64 << 20,
+      readOnly: false,
+      shareable: false,
+    };
+    await source.agent.batch([
+      { $case: 'vmUpdated', value: vm(vmId, vmName, VmState.VM_STATE_RUNNING, { disks: [disk] }) },
+    ]);
+    await source.agent.next('ack');
+    const res = await migrate(vmId, { destination_host_id: destination.hostId, copy_storage: 'all' });
+    return { disk, id: res.body.migration_id as string };
+  }
   const foreign = () => t.services.metricIngest.stats.dropped.foreign;
   const cpuAt = (vmId: string, atMs: number, cpuPercent: number) =>
     VmSample.fromPartial({ vmId, atMs, cpuPercent, presentFields: 1 << VM_FIELDS.cpuPercent });
@@ -262,20 +284,7 @@ describe('live migration through the coordinator', () => {
 
   it('with copy_storage all, tells the destination which disk images to ready, as the source reported them, and to remove them when the migration fails', async () => {
     const { source, destination, vmId, vmName } = await setUp('copy');
-    const disk = {
-      target: 'vda',
-      path: '/var/lib/libvirt/images/copy.qcow2',
-      format: 'qcow2',
-      capacityBytes: 64 << 20,
-      readOnly: false,
-      shareable: false,
-    };
-    await source.agent.batch([
-      { $case: 'vmUpdated', value: vm(vmId, vmName, VmState.VM_STATE_RUNNING, { disks: [disk] }) },
-    ]);
-    await source.agent.next('ack');
-    const id = (await migrate(vmId, { destination_host_id: destination.hostId, copy_storage: 'all' })).body
-      .migration_id;
+    const { disk, id } = await migrateWithDisk(source, destination, vmId, vmName);
     const prepare = await prepareOn(destination);
     expect(prepare.action).toEqual({
       $case: 'migrationPrepare',
@@ -461,20 +470,7 @@ describe('live migration through the coordinator', () => {
 
   it('cancels while the destination prepares a whole-disk copy: waits for its answer, then has the images it created removed', async () => {
     const { destination, vmId, vmName, source } = await setUp('cancelcopy');
-    const disk = {
-      target: 'vda',
-      path: '/var/lib/libvirt/images/cancelcopy.qcow2',
-      format: 'qcow2',
-      capacityBytes: 64 << 20,
-      readOnly: false,
-      shareable: false,
-    };
-    await source.agent.batch([
-      { $case: 'vmUpdated', value: vm(vmId, vmName, VmState.VM_STATE_RUNNING, { disks: [disk] }) },
-    ]);
-    await source.agent.next('ack');
-    const id = (await migrate(vmId, { destination_host_id: destination.hostId, copy_storage: 'all' })).body
-      .migration_id;
+    const { disk, id } = await migrateWithDisk(source, destination, vmId, vmName);
     const prepare = await destination.agent.next('command');
     expect((await t.request('POST', `/api/v1/migrations/${id}/cancel`, { token: operator })).status).toBe(
       202,
