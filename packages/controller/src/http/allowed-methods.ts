@@ -46,14 +46,15 @@ export function allowedMethods(routes: RouterRoute[], path: string): string[] {
 export function literalPathMethods(routes: RouterRoute[], path: string): string[] {
   let cached = literalCache.get(routes);
   if (cached === undefined || cached.size !== routes.length) {
-    const methods = new Map<string, string[]>();
+    const byPath = new Map<string, Set<string>>();
     for (const r of routes) {
       if (r.method === 'ALL' || r.path.includes(':') || r.path.includes('*')) continue;
-      methods.set(r.path, [...new Set([...(methods.get(r.path) ?? []), r.method])]);
+      const methods = byPath.get(r.path) ?? new Set<string>();
+      methods.add(r.method);
+      if (r.method === 'GET') methods.add('HEAD');
+      byPath.set(r.path, methods);
     }
-    for (const [p, list] of methods) {
-      methods.set(p, [...new Set(list.includes('GET') ? [...list, 'HEAD'] : list)].sort());
-    }
+    const methods = new Map([...byPath].map(([p, set]) => [p, [...set].sort()]));
     cached = { size: routes.length, methods };
     literalCache.set(routes, cached);
   }

@@ -135,15 +135,16 @@ export async function stepMigration(
       await removeVms(tx, { pairs: [{ hostId: m.source_host_id, vmId: m.vm_id }] }, now);
     }
     const sourceLost = m.source_removed_at !== null || m.source_host_id === null;
-    const keptOnDestination = sourceLost && m.destination_record !== null && m.destination_host_id !== null;
-    if (keptOnDestination && m.destination_host_id !== null && m.destination_record !== null) {
-      await upsertVms(tx, [{ hostId: m.destination_host_id, record: m.destination_record }], now);
-    }
+    const keptOnDestination =
+      sourceLost && m.destination_record !== null && m.destination_host_id !== null
+        ? { hostId: m.destination_host_id, record: m.destination_record }
+        : undefined;
+    if (keptOnDestination !== undefined) await upsertVms(tx, [keptOnDestination], now);
     // A whole-disk copy that ended here leaves the images the destination created for it (its agent
     // checks again that the VM is not there and that no domain uses them before removing any).
     if (
       m.copy_storage === 'all' &&
-      !keptOnDestination &&
+      keptOnDestination === undefined &&
       m.prepare_command_id !== null &&
       commandOf(m.prepare_command_id)?.status === 'succeeded'
     ) {
