@@ -1,6 +1,11 @@
 import { CommandStatus, CopyStorage, VM_FIELDS, VmRemovalReason, VmSample, VmState } from '@cockpit/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CANCEL_RETRY_MS, INTERRUPTED_GRACE_MS, MAX_CANCELS } from '../src/migrations/migration-steps.ts';
+import {
+  CANCEL_RETRY_MS,
+  INTERRUPTED_GRACE_MS,
+  MAX_CANCELS,
+  MIGRATION_COMMAND_DEADLINE_MS,
+} from '../src/migrations/migration-steps.ts';
 import type { VmView } from '../src/vms/vm-schema.ts';
 import { adminToken, eventually, targetOf } from './support/agent-test-helpers.ts';
 import {
@@ -302,6 +307,30 @@ describe('live migration through the coordinator', () => {
     await migrationUntil(t, operator, id, 'failed', (m) => m.status === 'failed');
     // The destination's agent finds what its prepare created in its own record of that prepare.
     const abandon = await destination.agent.next('command');
+    expect(abandon.action).toEqual({
+      $case: 'migrationAbandon',
+      value: { migrationId: id, vmId, prepareCommandId: prepare.commandId },
+    });
+  }, 30_000);
+
+  it('keeps the abandon of a whole-disk copy for a destination that is away longer than a step’s deadline, and delivers it when its agent is back', async () => {
+    const { source, destination, vmId, vmName } = await setUp('copy-away');
+    const { id } = await migrateWithDisk(source, destination, vmId, vmName);
+    const prepare = await prepareOn(destination);
+    const perform = await performStarts(source);
+    destination.agent.close();
+    await source.agent.commandUpdate({
+      commandId: perform.commandId,
+      status: CommandStatus.COMMAND_STATUS_FAILED,
+      error: { code: 'OPERATION_FAILED', message: 'the destination went away' },
+    });
+    await migrationUntil(t, operator, id, 'failed', (m) => m.status === 'failed');
+    // Away for a while (a reboot, maintenance): well past what a migration step may wait for delivery.
+    t.clock.advance(10 * MIGRATION_COMMAND_DEADLINE_MS);
+    await t.services.commands.expireOverdue();
+    const { agent } = await ScriptedAgent.connect(targetOf(t), destination.credential);
+    agents.push({ ...destination, agent });
+    const abandon = await agent.next('command');
     expect(abandon.action).toEqual({
       $case: 'migrationAbandon',
       value: { migrationId: id, vmId, prepareCommandId: prepare.commandId },

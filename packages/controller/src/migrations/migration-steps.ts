@@ -19,6 +19,12 @@ import type { CopyStorageMode, MigrationProgressView, MigrationStatus } from './
 
 /** How long a step's command may wait for delivery before it expires (and the migration fails). */
 export const MIGRATION_COMMAND_DEADLINE_MS = 60_000;
+/**
+ * How long the abandon of a failed whole-disk copy waits for its destination's agent: the migration has
+ * ended, nothing waits on it, and a host that was away (rebooted, in maintenance) still has images to
+ * remove when it is back. Well within the week its agent keeps the prepare's record, which it reads.
+ */
+export const MIGRATION_ABANDON_DEADLINE_MS = 24 * 60 * 60_000;
 
 /** A command written by a step, to be routed once its transaction committed. */
 export interface Routed {
@@ -108,11 +114,15 @@ export async function stepMigration(
     return { changed: row !== null, routes };
   };
 
-  const send = async (hostId: string | null, action: Command['action']): Promise<string | null> => {
+  const send = async (
+    hostId: string | null,
+    action: Command['action'],
+    deadlineAfterMs = MIGRATION_COMMAND_DEADLINE_MS,
+  ): Promise<string | null> => {
     if (hostId === null) return null;
     const commandId = uuidv7(now);
     await commands.enqueue(tx, {
-      command: { commandId, deadlineMs: now.getTime() + MIGRATION_COMMAND_DEADLINE_MS, action },
+      command: { commandId, deadlineMs: now.getTime() + deadlineAfterMs, action },
       hostId,
       operationId: m.id,
     });
@@ -148,10 +158,14 @@ export async function stepMigration(
       m.prepare_command_id !== null &&
       commandOf(m.prepare_command_id)?.status === 'succeeded'
     ) {
-      await send(m.destination_host_id, {
-        $case: 'migrationAbandon',
-        value: { migrationId: m.id, vmId: m.vm_id, prepareCommandId: m.prepare_command_id },
-      });
+      await send(
+        m.destination_host_id,
+        {
+          $case: 'migrationAbandon',
+          value: { migrationId: m.id, vmId: m.vm_id, prepareCommandId: m.prepare_command_id },
+        },
+        MIGRATION_ABANDON_DEADLINE_MS,
+      );
     }
     return move({ status, error_code: error.code, error_message: error.message }, { error });
   };
