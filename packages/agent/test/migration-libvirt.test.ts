@@ -644,6 +644,44 @@ describe('live migration between two libvirt hosts, through their agents', () =>
     expect((await virsh(b.host.uri, 'pool-list', '--all', '--name')).trim()).toBe('');
   }, 60_000);
 
+  it('an abandon and a retry’s prepare for the same VM arriving together run in the order sent: the retry finds its image', async () => {
+    // A script retries a failed migration at once: the failed one's abandon and the retry's prepare reach
+    // the destination back to back. Run side by side, the abandon removed the image the prepare had just
+    // found there and meant to copy into.
+    const tag = randomBytes(3).toString('hex');
+    const path = `/var/lib/libvirt/images/${tag}-retried.qcow2`;
+    const onB = join(b.host.stateDir, 'lib', path.slice('/var/lib/libvirt/'.length));
+    const vmId = randomUUID();
+    const prepare = (migrationId: string) =>
+      prepareStep(vmId, `retried-${tag}`, {
+        migrationId,
+        copyStorage: CopyStorage.COPY_STORAGE_ALL,
+        disks: [
+          {
+            target: 'vda',
+            path,
+            format: 'qcow2',
+            capacityBytes: 16 * MIB,
+            readOnly: false,
+            shareable: false,
+          },
+        ],
+      });
+    const failed = randomUUID();
+    const firstId = await send(b.session, prepare(failed));
+    expect(await finalOf(b.session, firstId)).toMatchObject({
+      detail: { $case: 'migrationPrepared', value: { createdImages: [path] } },
+    });
+    const abandonId = await send(b.session, abandonStep(failed, vmId, firstId));
+    const retryId = await send(b.session, prepare(randomUUID()));
+    expect((await finalOf(b.session, abandonId)).status).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
+    expect(await finalOf(b.session, retryId)).toMatchObject({
+      status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
+      detail: { $case: 'migrationPrepared', value: { createdImages: [path] } },
+    });
+    expect((await stat(onB)).isFile()).toBe(true);
+  }, 60_000);
+
   it('copy_storage none: disks in a folder declared shared migrate (UNSAFE); elsewhere libvirt refuses', async () => {
     const declared = join(shared, `${randomBytes(3).toString('hex')}.raw`);
     const undeclared = join(unshared, `${randomBytes(3).toString('hex')}.raw`);

@@ -6,6 +6,7 @@ import type { MigrationSource } from '../migration/migration-source.ts';
 import type { MigrationTarget } from '../migration/migration-target.ts';
 import { type CommandOutcome, type CommandRecord, NOT_RECORDED } from './command-record.ts';
 import { powerOperationOf } from './power-op.ts';
+import { SerialLanes } from './serial-lanes.ts';
 
 export interface CommandExecutorOptions {
   record: CommandRecord;
@@ -18,6 +19,19 @@ export interface CommandExecutorOptions {
 
 /** Where command updates go: the current session's stream, when there is one. */
 export type UpdateOutlet = (update: CommandUpdate) => void;
+
+/**
+ * The lane a command runs in: a VM's prepare and abandon run one after another, in the order they came.
+ * A script that retries a failed whole-disk migration at once sends the abandon of the failed attempt and
+ * the retry's prepare back to back; side by side, the abandon would remove an image the prepare had just
+ * found there and meant to copy into. Case and form of the id do not matter (a bad one gets no lane: its
+ * command is refused anyway).
+ */
+function laneOf(command: Command): string | undefined {
+  const action = command.action;
+  if (action?.$case !== 'migrationPrepare' && action?.$case !== 'migrationAbandon') return undefined;
+  return `incoming ${action.value.vmId.toLowerCase()}`;
+}
 
 const DEADLINE_EXCEEDED: CommandOutcome = {
   status: 'failed',
@@ -34,6 +48,7 @@ export class CommandExecutor {
   private outlet: UpdateOutlet | undefined;
   private readonly running = new Set<Promise<void>>();
   private readonly abort = new AbortController();
+  private readonly lanes = new SerialLanes();
   private readonly now: () => number;
 
   constructor(private readonly options: CommandExecutorOptions) {
@@ -84,21 +99,29 @@ export class CommandExecutor {
     await Promise.allSettled([...this.running]);
   }
 
-  private async run(command: Command, log: Logger): Promise<void> {
-    const id = command.commandId;
+  private run(command: Command, log: Logger): Promise<void> {
+    // Accepted at once (a repeated id finds the entry from here on), then run in its lane.
+    const accepted = this.accept(command.commandId, log);
+    return this.lanes.run(laneOf(command), async () => {
+      if (!(await accepted) || this.abort.signal.aborted) return;
+      log.info({ action: command.action?.$case }, 'running command');
+      const outcome = await this.execute(command);
+      if (this.abort.signal.aborted) return;
+      await this.conclude(command.commandId, outcome, log);
+    });
+  }
+
+  private async accept(id: string, log: Logger): Promise<boolean> {
     try {
       await this.options.record.accept(id);
     } catch (err) {
       // Not durably accepted: running it could run it twice after a restart, so it does not run.
       log.error({ err }, 'could not record the command as accepted: not running it');
       this.send(updateOf(id, NOT_RECORDED));
-      return;
+      return false;
     }
     this.send({ commandId: id, status: CommandStatus.COMMAND_STATUS_ACCEPTED });
-    log.info({ action: command.action?.$case }, 'running command');
-    const outcome = await this.execute(command);
-    if (this.abort.signal.aborted) return;
-    await this.conclude(id, outcome, log);
+    return true;
   }
 
   private async conclude(id: string, outcome: CommandOutcome, log: Logger): Promise<void> {
