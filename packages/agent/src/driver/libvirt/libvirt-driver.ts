@@ -28,6 +28,11 @@ export interface LibvirtDriverOptions {
 }
 
 const RECHECK_DELAYS_MS = [100, 300, 1_000, 3_000, 10_000];
+/**
+ * Domain reads in flight on the connection. libvirtd works on 5 calls of a connection at a time
+ * (`max_client_requests`): a few stay free for the listing, the statistics and power operations.
+ */
+const READS_IN_FLIGHT = 3;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -57,7 +62,8 @@ export class LibvirtDriver implements HypervisorDriver {
   private readonly rechecks = new Map<string, { done: number; timer: NodeJS.Timeout }>();
   /** Notices received so far (a read records it when it starts). */
   private noticeCount = 0;
-  private reading = false;
+  /** Domains being read now: at most READS_IN_FLIGHT, each by one read at a time. */
+  private readonly reading = new Set<string>();
   /**
    * Set while a listing runs: domains an event named or a read began for since it started. A read after
    * that start reports them (done, or due), newer than what the listing may have found: it leaves them out.
@@ -201,33 +207,39 @@ export class LibvirtDriver implements HypervisorDriver {
   private markDirty(uuid: string): void {
     this.dirty.add(uuid);
     this.touchedWhileListing?.add(uuid);
-    void this.readDirty();
+    this.readDirty();
   }
 
-  /** Reads dirty domains one at a time, each once however many events named it meanwhile. */
-  private async readDirty(): Promise<void> {
-    if (this.reading) return;
-    this.reading = true;
+  /**
+   * Reads dirty domains, each once however many events named it meanwhile, several side by side: a
+   * domain whose QEMU no longer answers its monitor holds its read until the call's deadline (30 s),
+   * and the other domains' changes must not wait for it. One domain is read by one read at a time, so
+   * its reads report in the order they began; named again while read, it is read again after.
+   */
+  private readDirty(): void {
+    for (const uuid of this.dirty) {
+      if (this.reading.size >= READS_IN_FLIGHT) return;
+      if (this.reading.has(uuid)) continue;
+      const link = this.link;
+      if (link === undefined) return;
+      this.dirty.delete(uuid);
+      this.reading.add(uuid);
+      void this.read(link, uuid).finally(() => {
+        this.reading.delete(uuid);
+        this.readDirty();
+      });
+    }
+  }
+
+  private async read(link: LibvirtLink, uuid: string): Promise<void> {
+    this.touchedWhileListing?.add(uuid);
+    const since = this.noticeCount;
     try {
-      for (const uuid of this.dirty) {
-        const link = this.link;
-        if (link === undefined) return;
-        this.dirty.delete(uuid);
-        this.touchedWhileListing?.add(uuid);
-        const since = this.noticeCount;
-        try {
-          this.apply(uuid, await link.readVm(uuid), since);
-        } catch (err) {
-          // A lost connection is the run loop's business (it re-lists after reconnecting).
-          if (isConnectionLost(err)) return;
-          this.log.warn(
-            { err: (err as Error).message, vmId: uuid },
-            'could not read a domain after its event',
-          );
-        }
-      }
-    } finally {
-      this.reading = false;
+      this.apply(uuid, await link.readVm(uuid), since);
+    } catch (err) {
+      // A lost connection is the run loop's business (it re-lists after reconnecting).
+      if (isConnectionLost(err)) return;
+      this.log.warn({ err: (err as Error).message, vmId: uuid }, 'could not read a domain after its event');
     }
   }
 
