@@ -3,11 +3,10 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VmState } from '@cockpit/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectLink } from '../src/driver/libvirt/connect-link.ts';
-import { LibvirtDriver } from '../src/driver/libvirt/libvirt-driver.ts';
-import { createLogger } from '../src/index.ts';
+import type { LibvirtDriver } from '../src/driver/libvirt/libvirt-driver.ts';
+import type { Journal } from '../src/journal/journal.ts';
 import { guestXml, type LibvirtHost, startLibvirtHost, virsh } from './support/harness.ts';
-import { probeJournal, recordOf } from './support/journal-probe.ts';
+import { probedLibvirtDriver, recordOf } from './support/journal-probe.ts';
 import { LogCapture } from './support/test-agent.ts';
 
 // A guest whose QEMU stops answering its monitor (stopped with SIGSTOP here; a wedged QEMU in life):
@@ -17,22 +16,14 @@ import { LogCapture } from './support/test-agent.ts';
 
 let host: LibvirtHost;
 let driver: LibvirtDriver;
-let journal: Awaited<ReturnType<typeof probeJournal>>['journal'];
+let journal: Journal;
 let stoppedPid: number | undefined;
 const log = new LogCapture();
 
 beforeAll(async () => {
   host = await startLibvirtHost({ name: `agent-hung-${randomBytes(3).toString('hex')}` });
-  ({ journal } = await probeJournal());
-  driver = new LibvirtDriver({
-    uri: host.uri,
-    // No re-listing during the test: the event-driven reads are what is tested.
-    resyncIntervalMs: 3_600_000,
-    log: createLogger('debug', log.stream),
-    connect: connectLink,
-    backoff: { baseMs: 100, capMs: 1_000 },
-  });
-  await driver.start(journal);
+  // No re-listing during the test: the event-driven reads are what is tested.
+  ({ driver, journal } = await probedLibvirtDriver(host.uri, log, 3_600_000));
 });
 
 afterAll(async () => {

@@ -3,11 +3,10 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VmRemovalReason, VmState } from '@cockpit/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectLink } from '../src/driver/libvirt/connect-link.ts';
-import { LibvirtDriver } from '../src/driver/libvirt/libvirt-driver.ts';
-import { createLogger } from '../src/index.ts';
+import type { LibvirtDriver } from '../src/driver/libvirt/libvirt-driver.ts';
+import type { Journal } from '../src/journal/journal.ts';
 import { guestXml, type LibvirtHost, startLibvirtHost, virsh, virshDominfo } from './support/harness.ts';
-import { entriesOf, probeJournal, recordOf } from './support/journal-probe.ts';
+import { entriesOf, probedLibvirtDriver, recordOf } from './support/journal-probe.ts';
 import { restartLibvirtd } from './support/restart-libvirtd.ts';
 import { LogCapture } from './support/test-agent.ts';
 
@@ -16,21 +15,13 @@ import { LogCapture } from './support/test-agent.ts';
 
 let host: LibvirtHost;
 let driver: LibvirtDriver;
-let journal: Awaited<ReturnType<typeof probeJournal>>['journal'];
+let journal: Journal;
 let start: number;
 const log = new LogCapture();
 
 beforeAll(async () => {
   host = await startLibvirtHost({ name: `agent-lv-${randomBytes(3).toString('hex')}` });
-  ({ journal, start } = await probeJournal());
-  driver = new LibvirtDriver({
-    uri: host.uri,
-    resyncIntervalMs: 1_000,
-    log: createLogger('debug', log.stream),
-    connect: connectLink,
-    backoff: { baseMs: 100, capMs: 1_000 },
-  });
-  await driver.start(journal);
+  ({ driver, journal, start } = await probedLibvirtDriver(host.uri, log, 1_000));
 });
 
 afterAll(async () => {
