@@ -343,9 +343,10 @@ it('a listing older than a read that found a new domain does not remove it', asy
   await driver.close();
 });
 
-// No event during the listing this time: g2's event came before it, but its read began after the listing
-// did (reads go one at a time) and found it shut off. The listing's "running" may be older and must not win.
-it('a listing does not override a read that began after it', async () => {
+// No event for g2 during the listing this time: its event came before it, and its read, under way when the
+// listing began, found it shut off. The listing's "running" may be older and must not win; nor over g1's
+// read again, which began after the listing did.
+it('a listing does not override a read under way when it began, nor one that began after it', async () => {
   const { driver, notify, reads, script, listings, changes, listingsReported } = await journaledDriver([
     guest(RUNNING, 'booted'),
     other(RUNNING),

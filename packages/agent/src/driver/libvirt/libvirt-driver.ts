@@ -65,8 +65,8 @@ export class LibvirtDriver implements HypervisorDriver {
   /** Domains being read now: at most READS_IN_FLIGHT, each by one read at a time. */
   private readonly reading = new Set<string>();
   /**
-   * Set while a listing runs: domains an event named or a read began for since it started. A read after
-   * that start reports them (done, or due), newer than what the listing may have found: it leaves them out.
+   * Set while a listing runs: domains being read when it started, and those an event named or a read began
+   * for since. Their reads report them (done, or due), maybe after what the listing found: it leaves them out.
    */
   private touchedWhileListing: Set<string> | undefined;
   /** The current connection's notices (their count of events libvirt dropped). */
@@ -303,7 +303,9 @@ export class LibvirtDriver implements HypervisorDriver {
   }
 
   private async relist(link: LibvirtLink, why: string): Promise<void> {
-    const touched = new Set<string>();
+    // Reads under way answer after it begins, perhaps after it reports: theirs stands, as do the reads
+    // that begin while it runs.
+    const touched = new Set<string>(this.reading);
     this.touchedWhileListing = touched;
     this.droppedBeforeListing = this.notices?.dropped ?? 0;
     try {
