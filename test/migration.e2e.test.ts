@@ -436,8 +436,8 @@ describe('live migration through REST between two libvirt hosts', () => {
     }
   });
 
-  it('copy_storage all: a qcow2 disk that exists only on A is created on B and copied; the guest runs on B', async () => {
-    const { g, onB } = await diskGuestOnA('disk', { sizeMiB: 32, dataMiB: 1 });
+  it('copy_storage all: a qcow2 disk that exists only on A is created on B and copied; the guest runs on B, and A’s image is gone', async () => {
+    const { g, onA, onB } = await diskGuestOnA('disk', { sizeMiB: 32, dataMiB: 1 });
     const id = await migrate(b, { copy_storage: 'all' }, g);
     const done = await until(
       `migration ${id} final`,
@@ -451,6 +451,8 @@ describe('live migration through REST between two libvirt hosts', () => {
     expect(read.stdout).toContain('read 1048576/1048576 bytes');
     expect(await restVm(g.id)).toMatchObject({ host_id: b.hostId, state: 'running' });
     expect(await shownOn(g.id)).toBe(1);
+    // Undefined on A (undefine_source), its copied image removed there before the migration completed.
+    await expect(access(onA)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   it('copy_storage all cancelled mid-copy: the image B created for it is removed; the guest runs on A', async () => {

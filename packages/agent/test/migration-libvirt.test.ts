@@ -529,6 +529,8 @@ describe('live migration between two libvirt hosts, through their agents', () =>
     expect((await finalOf(a.session, commandId)).status).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
     expect(await virshDominfo(b.host.uri, vm.name)).toMatchObject({ State: 'running', Persistent: 'yes' });
     expect(await listed(a)).not.toContain(vm.name);
+    // Copied, and no longer defined on A: A's image went before the perform answered.
+    await expect(stat(onA)).rejects.toMatchObject({ code: 'ENOENT' });
     const read = await execFileAsync('qemu-io', ['-r', '-U', '-f', 'qcow2', '-c', 'read -P 0x5a 0 1M', onB]);
     expect(read.stdout).toContain('read 1048576/1048576 bytes');
     // The read after the event that says the guest runs on B can come while the migration still holds its
@@ -539,6 +541,26 @@ describe('live migration between two libvirt hosts, through their agents', () =>
     const late = await finalOf(b.session, await send(b.session, abandonStep(migrationId, vm.id, prepareId)));
     expect(late.status).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
     expect((await stat(onB)).isFile()).toBe(true);
+  }, 120_000);
+
+  it('copy_storage all without undefine_source: the source keeps its definition and so its image', async () => {
+    const image = `/var/lib/libvirt/images/${randomBytes(3).toString('hex')}.qcow2`;
+    const onA = join(a.host.stateDir, 'lib', image.slice('/var/lib/libvirt/'.length));
+    await execFileAsync('qemu-img', ['create', '-q', '-f', 'qcow2', onA, '16M']);
+    const vm = await startGuest(a, (name, uuid) =>
+      guestWithDisksXml({
+        name,
+        uuid,
+        boot: 'network',
+        disks: [{ path: image, target: 'vda', format: 'qcow2' }],
+      }),
+    );
+    await a.session.until(() => recordOf(a, vm.id)?.disks[0]?.capacityBytes === 16 * MIB);
+    const options = migrationOptions({ copyStorage: CopyStorage.COPY_STORAGE_ALL, undefineSource: false });
+    const { commandId } = await migrate(a, b, vm, options);
+    expect((await finalOf(a.session, commandId)).status).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
+    expect(await virshDominfo(a.host.uri, vm.name)).toMatchObject({ State: 'shut off', Persistent: 'yes' });
+    expect((await stat(onA)).isFile()).toBe(true);
   }, 120_000);
 
   it('an abandoned migration removes the images its prepare created (a refused prepare at once): not those already there, one a domain uses, or one a retry readied', async () => {

@@ -61,7 +61,10 @@ export class LibvirtMigrationJob implements MigrationJob {
     this.finished.catch(() => undefined);
   }
 
-  /** Starts a peer-to-peer migration of `dom` to `destUri` on `conn`. */
+  /**
+   * Starts a peer-to-peer migration of `dom` to `destUri` on `conn`. `completed` runs once libvirt says
+   * the migration completed, before `finished` resolves (it must not throw).
+   */
   static async start(
     conn: LibvirtConnection,
     dom: Domain,
@@ -69,11 +72,12 @@ export class LibvirtMigrationJob implements MigrationJob {
     plan: MigrationPlan,
     maxDowntimeMs: number,
     log: Logger,
+    completed: () => Promise<void> = async () => undefined,
   ): Promise<LibvirtMigrationJob> {
     // Subscribed before the perform so the final figures (the job-completed event) cannot be missed.
     const stop = new AbortController();
     const events = await conn.domains.events({ domain: dom, kinds: ['jobCompleted'], signal: stop.signal });
-    const completed = (async (): Promise<TypedParamRecord | undefined> => {
+    const finalStats = (async (): Promise<TypedParamRecord | undefined> => {
       try {
         for await (const event of events) if (event.kind === 'jobCompleted') return event.stats;
       } catch {
@@ -84,9 +88,9 @@ export class LibvirtMigrationJob implements MigrationJob {
     return new LibvirtMigrationJob(conn, dom, log, maxDowntimeMs, async (job) => {
       try {
         await conn.migration.toUri(dom, destUri, plan.params, plan.flags, { timeoutMs: 0 });
-        const stats = await Promise.race([
-          completed,
-          sleep(FINAL_STATS_WAIT_MS, stop.signal).then(() => undefined),
+        const [stats] = await Promise.all([
+          Promise.race([finalStats, sleep(FINAL_STATS_WAIT_MS, stop.signal).then(() => undefined)]),
+          completed(),
         ]);
         return stats === undefined ? undefined : progressOf(stats, job.postCopy);
       } catch (err) {

@@ -17,9 +17,9 @@ import type {
 } from '../migration-driver.ts';
 import { parseDomainDisks } from './domain-disks.ts';
 import { checkArrival, checkDisksUnused, disksToReceive } from './incoming-checks.ts';
-import { readyImages, removeImages } from './incoming-images.ts';
 import { toDriverError } from './libvirt-errors.ts';
 import { LibvirtMigrationJob } from './libvirt-migration-job.ts';
+import { readyImages, removeImages } from './migration-images.ts';
 import { planMigration } from './migration-plan.ts';
 
 export interface LibvirtMigrationOptions {
@@ -81,6 +81,9 @@ export class LibvirtMigration implements MigrationDriver {
         { destination: outgoing.connectUri, flags: plan.flags, copied: plan.copied, unsafe: plan.unsafe },
         'starting a peer-to-peer migration',
       );
+      // The images libvirt copies, as this host's own definition names them: once the VM runs on the
+      // destination and is no longer defined here, nothing uses them.
+      const copied = disks.filter((d) => plan.copied.includes(d.target)).map((d) => d.path);
       return await LibvirtMigrationJob.start(
         conn,
         dom,
@@ -88,11 +91,24 @@ export class LibvirtMigration implements MigrationDriver {
         plan,
         outgoing.options.maxDowntimeMs,
         log,
+        () => this.releaseCopiedImages(outgoing.vmId, copied, log),
       );
     } catch (err) {
       await conn.close();
       throw isDriverError(err) ? err : toDriverError(err);
     }
+  }
+
+  /**
+   * After a migration with a storage copy completed: removes this host's images of the disks libvirt
+   * copied, as Proxmox and Nova do, unless the VM is still defined here (no undefine_source) or a domain
+   * uses them. Best effort: what cannot be removed is logged and left.
+   */
+  private async releaseCopiedImages(vmId: string, images: string[], log: Logger): Promise<void> {
+    if (images.length === 0) return;
+    await this.withConnection((conn) => removeImages(conn, vmId, images, log)).catch((err: unknown) => {
+      log.warn({ err: (err as Error).message, images }, 'could not remove the images the migration copied');
+    });
   }
 
   async runningJob(vmId: string): Promise<MigrationJob | undefined> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { imagePathProblem } from './incoming-images.ts';
+import { imagePathProblem } from './migration-images.ts';
 
 describe('imagePathProblem', () => {
   it('takes absolute paths in their normal form only', () => {

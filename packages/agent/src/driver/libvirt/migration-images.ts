@@ -84,11 +84,13 @@ export async function readyImages(
 }
 
 /**
- * Removes images a prepare created (`paths`, from the agent's own record of that prepare) for a migration
- * that ended without the VM arriving: a failed storage copy leaves whole disks' worth of space taken.
- * Nothing is removed when the VM is defined here after all (it arrived, whatever the coordinator
- * concluded), and no image a domain of this host uses. Resolves with the paths removed; one that cannot be
- * removed is logged and left.
+ * Removes a migration's images that nothing here needs any more, so that whole disks' worth of space is not
+ * left taken: on a destination, those a prepare created (`paths`, from the agent's own record of that
+ * prepare) for a migration that ended without the VM arriving; on a source, those libvirt copied away
+ * (from the VM's own definition here) once the migration completed. Nothing is removed when the VM is
+ * defined here (it arrived after all, whatever the coordinator concluded; or the source kept its
+ * definition), and no image a domain of this host uses. Resolves with the paths removed; one that cannot
+ * be removed is logged and left.
  */
 export async function removeImages(
   conn: LibvirtConnection,
@@ -105,7 +107,7 @@ export async function removeImages(
     },
   );
   if (here) {
-    log.info({ vmId, images: paths }, 'migration abandoned but the VM is defined here: keeping its images');
+    log.info({ vmId, images: paths }, 'the VM is defined on this host: keeping its images');
     return [];
   }
   // Every domain's disks, inactive ones too (a definition may name an image that is not open now).
@@ -118,11 +120,11 @@ export async function removeImages(
   }
   const unused = paths.filter((path) => {
     if (!used.has(path)) return true;
-    log.warn({ path }, 'migration abandoned: a domain here uses an image it created; keeping it');
+    log.warn({ path }, 'a domain on this host uses the image: keeping it');
     return false;
   });
   const removed = await deleteImages(conn, unused, log);
-  if (removed.length > 0) log.info({ images: removed }, 'migration abandoned: removed the images it created');
+  if (removed.length > 0) log.info({ images: removed }, 'removed the images of a migration');
   return removed;
 }
 
@@ -155,7 +157,7 @@ async function deleteImages(
         }
       });
     } catch (err) {
-      log.warn({ err: (err as Error).message, folder }, 'could not remove images created for a migration');
+      log.warn({ err: (err as Error).message, folder }, 'could not remove the images of a migration');
     }
   }
   return removed;
@@ -235,7 +237,7 @@ async function withPool<T>(
   if (!inDefaultFolder(folder)) {
     throw new DriverError(
       INVALID_REQUEST,
-      `${folder} is neither a storage pool of this host nor in ${DEFAULT_IMAGE_FOLDER}: images are created only in storage (define and start a libvirt pool on that folder)`,
+      `${folder} is neither a storage pool of this host nor in ${DEFAULT_IMAGE_FOLDER}: images are created and removed only in storage (define and start a libvirt pool on that folder)`,
     );
   }
   const name = `cockpit-migration-${randomBytes(4).toString('hex')}`;
