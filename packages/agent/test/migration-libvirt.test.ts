@@ -181,7 +181,9 @@ async function migrate(
     status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
     detail: { $case: 'migrationPrepared', value: { connectUri: to.host.uri } },
   });
-  const commandId = await send(from.session, performStep(migrationId, vm.id, to.host.uri, options));
+  // As the coordinator does: the source hears which images the destination created.
+  const created = prepared.detail?.$case === 'migrationPrepared' ? prepared.detail.value.createdImages : [];
+  const commandId = await send(from.session, performStep(migrationId, vm.id, to.host.uri, options, created));
   return { migrationId, commandId, prepareId };
 }
 
@@ -543,9 +545,11 @@ describe('live migration between two libvirt hosts, through their agents', () =>
     expect((await stat(onB)).isFile()).toBe(true);
   }, 120_000);
 
-  it('copy_storage all without undefine_source: the source keeps its definition and so its image', async () => {
+  /** A running guest on A with one 16 MiB qcow2 disk of its own; the image's path on A and on B. */
+  async function guestWithImageOnA() {
     const image = `/var/lib/libvirt/images/${randomBytes(3).toString('hex')}.qcow2`;
     const onA = join(a.host.stateDir, 'lib', image.slice('/var/lib/libvirt/'.length));
+    const onB = join(b.host.stateDir, 'lib', image.slice('/var/lib/libvirt/'.length));
     await execFileAsync('qemu-img', ['create', '-q', '-f', 'qcow2', onA, '16M']);
     const vm = await startGuest(a, (name, uuid) =>
       guestWithDisksXml({
@@ -556,10 +560,30 @@ describe('live migration between two libvirt hosts, through their agents', () =>
       }),
     );
     await a.session.until(() => recordOf(a, vm.id)?.disks[0]?.capacityBytes === 16 * MIB);
+    return { vm, onA, onB };
+  }
+
+  it('copy_storage all without undefine_source: the source keeps its definition and so its image', async () => {
+    const { vm, onA } = await guestWithImageOnA();
     const options = migrationOptions({ copyStorage: CopyStorage.COPY_STORAGE_ALL, undefineSource: false });
     const { commandId } = await migrate(a, b, vm, options);
     expect((await finalOf(a.session, commandId)).status).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
     expect(await virshDominfo(a.host.uri, vm.name)).toMatchObject({ State: 'shut off', Persistent: 'yes' });
+    expect((await stat(onA)).isFile()).toBe(true);
+  }, 120_000);
+
+  it('copy_storage all into an image the destination already had: the source keeps its own (it may be the same file)', async () => {
+    // Here two files; on storage both hosts share without saying so, one and the same, now the guest's disk.
+    const { vm, onA, onB } = await guestWithImageOnA();
+    await mkdir(dirname(onB), { recursive: true });
+    await execFileAsync('qemu-img', ['create', '-q', '-f', 'qcow2', onB, '16M']);
+    const options = migrationOptions({ copyStorage: CopyStorage.COPY_STORAGE_ALL });
+    const { commandId, prepareId } = await migrate(a, b, vm, options);
+    expect(await finalOf(b.session, prepareId)).toMatchObject({
+      detail: { $case: 'migrationPrepared', value: { createdImages: [] } },
+    });
+    expect((await finalOf(a.session, commandId)).status).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
+    expect(await listed(a)).not.toContain(vm.name);
     expect((await stat(onA)).isFile()).toBe(true);
   }, 120_000);
 

@@ -148,6 +148,7 @@ describe('live migration through the coordinator', () => {
         vmId,
         destinationConnectUri: 'qemu+tcp://10.0.0.2:16509/system',
         destinationMigrateUri: '',
+        destinationCreatedImages: [],
         options: {
           live: true,
           persistent: true,
@@ -287,10 +288,10 @@ describe('live migration through the coordinator', () => {
     ).toMatchObject({ target: `vm:${vmId}`, result: 'success', status: 202 });
   }, 30_000);
 
-  it('with copy_storage all, tells the destination which disk images to ready, as the source reported them, and to remove them when the migration fails', async () => {
+  it('with copy_storage all, tells the destination which disk images to ready, as the source reported them, the source which ones it created, and the destination to remove them when the migration fails', async () => {
     const { source, destination, vmId, vmName } = await setUp('copy');
     const { disk, id } = await migrateWithDisk(source, destination, vmId, vmName);
-    const prepare = await prepareOn(destination);
+    const prepare = await prepareOn(destination, undefined, [disk.path]);
     expect(prepare.action).toEqual({
       $case: 'migrationPrepare',
       value: { migrationId: id, vmId, vmName, copyStorage: CopyStorage.COPY_STORAGE_ALL, disks: [disk] },
@@ -299,6 +300,10 @@ describe('live migration through the coordinator', () => {
     expect(perform.action?.$case === 'migrationPerform' && perform.action.value.options?.copyStorage).toBe(
       CopyStorage.COPY_STORAGE_ALL,
     );
+    // The source removes its copies of these (and only these) once the migration completed.
+    expect(
+      perform.action?.$case === 'migrationPerform' && perform.action.value.destinationCreatedImages,
+    ).toEqual([disk.path]);
     await source.agent.commandUpdate({
       commandId: perform.commandId,
       status: CommandStatus.COMMAND_STATUS_FAILED,

@@ -29,6 +29,11 @@ export interface OutgoingMigration {
   /** Where the hypervisor's migration stream goes; empty lets the hypervisor choose. */
   migrateUri: string;
   options: MigrationOptions;
+  /**
+   * The images the destination created for a storage copy: once the migration completed, this host's
+   * copies of those disks go (never of one the destination already had, maybe the same shared file).
+   */
+  destinationCreatedImages: readonly string[];
 }
 
 /** An outgoing migration as the hypervisor runs it. */

@@ -103,6 +103,7 @@ export class MigrationSource {
         connectUri: step.destinationConnectUri,
         migrateUri: step.destinationMigrateUri,
         options,
+        destinationCreatedImages: step.destinationCreatedImages,
       });
       // A cancel that came while the migration was starting aborts it now (it waits for this).
       started(job);

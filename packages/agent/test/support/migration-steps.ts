@@ -59,9 +59,17 @@ export const performStep = (
   vmId: string,
   destinationConnectUri: string,
   options: MigrationOptions = migrationOptions(),
+  destinationCreatedImages: string[] = [],
 ): Command['action'] => ({
   $case: 'migrationPerform',
-  value: { migrationId, vmId, destinationConnectUri, destinationMigrateUri: '', options },
+  value: {
+    migrationId,
+    vmId,
+    destinationConnectUri,
+    destinationMigrateUri: '',
+    options,
+    destinationCreatedImages,
+  },
 });
 
 export const cancelStep = (migrationId: string, vmId: string): Command['action'] => ({

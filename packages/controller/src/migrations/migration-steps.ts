@@ -230,6 +230,7 @@ export async function stepMigration(
       const answer = (prepared.result?.migrationPrepared ?? {}) as {
         connectUri?: string;
         migrateUri?: string;
+        createdImages?: string[];
       };
       const connectUri = answer.connectUri ?? '';
       if (connectUri === '') {
@@ -257,6 +258,8 @@ export async function stepMigration(
             allowPostCopy: m.allow_post_copy,
             completionTimeoutS: m.completion_timeout_s,
           },
+          // The source removes its copies of only these once the VM runs on the destination.
+          destinationCreatedImages: answer.createdImages ?? [],
         },
       });
       return move({

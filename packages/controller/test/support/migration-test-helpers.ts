@@ -51,14 +51,18 @@ export const progress = (processed: number, extra: Partial<MigrationProgress> = 
   ...extra,
 });
 
-/** The destination answers its MigrationPrepare; returns the command. */
-export async function prepareOn(destination: ScriptedHost, connectUri = 'qemu+tcp://dst:16509/system') {
+/** The destination answers its MigrationPrepare (having created `createdImages`); returns the command. */
+export async function prepareOn(
+  destination: ScriptedHost,
+  connectUri = 'qemu+tcp://dst:16509/system',
+  createdImages: string[] = [],
+) {
   const prepare = await destination.agent.next('command');
   expect(prepare.action?.$case).toBe('migrationPrepare');
   await destination.agent.commandUpdate({
     commandId: prepare.commandId,
     status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
-    detail: { $case: 'migrationPrepared', value: { connectUri, migrateUri: '', createdImages: [] } },
+    detail: { $case: 'migrationPrepared', value: { connectUri, migrateUri: '', createdImages } },
   });
   return prepare;
 }

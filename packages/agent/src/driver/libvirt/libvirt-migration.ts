@@ -81,9 +81,13 @@ export class LibvirtMigration implements MigrationDriver {
         { destination: outgoing.connectUri, flags: plan.flags, copied: plan.copied, unsafe: plan.unsafe },
         'starting a peer-to-peer migration',
       );
-      // The images libvirt copies, as this host's own definition names them: once the VM runs on the
-      // destination and is no longer defined here, nothing uses them.
-      const copied = disks.filter((d) => plan.copied.includes(d.target)).map((d) => d.path);
+      // The images libvirt copies, as this host's own definition names them, into images the destination
+      // created for them (so not the same files): once the VM runs there and is no longer defined here,
+      // nothing uses them.
+      const created = new Set(outgoing.destinationCreatedImages);
+      const copied = disks
+        .filter((d) => plan.copied.includes(d.target) && created.has(d.path))
+        .map((d) => d.path);
       return await LibvirtMigrationJob.start(
         conn,
         dom,

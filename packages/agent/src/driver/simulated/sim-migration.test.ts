@@ -85,6 +85,7 @@ function migrate(from: Host, to: string, vm: Vm, options: Partial<MigrationOptio
     connectUri: to,
     migrateUri: '',
     options: migrationOptions(options),
+    destinationCreatedImages: [],
   });
 }
 

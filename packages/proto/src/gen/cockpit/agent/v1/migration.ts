@@ -111,7 +111,15 @@ export interface MigrationPerform {
   vmId: string;
   destinationConnectUri: string;
   destinationMigrateUri: string;
-  options?: MigrationOptions | undefined;
+  options?:
+    | MigrationOptions
+    | undefined;
+  /**
+   * The images the destination's prepare created for a storage copy (its MigrationPrepared.created_images).
+   * Once the migration completed, the source removes its own copies of these disks, and of no other: an
+   * image the destination already had may be the very same file, on storage both hosts share.
+   */
+  destinationCreatedImages: string[];
 }
 
 export interface MigrationOptions {
@@ -540,7 +548,14 @@ export const MigrationAbandon: MessageFns<MigrationAbandon> = {
 };
 
 function createBaseMigrationPerform(): MigrationPerform {
-  return { migrationId: "", vmId: "", destinationConnectUri: "", destinationMigrateUri: "", options: undefined };
+  return {
+    migrationId: "",
+    vmId: "",
+    destinationConnectUri: "",
+    destinationMigrateUri: "",
+    options: undefined,
+    destinationCreatedImages: [],
+  };
 }
 
 export const MigrationPerform: MessageFns<MigrationPerform> = {
@@ -559,6 +574,9 @@ export const MigrationPerform: MessageFns<MigrationPerform> = {
     }
     if (message.options !== undefined) {
       MigrationOptions.encode(message.options, writer.uint32(42).fork()).join();
+    }
+    for (const v of message.destinationCreatedImages) {
+      writer.uint32(50).string(v!);
     }
     return writer;
   },
@@ -616,6 +634,14 @@ export const MigrationPerform: MessageFns<MigrationPerform> = {
             message.options = MigrationOptions.decode(reader, reader.uint32());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.destinationCreatedImages.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -651,6 +677,11 @@ export const MigrationPerform: MessageFns<MigrationPerform> = {
         ? globalThis.String(object.destination_migrate_uri)
         : "",
       options: isSet(object.options) ? MigrationOptions.fromJSON(object.options) : undefined,
+      destinationCreatedImages: globalThis.Array.isArray(object?.destinationCreatedImages)
+        ? object.destinationCreatedImages.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.destination_created_images)
+        ? object.destination_created_images.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -671,6 +702,9 @@ export const MigrationPerform: MessageFns<MigrationPerform> = {
     if (message.options !== undefined) {
       obj.options = MigrationOptions.toJSON(message.options);
     }
+    if (message.destinationCreatedImages?.length) {
+      obj.destinationCreatedImages = message.destinationCreatedImages;
+    }
     return obj;
   },
 
@@ -686,6 +720,7 @@ export const MigrationPerform: MessageFns<MigrationPerform> = {
     message.options = (object.options !== undefined && object.options !== null)
       ? MigrationOptions.fromPartial(object.options)
       : undefined;
+    message.destinationCreatedImages = object.destinationCreatedImages?.map((e) => e) || [];
     return message;
   },
 };
