@@ -29,9 +29,9 @@ const MigrateSchema = z
       .meta({
         description:
           '`none`: the hosts share the disks’ storage; `all`: copy whole disks; `inc`: copy only the top ' +
-          'image (the backing chain must already be on the destination). With a copy, the images the ' +
-          'destination created are removed if the migration fails or is cancelled, and the source’s copied ' +
-          'images once it completed (not while the source keeps the VM’s definition, `undefine_source` false).',
+          'image (the backing chain must already be on the destination). With `all`, the images the ' +
+          'destination created are removed if the migration fails or is cancelled, and the source’s copies of ' +
+          'them once it completed (not while the source keeps the VM’s definition, `undefine_source` false).',
       }),
     bandwidth_mibps: count(1_000_000, 'Bandwidth limit, MiB/s (memory and disks); 0: unlimited.'),
     max_downtime_ms: count(600_000, 'Longest pause allowed at switch-over, ms; 0: libvirt’s default.'),
