@@ -486,12 +486,17 @@ describe('live migration between two libvirt hosts, through their agents', () =>
     expect((await virsh(b.host.uri, 'pool-list', '--all', '--name')).trim()).toBe('');
   });
 
-  it('copy_storage all: a qcow2 disk that exists only on the source is created on the destination and copied', async () => {
+  /**
+   * A running guest on A with one qcow2 disk of its own (`dataMiB` of it written with 0x5a); the image's
+   * path, and where it is on A and on B.
+   */
+  async function guestWithImageOnA(sizeMiB: number, dataMiB = 0) {
     const image = `/var/lib/libvirt/images/${randomBytes(3).toString('hex')}.qcow2`;
     const onA = join(a.host.stateDir, 'lib', image.slice('/var/lib/libvirt/'.length));
     const onB = join(b.host.stateDir, 'lib', image.slice('/var/lib/libvirt/'.length));
-    await execFileAsync('qemu-img', ['create', '-q', '-f', 'qcow2', onA, '32M']);
-    await execFileAsync('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x5a 0 1M', onA]);
+    await execFileAsync('qemu-img', ['create', '-q', '-f', 'qcow2', onA, `${sizeMiB}M`]);
+    if (dataMiB > 0)
+      await execFileAsync('qemu-io', ['-f', 'qcow2', '-c', `write -P 0x5a 0 ${dataMiB}M`, onA]);
     const vm = await startGuest(a, (name, uuid) =>
       guestWithDisksXml({
         name,
@@ -500,6 +505,12 @@ describe('live migration between two libvirt hosts, through their agents', () =>
         disks: [{ path: image, target: 'vda', format: 'qcow2' }],
       }),
     );
+    await a.session.until(() => recordOf(a, vm.id)?.disks[0]?.capacityBytes === sizeMiB * MIB);
+    return { vm, image, onA, onB };
+  }
+
+  it('copy_storage all: a qcow2 disk that exists only on the source is created on the destination and copied', async () => {
+    const { vm, image, onA, onB } = await guestWithImageOnA(32, 1);
     const disks = recordOf(a, vm.id)?.disks;
     expect(disks).toEqual([
       {
@@ -545,26 +556,8 @@ describe('live migration between two libvirt hosts, through their agents', () =>
     expect((await stat(onB)).isFile()).toBe(true);
   }, 120_000);
 
-  /** A running guest on A with one 16 MiB qcow2 disk of its own; the image's path on A and on B. */
-  async function guestWithImageOnA() {
-    const image = `/var/lib/libvirt/images/${randomBytes(3).toString('hex')}.qcow2`;
-    const onA = join(a.host.stateDir, 'lib', image.slice('/var/lib/libvirt/'.length));
-    const onB = join(b.host.stateDir, 'lib', image.slice('/var/lib/libvirt/'.length));
-    await execFileAsync('qemu-img', ['create', '-q', '-f', 'qcow2', onA, '16M']);
-    const vm = await startGuest(a, (name, uuid) =>
-      guestWithDisksXml({
-        name,
-        uuid,
-        boot: 'network',
-        disks: [{ path: image, target: 'vda', format: 'qcow2' }],
-      }),
-    );
-    await a.session.until(() => recordOf(a, vm.id)?.disks[0]?.capacityBytes === 16 * MIB);
-    return { vm, onA, onB };
-  }
-
   it('copy_storage all without undefine_source: the source keeps its definition and so its image', async () => {
-    const { vm, onA } = await guestWithImageOnA();
+    const { vm, onA } = await guestWithImageOnA(16);
     const options = migrationOptions({ copyStorage: CopyStorage.COPY_STORAGE_ALL, undefineSource: false });
     const { commandId } = await migrate(a, b, vm, options);
     expect((await finalOf(a.session, commandId)).status).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
@@ -574,7 +567,7 @@ describe('live migration between two libvirt hosts, through their agents', () =>
 
   it('copy_storage all into an image the destination already had: the source keeps its own (it may be the same file)', async () => {
     // Here two files; on storage both hosts share without saying so, one and the same, now the guest's disk.
-    const { vm, onA, onB } = await guestWithImageOnA();
+    const { vm, onA, onB } = await guestWithImageOnA(16);
     await mkdir(dirname(onB), { recursive: true });
     await execFileAsync('qemu-img', ['create', '-q', '-f', 'qcow2', onB, '16M']);
     const options = migrationOptions({ copyStorage: CopyStorage.COPY_STORAGE_ALL });
