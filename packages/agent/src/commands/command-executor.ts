@@ -24,8 +24,8 @@ export type UpdateOutlet = (update: CommandUpdate) => void;
  * The lane a command runs in: a VM's prepare and abandon run one after another, in the order they came.
  * A script that retries a failed whole-disk migration at once sends the abandon of the failed attempt and
  * the retry's prepare back to back; side by side, the abandon would remove an image the prepare had just
- * found there and meant to copy into. Case and form of the id do not matter (a bad one gets no lane: its
- * command is refused anyway).
+ * found there and meant to copy into. The VM id's case does not matter (a malformed one gets a lane of
+ * its own, and its command is refused when it runs).
  */
 function laneOf(command: Command): string | undefined {
   const action = command.action;
@@ -93,7 +93,10 @@ export class CommandExecutor {
     this.track(this.run(command, log));
   }
 
-  /** Stops: running commands are abandoned unrecorded, so the next start reports them as interrupted. */
+  /**
+   * Stops: running commands, and those waiting in a lane, are abandoned unrecorded, so the next start
+   * reports them as interrupted.
+   */
   async close(): Promise<void> {
     this.abort.abort();
     await Promise.allSettled([...this.running]);
