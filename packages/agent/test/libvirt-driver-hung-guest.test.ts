@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LibvirtDriver } from '../src/driver/libvirt/libvirt-driver.ts';
 import type { Journal } from '../src/journal/journal.ts';
 import { guestXml, type LibvirtHost, startLibvirtHost, virsh } from './support/harness.ts';
-import { probedLibvirtDriver, recordOf } from './support/journal-probe.ts';
+import { recordOf } from './support/journal-probe.ts';
+import { probedLibvirtDriver } from './support/probed-libvirt-driver.ts';
 import { LogCapture } from './support/test-agent.ts';
 
 // A guest whose QEMU stops answering its monitor (stopped with SIGSTOP here; a wedged QEMU in life):

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LibvirtDriver } from '../src/driver/libvirt/libvirt-driver.ts';
 import type { Journal } from '../src/journal/journal.ts';
 import { guestXml, type LibvirtHost, startLibvirtHost, virsh, virshDominfo } from './support/harness.ts';
-import { entriesOf, probedLibvirtDriver, recordOf } from './support/journal-probe.ts';
+import { entriesOf, recordOf } from './support/journal-probe.ts';
+import { probedLibvirtDriver } from './support/probed-libvirt-driver.ts';
 import { restartLibvirtd } from './support/restart-libvirtd.ts';
 import { LogCapture } from './support/test-agent.ts';
 

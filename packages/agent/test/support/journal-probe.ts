@@ -1,12 +1,8 @@
 import { join } from 'node:path';
 import type { StateChange, Vm } from '@cockpit/proto';
-import { connectLink } from '../../src/driver/libvirt/connect-link.ts';
-import { LibvirtDriver } from '../../src/driver/libvirt/libvirt-driver.ts';
-import { createLogger } from '../../src/index.ts';
 import { CursorStore } from '../../src/journal/cursor-store.ts';
 import { Journal } from '../../src/journal/journal.ts';
 import { tempDir } from './temp-dir.ts';
-import type { LogCapture } from './test-agent.ts';
 
 /** A journal on a temporary cursor file, with helpers to read what it recorded about one VM. */
 export async function probeJournal(capacity = 10_000): Promise<{ journal: Journal; start: number }> {
@@ -26,24 +22,3 @@ export const entriesOf = (journal: Journal, start: number, vmId: string): StateC
 /** The latest record of `vmId` (undefined: never seen, or removed). */
 export const recordOf = (journal: Journal, vmId: string): Vm | undefined =>
   journal.snapshot().vms.find((v) => v.id === vmId);
-
-/**
- * A libvirt driver on `uri` that records into a new probe journal and logs at debug into `log`; started.
- * `resyncIntervalMs`: how often it re-lists every domain.
- */
-export async function probedLibvirtDriver(
-  uri: string,
-  log: LogCapture,
-  resyncIntervalMs: number,
-): Promise<{ driver: LibvirtDriver; journal: Journal; start: number }> {
-  const { journal, start } = await probeJournal();
-  const driver = new LibvirtDriver({
-    uri,
-    resyncIntervalMs,
-    log: createLogger('debug', log.stream),
-    connect: connectLink,
-    backoff: { baseMs: 100, capMs: 1_000 },
-  });
-  await driver.start(journal);
-  return { driver, journal, start };
-}
