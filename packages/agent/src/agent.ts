@@ -113,6 +113,7 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
     driver,
     migrationSource: new MigrationSource({ driver, log, ...options.migration }),
     migrationTarget: new MigrationTarget({ driver, migrationUri, log }),
+    vms: journal,
     log,
   });
   const metrics = new AgentMetrics({ config: config.metrics ?? DEFAULT_METRICS_CONFIG, driver, log });

@@ -91,7 +91,10 @@ describe('cockpit-agent', () => {
     await s1.command({
       commandId: id,
       deadlineMs: 0,
-      action: { $case: 'power', value: { vmId: vm?.id ?? '', op: PowerOp.POWER_OP_DESTROY } },
+      action: {
+        $case: 'power',
+        value: { vmId: vm?.id ?? '', op: PowerOp.POWER_OP_DESTROY, shutdownTimeoutS: 0 },
+      },
     });
     await s1.until(() =>
       s1.commandUpdates(id).some((u) => u.status === CommandStatus.COMMAND_STATUS_ACCEPTED),
@@ -113,7 +116,10 @@ describe('cockpit-agent', () => {
     await s2.command({
       commandId: id,
       deadlineMs: 0,
-      action: { $case: 'power', value: { vmId: vm?.id ?? '', op: PowerOp.POWER_OP_DESTROY } },
+      action: {
+        $case: 'power',
+        value: { vmId: vm?.id ?? '', op: PowerOp.POWER_OP_DESTROY, shutdownTimeoutS: 0 },
+      },
     });
     const [final] = await s2.until(() => s2.commandUpdates(id).length > 0 && s2.commandUpdates(id));
     expect(final).toMatchObject({

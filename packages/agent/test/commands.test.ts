@@ -18,10 +18,10 @@ async function connected(options: Parameters<typeof env.agentWith>[0] = {}) {
   return { ...a, session };
 }
 
-const power = (commandId: string, vmId: string, op: PowerOp, deadlineMs = 0) => ({
+const power = (commandId: string, vmId: string, op: PowerOp, deadlineMs = 0, shutdownTimeoutS = 0) => ({
   commandId,
   deadlineMs,
-  action: { $case: 'power' as const, value: { vmId, op } },
+  action: { $case: 'power' as const, value: { vmId, op, shutdownTimeoutS } },
 });
 
 const finalUpdate = (session: ControllerSession, id: string, count = 1) =>
@@ -59,6 +59,18 @@ describe('commands', () => {
             c.change.value.state === VmState.VM_STATE_RUNNING,
         ),
     );
+  });
+
+  it('a graceful shutdown with a timeout answers SUCCEEDED once the VM is off, not when it was asked', async () => {
+    const { driver, session } = await connected();
+    // The simulated guest takes at least 500 ms from "being shut down" to shut off.
+    const vm = driver.define({ name: 'cmd-shutdown', state: VmState.VM_STATE_RUNNING });
+    const id = '0190f3a5-5d2b-7c1e-8f00-00000000005d';
+    await session.command(power(id, vm.id, PowerOp.POWER_OP_SHUTDOWN, 0, 30));
+    const [final] = await finalUpdate(session, id);
+    expect(final?.status).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
+    const now = (await driver.listVms()).find((v) => v.id === vm.id);
+    expect(now?.state).toBe(VmState.VM_STATE_SHUT_OFF);
   });
 
   it('a repeated id gets the recorded outcome and is not run again, also after a reconnect', async () => {

@@ -1,11 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CommandStatus, type CommandUpdate, Driver, PowerOp, VmState } from '@cockpit/proto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type AgentHandle, createLogger, startAgent } from '../src/index.ts';
 import { AgentProcess } from './support/agent-process.ts';
 import type { ControllerSession } from './support/controller-session.ts';
+import { guestWithDisksXml, writeAcpiShutdownBootImage } from './support/guests.ts';
 import { guestXml, type LibvirtHost, startLibvirtHost, virsh } from './support/harness.ts';
 import { ScriptedController } from './support/scripted-controller.ts';
 import { LogCapture, tempStateDir, testConfig } from './support/test-agent.ts';
@@ -36,9 +37,18 @@ async function define(name: string): Promise<string> {
 
 const domstate = async (name: string) => (await virsh(host.uri, 'domstate', name)).trim();
 
-async function runCommand(session: ControllerSession, vmId: string, op: PowerOp): Promise<CommandUpdate> {
+async function runCommand(
+  session: ControllerSession,
+  vmId: string,
+  op: PowerOp,
+  shutdownTimeoutS = 0,
+): Promise<CommandUpdate> {
   const commandId = randomUUID();
-  await session.command({ commandId, deadlineMs: 0, action: { $case: 'power', value: { vmId, op } } });
+  await session.command({
+    commandId,
+    deadlineMs: 0,
+    action: { $case: 'power', value: { vmId, op, shutdownTimeoutS } },
+  });
   const [final] = await session.until(() => {
     const finals = session
       .commandUpdates(commandId)
@@ -138,7 +148,7 @@ describe('the agent on libvirt', () => {
     await virsh(host.uri, 'undefine', 'la-power');
   });
 
-  it('graceful shutdown and reboot of a guest that ignores them (no ACPI) still succeed: libvirt accepted them', async () => {
+  it('graceful shutdown and reboot of a guest that ignores them (no ACPI) succeed without a timeout: libvirt accepted them', async () => {
     const id = await define('la-acpi');
     await virsh(host.uri, 'start', 'la-acpi');
     expect((await runCommand(session, id, PowerOp.POWER_OP_SHUTDOWN)).status).toBe(
@@ -149,8 +159,50 @@ describe('the agent on libvirt', () => {
     );
     // The guest has no ACPI: it is still running, and the state stream says so.
     expect(await domstate('la-acpi')).toBe('running');
+
+    // With a timeout, the shutdown waits for the guest to power off, and says when it did not.
+    const asked = Date.now();
+    const ignored = await runCommand(session, id, PowerOp.POWER_OP_SHUTDOWN, 2);
+    expect(ignored).toMatchObject({
+      status: CommandStatus.COMMAND_STATUS_FAILED,
+      error: { code: 'shutdown_timeout' },
+    });
+    expect(ignored.error?.message).toContain('had not powered off 2 s later');
+    expect(Date.now() - asked).toBeGreaterThanOrEqual(2000);
+    expect(await domstate('la-acpi')).toBe('running');
     await virsh(host.uri, 'destroy', 'la-acpi');
     await virsh(host.uri, 'undefine', 'la-acpi');
+  });
+
+  it('a graceful shutdown with a timeout succeeds once the guest powered off, not when it was asked', async () => {
+    // This guest powers off about a second after its ACPI power button, as an OS does.
+    const image = join(host.stateDir, 'la-acpi-off.img');
+    const serial = join(host.stateDir, 'la-acpi-off.serial');
+    await writeAcpiShutdownBootImage(image);
+    const id = randomUUID();
+    const file = join(host.stateDir, 'la-acpi-off.xml');
+    await writeFile(
+      file,
+      guestWithDisksXml({
+        name: 'la-acpi-off',
+        uuid: id,
+        acpi: true,
+        serialFile: serial,
+        disks: [{ path: image, target: 'vda', readOnly: true }],
+      }),
+    );
+    await virsh(host.uri, 'define', file);
+    await virsh(host.uri, 'start', 'la-acpi-off');
+
+    // A press before the guest is ready would be lost, as with an OS still booting.
+    await vi.waitFor(async () => expect(await readFile(serial, 'latin1').catch(() => '')).toContain('R'), {
+      timeout: 20_000,
+      interval: 50,
+    });
+    const done = await runCommand(session, id.toUpperCase(), PowerOp.POWER_OP_SHUTDOWN, 30);
+    expect(done.status).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
+    expect((await virsh(host.uri, 'domstate', 'la-acpi-off', '--reason')).trim()).toBe('shut off (shutdown)');
+    await virsh(host.uri, 'undefine', 'la-acpi-off');
   });
 
   it('an unknown VM is vm_not_found', async () => {

@@ -5,6 +5,7 @@ import { isDriverError, UNSUPPORTED } from '../driver/driver-error.ts';
 import type { MigrationSource } from '../migration/migration-source.ts';
 import type { MigrationTarget } from '../migration/migration-target.ts';
 import { type CommandOutcome, type CommandRecord, NOT_RECORDED } from './command-record.ts';
+import { type VmRecords, waitForPowerOff } from './power-off.ts';
 import { powerOperationOf } from './power-op.ts';
 import { SerialLanes } from './serial-lanes.ts';
 
@@ -13,6 +14,8 @@ export interface CommandExecutorOptions {
   driver: HypervisorDriver;
   migrationSource: MigrationSource;
   migrationTarget: MigrationTarget;
+  /** The agent's records of its VMs (the journal): a graceful shutdown waits there for the VM to be off. */
+  vms: VmRecords;
   log: Logger;
   now?: () => number;
 }
@@ -33,6 +36,16 @@ function laneOf(command: Command): string | undefined {
   return `incoming ${action.value.vmId.toLowerCase()}`;
 }
 
+const shutdownTimedOut = (seconds: number): CommandOutcome => ({
+  status: 'failed',
+  error: {
+    code: 'shutdown_timeout',
+    message:
+      `the guest was asked to shut down but had not powered off ${seconds} s later (it may ignore ACPI ` +
+      'power-button requests, or still be shutting down); it was left as it is: stop it with force to pull the plug',
+  },
+});
+
 const DEADLINE_EXCEEDED: CommandOutcome = {
   status: 'failed',
   error: { code: 'deadline_exceeded', message: 'the command arrived after its deadline; it was not run' },
@@ -41,8 +54,9 @@ const DEADLINE_EXCEEDED: CommandOutcome = {
 /**
  * Runs the controller's commands, each id at most once. The record says so on disk before a command
  * runs; a repeated id gets the recorded outcome (or RUNNING while it runs) and is never run again.
- * Power operations succeed when the hypervisor accepted them: a graceful shutdown of a guest that
- * ignores ACPI still succeeds, and the state stream shows what really happened.
+ * Power operations succeed when the hypervisor accepted them, except a graceful shutdown that names a
+ * timeout: it succeeds once the VM is off, and fails with `shutdown_timeout` (the VM left running) when
+ * the guest did not power off in time.
  */
 export class CommandExecutor {
   private outlet: UpdateOutlet | undefined;
@@ -144,11 +158,17 @@ export class CommandExecutor {
     try {
       switch (action?.$case) {
         case 'power': {
+          const { vmId, shutdownTimeoutS } = action.value;
           const op = powerOperationOf(action.value.op);
           if (op === undefined)
             return unsupported(`power operation ${action.value.op} is not known to this agent`);
-          await this.options.driver.power(action.value.vmId, op, { signal });
-          return { status: 'succeeded' };
+          await this.options.driver.power(vmId, op, { signal });
+          if (op !== 'shutdown' || shutdownTimeoutS === 0) return { status: 'succeeded' };
+          const off = await waitForPowerOff(this.options.vms, vmId, {
+            timeoutMs: shutdownTimeoutS * 1000,
+            signal,
+          });
+          return off ? { status: 'succeeded' } : shutdownTimedOut(shutdownTimeoutS);
         }
         case 'migrationPrepare': {
           const prepared = await this.options.migrationTarget.prepare(action.value);

@@ -83,6 +83,11 @@ export class Journal implements DriverSink {
     return this.hostInfo;
   }
 
+  /** The last record of a VM (ids as the driver reports them: UUIDs in lower case). */
+  vmRecord(id: string): Vm | undefined {
+    return this.known.get(id);
+  }
+
   /** Calls `listener` after each new entry; returns the unsubscribe function. */
   onAppend(listener: () => void): () => void {
     this.listeners.add(listener);

@@ -43,13 +43,61 @@ const BOOT_SECTOR =
   'fa31c08ed8e4920c02e692660f0116607c0f20c06683c8010f22c066ea237c0000080066b810008ed88ec031db43bf00001000' +
   '891f81c70010000081ff0000000372f0ebe88d76000000000000000000ffff0000009acf00ffff00000092cf001700487c';
 
-/** Writes the boot image (1 MiB, raw) to `path`. */
-export async function writeDirtyingBootImage(path: string): Promise<void> {
+/**
+ * A boot sector that waits for the ACPI power button and, about a second later, powers the machine off,
+ * as an OS honouring a graceful shutdown does; it needs `acpi: true` (the PIIX4 power management device
+ * of machine 'pc'). A press before it is ready is lost, as with an OS still booting: it writes "R" to its
+ * first serial port when it is (`serialFile`).
+ * Assembled as BOOT_SECTOR is, from:
+ *
+ *         .code16
+ *         movl    $0x80000b40, %eax       # PCI config: 00:01.3 (PIIX4 PM), register 0x40 (PM base)
+ *         movw    $0xcf8, %dx
+ *         outl    %eax, %dx
+ *         movw    $0xcfc, %dx
+ *         inl     %dx, %eax
+ *         andw    $0xffc0, %ax
+ *         movw    %ax, %bx
+ *         leaw    2(%bx), %dx             # PM1_EN: the power button
+ *         movw    $0x0100, %ax
+ *         outw    %ax, %dx
+ *         movw    $0x3f8, %dx             # COM1: "ready for the power button"
+ *         movb    $0x52, %al
+ *         outb    %al, %dx
+ *         sti                             # the BIOS's timer tick wakes each hlt
+ * wait:   hlt
+ *         movw    %bx, %dx                # PM1_STS: power button pressed?
+ *         inw     %dx, %ax
+ *         testw   $0x0100, %ax
+ *         jz      wait
+ *         movw    $18, %cx                # about 1 s of timer ticks, as an OS takes to shut down
+ * delay:  hlt
+ *         loop    delay
+ *         leaw    4(%bx), %dx             # PM1_CNT: SLP_EN with SLP_TYP 0, soft off (S5)
+ *         movw    $0x2000, %ax
+ *         outw    %ax, %dx
+ *         cli
+ * off:    hlt
+ *         jmp     off
+ *         .org 510
+ *         .word 0xaa55
+ */
+const ACPI_SHUTDOWN_SECTOR =
+  '66b8400b0080baf80c66efbafc0c66ed83e0c089c38d5702b80001efbaf803b052eefbf489daeda9000174f7b91200f4e2fd8d5704b80020effaf4ebfd';
+
+/** Writes a 1 MiB raw boot image with the sector to `path`. */
+async function writeBootImage(path: string, sector: string): Promise<void> {
   const image = Buffer.alloc(1024 * 1024);
-  Buffer.from(BOOT_SECTOR, 'hex').copy(image);
+  Buffer.from(sector, 'hex').copy(image);
   image.writeUInt16LE(0xaa55, 510);
   await writeFile(path, image);
 }
+
+/** Writes the dirtying guest's boot image (1 MiB, raw) to `path`. */
+export const writeDirtyingBootImage = (path: string) => writeBootImage(path, BOOT_SECTOR);
+
+/** Writes the boot image of a guest that powers off on the ACPI power button (1 MiB, raw) to `path`. */
+export const writeAcpiShutdownBootImage = (path: string) => writeBootImage(path, ACPI_SHUTDOWN_SECTOR);
 
 const escapeXml = (text: string) => text.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -66,6 +114,10 @@ export function guestWithDisksXml(o: {
   uuid: string;
   disks: DiskXml[];
   boot?: 'hd' | 'network';
+  /** ACPI on (libvirt's default is off): the guest has a power button, for a graceful shutdown. */
+  acpi?: boolean;
+  /** Where the first serial port's output goes. */
+  serialFile?: string;
 }) {
   const disks = o.disks
     .map(
@@ -84,13 +136,13 @@ export function guestWithDisksXml(o: {
   <os>
     <type arch='x86_64' machine='pc'>hvm</type>
     <boot dev='${o.boot ?? 'hd'}'/>
-  </os>
+  </os>${o.acpi ? '\n  <features><acpi/></features>' : ''}
   <on_poweroff>destroy</on_poweroff>
   <on_reboot>restart</on_reboot>
   <on_crash>destroy</on_crash>
   <devices>
     <emulator>/usr/bin/qemu-system-x86_64</emulator>
-${disks}
+${disks}${o.serialFile === undefined ? '' : `\n    <serial type='file'><source path='${escapeXml(o.serialFile)}'/><target port='0'/></serial>`}
     <memballoon model='none'/>
   </devices>
 </domain>

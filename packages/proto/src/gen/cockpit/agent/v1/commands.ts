@@ -192,6 +192,12 @@ export interface Command {
 export interface PowerAction {
   vmId: string;
   op: PowerOp;
+  /**
+   * SHUTDOWN only: succeed once the VM is off, FAILED with code "shutdown_timeout" when it is still on this
+   * many seconds after the guest was asked (it ignores ACPI, or is slow); the VM is then left running.
+   * 0 (and agents before this field): succeed as soon as the hypervisor accepted the request.
+   */
+  shutdownTimeoutS: number;
 }
 
 /**
@@ -462,7 +468,7 @@ export const Command: MessageFns<Command> = {
 };
 
 function createBasePowerAction(): PowerAction {
-  return { vmId: "", op: 0 };
+  return { vmId: "", op: 0, shutdownTimeoutS: 0 };
 }
 
 export const PowerAction: MessageFns<PowerAction> = {
@@ -472,6 +478,9 @@ export const PowerAction: MessageFns<PowerAction> = {
     }
     if (message.op !== 0) {
       writer.uint32(16).int32(message.op);
+    }
+    if (message.shutdownTimeoutS !== 0) {
+      writer.uint32(24).uint32(message.shutdownTimeoutS);
     }
     return writer;
   },
@@ -505,6 +514,14 @@ export const PowerAction: MessageFns<PowerAction> = {
             message.op = reader.int32() as any;
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.shutdownTimeoutS = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -525,6 +542,11 @@ export const PowerAction: MessageFns<PowerAction> = {
         ? globalThis.String(object.vm_id)
         : "",
       op: isSet(object.op) ? powerOpFromJSON(object.op) : 0,
+      shutdownTimeoutS: isSet(object.shutdownTimeoutS)
+        ? globalThis.Number(object.shutdownTimeoutS)
+        : isSet(object.shutdown_timeout_s)
+        ? globalThis.Number(object.shutdown_timeout_s)
+        : 0,
     };
   },
 
@@ -536,6 +558,9 @@ export const PowerAction: MessageFns<PowerAction> = {
     if (message.op !== 0) {
       obj.op = powerOpToJSON(message.op);
     }
+    if (message.shutdownTimeoutS !== 0) {
+      obj.shutdownTimeoutS = Math.round(message.shutdownTimeoutS);
+    }
     return obj;
   },
 
@@ -546,6 +571,7 @@ export const PowerAction: MessageFns<PowerAction> = {
     const message = createBasePowerAction();
     message.vmId = object.vmId ?? "";
     message.op = object.op ?? 0;
+    message.shutdownTimeoutS = object.shutdownTimeoutS ?? 0;
     return message;
   },
 };
