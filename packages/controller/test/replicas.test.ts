@@ -50,7 +50,10 @@ describe('two controller replicas on one database', () => {
     });
     expect(res.status).toBe(202);
     const command = await agent.next('command', 5000);
-    expect(command.action).toEqual({ $case: 'power', value: { vmId, op: PowerOp.POWER_OP_START } });
+    expect(command.action).toEqual({
+      $case: 'power',
+      value: { vmId, op: PowerOp.POWER_OP_START, shutdownTimeoutS: 0 },
+    });
     await agent.commandUpdate({
       commandId: command.commandId,
       status: CommandStatus.COMMAND_STATUS_SUCCEEDED,

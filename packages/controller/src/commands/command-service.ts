@@ -6,8 +6,10 @@ import { progressView } from '../migrations/migration-progress.ts';
 import { storeProgress } from '../migrations/migration-queries.ts';
 import type { Notifier } from '../notifier/notifier.ts';
 import { transitionOperation } from '../operations/operation-queries.ts';
+import type { OperationKind } from '../operations/operation-schema.ts';
 import {
   type CommandRow,
+  cancelCommandsOfVmOperations,
   claimCommand,
   claimUnfinishedCommands,
   expireOverdueCommands,
@@ -38,6 +40,17 @@ export interface CommandService {
   applyUpdate(hostId: string, update: CommandUpdate): Promise<void>;
   /** Commands past their deadline that can no longer run: expired, their operations failed. */
   expireOverdue(): Promise<number>;
+  /**
+   * Inside the caller's transaction: the VM's unfinished power operation of `kind` and its command end as
+   * cancelled with `error` (a forced stop overrules a graceful one). Returns the operations it ended, for
+   * `announce` after the commit.
+   */
+  cancelPower(
+    tx: Tx,
+    input: { vmId: string; kind: OperationKind; error: { code: string; message: string } },
+  ): Promise<string[]>;
+  /** After the commit of `cancelPower`: wakes whoever waits on these operations. */
+  announce(operationIds: readonly string[]): void;
 }
 
 export function createCommandService(deps: {
@@ -148,6 +161,19 @@ export function createCommandService(deps: {
       });
       operationChanged(changed?.operation ?? null);
       migrationChanged([changed?.migration ?? null]);
+    },
+
+    async cancelPower(tx, input) {
+      const now = clock.now();
+      const ids = await cancelCommandsOfVmOperations(tx, { ...input, now });
+      for (const id of ids) {
+        await transitionOperation(tx, id, { status: 'cancelled', error: input.error }, now);
+      }
+      return ids;
+    },
+
+    announce(operationIds) {
+      for (const id of operationIds) operationChanged(id);
     },
 
     async expireOverdue() {

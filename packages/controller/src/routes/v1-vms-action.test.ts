@@ -51,7 +51,10 @@ describe('POST /api/v1/vms/:id/action', () => {
     expect(res.headers.get('location')).toBe(`/api/v1/operations/${res.body.id}`);
 
     const command = await agent.next('command');
-    expect(command.action).toEqual({ $case: 'power', value: { vmId: stopped, op: PowerOp.POWER_OP_START } });
+    expect(command.action).toEqual({
+      $case: 'power',
+      value: { vmId: stopped, op: PowerOp.POWER_OP_START, shutdownTimeoutS: 0 },
+    });
     expect(command.deadlineMs).toBeGreaterThan(Date.now());
     await agent.commandUpdate({
       commandId: command.commandId,
@@ -77,7 +80,7 @@ describe('POST /api/v1/vms/:id/action', () => {
       const command = await agent.next('command');
       expect(command.action).toEqual({
         $case: 'power',
-        value: { vmId: running, op: PowerOp.POWER_OP_DESTROY },
+        value: { vmId: running, op: PowerOp.POWER_OP_DESTROY, shutdownTimeoutS: 0 },
       });
       await agent.commandUpdate({
         commandId: command.commandId,
@@ -97,19 +100,21 @@ describe('POST /api/v1/vms/:id/action', () => {
   });
 
   it('maps every action to its power operation', async () => {
+    // A graceful stop waits for the guest to power off: 180 s unless the request says.
     const cases = [
-      [running, { action: 'stop' }, 'vm.stop', PowerOp.POWER_OP_SHUTDOWN],
-      [running, { action: 'restart' }, 'vm.restart', PowerOp.POWER_OP_REBOOT],
-      [running, { action: 'restart', force: true }, 'vm.reset', PowerOp.POWER_OP_RESET],
-      [running, { action: 'pause' }, 'vm.pause', PowerOp.POWER_OP_SUSPEND],
-      [paused, { action: 'resume' }, 'vm.resume', PowerOp.POWER_OP_RESUME],
+      [running, { action: 'stop' }, 'vm.stop', PowerOp.POWER_OP_SHUTDOWN, 180],
+      [running, { action: 'stop', timeout_s: 30 }, 'vm.stop', PowerOp.POWER_OP_SHUTDOWN, 30],
+      [running, { action: 'restart' }, 'vm.restart', PowerOp.POWER_OP_REBOOT, 0],
+      [running, { action: 'restart', force: true }, 'vm.reset', PowerOp.POWER_OP_RESET, 0],
+      [running, { action: 'pause' }, 'vm.pause', PowerOp.POWER_OP_SUSPEND, 0],
+      [paused, { action: 'resume' }, 'vm.resume', PowerOp.POWER_OP_RESUME, 0],
     ] as const;
-    for (const [id, body, kind, op] of cases) {
+    for (const [id, body, kind, op, shutdownTimeoutS] of cases) {
       const res = await act(id, body);
       expect(res.status, JSON.stringify(body)).toBe(202);
       expect(res.body.kind).toBe(kind);
       const command = await agent.next('command');
-      expect(command.action).toEqual({ $case: 'power', value: { vmId: id, op } });
+      expect(command.action).toEqual({ $case: 'power', value: { vmId: id, op, shutdownTimeoutS } });
       await agent.commandUpdate({
         commandId: command.commandId,
         status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
@@ -161,6 +166,58 @@ describe('POST /api/v1/vms/:id/action', () => {
     ).toBe('succeeded');
   });
 
+  it('a forced stop overrules a graceful stop still waiting for the guest; other actions wait for it', async () => {
+    const graceful = await act(running, { action: 'stop', timeout_s: 600 });
+    expect(graceful.status).toBe(202);
+    const shutdown = await agent.next('command');
+    await agent.commandUpdate({
+      commandId: shutdown.commandId,
+      status: CommandStatus.COMMAND_STATUS_ACCEPTED,
+    });
+    const waiting = t.request('GET', `/api/v1/operations/${graceful.body.id}?wait=20`, { token: operator });
+    // Anything but a forced stop waits for the graceful stop to end.
+    const pause = await act(running, { action: 'pause' });
+    expect(pause.status).toBe(409);
+    expect(pause.body.error.code).toBe('operation_in_progress');
+
+    // Of two concurrent forced stops one gets through, and the graceful stop ends once, as cancelled.
+    const forced = await Promise.all([
+      act(running, { action: 'stop', force: true }),
+      act(running, { action: 'stop', force: true }),
+    ]);
+    expect(forced.map((r) => r.status).sort()).toEqual([202, 409]);
+    const winner = forced.find((r) => r.status === 202);
+    expect(forced.find((r) => r.status === 409)?.body.error.code).toBe('operation_in_progress');
+    const overruled = await waiting;
+    expect(overruled.status).toBe(200);
+    expect(overruled.body).toMatchObject({
+      status: 'cancelled',
+      error: { code: 'superseded', message: `overruled by a forced stop (operation ${winner?.body.id})` },
+    });
+    expect(await t.sql`select status, error_code from commands where id = ${shutdown.commandId}`).toEqual([
+      { status: 'cancelled', error_code: 'superseded' },
+    ]);
+
+    // The agent's late answer to the graceful stop changes nothing; the forced stop runs as usual.
+    await agent.commandUpdate({
+      commandId: shutdown.commandId,
+      status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
+    });
+    const destroy = await agent.next('command');
+    expect(destroy.action).toEqual({
+      $case: 'power',
+      value: { vmId: running, op: PowerOp.POWER_OP_DESTROY, shutdownTimeoutS: 0 },
+    });
+    await agent.commandUpdate({
+      commandId: destroy.commandId,
+      status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
+    });
+    const done = await t.request('GET', `/api/v1/operations/${winner?.body.id}?wait=5`, { token: operator });
+    expect(done.body.status).toBe('succeeded');
+    const after = await t.request('GET', `/api/v1/operations/${graceful.body.id}`, { token: operator });
+    expect(after.body).toMatchObject({ status: 'cancelled', error: { code: 'superseded' } });
+  });
+
   it('refuses (409 conflict) an action decided while a migration moved the VM to another host', async () => {
     const admin = await adminToken(t);
     const other = await joinedHost(t, admin, 'action-node-b');
@@ -207,6 +264,20 @@ describe('POST /api/v1/vms/:id/action', () => {
     expect(typo.status).toBe(400);
     expect(typo.body.error.details).toEqual([{ path: 'body', message: 'unknown field: forc' }]);
     expect(typo.body.error.message).toBe('invalid request: body: unknown field: forc');
+    // timeout_s is a graceful stop's: whole seconds, 1 to 3600.
+    for (const body of [
+      { action: 'stop', force: true, timeout_s: 10 },
+      { action: 'pause', timeout_s: 10 },
+      { action: 'stop', timeout_s: 0 },
+      { action: 'stop', timeout_s: 3601 },
+      { action: 'stop', timeout_s: 1.5 },
+      { action: 'stop', timeout_s: '10' },
+    ]) {
+      const res = await act(running, body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.body.error.code).toBe('validation_failed');
+      expect(res.body.error.details[0].path).toBe('body.timeout_s');
+    }
     const badAction = await act(running, { action: 'explode' });
     expect(badAction.body.error.details[0].path).toBe('body.action');
     expect((await act('not-a-uuid', { action: 'start' })).body.error.details[0].path).toBe('path.id');

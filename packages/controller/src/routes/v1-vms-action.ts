@@ -2,19 +2,40 @@ import { type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../http/app-env.ts';
 import { authedRoute, jsonBody, jsonResponse } from '../http/define-route.ts';
 import { FINAL_OPERATION_STATUSES, OperationSchema } from '../operations/operation-schema.ts';
-import { VM_ACTIONS } from '../vms/vm-power.ts';
+import { DEFAULT_SHUTDOWN_TIMEOUT_S, MAX_SHUTDOWN_TIMEOUT_S, VM_ACTIONS } from '../vms/vm-power.ts';
 import { resourceIdParams, waitQuery } from './resource-id-params.ts';
 
 const ActionSchema = z
   .strictObject({
     action: z.enum(VM_ACTIONS).meta({ example: 'stop' }),
-    force: z.boolean().default(false).meta({
-      description: 'stop: pull the plug instead of a graceful shutdown; restart: reset instead of reboot.',
-    }),
+    force: z
+      .boolean()
+      .default(false)
+      .meta({
+        description:
+          'stop: pull the plug instead of a graceful shutdown (this also cancels a graceful stop still ' +
+          'waiting for the guest); restart: reset instead of reboot.',
+      }),
+    timeout_s: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_SHUTDOWN_TIMEOUT_S)
+      .optional()
+      .meta({
+        description:
+          `Graceful stop only: how long the guest has to power off, in seconds (default ${DEFAULT_SHUTDOWN_TIMEOUT_S}). ` +
+          'The operation succeeds once the VM is off; when it is still on at the end, the operation fails ' +
+          'with `shutdown_timeout` and the VM is left running.',
+      }),
   })
   .refine((body) => !body.force || body.action === 'stop' || body.action === 'restart', {
     message: 'force applies to stop and restart only',
     path: ['force'],
+  })
+  .refine((body) => body.timeout_s === undefined || (body.action === 'stop' && !body.force), {
+    message: 'timeout_s applies to a graceful stop only (action stop, without force)',
+    path: ['timeout_s'],
   })
   .meta({ id: 'VmAction', example: { action: 'stop', force: true } });
 
@@ -32,8 +53,8 @@ const route = authedRoute('operator', {
   description:
     'Records an operation and sends the command to the VM’s host; answers 202 with the operation ' +
     '(`Location: /api/v1/operations/<id>`). With `?wait=<seconds>` it waits for the result: 200 with the ' +
-    'final operation, or 202 when it is not done in time. A graceful stop succeeds when the guest was ' +
-    'asked to shut down; the VM’s state shows when it did.',
+    'final operation, or 202 when it is not done in time. A graceful stop succeeds once the guest ' +
+    'powered off (`timeout_s`); the others when the hypervisor carried them out.',
   request: {
     params: resourceIdParams('VM'),
     query: z.object({

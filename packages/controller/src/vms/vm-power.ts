@@ -7,15 +7,26 @@ import type { VmState } from './vm-schema.ts';
 export const VM_ACTIONS = ['start', 'stop', 'restart', 'pause', 'resume'] as const;
 export type VmAction = (typeof VM_ACTIONS)[number];
 
+/**
+ * How long a graceful stop waits for the guest to power off unless the request says: Proxmox's default for
+ * stopping guests in bulk. (Nova waits 60 s, then pulls the plug; Incus waits as long as it is told.)
+ */
+export const DEFAULT_SHUTDOWN_TIMEOUT_S = 180;
+export const MAX_SHUTDOWN_TIMEOUT_S = 3600;
+
 export interface PowerRequest {
   action: VmAction;
   /** stop: pull the plug instead of a graceful shutdown; restart: reset instead of reboot. */
   force: boolean;
+  /** Graceful stop: how long the guest has to power off before the operation fails (it then keeps running). */
+  timeout_s?: number;
 }
 
 interface Plan {
   kind: OperationKind;
   op: PowerOp;
+  /** A graceful stop's wait for the guest to power off; 0 for the others. */
+  shutdownTimeoutS: number;
 }
 
 const ACTIVE: ReadonlySet<VmState> = new Set([
@@ -28,6 +39,8 @@ const ACTIVE: ReadonlySet<VmState> = new Set([
 ]);
 const INACTIVE: ReadonlySet<VmState> = new Set(['shut_off', 'nostate']);
 
+const plan = (kind: OperationKind, op: PowerOp): Plan => ({ kind, op, shutdownTimeoutS: 0 });
+
 /**
  * What a request becomes on the wire (the agent maps PowerOp to libvirt: start → create, stop →
  * shutdown or destroy, restart → reboot or reset, pause → suspend, resume → resume), and whether the
@@ -39,23 +52,27 @@ export function planPowerAction(request: PowerRequest, state: VmState): Plan {
   switch (request.action) {
     case 'start':
       if (!INACTIVE.has(state) && state !== 'crashed') throw refuse('vm_already_running');
-      return { kind: 'vm.start', op: PowerOp.POWER_OP_START };
+      return plan('vm.start', PowerOp.POWER_OP_START);
     case 'stop':
       if (!ACTIVE.has(state)) throw refuse('vm_not_running');
       return request.force
-        ? { kind: 'vm.force_stop', op: PowerOp.POWER_OP_DESTROY }
-        : { kind: 'vm.stop', op: PowerOp.POWER_OP_SHUTDOWN };
+        ? plan('vm.force_stop', PowerOp.POWER_OP_DESTROY)
+        : {
+            kind: 'vm.stop',
+            op: PowerOp.POWER_OP_SHUTDOWN,
+            shutdownTimeoutS: request.timeout_s ?? DEFAULT_SHUTDOWN_TIMEOUT_S,
+          };
     case 'restart':
       if (!ACTIVE.has(state) || state === 'crashed') throw refuse('vm_not_running');
       return request.force
-        ? { kind: 'vm.reset', op: PowerOp.POWER_OP_RESET }
-        : { kind: 'vm.restart', op: PowerOp.POWER_OP_REBOOT };
+        ? plan('vm.reset', PowerOp.POWER_OP_RESET)
+        : plan('vm.restart', PowerOp.POWER_OP_REBOOT);
     case 'pause':
       if (state === 'paused') throw refuse('vm_already_paused');
       if (state !== 'running' && state !== 'blocked') throw refuse('vm_not_running');
-      return { kind: 'vm.pause', op: PowerOp.POWER_OP_SUSPEND };
+      return plan('vm.pause', PowerOp.POWER_OP_SUSPEND);
     case 'resume':
       if (state !== 'paused') throw refuse('vm_not_paused');
-      return { kind: 'vm.resume', op: PowerOp.POWER_OP_RESUME };
+      return plan('vm.resume', PowerOp.POWER_OP_RESUME);
   }
 }

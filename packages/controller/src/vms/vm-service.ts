@@ -41,7 +41,7 @@ export interface VmService {
   /**
    * Starts a power action: the new operation (pending). Throws `not_found`, `host_disconnected`, a
    * state code (`vm_not_running`, `vm_already_running`, `vm_not_paused`, `vm_already_paused`) or
-   * `operation_in_progress`.
+   * `operation_in_progress`. A forced stop cancels the VM's graceful stop still under way (`superseded`).
    */
   act(caller: SignedInCaller, id: string, request: PowerRequest): Promise<OperationView>;
 }
@@ -86,7 +86,17 @@ export function createVmService(deps: {
       const now = clock.now();
       const operationId = uuidv7(now);
       const commandId = uuidv7(now);
+      let overruled: string[] = [];
       const operation = await sql.begin(async (tx) => {
+        // A forced stop overrules a graceful one still waiting for the guest (a guest that ignores ACPI
+        // would otherwise keep its VM from being stopped until the graceful stop's timeout).
+        if (plan.kind === 'vm.force_stop') {
+          overruled = await commands.cancelPower(tx, {
+            vmId: vm.id,
+            kind: 'vm.stop',
+            error: { code: 'superseded', message: `overruled by a forced stop (operation ${operationId})` },
+          });
+        }
         const created = await insertOperation(tx, {
           id: operationId,
           kind: plan.kind,
@@ -95,22 +105,29 @@ export function createVmService(deps: {
           requestedBy: caller.principal.userId,
           now,
         });
-        if (created === null) return null;
+        // Thrown inside, so that nothing this transaction did (an overruled stop) is kept.
+        if (created === null) {
+          throw new ServiceError(
+            'operation_in_progress',
+            'another operation on this VM has not finished yet',
+          );
+        }
         await requireStillOnHost(tx, vm);
         await commands.enqueue(tx, {
           command: {
             commandId,
             deadlineMs: now.getTime() + POWER_COMMAND_DEADLINE_MS,
-            action: { $case: 'power', value: { vmId: vm.id, op: plan.op } },
+            action: {
+              $case: 'power',
+              value: { vmId: vm.id, op: plan.op, shutdownTimeoutS: plan.shutdownTimeoutS },
+            },
           },
           hostId: vm.host_id,
           operationId,
         });
         return created;
       });
-      if (operation === null) {
-        throw new ServiceError('operation_in_progress', 'another operation on this VM has not finished yet');
-      }
+      commands.announce(overruled);
       await commands.route(vm.host_id, commandId);
       return operation;
     },
