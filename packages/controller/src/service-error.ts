@@ -34,6 +34,7 @@ export const SERVICE_ERROR_CODES = [
   'vm_already_running',
   'vm_not_paused',
   'vm_already_paused',
+  'vm_paused',
   'host_disconnected',
   'operation_in_progress',
   /** A metric series would hold more points than a request may ask for. */

@@ -36,6 +36,7 @@ const GRPC_STATUS: Record<ServiceErrorCode, status> = {
   vm_already_running: status.FAILED_PRECONDITION,
   vm_not_paused: status.FAILED_PRECONDITION,
   vm_already_paused: status.FAILED_PRECONDITION,
+  vm_paused: status.FAILED_PRECONDITION,
   host_disconnected: status.FAILED_PRECONDITION,
   operation_in_progress: status.FAILED_PRECONDITION,
   too_many_points: status.INVALID_ARGUMENT,

@@ -19,6 +19,7 @@ export const API_ERROR_STATUS = {
   vm_already_running: 409,
   vm_not_paused: 409,
   vm_already_paused: 409,
+  vm_paused: 409,
   host_disconnected: 409,
   operation_in_progress: 409,
   // 409s that say why a migration cannot start, be cancelled or be forced to complete.
@@ -77,6 +78,7 @@ const SPECIFIC_CODES: ReadonlySet<ApiErrorCode> = new Set<ApiErrorCode>([
   'vm_already_running',
   'vm_not_paused',
   'vm_already_paused',
+  'vm_paused',
   'host_disconnected',
   'operation_in_progress',
   'destination_is_source',

@@ -50,6 +50,7 @@ const DESCRIPTIONS: Partial<Record<ApiErrorCode, string>> = {
   vm_already_running: 'The VM is already running.',
   vm_not_paused: 'The VM is not paused.',
   vm_already_paused: 'The VM is already paused.',
+  vm_paused: 'The VM is paused: its guest cannot answer a graceful stop (resume it, or stop it with force).',
   host_disconnected: "The VM's host is not connected: its agent cannot receive the command now.",
   operation_in_progress: 'Another operation on this VM has not finished yet.',
   too_many_points:

@@ -123,6 +123,7 @@ describe('the OpenAPI document', () => {
       'vm_already_running',
       'vm_not_paused',
       'vm_already_paused',
+      'vm_paused',
       'host_disconnected',
       'operation_in_progress',
       'conflict',

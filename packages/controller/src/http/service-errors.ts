@@ -23,6 +23,7 @@ const API_CODE: Record<ServiceErrorCode, ApiErrorCode> = {
   vm_already_running: 'vm_already_running',
   vm_not_paused: 'vm_not_paused',
   vm_already_paused: 'vm_already_paused',
+  vm_paused: 'vm_paused',
   host_disconnected: 'host_disconnected',
   operation_in_progress: 'operation_in_progress',
   too_many_points: 'too_many_points',

@@ -143,6 +143,9 @@ describe('POST /api/v1/vms/:id/action', () => {
       [stopped, { action: 'pause' }, 'vm_not_running'],
       [paused, { action: 'pause' }, 'vm_already_paused'],
       [running, { action: 'resume' }, 'vm_not_paused'],
+      // Its guest could not answer the power button (a forced stop can pull the plug).
+      [paused, { action: 'stop' }, 'vm_paused'],
+      [paused, { action: 'stop', timeout_s: 600 }, 'vm_paused'],
     ] as const;
     for (const [id, body, code] of cases) {
       const res = await act(id, body);

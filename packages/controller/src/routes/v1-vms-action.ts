@@ -72,6 +72,7 @@ const route = authedRoute('operator', {
     'vm_already_running',
     'vm_not_paused',
     'vm_already_paused',
+    'vm_paused',
     'host_disconnected',
     'operation_in_progress',
     'conflict',

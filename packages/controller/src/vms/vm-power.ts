@@ -55,6 +55,14 @@ export function planPowerAction(request: PowerRequest, state: VmState): Plan {
       return plan('vm.start', PowerOp.POWER_OP_START);
     case 'stop':
       if (!ACTIVE.has(state)) throw refuse('vm_not_running');
+      // A paused guest cannot answer the power button: the stop could only run out its timeout (Proxmox
+      // refuses it too).
+      if (state === 'paused' && !request.force) {
+        throw new ServiceError(
+          'vm_paused',
+          'cannot stop a paused VM gracefully: its guest cannot answer the power button; resume it first, or stop it with force',
+        );
+      }
       return request.force
         ? plan('vm.force_stop', PowerOp.POWER_OP_DESTROY)
         : {

@@ -40,7 +40,7 @@ export interface VmService {
   get(id: string): Promise<VmView>;
   /**
    * Starts a power action: the new operation (pending). Throws `not_found`, `host_disconnected`, a
-   * state code (`vm_not_running`, `vm_already_running`, `vm_not_paused`, `vm_already_paused`) or
+   * state code (`vm_not_running`, `vm_already_running`, `vm_not_paused`, `vm_already_paused`, `vm_paused`) or
    * `operation_in_progress`. A forced stop cancels the VM's graceful stop still under way (`superseded`).
    */
   act(caller: SignedInCaller, id: string, request: PowerRequest): Promise<OperationView>;
