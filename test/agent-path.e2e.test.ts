@@ -212,7 +212,6 @@ describe('the agent path, from libvirt to REST and back', () => {
       [{ action: 'start' }, 'running', 'running'],
       [{ action: 'pause' }, 'paused', 'paused'],
       [{ action: 'resume' }, 'running', 'running'],
-      [{ action: 'restart' }, 'running', 'running'],
       [{ action: 'restart', force: true }, 'running', 'running'],
       [{ action: 'stop', force: true }, 'shut off', 'shut_off'],
       [{ action: 'start' }, 'running', 'running'],
@@ -231,18 +230,19 @@ describe('the agent path, from libvirt to REST and back', () => {
         async () => (await restVm(id)).state === apiState,
       );
     }
-    // A graceful stop waits for the guest to power off. This diskless guest has no ACPI: it keeps
-    // running, and the stop fails when its timeout runs out.
-    const graceful = await act(id, { action: 'stop', timeout_s: 2 });
-    expect(graceful).toMatchObject({
-      kind: 'vm.stop',
-      status: 'failed',
-      error: { code: 'shutdown_timeout' },
-    });
-    expect(await domstate('g1')).toBe('running');
+    // A graceful stop waits for the guest to power off, a graceful restart for it to reboot. This
+    // diskless guest has no ACPI: it keeps running, and each fails when its timeout runs out.
+    for (const [action, kind, code] of [
+      ['stop', 'vm.stop', 'shutdown_timeout'],
+      ['restart', 'vm.restart', 'reboot_timeout'],
+    ] as const) {
+      const graceful = await act(id, { action, timeout_s: 2 });
+      expect(graceful).toMatchObject({ kind, status: 'failed', error: { code } });
+      expect(await domstate('g1')).toBe('running');
+    }
   });
 
-  it('a graceful stop through REST succeeds once the guest powered off', async () => {
+  it('a graceful restart and stop through REST succeed once the guest rebooted, and powered off', async () => {
     // A guest that powers off about a second after its ACPI power button, as an OS does.
     const image = join(host.stateDir, 'g-acpi.img');
     const serial = join(host.stateDir, 'g-acpi.serial');
@@ -262,6 +262,10 @@ describe('the agent path, from libvirt to REST and back', () => {
       (await readFile(serial, 'latin1').catch(() => '')).includes('R'),
     );
     await until('g-acpi running in the API', async () => (await restVm(id)).state === 'running');
+
+    const restarted = await act(id, { action: 'restart' });
+    expect(restarted).toMatchObject({ kind: 'vm.restart', status: 'succeeded', error: null });
+    await until('g-acpi booted again', async () => (await readFile(serial, 'latin1')) === 'RR');
 
     const stopped = await act(id, { action: 'stop' });
     expect(stopped).toMatchObject({ kind: 'vm.stop', status: 'succeeded', error: null });
@@ -383,10 +387,12 @@ describe('the agent path, from libvirt to REST and back', () => {
       const open = await sql`select id, status from commands where status in ('pending', 'sent', 'running')`;
       expect(open).toEqual([]);
       const operations = await sql<{ kind: string; status: string; error_code: string | null }[]>`
-        select kind, status, error_code from operations`;
-      // Every one succeeded but the graceful stop of the guest without ACPI, which ran out of time.
+        select kind, status, error_code from operations order by id`;
+      // Every one succeeded but the graceful stop and restart of the guest without ACPI, which ran out
+      // of time.
       expect(operations.filter((o) => o.status !== 'succeeded')).toEqual([
         { kind: 'vm.stop', status: 'failed', error_code: 'shutdown_timeout' },
+        { kind: 'vm.restart', status: 'failed', error_code: 'reboot_timeout' },
       ]);
       expect(operations.length).toBeGreaterThanOrEqual(9);
     } finally {

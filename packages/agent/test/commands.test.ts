@@ -18,10 +18,10 @@ async function connected(options: Parameters<typeof env.agentWith>[0] = {}) {
   return { ...a, session };
 }
 
-const power = (commandId: string, vmId: string, op: PowerOp, deadlineMs = 0, shutdownTimeoutS = 0) => ({
+const power = (commandId: string, vmId: string, op: PowerOp, deadlineMs = 0, timeoutS = 0) => ({
   commandId,
   deadlineMs,
-  action: { $case: 'power' as const, value: { vmId, op, shutdownTimeoutS } },
+  action: { $case: 'power' as const, value: { vmId, op, timeoutS } },
 });
 
 const finalUpdate = (session: ControllerSession, id: string, count = 1) =>
@@ -71,6 +71,21 @@ describe('commands', () => {
     expect(final?.status).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
     const now = (await driver.listVms()).find((v) => v.id === vm.id);
     expect(now?.state).toBe(VmState.VM_STATE_SHUT_OFF);
+  });
+
+  it('a graceful reboot with a timeout answers SUCCEEDED once the guest rebooted', async () => {
+    const { driver, session } = await connected();
+    // The simulated guest reboots at least 250 ms after the request; until then nothing is reported.
+    const vm = driver.define({ name: 'cmd-reboot', state: VmState.VM_STATE_RUNNING });
+    let rebootedAt = 0;
+    void driver.nextReboot(vm.id, { timeoutMs: 10_000 }).then(() => {
+      rebootedAt = Date.now();
+    });
+    const id = '0190f3a5-5d2b-7c1e-8f00-00000000005e';
+    await session.command(power(id, vm.id, PowerOp.POWER_OP_REBOOT, 0, 30));
+    const [final] = await finalUpdate(session, id);
+    expect(final?.status).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
+    expect(rebootedAt).toBeGreaterThan(0);
   });
 
   it('a repeated id gets the recorded outcome and is not run again, also after a reconnect', async () => {

@@ -41,13 +41,13 @@ async function runCommand(
   session: ControllerSession,
   vmId: string,
   op: PowerOp,
-  shutdownTimeoutS = 0,
+  timeoutS = 0,
 ): Promise<CommandUpdate> {
   const commandId = randomUUID();
   await session.command({
     commandId,
     deadlineMs: 0,
-    action: { $case: 'power', value: { vmId, op, shutdownTimeoutS } },
+    action: { $case: 'power', value: { vmId, op, timeoutS } },
   });
   const [final] = await session.until(() => {
     const finals = session
@@ -160,22 +160,26 @@ describe('the agent on libvirt', () => {
     // The guest has no ACPI: it is still running, and the state stream says so.
     expect(await domstate('la-acpi')).toBe('running');
 
-    // With a timeout, the shutdown waits for the guest to power off, and says when it did not.
-    const asked = Date.now();
-    const ignored = await runCommand(session, id, PowerOp.POWER_OP_SHUTDOWN, 2);
-    expect(ignored).toMatchObject({
-      status: CommandStatus.COMMAND_STATUS_FAILED,
-      error: { code: 'shutdown_timeout' },
-    });
-    expect(ignored.error?.message).toContain('had not powered off 2 s later');
-    expect(Date.now() - asked).toBeGreaterThanOrEqual(2000);
-    expect(await domstate('la-acpi')).toBe('running');
+    // With a timeout, the shutdown waits for the guest to power off and the reboot for it to reboot, and
+    // each says when it did not.
+    for (const [op, code, words] of [
+      [PowerOp.POWER_OP_SHUTDOWN, 'shutdown_timeout', 'had not powered off 2 s later'],
+      [PowerOp.POWER_OP_REBOOT, 'reboot_timeout', 'had not rebooted 2 s later'],
+    ] as const) {
+      const asked = Date.now();
+      const ignored = await runCommand(session, id, op, 2);
+      expect(ignored).toMatchObject({ status: CommandStatus.COMMAND_STATUS_FAILED, error: { code } });
+      expect(ignored.error?.message).toContain(words);
+      expect(Date.now() - asked).toBeGreaterThanOrEqual(2000);
+      expect(await domstate('la-acpi')).toBe('running');
+    }
     await virsh(host.uri, 'destroy', 'la-acpi');
     await virsh(host.uri, 'undefine', 'la-acpi');
   });
 
-  it('a graceful shutdown with a timeout succeeds once the guest powered off, not when it was asked', async () => {
-    // This guest powers off about a second after its ACPI power button, as an OS does.
+  it('a graceful reboot, then shutdown, with a timeout succeed once the guest did it, not when it was asked', async () => {
+    // This guest powers off about a second after its ACPI power button, as an OS does (for a reboot
+    // libvirt then resets it).
     const image = join(host.stateDir, 'la-acpi-off.img');
     const serial = join(host.stateDir, 'la-acpi-off.serial');
     await writeAcpiShutdownBootImage(image);
@@ -199,6 +203,18 @@ describe('the agent on libvirt', () => {
       timeout: 20_000,
       interval: 50,
     });
+    const asked = Date.now();
+    const rebooted = await runCommand(session, id.toUpperCase(), PowerOp.POWER_OP_REBOOT, 30);
+    expect(rebooted.status).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
+    // The answer came once the guest acted, about a second after the request (18 BIOS timer ticks).
+    expect(Date.now() - asked).toBeGreaterThanOrEqual(800);
+    // It booted again ("R" a second time), and is ready for the power button again.
+    await vi.waitFor(async () => expect(await readFile(serial, 'latin1')).toBe('RR'), {
+      timeout: 20_000,
+      interval: 50,
+    });
+    expect(await domstate('la-acpi-off')).toBe('running');
+
     const done = await runCommand(session, id.toUpperCase(), PowerOp.POWER_OP_SHUTDOWN, 30);
     expect(done.status).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
     expect((await virsh(host.uri, 'domstate', 'la-acpi-off', '--reason')).trim()).toBe('shut off (shutdown)');

@@ -1,6 +1,6 @@
 import { type Command, CommandStatus, type CommandUpdate } from '@cockpit/proto';
 import type { Logger } from 'pino';
-import type { HypervisorDriver } from '../driver/driver.ts';
+import type { HypervisorDriver, PowerOperation } from '../driver/driver.ts';
 import { isDriverError, UNSUPPORTED } from '../driver/driver-error.ts';
 import type { MigrationSource } from '../migration/migration-source.ts';
 import type { MigrationTarget } from '../migration/migration-target.ts';
@@ -36,6 +36,8 @@ function laneOf(command: Command): string | undefined {
   return `incoming ${action.value.vmId.toLowerCase()}`;
 }
 
+const SUCCEEDED: CommandOutcome = { status: 'succeeded' };
+
 const shutdownTimedOut = (seconds: number): CommandOutcome => ({
   status: 'failed',
   error: {
@@ -43,6 +45,16 @@ const shutdownTimedOut = (seconds: number): CommandOutcome => ({
     message:
       `the guest was asked to shut down but had not powered off ${seconds} s later (it may ignore ACPI ` +
       'power-button requests, or still be shutting down); it was left as it is: stop it with force to pull the plug',
+  },
+});
+
+const rebootTimedOut = (seconds: number): CommandOutcome => ({
+  status: 'failed',
+  error: {
+    code: 'reboot_timeout',
+    message:
+      `the guest was asked to reboot but had not rebooted ${seconds} s later (it may ignore ACPI ` +
+      'power-button requests, or still be shutting down); it was left as it is: restart it with force to reset it',
   },
 });
 
@@ -54,9 +66,9 @@ const DEADLINE_EXCEEDED: CommandOutcome = {
 /**
  * Runs the controller's commands, each id at most once. The record says so on disk before a command
  * runs; a repeated id gets the recorded outcome (or RUNNING while it runs) and is never run again.
- * Power operations succeed when the hypervisor accepted them, except a graceful shutdown that names a
- * timeout: it succeeds once the VM is off, and fails with `shutdown_timeout` (the VM left running) when
- * the guest did not power off in time.
+ * Power operations succeed when the hypervisor accepted them, except a graceful shutdown or reboot that
+ * names a timeout: it succeeds once done, and fails with `shutdown_timeout` or `reboot_timeout` (the VM
+ * left as it is) when the guest did not act in time.
  */
 export class CommandExecutor {
   private outlet: UpdateOutlet | undefined;
@@ -152,23 +164,52 @@ export class CommandExecutor {
     this.send(updateOf(id, outcome));
   }
 
+  /**
+   * A power operation. A graceful one with a timeout (the controller's always have one) waits until it is
+   * done: a shutdown for the VM's record to say off, a reboot for libvirt's reboot event, armed before
+   * the call so that a quick guest is not missed.
+   */
+  private async power(
+    vmId: string,
+    op: PowerOperation,
+    timeoutS: number,
+    signal: AbortSignal,
+  ): Promise<CommandOutcome> {
+    const { driver, vms } = this.options;
+    const wait = { timeoutMs: timeoutS * 1000, signal };
+    if (timeoutS > 0 && op === 'reboot' && driver.nextReboot !== undefined) {
+      const asked = new AbortController();
+      const rebooted = driver.nextReboot(vmId, {
+        ...wait,
+        signal: AbortSignal.any([signal, asked.signal]),
+      });
+      try {
+        await driver.power(vmId, op, { signal });
+      } catch (err) {
+        // Refused: nothing to wait for.
+        asked.abort();
+        await rebooted;
+        throw err;
+      }
+      return (await rebooted) ? SUCCEEDED : rebootTimedOut(timeoutS);
+    }
+    await driver.power(vmId, op, { signal });
+    if (timeoutS > 0 && op === 'shutdown') {
+      return (await waitForPowerOff(vms, vmId, wait)) ? SUCCEEDED : shutdownTimedOut(timeoutS);
+    }
+    return SUCCEEDED;
+  }
+
   private async execute(command: Command): Promise<CommandOutcome> {
     const signal = this.abort.signal;
     const action = command.action;
     try {
       switch (action?.$case) {
         case 'power': {
-          const { vmId, shutdownTimeoutS } = action.value;
           const op = powerOperationOf(action.value.op);
           if (op === undefined)
             return unsupported(`power operation ${action.value.op} is not known to this agent`);
-          await this.options.driver.power(vmId, op, { signal });
-          if (op !== 'shutdown' || shutdownTimeoutS === 0) return { status: 'succeeded' };
-          const off = await waitForPowerOff(this.options.vms, vmId, {
-            timeoutMs: shutdownTimeoutS * 1000,
-            signal,
-          });
-          return off ? { status: 'succeeded' } : shutdownTimedOut(shutdownTimeoutS);
+          return await this.power(action.value.vmId, op, action.value.timeoutS, signal);
         }
         case 'migrationPrepare': {
           const prepared = await this.options.migrationTarget.prepare(action.value);

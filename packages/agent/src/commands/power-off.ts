@@ -1,4 +1,5 @@
 import { type Vm, VmState } from '@cockpit/proto';
+import { untilNotified } from '../until-notified.ts';
 
 /** What the executor needs of the agent's own picture of its VMs: the journal, fed by the driver. */
 export interface VmRecords {
@@ -13,8 +14,7 @@ const isOff = (vm: Vm | undefined) => vm === undefined || vm.state === VmState.V
 
 /**
  * Resolves true once the record of the VM says it is off; false when `timeoutMs` passes first or `signal`
- * aborts. The record follows libvirt's lifecycle events, with the periodic re-list behind them, so no
- * polling of libvirt is needed here.
+ * aborts. The record follows libvirt's lifecycle events, with the periodic re-list behind them.
  */
 export function waitForPowerOff(
   records: VmRecords,
@@ -22,25 +22,9 @@ export function waitForPowerOff(
   options: { timeoutMs: number; signal?: AbortSignal },
 ): Promise<boolean> {
   const id = vmId.toLowerCase();
-  const { signal } = options;
-  return new Promise((resolve) => {
-    let settled = false;
-    const settle = (off: boolean) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      unsubscribe();
-      signal?.removeEventListener('abort', onAbort);
-      resolve(off);
-    };
-    const check = () => {
-      if (isOff(records.vmRecord(id))) settle(true);
-    };
-    const onAbort = () => settle(false);
-    const unsubscribe = records.onAppend(check);
-    const timer = setTimeout(() => settle(false), options.timeoutMs);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    if (signal?.aborted) settle(false);
-    else check();
-  });
+  return untilNotified(
+    (wake) => records.onAppend(wake),
+    () => isOff(records.vmRecord(id)),
+    options,
+  );
 }

@@ -55,6 +55,11 @@ export interface HypervisorDriver {
    * resolves; the state stream shows what really happened. Rejects with a DriverError.
    */
   power(vmId: string, op: PowerOperation, options?: PowerOptions): Promise<void>;
+  /**
+   * Resolves true at the VM's next reboot (the guest reset itself, as after a reboot asked for), false
+   * when `timeoutMs` passes first or `signal` aborts. Called before the reboot is asked for.
+   */
+  nextReboot?(vmId: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<boolean>;
   close(): Promise<void>;
   /** Performance counters of the host and its active VMs (src/metrics turns them into samples). */
   readCounters?(signal?: AbortSignal): Promise<CounterReading>;

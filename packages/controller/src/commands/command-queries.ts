@@ -102,20 +102,21 @@ export async function finishCommand(
 }
 
 /**
- * Ends the unfinished commands of the VM's unfinished operations of `kind` as cancelled, wherever they
+ * Ends the unfinished commands of the VM's unfinished operations of `kinds` as cancelled, wherever they
  * stand (an agent that runs one anyway is ignored when it answers). Returns their operations' ids. The
  * command rows are locked before the operation rows, in the order an agent's answer locks them.
  */
 export async function cancelCommandsOfVmOperations(
   tx: Tx,
-  input: { vmId: string; kind: string; error: { code: string; message: string }; now: Date },
+  input: { vmId: string; kinds: readonly string[]; error: { code: string; message: string }; now: Date },
 ): Promise<string[]> {
   const rows = await tx<Array<{ operation_id: string }>>`
     update commands set status = 'cancelled', finished_at = ${input.now},
                         error_code = ${input.error.code}, error_message = ${input.error.message}
     where status in ('pending', 'sent', 'running')
       and operation_id in (select id from operations
-                           where vm_id = ${input.vmId} and kind = ${input.kind} and status in ('pending', 'running'))
+                           where vm_id = ${input.vmId} and kind = any(${input.kinds as string[]})
+                             and status in ('pending', 'running'))
     returning operation_id`;
   return [...new Set(rows.map((r) => r.operation_id))];
 }

@@ -41,13 +41,13 @@ export interface CommandService {
   /** Commands past their deadline that can no longer run: expired, their operations failed. */
   expireOverdue(): Promise<number>;
   /**
-   * Inside the caller's transaction: the VM's unfinished power operation of `kind` and its command end as
-   * cancelled with `error` (a forced stop overrules a graceful one). Returns the operations it ended, for
-   * `announce` after the commit.
+   * Inside the caller's transaction: the VM's unfinished power operation of one of `kinds` and its command
+   * end as cancelled with `error` (a forced stop overrules a graceful one). Returns the operations it
+   * ended, for `announce` after the commit.
    */
   cancelPower(
     tx: Tx,
-    input: { vmId: string; kind: OperationKind; error: { code: string; message: string } },
+    input: { vmId: string; kinds: readonly OperationKind[]; error: { code: string; message: string } },
   ): Promise<string[]>;
   /** After the commit of `cancelPower`: wakes whoever waits on these operations. */
   announce(operationIds: readonly string[]): void;

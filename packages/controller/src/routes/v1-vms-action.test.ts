@@ -53,7 +53,7 @@ describe('POST /api/v1/vms/:id/action', () => {
     const command = await agent.next('command');
     expect(command.action).toEqual({
       $case: 'power',
-      value: { vmId: stopped, op: PowerOp.POWER_OP_START, shutdownTimeoutS: 0 },
+      value: { vmId: stopped, op: PowerOp.POWER_OP_START, timeoutS: 0 },
     });
     expect(command.deadlineMs).toBeGreaterThan(Date.now());
     await agent.commandUpdate({
@@ -80,7 +80,7 @@ describe('POST /api/v1/vms/:id/action', () => {
       const command = await agent.next('command');
       expect(command.action).toEqual({
         $case: 'power',
-        value: { vmId: running, op: PowerOp.POWER_OP_DESTROY, shutdownTimeoutS: 0 },
+        value: { vmId: running, op: PowerOp.POWER_OP_DESTROY, timeoutS: 0 },
       });
       await agent.commandUpdate({
         commandId: command.commandId,
@@ -100,21 +100,22 @@ describe('POST /api/v1/vms/:id/action', () => {
   });
 
   it('maps every action to its power operation', async () => {
-    // A graceful stop waits for the guest to power off: 180 s unless the request says.
+    // A graceful stop or restart waits for the guest: 180 s unless the request says.
     const cases = [
       [running, { action: 'stop' }, 'vm.stop', PowerOp.POWER_OP_SHUTDOWN, 180],
       [running, { action: 'stop', timeout_s: 30 }, 'vm.stop', PowerOp.POWER_OP_SHUTDOWN, 30],
-      [running, { action: 'restart' }, 'vm.restart', PowerOp.POWER_OP_REBOOT, 0],
+      [running, { action: 'restart' }, 'vm.restart', PowerOp.POWER_OP_REBOOT, 180],
+      [running, { action: 'restart', timeout_s: 45 }, 'vm.restart', PowerOp.POWER_OP_REBOOT, 45],
       [running, { action: 'restart', force: true }, 'vm.reset', PowerOp.POWER_OP_RESET, 0],
       [running, { action: 'pause' }, 'vm.pause', PowerOp.POWER_OP_SUSPEND, 0],
       [paused, { action: 'resume' }, 'vm.resume', PowerOp.POWER_OP_RESUME, 0],
     ] as const;
-    for (const [id, body, kind, op, shutdownTimeoutS] of cases) {
+    for (const [id, body, kind, op, timeoutS] of cases) {
       const res = await act(id, body);
       expect(res.status, JSON.stringify(body)).toBe(202);
       expect(res.body.kind).toBe(kind);
       const command = await agent.next('command');
-      expect(command.action).toEqual({ $case: 'power', value: { vmId: id, op, shutdownTimeoutS } });
+      expect(command.action).toEqual({ $case: 'power', value: { vmId: id, op, timeoutS } });
       await agent.commandUpdate({
         commandId: command.commandId,
         status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
@@ -146,6 +147,7 @@ describe('POST /api/v1/vms/:id/action', () => {
       // Its guest could not answer the power button (a forced stop can pull the plug).
       [paused, { action: 'stop' }, 'vm_paused'],
       [paused, { action: 'stop', timeout_s: 600 }, 'vm_paused'],
+      [paused, { action: 'restart' }, 'vm_paused'],
     ] as const;
     for (const [id, body, code] of cases) {
       const res = await act(id, body);
@@ -209,7 +211,7 @@ describe('POST /api/v1/vms/:id/action', () => {
     const destroy = await agent.next('command');
     expect(destroy.action).toEqual({
       $case: 'power',
-      value: { vmId: running, op: PowerOp.POWER_OP_DESTROY, shutdownTimeoutS: 0 },
+      value: { vmId: running, op: PowerOp.POWER_OP_DESTROY, timeoutS: 0 },
     });
     await agent.commandUpdate({
       commandId: destroy.commandId,
@@ -219,6 +221,34 @@ describe('POST /api/v1/vms/:id/action', () => {
     expect(done.body.status).toBe('succeeded');
     const after = await t.request('GET', `/api/v1/operations/${graceful.body.id}`, { token: operator });
     expect(after.body).toMatchObject({ status: 'cancelled', error: { code: 'superseded' } });
+  });
+
+  it('a reset overrules a graceful restart still waiting for the guest', async () => {
+    const graceful = await act(running, { action: 'restart' });
+    expect(graceful.status).toBe(202);
+    const reboot = await agent.next('command');
+    await agent.commandUpdate({ commandId: reboot.commandId, status: CommandStatus.COMMAND_STATUS_ACCEPTED });
+    const reset = await act(running, { action: 'restart', force: true });
+    expect(reset.status).toBe(202);
+    const overruled = await t.request('GET', `/api/v1/operations/${graceful.body.id}?wait=5`, {
+      token: operator,
+    });
+    expect(overruled.body).toMatchObject({
+      kind: 'vm.restart',
+      status: 'cancelled',
+      error: { code: 'superseded', message: `overruled by a forced restart (operation ${reset.body.id})` },
+    });
+    const command = await agent.next('command');
+    expect(command.action).toEqual({
+      $case: 'power',
+      value: { vmId: running, op: PowerOp.POWER_OP_RESET, timeoutS: 0 },
+    });
+    await agent.commandUpdate({
+      commandId: command.commandId,
+      status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
+    });
+    const done = await t.request('GET', `/api/v1/operations/${reset.body.id}?wait=5`, { token: operator });
+    expect(done.body.status).toBe('succeeded');
   });
 
   it('refuses (409 conflict) an action decided while a migration moved the VM to another host', async () => {
@@ -267,9 +297,10 @@ describe('POST /api/v1/vms/:id/action', () => {
     expect(typo.status).toBe(400);
     expect(typo.body.error.details).toEqual([{ path: 'body', message: 'unknown field: forc' }]);
     expect(typo.body.error.message).toBe('invalid request: body: unknown field: forc');
-    // timeout_s is a graceful stop's: whole seconds, 1 to 3600.
+    // timeout_s is a graceful stop's or restart's: whole seconds, 1 to 3600.
     for (const body of [
       { action: 'stop', force: true, timeout_s: 10 },
+      { action: 'restart', force: true, timeout_s: 10 },
       { action: 'pause', timeout_s: 10 },
       { action: 'stop', timeout_s: 0 },
       { action: 'stop', timeout_s: 3601 },

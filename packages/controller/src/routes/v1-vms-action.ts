@@ -2,7 +2,7 @@ import { type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../http/app-env.ts';
 import { authedRoute, jsonBody, jsonResponse } from '../http/define-route.ts';
 import { FINAL_OPERATION_STATUSES, OperationSchema } from '../operations/operation-schema.ts';
-import { DEFAULT_SHUTDOWN_TIMEOUT_S, MAX_SHUTDOWN_TIMEOUT_S, VM_ACTIONS } from '../vms/vm-power.ts';
+import { DEFAULT_GRACEFUL_TIMEOUT_S, MAX_GRACEFUL_TIMEOUT_S, VM_ACTIONS } from '../vms/vm-power.ts';
 import { resourceIdParams, waitQuery } from './resource-id-params.ts';
 
 const ActionSchema = z
@@ -20,23 +20,27 @@ const ActionSchema = z
       .number()
       .int()
       .min(1)
-      .max(MAX_SHUTDOWN_TIMEOUT_S)
+      .max(MAX_GRACEFUL_TIMEOUT_S)
       .optional()
       .meta({
         description:
-          `Graceful stop only: how long the guest has to power off, in seconds (default ${DEFAULT_SHUTDOWN_TIMEOUT_S}). ` +
-          'The operation succeeds once the VM is off; when it is still on at the end, the operation fails ' +
-          'with `shutdown_timeout` and the VM is left running.',
+          `Graceful stop and restart only: how long the guest has, in seconds (default ${DEFAULT_GRACEFUL_TIMEOUT_S}). ` +
+          'A stop succeeds once the VM is off, a restart once the guest rebooted; when it has not by then, ' +
+          'the operation fails with `shutdown_timeout` or `reboot_timeout` and the VM is left as it is.',
       }),
   })
   .refine((body) => !body.force || body.action === 'stop' || body.action === 'restart', {
     message: 'force applies to stop and restart only',
     path: ['force'],
   })
-  .refine((body) => body.timeout_s === undefined || (body.action === 'stop' && !body.force), {
-    message: 'timeout_s applies to a graceful stop only (action stop, without force)',
-    path: ['timeout_s'],
-  })
+  .refine(
+    (body) =>
+      body.timeout_s === undefined || ((body.action === 'stop' || body.action === 'restart') && !body.force),
+    {
+      message: 'timeout_s applies to a graceful stop or restart only (without force)',
+      path: ['timeout_s'],
+    },
+  )
   .meta({ id: 'VmAction', example: { action: 'stop', force: true } });
 
 /** The operation, with its id also as `operation_id` (like the seed's `migration_id`). */
@@ -54,7 +58,8 @@ const route = authedRoute('operator', {
     'Records an operation and sends the command to the VM’s host; answers 202 with the operation ' +
     '(`Location: /api/v1/operations/<id>`). With `?wait=<seconds>` it waits for the result: 200 with the ' +
     'final operation, or 202 when it is not done in time. A graceful stop succeeds once the guest ' +
-    'powered off (`timeout_s`); the others when the hypervisor carried them out.',
+    'powered off, a graceful restart once it rebooted (`timeout_s`); the others when the hypervisor ' +
+    'carried them out.',
   request: {
     params: resourceIdParams('VM'),
     query: z.object({

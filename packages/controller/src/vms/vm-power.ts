@@ -8,25 +8,34 @@ export const VM_ACTIONS = ['start', 'stop', 'restart', 'pause', 'resume'] as con
 export type VmAction = (typeof VM_ACTIONS)[number];
 
 /**
- * How long a graceful stop waits for the guest to power off unless the request says: Proxmox's default for
+ * How long a graceful stop or restart waits for the guest unless the request says: Proxmox's default for
  * stopping guests in bulk. (Nova waits 60 s, then pulls the plug; Incus waits as long as it is told.)
  */
-export const DEFAULT_SHUTDOWN_TIMEOUT_S = 180;
-export const MAX_SHUTDOWN_TIMEOUT_S = 3600;
+export const DEFAULT_GRACEFUL_TIMEOUT_S = 180;
+export const MAX_GRACEFUL_TIMEOUT_S = 3600;
 
 export interface PowerRequest {
   action: VmAction;
   /** stop: pull the plug instead of a graceful shutdown; restart: reset instead of reboot. */
   force: boolean;
-  /** Graceful stop: how long the guest has to power off before the operation fails (it then keeps running). */
+  /**
+   * Graceful stop and restart: how long the guest has to power off, or reboot, before the operation fails
+   * (the VM is then left as it is).
+   */
   timeout_s?: number;
 }
+
+/** The operations a forced action overrules when they still wait for the guest (Proxmox's overrule-shutdown). */
+export const OVERRULES: Partial<Record<OperationKind, OperationKind[]>> = {
+  'vm.force_stop': ['vm.stop', 'vm.restart'],
+  'vm.reset': ['vm.restart'],
+};
 
 interface Plan {
   kind: OperationKind;
   op: PowerOp;
-  /** A graceful stop's wait for the guest to power off; 0 for the others. */
-  shutdownTimeoutS: number;
+  /** A graceful stop's or restart's wait for the guest; 0 for the others. */
+  timeoutS: number;
 }
 
 const ACTIVE: ReadonlySet<VmState> = new Set([
@@ -39,7 +48,7 @@ const ACTIVE: ReadonlySet<VmState> = new Set([
 ]);
 const INACTIVE: ReadonlySet<VmState> = new Set(['shut_off', 'nostate']);
 
-const plan = (kind: OperationKind, op: PowerOp): Plan => ({ kind, op, shutdownTimeoutS: 0 });
+const plan = (kind: OperationKind, op: PowerOp): Plan => ({ kind, op, timeoutS: 0 });
 
 /**
  * What a request becomes on the wire (the agent maps PowerOp to libvirt: start → create, stop →
@@ -49,32 +58,31 @@ const plan = (kind: OperationKind, op: PowerOp): Plan => ({ kind, op, shutdownTi
 export function planPowerAction(request: PowerRequest, state: VmState): Plan {
   const refuse = (code: 'vm_not_running' | 'vm_already_running' | 'vm_not_paused' | 'vm_already_paused') =>
     new ServiceError(code, `cannot ${request.action} a VM that is ${state.replace('_', ' ')}`);
+  // A paused guest cannot answer the power button: a graceful stop or restart could only run out its
+  // timeout (Proxmox refuses them too).
+  const refusePaused = () =>
+    new ServiceError(
+      'vm_paused',
+      `cannot ${request.action} a paused VM gracefully: its guest cannot answer the power button; resume it first, or ${request.action} it with force`,
+    );
+  const graceful = (kind: OperationKind, op: PowerOp): Plan => {
+    if (state === 'paused') throw refusePaused();
+    return { kind, op, timeoutS: request.timeout_s ?? DEFAULT_GRACEFUL_TIMEOUT_S };
+  };
   switch (request.action) {
     case 'start':
       if (!INACTIVE.has(state) && state !== 'crashed') throw refuse('vm_already_running');
       return plan('vm.start', PowerOp.POWER_OP_START);
     case 'stop':
       if (!ACTIVE.has(state)) throw refuse('vm_not_running');
-      // A paused guest cannot answer the power button: the stop could only run out its timeout (Proxmox
-      // refuses it too).
-      if (state === 'paused' && !request.force) {
-        throw new ServiceError(
-          'vm_paused',
-          'cannot stop a paused VM gracefully: its guest cannot answer the power button; resume it first, or stop it with force',
-        );
-      }
       return request.force
         ? plan('vm.force_stop', PowerOp.POWER_OP_DESTROY)
-        : {
-            kind: 'vm.stop',
-            op: PowerOp.POWER_OP_SHUTDOWN,
-            shutdownTimeoutS: request.timeout_s ?? DEFAULT_SHUTDOWN_TIMEOUT_S,
-          };
+        : graceful('vm.stop', PowerOp.POWER_OP_SHUTDOWN);
     case 'restart':
       if (!ACTIVE.has(state) || state === 'crashed') throw refuse('vm_not_running');
       return request.force
         ? plan('vm.reset', PowerOp.POWER_OP_RESET)
-        : plan('vm.restart', PowerOp.POWER_OP_REBOOT);
+        : graceful('vm.restart', PowerOp.POWER_OP_REBOOT);
     case 'pause':
       if (state === 'paused') throw refuse('vm_already_paused');
       if (state !== 'running' && state !== 'blocked') throw refuse('vm_not_running');

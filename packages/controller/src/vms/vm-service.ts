@@ -7,7 +7,7 @@ import { insertOperation } from '../operations/operation-queries.ts';
 import type { OperationView } from '../operations/operation-schema.ts';
 import { ServiceError } from '../service-error.ts';
 import type { VmCache } from './vm-cache.ts';
-import { type PowerRequest, planPowerAction } from './vm-power.ts';
+import { OVERRULES, type PowerRequest, planPowerAction } from './vm-power.ts';
 import { findVm, stillOnHost, type VmFilter, type VmPosition } from './vm-queries.ts';
 import type { VmView } from './vm-schema.ts';
 
@@ -41,7 +41,8 @@ export interface VmService {
   /**
    * Starts a power action: the new operation (pending). Throws `not_found`, `host_disconnected`, a
    * state code (`vm_not_running`, `vm_already_running`, `vm_not_paused`, `vm_already_paused`, `vm_paused`) or
-   * `operation_in_progress`. A forced stop cancels the VM's graceful stop still under way (`superseded`).
+   * `operation_in_progress`. A forced stop or restart cancels the VM's graceful one still under way
+   * (`superseded`, see OVERRULES).
    */
   act(caller: SignedInCaller, id: string, request: PowerRequest): Promise<OperationView>;
 }
@@ -88,13 +89,17 @@ export function createVmService(deps: {
       const commandId = uuidv7(now);
       let overruled: string[] = [];
       const operation = await sql.begin(async (tx) => {
-        // A forced stop overrules a graceful one still waiting for the guest (a guest that ignores ACPI
-        // would otherwise keep its VM from being stopped until the graceful stop's timeout).
-        if (plan.kind === 'vm.force_stop') {
+        // A forced action overrules a graceful one still waiting for the guest (a guest that ignores
+        // ACPI would otherwise keep its VM from being stopped or reset until that one's timeout).
+        const overrules = OVERRULES[plan.kind];
+        if (overrules !== undefined) {
           overruled = await commands.cancelPower(tx, {
             vmId: vm.id,
-            kind: 'vm.stop',
-            error: { code: 'superseded', message: `overruled by a forced stop (operation ${operationId})` },
+            kinds: overrules,
+            error: {
+              code: 'superseded',
+              message: `overruled by a forced ${request.action} (operation ${operationId})`,
+            },
           });
         }
         const created = await insertOperation(tx, {
@@ -119,7 +124,7 @@ export function createVmService(deps: {
             deadlineMs: now.getTime() + POWER_COMMAND_DEADLINE_MS,
             action: {
               $case: 'power',
-              value: { vmId: vm.id, op: plan.op, shutdownTimeoutS: plan.shutdownTimeoutS },
+              value: { vmId: vm.id, op: plan.op, timeoutS: plan.timeoutS },
             },
           },
           hostId: vm.host_id,

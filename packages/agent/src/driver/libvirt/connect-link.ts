@@ -79,9 +79,10 @@ class ConnectionLink implements LibvirtLink {
 
   async watch(signal: AbortSignal): Promise<NoticeStream> {
     // Lifecycle (defined, started, suspended, stopped, undefined, …), balloon (current memory) and
-    // tunable (vCPU changes) are every event after which a Vm record can differ.
+    // tunable (vCPU changes) are every event after which a Vm record can differ; reboot tells a reboot
+    // asked for that it happened.
     const events = await this.conn.domains.events({
-      kinds: ['lifecycle'],
+      kinds: ['lifecycle', 'reboot'],
       otherEventIds: [VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE, VIR_DOMAIN_EVENT_ID_TUNABLE],
       signal,
     });
@@ -225,7 +226,7 @@ function noticesOf(events: DomainEventStream): NoticeStream {
           event.kind === 'lifecycle' &&
           event.event === VIR_DOMAIN_EVENT_STOPPED &&
           event.detail === VIR_DOMAIN_EVENT_STOPPED_MIGRATED;
-        yield { uuid: event.domain.uuid.toLowerCase(), migratedAway };
+        yield { uuid: event.domain.uuid.toLowerCase(), migratedAway, rebooted: event.kind === 'reboot' };
       }
     },
   };

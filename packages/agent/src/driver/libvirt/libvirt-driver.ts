@@ -5,6 +5,7 @@ import type { CounterReading } from '../../metrics/counters.ts';
 import type { DriverSink, HypervisorDriver, PowerOperation, PowerOptions } from '../driver.ts';
 import { DriverError, HYPERVISOR_UNAVAILABLE, VM_NOT_FOUND } from '../driver-error.ts';
 import type { MigrationDriver } from '../migration-driver.ts';
+import { RebootNotices } from '../reboot-notices.ts';
 import { isConnectionLost, toDriverError } from './libvirt-errors.ts';
 import type { LibvirtLink, NoticeStream } from './libvirt-link.ts';
 import { LibvirtMigration } from './libvirt-migration.ts';
@@ -58,6 +59,7 @@ export class LibvirtDriver implements HypervisorDriver {
    * that began before that notice is older than the stop and cannot say the domain is back in use.
    */
   private readonly migratedAway = new Map<string, number>();
+  private readonly reboots = new RebootNotices();
   /** Re-reads due without an event (`recheck`), and how many were done since the last event. */
   private readonly rechecks = new Map<string, { done: number; timer: NodeJS.Timeout }>();
   /** Notices received so far (a read records it when it starts). */
@@ -115,6 +117,10 @@ export class LibvirtDriver implements HypervisorDriver {
     await this.call((link) => link.power(vmId.toLowerCase(), op, options.signal));
     // The events say the same; reading now brings the change without waiting for them.
     this.markDirty(vmId.toLowerCase());
+  }
+
+  nextReboot(vmId: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<boolean> {
+    return this.reboots.next(vmId, options);
   }
 
   async close(): Promise<void> {
@@ -183,6 +189,12 @@ export class LibvirtDriver implements HypervisorDriver {
 
   private async follow(notices: NoticeStream): Promise<void> {
     for await (const notice of notices) {
+      if (notice.rebooted) {
+        // No record changed: nothing to read.
+        this.reboots.rebooted(notice.uuid);
+        this.relistIfDropped();
+        continue;
+      }
       this.noticeCount += 1;
       if (notice.migratedAway) this.migratedAway.set(notice.uuid, this.noticeCount);
       // The read this notice sets off starts a new series of reads again, should it need one.

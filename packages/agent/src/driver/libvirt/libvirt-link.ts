@@ -7,6 +7,8 @@ export interface DomainNotice {
   uuid: string;
   /** The domain stopped because it migrated away (its removal, if it follows, is a migration). */
   migratedAway: boolean;
+  /** The guest rebooted (it reset itself, or libvirt reset it for a reboot asked for): no record changed. */
+  rebooted?: boolean;
 }
 
 /** The notices of one connection; ends (throws) when the connection closes. */

@@ -3,6 +3,7 @@ import { sleep } from '../../connection/backoff.ts';
 import type { CounterReading } from '../../metrics/counters.ts';
 import type { DriverSink, HypervisorDriver, PowerOperation, PowerOptions } from '../driver.ts';
 import { DriverError, VM_NOT_FOUND } from '../driver-error.ts';
+import { RebootNotices } from '../reboot-notices.ts';
 import { Prng } from './prng.ts';
 import { defaultTicker, type SharedTicker } from './shared-ticker.ts';
 import { SimMetrics } from './sim-metrics.ts';
@@ -49,6 +50,7 @@ export class SimulatedDriver implements HypervisorDriver {
   readonly migration: SimulatedMigration;
   private readonly prng: Prng;
   private readonly vms = new Map<string, Vm>();
+  private readonly reboots = new RebootNotices();
   private readonly info: HostInfo;
   private readonly due: Array<{ at: number; run: () => void }> = [];
   private sink: DriverSink | undefined;
@@ -130,9 +132,18 @@ export class SimulatedDriver implements HypervisorDriver {
       this.set(vm.id, VmState.VM_STATE_SHUT_OFF, 'destroyed');
     } else if (op === 'suspend') {
       if (vm.state === VmState.VM_STATE_RUNNING) this.set(vm.id, VmState.VM_STATE_PAUSED, 'user');
+    } else if (op === 'reset') {
+      this.reboots.rebooted(vm.id);
+    } else if (op === 'reboot' && vm.state === VmState.VM_STATE_RUNNING) {
+      // The guest answers the ACPI request as the graceful shutdown does, a little sooner.
+      this.later(Math.max(250, 4 * this.options.opDelayMs), () => this.reboots.rebooted(vm.id));
     }
     // reboot and reset: the guest restarts in place; libvirt reports a reboot event and the record
     // does not change.
+  }
+
+  nextReboot(vmId: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<boolean> {
+    return this.reboots.next(vmId, options);
   }
 
   /** Defines a VM (shut off unless said otherwise), as `virsh define` would. */

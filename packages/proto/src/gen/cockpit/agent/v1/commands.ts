@@ -193,11 +193,12 @@ export interface PowerAction {
   vmId: string;
   op: PowerOp;
   /**
-   * SHUTDOWN only: succeed once the VM is off, FAILED with code "shutdown_timeout" when it is still on this
-   * many seconds after the guest was asked (it ignores ACPI, or is slow); the VM is then left running.
-   * 0 (and agents before this field): succeed as soon as the hypervisor accepted the request.
+   * SHUTDOWN and REBOOT, the graceful ones: succeed once it is done (the VM is off; the guest rebooted, as
+   * libvirt's reboot event tells), FAILED with code "shutdown_timeout" or "reboot_timeout" when it is not
+   * this many seconds after the guest was asked (it ignores ACPI, or is slow); the VM is then left as it
+   * is. 0 (and agents before this field): succeed as soon as the hypervisor accepted the request.
    */
-  shutdownTimeoutS: number;
+  timeoutS: number;
 }
 
 /**
@@ -468,7 +469,7 @@ export const Command: MessageFns<Command> = {
 };
 
 function createBasePowerAction(): PowerAction {
-  return { vmId: "", op: 0, shutdownTimeoutS: 0 };
+  return { vmId: "", op: 0, timeoutS: 0 };
 }
 
 export const PowerAction: MessageFns<PowerAction> = {
@@ -479,8 +480,8 @@ export const PowerAction: MessageFns<PowerAction> = {
     if (message.op !== 0) {
       writer.uint32(16).int32(message.op);
     }
-    if (message.shutdownTimeoutS !== 0) {
-      writer.uint32(24).uint32(message.shutdownTimeoutS);
+    if (message.timeoutS !== 0) {
+      writer.uint32(24).uint32(message.timeoutS);
     }
     return writer;
   },
@@ -519,7 +520,7 @@ export const PowerAction: MessageFns<PowerAction> = {
               break;
             }
 
-            message.shutdownTimeoutS = reader.uint32();
+            message.timeoutS = reader.uint32();
             continue;
           }
         }
@@ -542,10 +543,10 @@ export const PowerAction: MessageFns<PowerAction> = {
         ? globalThis.String(object.vm_id)
         : "",
       op: isSet(object.op) ? powerOpFromJSON(object.op) : 0,
-      shutdownTimeoutS: isSet(object.shutdownTimeoutS)
-        ? globalThis.Number(object.shutdownTimeoutS)
-        : isSet(object.shutdown_timeout_s)
-        ? globalThis.Number(object.shutdown_timeout_s)
+      timeoutS: isSet(object.timeoutS)
+        ? globalThis.Number(object.timeoutS)
+        : isSet(object.timeout_s)
+        ? globalThis.Number(object.timeout_s)
         : 0,
     };
   },
@@ -558,8 +559,8 @@ export const PowerAction: MessageFns<PowerAction> = {
     if (message.op !== 0) {
       obj.op = powerOpToJSON(message.op);
     }
-    if (message.shutdownTimeoutS !== 0) {
-      obj.shutdownTimeoutS = Math.round(message.shutdownTimeoutS);
+    if (message.timeoutS !== 0) {
+      obj.timeoutS = Math.round(message.timeoutS);
     }
     return obj;
   },
@@ -571,7 +572,7 @@ export const PowerAction: MessageFns<PowerAction> = {
     const message = createBasePowerAction();
     message.vmId = object.vmId ?? "";
     message.op = object.op ?? 0;
-    message.shutdownTimeoutS = object.shutdownTimeoutS ?? 0;
+    message.timeoutS = object.timeoutS ?? 0;
     return message;
   },
 };
