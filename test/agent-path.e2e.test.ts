@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect } from '@cockpit/controller';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { guestWithDisksXml, writeAcpiShutdownBootImage } from '../packages/agent/test/support/guests.ts';
+import { writeAcpiGuest } from '../packages/agent/test/support/guests.ts';
 import {
   guestXml,
   type LibvirtHost,
@@ -244,17 +244,8 @@ describe('the agent path, from libvirt to REST and back', () => {
 
   it('a graceful restart and stop through REST succeed once the guest rebooted, and powered off', async () => {
     // A guest that powers off about a second after its ACPI power button, as an OS does.
-    const image = join(host.stateDir, 'g-acpi.img');
-    const serial = join(host.stateDir, 'g-acpi.serial');
-    await writeAcpiShutdownBootImage(image);
-    const id = randomUUID();
-    const file = join(host.stateDir, 'g-acpi.xml');
-    const disks = [{ path: image, target: 'vda', readOnly: true }];
-    await writeFile(
-      file,
-      guestWithDisksXml({ name: 'g-acpi', uuid: id, acpi: true, serialFile: serial, disks }),
-    );
-    await virsh(host.uri, 'define', file);
+    const { uuid: id, xmlFile, serialFile: serial } = await writeAcpiGuest(host.stateDir, 'g-acpi');
+    await virsh(host.uri, 'define', xmlFile);
     await until('g-acpi in the API', async () => (await restVm(id)).state === 'shut_off');
     expect(await act(id, { action: 'start' })).toMatchObject({ status: 'succeeded' });
     // A press before the guest is ready is lost, as with an OS still booting.

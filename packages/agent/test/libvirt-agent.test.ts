@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type AgentHandle, createLogger, startAgent } from '../src/index.ts';
 import { AgentProcess } from './support/agent-process.ts';
 import type { ControllerSession } from './support/controller-session.ts';
-import { guestWithDisksXml, writeAcpiShutdownBootImage } from './support/guests.ts';
+import { writeAcpiGuest } from './support/guests.ts';
 import { guestXml, type LibvirtHost, startLibvirtHost, virsh } from './support/harness.ts';
 import { ScriptedController } from './support/scripted-controller.ts';
 import { LogCapture, tempStateDir, testConfig } from './support/test-agent.ts';
@@ -180,22 +180,8 @@ describe('the agent on libvirt', () => {
   it('a graceful reboot, then shutdown, with a timeout succeed once the guest did it, not when it was asked', async () => {
     // This guest powers off about a second after its ACPI power button, as an OS does (for a reboot
     // libvirt then resets it).
-    const image = join(host.stateDir, 'la-acpi-off.img');
-    const serial = join(host.stateDir, 'la-acpi-off.serial');
-    await writeAcpiShutdownBootImage(image);
-    const id = randomUUID();
-    const file = join(host.stateDir, 'la-acpi-off.xml');
-    await writeFile(
-      file,
-      guestWithDisksXml({
-        name: 'la-acpi-off',
-        uuid: id,
-        acpi: true,
-        serialFile: serial,
-        disks: [{ path: image, target: 'vda', readOnly: true }],
-      }),
-    );
-    await virsh(host.uri, 'define', file);
+    const { uuid: id, xmlFile, serialFile: serial } = await writeAcpiGuest(host.stateDir, 'la-acpi-off');
+    await virsh(host.uri, 'define', xmlFile);
     await virsh(host.uri, 'start', 'la-acpi-off');
 
     // A press before the guest is ready would be lost, as with an OS still booting.

@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 
 // Guests for migration tests beyond the harness's diskless one (guestXml).
 
@@ -147,4 +149,22 @@ ${disks}${o.serialFile === undefined ? '' : `\n    <serial type='file'><source p
   </devices>
 </domain>
 `;
+}
+
+/**
+ * Writes, in `dir`, a guest that honours ACPI (writeAcpiShutdownBootImage): its boot image, its
+ * definition (`xmlFile`, to define) and where its serial port writes "R" at each boot (`serialFile`).
+ */
+export async function writeAcpiGuest(
+  dir: string,
+  name: string,
+): Promise<{ uuid: string; xmlFile: string; serialFile: string }> {
+  const image = join(dir, `${name}.img`);
+  const serialFile = join(dir, `${name}.serial`);
+  const xmlFile = join(dir, `${name}.xml`);
+  const uuid = randomUUID();
+  await writeAcpiShutdownBootImage(image);
+  const disks = [{ path: image, target: 'vda', readOnly: true }];
+  await writeFile(xmlFile, guestWithDisksXml({ name, uuid, acpi: true, serialFile, disks }));
+  return { uuid, xmlFile, serialFile };
 }

@@ -40,7 +40,9 @@ export const OperationSchema = z
         code: z.string().meta({
           description:
             "Stable: libvirt's error code name when libvirt refused (`OPERATION_INVALID`), else the " +
-            "agent's or the controller's own (`vm_not_found`, `deadline_exceeded`, `interrupted`, …).",
+            "agent's or the controller's own (`vm_not_found`, `deadline_exceeded`, `interrupted`, " +
+            '`shutdown_timeout` and `reboot_timeout` of a graceful stop or restart, `superseded` when a ' +
+            'forced one overruled it, …).',
         }),
         message: z.string(),
       })

@@ -171,15 +171,18 @@ describe('POST /api/v1/vms/:id/action', () => {
     ).toBe('succeeded');
   });
 
+  /** The agent answers a command. */
+  const answer = (command: { commandId: string }, status: CommandStatus) =>
+    agent.commandUpdate({ commandId: command.commandId, status });
+  const operation = (id: string, query = '') =>
+    t.request('GET', `/api/v1/operations/${id}${query}`, { token: operator });
+
   it('a forced stop overrules a graceful stop still waiting for the guest; other actions wait for it', async () => {
     const graceful = await act(running, { action: 'stop', timeout_s: 600 });
     expect(graceful.status).toBe(202);
     const shutdown = await agent.next('command');
-    await agent.commandUpdate({
-      commandId: shutdown.commandId,
-      status: CommandStatus.COMMAND_STATUS_ACCEPTED,
-    });
-    const waiting = t.request('GET', `/api/v1/operations/${graceful.body.id}?wait=20`, { token: operator });
+    await answer(shutdown, CommandStatus.COMMAND_STATUS_ACCEPTED);
+    const waiting = operation(graceful.body.id, '?wait=20');
     // Anything but a forced stop waits for the graceful stop to end.
     const pause = await act(running, { action: 'pause' });
     expect(pause.status).toBe(409);
@@ -204,36 +207,27 @@ describe('POST /api/v1/vms/:id/action', () => {
     ]);
 
     // The agent's late answer to the graceful stop changes nothing; the forced stop runs as usual.
-    await agent.commandUpdate({
-      commandId: shutdown.commandId,
-      status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
-    });
+    await answer(shutdown, CommandStatus.COMMAND_STATUS_SUCCEEDED);
     const destroy = await agent.next('command');
     expect(destroy.action).toEqual({
       $case: 'power',
       value: { vmId: running, op: PowerOp.POWER_OP_DESTROY, timeoutS: 0 },
     });
-    await agent.commandUpdate({
-      commandId: destroy.commandId,
-      status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
+    await answer(destroy, CommandStatus.COMMAND_STATUS_SUCCEEDED);
+    expect((await operation(winner?.body.id, '?wait=5')).body.status).toBe('succeeded');
+    expect((await operation(graceful.body.id)).body).toMatchObject({
+      status: 'cancelled',
+      error: { code: 'superseded' },
     });
-    const done = await t.request('GET', `/api/v1/operations/${winner?.body.id}?wait=5`, { token: operator });
-    expect(done.body.status).toBe('succeeded');
-    const after = await t.request('GET', `/api/v1/operations/${graceful.body.id}`, { token: operator });
-    expect(after.body).toMatchObject({ status: 'cancelled', error: { code: 'superseded' } });
   });
 
   it('a reset overrules a graceful restart still waiting for the guest', async () => {
     const graceful = await act(running, { action: 'restart' });
     expect(graceful.status).toBe(202);
-    const reboot = await agent.next('command');
-    await agent.commandUpdate({ commandId: reboot.commandId, status: CommandStatus.COMMAND_STATUS_ACCEPTED });
+    await answer(await agent.next('command'), CommandStatus.COMMAND_STATUS_ACCEPTED);
     const reset = await act(running, { action: 'restart', force: true });
     expect(reset.status).toBe(202);
-    const overruled = await t.request('GET', `/api/v1/operations/${graceful.body.id}?wait=5`, {
-      token: operator,
-    });
-    expect(overruled.body).toMatchObject({
+    expect((await operation(graceful.body.id, '?wait=5')).body).toMatchObject({
       kind: 'vm.restart',
       status: 'cancelled',
       error: { code: 'superseded', message: `overruled by a forced restart (operation ${reset.body.id})` },
@@ -243,12 +237,8 @@ describe('POST /api/v1/vms/:id/action', () => {
       $case: 'power',
       value: { vmId: running, op: PowerOp.POWER_OP_RESET, timeoutS: 0 },
     });
-    await agent.commandUpdate({
-      commandId: command.commandId,
-      status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
-    });
-    const done = await t.request('GET', `/api/v1/operations/${reset.body.id}?wait=5`, { token: operator });
-    expect(done.body.status).toBe('succeeded');
+    await answer(command, CommandStatus.COMMAND_STATUS_SUCCEEDED);
+    expect((await operation(reset.body.id, '?wait=5')).body.status).toBe('succeeded');
   });
 
   it('refuses (409 conflict) an action decided while a migration moved the VM to another host', async () => {
