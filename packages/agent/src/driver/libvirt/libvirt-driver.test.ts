@@ -159,6 +159,19 @@ async function journaledDriver(listed: Vm[], resyncIntervalMs = 60_000) {
   return { driver, ...scripted, changes, listingsReported: () => inventories.mock.calls.length };
 }
 
+// A reboot changes no record: its notice reads nothing, and ends the wait of a reboot asked for.
+it('a reboot notice reads nothing and answers nextReboot for that domain', async () => {
+  const { driver, notify, reads, handled } = await scriptedDriver([
+    guest(VmState.VM_STATE_RUNNING, 'booted'),
+  ]);
+  const rebooted = driver.nextReboot(UUID_1.toUpperCase(), { timeoutMs: 10_000 });
+  notify({ uuid: UUID_1, migratedAway: false, rebooted: true });
+  expect(await rebooted).toBe(true);
+  await expect.poll(handled).toBe(true);
+  expect(reads).toHaveLength(0);
+  await driver.close();
+});
+
 // A source's events at the switch-over: suspended (read begins), stopped as migrated (the read is still
 // out), the read answers "paused", then the domain is gone. The stale "paused" must not make the removal
 // an undefine (seen in the post-copy migration test under load).
