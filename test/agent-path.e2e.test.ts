@@ -138,7 +138,10 @@ const sorted = (o: Record<string, string>) =>
   Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1)));
 
 /** A power action through REST, waiting for its outcome in the same call. */
-async function act(vmId: string, body: { action: string; force?: boolean; timeout_s?: number }) {
+async function act(
+  vmId: string,
+  body: { action: string; force?: boolean; timeout_s?: number; force_after_timeout?: boolean },
+) {
   const res = await ctl.api('POST', `/api/v1/vms/${vmId}/action?wait=60`, body);
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   return res.body as { status: string; error: unknown; kind: string };
@@ -240,6 +243,10 @@ describe('the agent path, from libvirt to REST and back', () => {
       expect(graceful).toMatchObject({ kind, status: 'failed', error: { code } });
       expect(await domstate('g1')).toBe('running');
     }
+    // Unless told to force it then: the restart resets the guest once its timeout ran out.
+    const forced = await act(id, { action: 'restart', timeout_s: 1, force_after_timeout: true });
+    expect(forced).toMatchObject({ kind: 'vm.restart', status: 'succeeded', error: null });
+    expect(await domstate('g1')).toBe('running');
   });
 
   it('a graceful restart and stop through REST succeed once the guest rebooted, and powered off', async () => {

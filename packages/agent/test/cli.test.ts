@@ -93,7 +93,7 @@ describe('cockpit-agent', () => {
       deadlineMs: 0,
       action: {
         $case: 'power',
-        value: { vmId: vm?.id ?? '', op: PowerOp.POWER_OP_DESTROY, timeoutS: 0 },
+        value: { vmId: vm?.id ?? '', op: PowerOp.POWER_OP_DESTROY, timeoutS: 0, forceAfterTimeout: false },
       },
     });
     await s1.until(() =>
@@ -118,7 +118,7 @@ describe('cockpit-agent', () => {
       deadlineMs: 0,
       action: {
         $case: 'power',
-        value: { vmId: vm?.id ?? '', op: PowerOp.POWER_OP_DESTROY, timeoutS: 0 },
+        value: { vmId: vm?.id ?? '', op: PowerOp.POWER_OP_DESTROY, timeoutS: 0, forceAfterTimeout: false },
       },
     });
     const [final] = await s2.until(() => s2.commandUpdates(id).length > 0 && s2.commandUpdates(id));

@@ -21,7 +21,7 @@ async function connected(options: Parameters<typeof env.agentWith>[0] = {}) {
 const power = (commandId: string, vmId: string, op: PowerOp, deadlineMs = 0, timeoutS = 0) => ({
   commandId,
   deadlineMs,
-  action: { $case: 'power' as const, value: { vmId, op, timeoutS } },
+  action: { $case: 'power' as const, value: { vmId, op, timeoutS, forceAfterTimeout: false } },
 });
 
 const finalUpdate = (session: ControllerSession, id: string, count = 1) =>

@@ -42,12 +42,13 @@ async function runCommand(
   vmId: string,
   op: PowerOp,
   timeoutS = 0,
+  forceAfterTimeout = false,
 ): Promise<CommandUpdate> {
   const commandId = randomUUID();
   await session.command({
     commandId,
     deadlineMs: 0,
-    action: { $case: 'power', value: { vmId, op, timeoutS } },
+    action: { $case: 'power', value: { vmId, op, timeoutS, forceAfterTimeout } },
   });
   const [final] = await session.until(() => {
     const finals = session
@@ -148,7 +149,7 @@ describe('the agent on libvirt', () => {
     await virsh(host.uri, 'undefine', 'la-power');
   });
 
-  it('graceful shutdown and reboot of a guest that ignores them (no ACPI) succeed without a timeout: libvirt accepted them', async () => {
+  it('a guest without ACPI: shutdown and reboot succeed without a timeout, fail with one, are forced with force_after_timeout', async () => {
     const id = await define('la-acpi');
     await virsh(host.uri, 'start', 'la-acpi');
     expect((await runCommand(session, id, PowerOp.POWER_OP_SHUTDOWN)).status).toBe(
@@ -173,7 +174,15 @@ describe('the agent on libvirt', () => {
       expect(Date.now() - asked).toBeGreaterThanOrEqual(2000);
       expect(await domstate('la-acpi')).toBe('running');
     }
-    await virsh(host.uri, 'destroy', 'la-acpi');
+
+    // With force_after_timeout, the reboot resets the guest and the shutdown pulls the plug, and both
+    // succeed.
+    const reset = await runCommand(session, id, PowerOp.POWER_OP_REBOOT, 1, true);
+    expect(reset.status).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
+    expect(await domstate('la-acpi')).toBe('running');
+    const pulled = await runCommand(session, id, PowerOp.POWER_OP_SHUTDOWN, 1, true);
+    expect(pulled.status).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
+    expect((await virsh(host.uri, 'domstate', 'la-acpi', '--reason')).trim()).toBe('shut off (destroyed)');
     await virsh(host.uri, 'undefine', 'la-acpi');
   });
 

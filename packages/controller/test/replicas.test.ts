@@ -52,7 +52,7 @@ describe('two controller replicas on one database', () => {
     const command = await agent.next('command', 5000);
     expect(command.action).toEqual({
       $case: 'power',
-      value: { vmId, op: PowerOp.POWER_OP_START, timeoutS: 0 },
+      value: { vmId, op: PowerOp.POWER_OP_START, timeoutS: 0, forceAfterTimeout: false },
     });
     await agent.commandUpdate({
       commandId: command.commandId,

@@ -1,4 +1,4 @@
-import { type Command, CommandStatus, type CommandUpdate } from '@cockpit/proto';
+import { type Command, CommandStatus, type CommandUpdate, type PowerAction } from '@cockpit/proto';
 import type { Logger } from 'pino';
 import type { HypervisorDriver, PowerOperation } from '../driver/driver.ts';
 import { isDriverError, UNSUPPORTED } from '../driver/driver-error.ts';
@@ -167,22 +167,21 @@ export class CommandExecutor {
   /**
    * A power operation. A graceful one with a timeout (the controller's always have one) waits until it is
    * done: a shutdown for the VM's record to say off, a reboot for libvirt's reboot event, armed before
-   * the call so that a quick guest is not missed.
+   * the call so that a quick guest is not missed. Not done in time: it fails, or with
+   * `forceAfterTimeout` pulls the plug (shutdown) or resets the guest (reboot) and succeeds.
    */
-  private async power(
-    vmId: string,
-    op: PowerOperation,
-    timeoutS: number,
-    signal: AbortSignal,
-  ): Promise<CommandOutcome> {
+  private async power(action: PowerAction, op: PowerOperation, signal: AbortSignal): Promise<CommandOutcome> {
     const { driver, vms } = this.options;
+    const { vmId, timeoutS, forceAfterTimeout } = action;
     const wait = { timeoutMs: timeoutS * 1000, signal };
-    if (timeoutS > 0 && op === 'reboot' && driver.nextReboot !== undefined) {
+    if (timeoutS === 0 || (op !== 'shutdown' && op !== 'reboot')) {
+      await driver.power(vmId, op, { signal });
+      return SUCCEEDED;
+    }
+    let done: boolean;
+    if (op === 'reboot' && driver.nextReboot !== undefined) {
       const asked = new AbortController();
-      const rebooted = driver.nextReboot(vmId, {
-        ...wait,
-        signal: AbortSignal.any([signal, asked.signal]),
-      });
+      const rebooted = driver.nextReboot(vmId, { ...wait, signal: AbortSignal.any([signal, asked.signal]) });
       try {
         await driver.power(vmId, op, { signal });
       } catch (err) {
@@ -191,11 +190,19 @@ export class CommandExecutor {
         await rebooted;
         throw err;
       }
-      return (await rebooted) ? SUCCEEDED : rebootTimedOut(timeoutS);
+      done = await rebooted;
+    } else {
+      await driver.power(vmId, op, { signal });
+      done = op === 'reboot' || (await waitForPowerOff(vms, vmId, wait));
     }
-    await driver.power(vmId, op, { signal });
-    if (timeoutS > 0 && op === 'shutdown') {
-      return (await waitForPowerOff(vms, vmId, wait)) ? SUCCEEDED : shutdownTimedOut(timeoutS);
+    if (done || signal.aborted) return SUCCEEDED;
+    if (!forceAfterTimeout) return op === 'shutdown' ? shutdownTimedOut(timeoutS) : rebootTimedOut(timeoutS);
+    try {
+      await driver.power(vmId, op === 'shutdown' ? 'destroy' : 'reset', { signal });
+    } catch (err) {
+      // The guest powered off just now, after all.
+      if (op === 'shutdown' && (await waitForPowerOff(vms, vmId, { timeoutMs: 0 }))) return SUCCEEDED;
+      throw err;
     }
     return SUCCEEDED;
   }
@@ -209,7 +216,7 @@ export class CommandExecutor {
           const op = powerOperationOf(action.value.op);
           if (op === undefined)
             return unsupported(`power operation ${action.value.op} is not known to this agent`);
-          return await this.power(action.value.vmId, op, action.value.timeoutS, signal);
+          return await this.power(action.value, op, signal);
         }
         case 'migrationPrepare': {
           const prepared = await this.options.migrationTarget.prepare(action.value);

@@ -53,7 +53,7 @@ describe('POST /api/v1/vms/:id/action', () => {
     const command = await agent.next('command');
     expect(command.action).toEqual({
       $case: 'power',
-      value: { vmId: stopped, op: PowerOp.POWER_OP_START, timeoutS: 0 },
+      value: { vmId: stopped, op: PowerOp.POWER_OP_START, timeoutS: 0, forceAfterTimeout: false },
     });
     expect(command.deadlineMs).toBeGreaterThan(Date.now());
     await agent.commandUpdate({
@@ -80,7 +80,7 @@ describe('POST /api/v1/vms/:id/action', () => {
       const command = await agent.next('command');
       expect(command.action).toEqual({
         $case: 'power',
-        value: { vmId: running, op: PowerOp.POWER_OP_DESTROY, timeoutS: 0 },
+        value: { vmId: running, op: PowerOp.POWER_OP_DESTROY, timeoutS: 0, forceAfterTimeout: false },
       });
       await agent.commandUpdate({
         commandId: command.commandId,
@@ -101,21 +101,33 @@ describe('POST /api/v1/vms/:id/action', () => {
 
   it('maps every action to its power operation', async () => {
     // A graceful stop or restart waits for the guest: 180 s unless the request says.
+    const { POWER_OP_SHUTDOWN: SHUTDOWN, POWER_OP_REBOOT: REBOOT } = PowerOp;
     const cases = [
-      [running, { action: 'stop' }, 'vm.stop', PowerOp.POWER_OP_SHUTDOWN, 180],
-      [running, { action: 'stop', timeout_s: 30 }, 'vm.stop', PowerOp.POWER_OP_SHUTDOWN, 30],
-      [running, { action: 'restart' }, 'vm.restart', PowerOp.POWER_OP_REBOOT, 180],
-      [running, { action: 'restart', timeout_s: 45 }, 'vm.restart', PowerOp.POWER_OP_REBOOT, 45],
-      [running, { action: 'restart', force: true }, 'vm.reset', PowerOp.POWER_OP_RESET, 0],
-      [running, { action: 'pause' }, 'vm.pause', PowerOp.POWER_OP_SUSPEND, 0],
-      [paused, { action: 'resume' }, 'vm.resume', PowerOp.POWER_OP_RESUME, 0],
+      [running, { action: 'stop' }, 'vm.stop', SHUTDOWN, 180, false],
+      [running, { action: 'stop', timeout_s: 30 }, 'vm.stop', SHUTDOWN, 30, false],
+      [running, { action: 'stop', force_after_timeout: true }, 'vm.stop', SHUTDOWN, 180, true],
+      [running, { action: 'restart' }, 'vm.restart', REBOOT, 180, false],
+      [
+        running,
+        { action: 'restart', timeout_s: 45, force_after_timeout: true },
+        'vm.restart',
+        REBOOT,
+        45,
+        true,
+      ],
+      [running, { action: 'restart', force: true }, 'vm.reset', PowerOp.POWER_OP_RESET, 0, false],
+      [running, { action: 'pause' }, 'vm.pause', PowerOp.POWER_OP_SUSPEND, 0, false],
+      [paused, { action: 'resume' }, 'vm.resume', PowerOp.POWER_OP_RESUME, 0, false],
     ] as const;
-    for (const [id, body, kind, op, timeoutS] of cases) {
+    for (const [id, body, kind, op, timeoutS, forceAfterTimeout] of cases) {
       const res = await act(id, body);
       expect(res.status, JSON.stringify(body)).toBe(202);
       expect(res.body.kind).toBe(kind);
       const command = await agent.next('command');
-      expect(command.action).toEqual({ $case: 'power', value: { vmId: id, op, timeoutS } });
+      expect(command.action).toEqual({
+        $case: 'power',
+        value: { vmId: id, op, timeoutS, forceAfterTimeout },
+      });
       await agent.commandUpdate({
         commandId: command.commandId,
         status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
@@ -211,7 +223,7 @@ describe('POST /api/v1/vms/:id/action', () => {
     const destroy = await agent.next('command');
     expect(destroy.action).toEqual({
       $case: 'power',
-      value: { vmId: running, op: PowerOp.POWER_OP_DESTROY, timeoutS: 0 },
+      value: { vmId: running, op: PowerOp.POWER_OP_DESTROY, timeoutS: 0, forceAfterTimeout: false },
     });
     await answer(destroy, CommandStatus.COMMAND_STATUS_SUCCEEDED);
     expect((await operation(winner?.body.id, '?wait=5')).body.status).toBe('succeeded');
@@ -235,7 +247,7 @@ describe('POST /api/v1/vms/:id/action', () => {
     const command = await agent.next('command');
     expect(command.action).toEqual({
       $case: 'power',
-      value: { vmId: running, op: PowerOp.POWER_OP_RESET, timeoutS: 0 },
+      value: { vmId: running, op: PowerOp.POWER_OP_RESET, timeoutS: 0, forceAfterTimeout: false },
     });
     await answer(command, CommandStatus.COMMAND_STATUS_SUCCEEDED);
     expect((await operation(reset.body.id, '?wait=5')).body.status).toBe('succeeded');
@@ -301,6 +313,15 @@ describe('POST /api/v1/vms/:id/action', () => {
       expect(res.status, JSON.stringify(body)).toBe(400);
       expect(res.body.error.code).toBe('validation_failed');
       expect(res.body.error.details[0].path).toBe('body.timeout_s');
+    }
+    for (const body of [
+      { action: 'stop', force: true, force_after_timeout: true },
+      { action: 'start', force_after_timeout: false },
+      { action: 'restart', force_after_timeout: 'yes' },
+    ]) {
+      const res = await act(running, body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.body.error.details[0].path).toBe('body.force_after_timeout');
     }
     const badAction = await act(running, { action: 'explode' });
     expect(badAction.body.error.details[0].path).toBe('body.action');

@@ -5,6 +5,9 @@ import { FINAL_OPERATION_STATUSES, OperationSchema } from '../operations/operati
 import { DEFAULT_GRACEFUL_TIMEOUT_S, MAX_GRACEFUL_TIMEOUT_S, VM_ACTIONS } from '../vms/vm-power.ts';
 import { resourceIdParams, waitQuery } from './resource-id-params.ts';
 
+const isGraceful = (body: { action: string; force: boolean }) =>
+  (body.action === 'stop' || body.action === 'restart') && !body.force;
+
 const ActionSchema = z
   .strictObject({
     action: z.enum(VM_ACTIONS).meta({ example: 'stop' }),
@@ -13,8 +16,8 @@ const ActionSchema = z
       .default(false)
       .meta({
         description:
-          'stop: pull the plug instead of a graceful shutdown (this also cancels a graceful stop still ' +
-          'waiting for the guest); restart: reset instead of reboot.',
+          'stop: pull the plug instead of a graceful shutdown; restart: reset instead of reboot. Either ' +
+          'also cancels a graceful stop or restart still waiting for the guest (a reset: a restart only).',
       }),
     timeout_s: z
       .number()
@@ -26,21 +29,31 @@ const ActionSchema = z
         description:
           `Graceful stop and restart only: how long the guest has, in seconds (default ${DEFAULT_GRACEFUL_TIMEOUT_S}). ` +
           'A stop succeeds once the VM is off, a restart once the guest rebooted; when it has not by then, ' +
-          'the operation fails with `shutdown_timeout` or `reboot_timeout` and the VM is left as it is.',
+          'the operation fails with `shutdown_timeout` or `reboot_timeout` and the VM is left as it is ' +
+          '(unless `force_after_timeout`).',
+      }),
+    force_after_timeout: z
+      .boolean()
+      .optional()
+      .meta({
+        description:
+          'Graceful stop and restart only: when the guest has not done it within `timeout_s`, pull the plug ' +
+          '(stop: the VM’s `state_reason` then says `destroyed`) or reset it (restart) instead, and ' +
+          'succeed, as Nova does and Proxmox’s `forceStop`.',
       }),
   })
   .refine((body) => !body.force || body.action === 'stop' || body.action === 'restart', {
     message: 'force applies to stop and restart only',
     path: ['force'],
   })
-  .refine(
-    (body) =>
-      body.timeout_s === undefined || ((body.action === 'stop' || body.action === 'restart') && !body.force),
-    {
-      message: 'timeout_s applies to a graceful stop or restart only (without force)',
-      path: ['timeout_s'],
-    },
-  )
+  .refine((body) => body.timeout_s === undefined || isGraceful(body), {
+    message: 'timeout_s applies to a graceful stop or restart only (without force)',
+    path: ['timeout_s'],
+  })
+  .refine((body) => body.force_after_timeout === undefined || isGraceful(body), {
+    message: 'force_after_timeout applies to a graceful stop or restart only (without force)',
+    path: ['force_after_timeout'],
+  })
   .meta({ id: 'VmAction', example: { action: 'stop', force: true } });
 
 /** The operation, with its id also as `operation_id` (like the seed's `migration_id`). */

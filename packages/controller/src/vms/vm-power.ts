@@ -23,6 +23,8 @@ export interface PowerRequest {
    * (the VM is then left as it is).
    */
   timeout_s?: number;
+  /** Graceful stop and restart: when the guest has not done it within `timeout_s`, pull the plug or reset it. */
+  force_after_timeout?: boolean;
 }
 
 /** The operations a forced action overrules when they still wait for the guest (Proxmox's overrule-shutdown). */
@@ -36,6 +38,8 @@ interface Plan {
   op: PowerOp;
   /** A graceful stop's or restart's wait for the guest; 0 for the others. */
   timeoutS: number;
+  /** Past `timeoutS`, the forced action instead of a failure. */
+  forceAfterTimeout: boolean;
 }
 
 const ACTIVE: ReadonlySet<VmState> = new Set([
@@ -48,7 +52,12 @@ const ACTIVE: ReadonlySet<VmState> = new Set([
 ]);
 const INACTIVE: ReadonlySet<VmState> = new Set(['shut_off', 'nostate']);
 
-const plan = (kind: OperationKind, op: PowerOp): Plan => ({ kind, op, timeoutS: 0 });
+const plan = (kind: OperationKind, op: PowerOp): Plan => ({
+  kind,
+  op,
+  timeoutS: 0,
+  forceAfterTimeout: false,
+});
 
 /**
  * What a request becomes on the wire (the agent maps PowerOp to libvirt: start → create, stop →
@@ -67,7 +76,12 @@ export function planPowerAction(request: PowerRequest, state: VmState): Plan {
     );
   const graceful = (kind: OperationKind, op: PowerOp): Plan => {
     if (state === 'paused') throw refusePaused();
-    return { kind, op, timeoutS: request.timeout_s ?? DEFAULT_GRACEFUL_TIMEOUT_S };
+    return {
+      kind,
+      op,
+      timeoutS: request.timeout_s ?? DEFAULT_GRACEFUL_TIMEOUT_S,
+      forceAfterTimeout: request.force_after_timeout ?? false,
+    };
   };
   switch (request.action) {
     case 'start':

@@ -124,7 +124,12 @@ export function createVmService(deps: {
             deadlineMs: now.getTime() + POWER_COMMAND_DEADLINE_MS,
             action: {
               $case: 'power',
-              value: { vmId: vm.id, op: plan.op, timeoutS: plan.timeoutS },
+              value: {
+                vmId: vm.id,
+                op: plan.op,
+                timeoutS: plan.timeoutS,
+                forceAfterTimeout: plan.forceAfterTimeout,
+              },
             },
           },
           hostId: vm.host_id,

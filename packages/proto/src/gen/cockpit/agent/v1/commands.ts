@@ -199,6 +199,11 @@ export interface PowerAction {
    * is. 0 (and agents before this field): succeed as soon as the hypervisor accepted the request.
    */
   timeoutS: number;
+  /**
+   * With timeout_s: when the guest has not done it in time, pull the plug (DESTROY) or reset it (RESET)
+   * instead, and succeed (Nova's fallback, Proxmox's forceStop).
+   */
+  forceAfterTimeout: boolean;
 }
 
 /**
@@ -469,7 +474,7 @@ export const Command: MessageFns<Command> = {
 };
 
 function createBasePowerAction(): PowerAction {
-  return { vmId: "", op: 0, timeoutS: 0 };
+  return { vmId: "", op: 0, timeoutS: 0, forceAfterTimeout: false };
 }
 
 export const PowerAction: MessageFns<PowerAction> = {
@@ -482,6 +487,9 @@ export const PowerAction: MessageFns<PowerAction> = {
     }
     if (message.timeoutS !== 0) {
       writer.uint32(24).uint32(message.timeoutS);
+    }
+    if (message.forceAfterTimeout !== false) {
+      writer.uint32(32).bool(message.forceAfterTimeout);
     }
     return writer;
   },
@@ -523,6 +531,14 @@ export const PowerAction: MessageFns<PowerAction> = {
             message.timeoutS = reader.uint32();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.forceAfterTimeout = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -548,6 +564,11 @@ export const PowerAction: MessageFns<PowerAction> = {
         : isSet(object.timeout_s)
         ? globalThis.Number(object.timeout_s)
         : 0,
+      forceAfterTimeout: isSet(object.forceAfterTimeout)
+        ? globalThis.Boolean(object.forceAfterTimeout)
+        : isSet(object.force_after_timeout)
+        ? globalThis.Boolean(object.force_after_timeout)
+        : false,
     };
   },
 
@@ -562,6 +583,9 @@ export const PowerAction: MessageFns<PowerAction> = {
     if (message.timeoutS !== 0) {
       obj.timeoutS = Math.round(message.timeoutS);
     }
+    if (message.forceAfterTimeout !== false) {
+      obj.forceAfterTimeout = message.forceAfterTimeout;
+    }
     return obj;
   },
 
@@ -573,6 +597,7 @@ export const PowerAction: MessageFns<PowerAction> = {
     message.vmId = object.vmId ?? "";
     message.op = object.op ?? 0;
     message.timeoutS = object.timeoutS ?? 0;
+    message.forceAfterTimeout = object.forceAfterTimeout ?? false;
     return message;
   },
 };
