@@ -37,6 +37,10 @@ function laneOf(command: Command): string | undefined {
 }
 
 const SUCCEEDED: CommandOutcome = { status: 'succeeded' };
+const STOPPED: CommandOutcome = {
+  status: 'failed',
+  error: { code: 'interrupted', message: 'the agent stopped while it waited for the guest' },
+};
 
 const shutdownTimedOut = (seconds: number): CommandOutcome => ({
   status: 'failed',
@@ -195,7 +199,9 @@ export class CommandExecutor {
       await driver.power(vmId, op, { signal });
       done = op === 'reboot' || (await waitForPowerOff(vms, vmId, wait));
     }
-    if (done || signal.aborted) return SUCCEEDED;
+    if (done) return SUCCEEDED;
+    // The agent is stopping: run() records nothing, and the next start answers the command interrupted.
+    if (signal.aborted) return STOPPED;
     if (!forceAfterTimeout) return op === 'shutdown' ? shutdownTimedOut(timeoutS) : rebootTimedOut(timeoutS);
     try {
       await driver.power(vmId, op === 'shutdown' ? 'destroy' : 'reset', { signal });
