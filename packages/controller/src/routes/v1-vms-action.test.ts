@@ -14,6 +14,8 @@ describe('POST /api/v1/vms/:id/action', () => {
   const running = randomUUID();
   const stopped = randomUUID();
   const paused = randomUUID();
+  const crashed = randomUUID();
+  const suspended = randomUUID();
 
   beforeAll(async () => {
     t = await createTestApp({ clock: new RealTimeClock() });
@@ -26,6 +28,8 @@ describe('POST /api/v1/vms/:id/action', () => {
       { $case: 'vmUpdated', value: vm(running, 'running-vm') },
       { $case: 'vmUpdated', value: vm(stopped, 'stopped-vm', VmState.VM_STATE_SHUT_OFF) },
       { $case: 'vmUpdated', value: vm(paused, 'paused-vm', VmState.VM_STATE_PAUSED) },
+      { $case: 'vmUpdated', value: vm(crashed, 'crashed-vm', VmState.VM_STATE_CRASHED) },
+      { $case: 'vmUpdated', value: vm(suspended, 'suspended-vm', VmState.VM_STATE_PMSUSPENDED) },
     ]);
     await agent.next('ack');
   });
@@ -160,6 +164,9 @@ describe('POST /api/v1/vms/:id/action', () => {
       [paused, { action: 'stop' }, 'vm_paused'],
       [paused, { action: 'stop', timeout_s: 600 }, 'vm_paused'],
       [paused, { action: 'restart' }, 'vm_paused'],
+      [crashed, { action: 'stop' }, 'vm_not_running'],
+      [suspended, { action: 'stop' }, 'vm_not_running'],
+      [suspended, { action: 'restart' }, 'vm_not_running'],
     ] as const;
     for (const [id, body, code] of cases) {
       const res = await act(id, body);

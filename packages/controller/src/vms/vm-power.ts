@@ -76,6 +76,13 @@ export function planPowerAction(request: PowerRequest, state: VmState): Plan {
     );
   const graceful = (kind: OperationKind, op: PowerOp): Plan => {
     if (state === 'paused') throw refusePaused();
+    // A crashed guest (kept for a dump) or one suspended to RAM does not run to answer either.
+    if (state === 'crashed' || state === 'pmsuspended') {
+      throw new ServiceError(
+        'vm_not_running',
+        `cannot ${request.action} a ${state === 'crashed' ? 'crashed' : 'suspended (to RAM)'} VM gracefully: its guest does not run to answer the power button; ${request.action} it with force`,
+      );
+    }
     return {
       kind,
       op,
