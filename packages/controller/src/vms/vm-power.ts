@@ -67,16 +67,15 @@ const plan = (kind: OperationKind, op: PowerOp): Plan => ({
 export function planPowerAction(request: PowerRequest, state: VmState): Plan {
   const refuse = (code: 'vm_not_running' | 'vm_already_running' | 'vm_not_paused' | 'vm_already_paused') =>
     new ServiceError(code, `cannot ${request.action} a VM that is ${state.replace('_', ' ')}`);
-  // A paused guest cannot answer the power button: a graceful stop or restart could only run out its
-  // timeout (Proxmox refuses them too).
-  const refusePaused = () =>
-    new ServiceError(
-      'vm_paused',
-      `cannot ${request.action} a paused VM gracefully: its guest cannot answer the power button; resume it first, or ${request.action} it with force`,
-    );
   const graceful = (kind: OperationKind, op: PowerOp): Plan => {
-    if (state === 'paused') throw refusePaused();
-    // A crashed guest (kept for a dump) or one suspended to RAM does not run to answer either.
+    // A paused guest cannot answer the power button: a graceful stop or restart could only run out its
+    // timeout (Proxmox refuses them too). Nor can a crashed one (kept for a dump) or one suspended to RAM.
+    if (state === 'paused') {
+      throw new ServiceError(
+        'vm_paused',
+        `cannot ${request.action} a paused VM gracefully: its guest cannot answer the power button; resume it first, or ${request.action} it with force`,
+      );
+    }
     if (state === 'crashed' || state === 'pmsuspended') {
       throw new ServiceError(
         'vm_not_running',
