@@ -243,7 +243,14 @@ export async function createServices(
       vms: createVmService({ sql, clock, commands, cache }),
       vmCache,
       operations: createOperationService({ sql, notifier }),
-      migrations: createMigrationService({ sql, clock, notifier, log }),
+      migrations: createMigrationService({
+        sql,
+        clock,
+        notifier,
+        log,
+        // Three sampling periods: one late batch does not switch the memory check to the total.
+        maxSampleAgeMs: Math.max(30_000, 3 * config.metrics.intervalMs),
+      }),
       coordinator,
       commands,
       notifier,

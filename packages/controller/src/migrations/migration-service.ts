@@ -6,6 +6,7 @@ import { findHost } from '../hosts/host-queries.ts';
 import { sameId, uuidv7 } from '../ids.ts';
 import type { Notifier } from '../notifier/notifier.ts';
 import { insertOperation } from '../operations/operation-queries.ts';
+import { memoryRoom, requireMemoryRoom } from '../placement/memory-room.ts';
 import { ServiceError } from '../service-error.ts';
 import { findVm } from '../vms/vm-queries.ts';
 import { requireStillOnHost } from '../vms/vm-service.ts';
@@ -38,8 +39,8 @@ export interface MigrationPage {
 export interface MigrationService {
   /**
    * Throws `not_found` (VM or destination), `destination_is_source`, `host_disconnected` (source or
-   * destination), `destination_not_migration_target`, `vm_not_running`, `migration_in_progress` or
-   * `operation_in_progress`.
+   * destination), `destination_not_migration_target`, `vm_not_running`, `insufficient_memory` (on the
+   * destination), `migration_in_progress` or `operation_in_progress`.
    */
   start(caller: SignedInCaller, vmId: string, request: MigrationRequest): Promise<MigrationView>;
   /** Throws `not_found`. */
@@ -56,8 +57,10 @@ export function createMigrationService(deps: {
   clock: Clock;
   notifier: Notifier;
   log: Logger;
+  /** How old the destination's latest memory sample may be for the memory check to use it, ms. */
+  maxSampleAgeMs: number;
 }): MigrationService {
-  const { sql, clock, notifier, log } = deps;
+  const { sql, clock, notifier, log, maxSampleAgeMs } = deps;
   const tell = (id: string) =>
     notifier.publish('migrations', id).catch((err: unknown) => log.warn({ err }, 'notify failed'));
 
@@ -129,6 +132,9 @@ export function createMigrationService(deps: {
         });
         if (operation === null) return null;
         await requireStillOnHost(tx, vm);
+        // Under the destination's placement lock: of two migrations to it, the second counts the first.
+        const room = await memoryRoom(tx, destination.id, { now, maxSampleAgeMs, lock: true });
+        requireMemoryRoom(room, destination, vm.memory_mib, now);
         return insertMigration(tx, {
           id,
           vmId: vm.id,

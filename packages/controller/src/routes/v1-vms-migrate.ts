@@ -2,6 +2,7 @@ import { type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../http/app-env.ts';
 import { authedRoute, jsonBody, jsonResponse } from '../http/define-route.ts';
 import { COPY_STORAGE_MODES } from '../migrations/migration-schema.ts';
+import { QEMU_OVERHEAD_MIB } from '../placement/memory-room.ts';
 import { resourceIdParams } from './resource-id-params.ts';
 
 const count = (max: number, description: string) =>
@@ -69,7 +70,10 @@ const route = authedRoute('operator', {
   description:
     'Checks the request, records the migration (`initiated`) and answers at once; a coordinator then ' +
     'has the destination prepare and the source run a peer-to-peer libvirt migration. Follow it at ' +
-    '`Location: /api/v1/migrations/<id>` (or wait on `/api/v1/operations/<id>?wait=`: the same id).',
+    '`Location: /api/v1/migrations/<id>` (or wait on `/api/v1/operations/<id>?wait=`: the same id). ' +
+    'Refused with `insufficient_memory` when the destination has no room for the VM: its latest memory ' +
+    'sample (without a recent one, its whole memory), less the VMs already on their way there, must hold ' +
+    `the VM's memory and ${QEMU_OVERHEAD_MIB} MiB for QEMU.`,
   request: { params: resourceIdParams('VM'), body: jsonBody(MigrateSchema) },
   responses: {
     202: jsonResponse(
@@ -83,6 +87,7 @@ const route = authedRoute('operator', {
     'host_disconnected',
     'destination_not_migration_target',
     'vm_not_running',
+    'insufficient_memory',
     'migration_in_progress',
     'operation_in_progress',
     'conflict',
