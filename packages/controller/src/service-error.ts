@@ -42,6 +42,8 @@ export const SERVICE_ERROR_CODES = [
   // Why a migration cannot start, be cancelled or be forced to complete (each its own 409 in HTTP).
   'destination_is_source',
   'destination_not_migration_target',
+  /** Another VM on the destination has the VM's name. */
+  'name_in_use',
   /** The destination has too little memory for the VM (`src/placement/memory-room.ts`). */
   'insufficient_memory',
   'migration_in_progress',

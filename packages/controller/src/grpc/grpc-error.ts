@@ -42,6 +42,7 @@ const GRPC_STATUS: Record<ServiceErrorCode, status> = {
   too_many_points: status.INVALID_ARGUMENT,
   destination_is_source: status.FAILED_PRECONDITION,
   destination_not_migration_target: status.FAILED_PRECONDITION,
+  name_in_use: status.FAILED_PRECONDITION,
   insufficient_memory: status.FAILED_PRECONDITION,
   migration_in_progress: status.FAILED_PRECONDITION,
   migration_finished: status.FAILED_PRECONDITION,

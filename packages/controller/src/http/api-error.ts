@@ -25,6 +25,7 @@ export const API_ERROR_STATUS = {
   // 409s that say why a migration cannot start, be cancelled or be forced to complete.
   destination_is_source: 409,
   destination_not_migration_target: 409,
+  name_in_use: 409,
   insufficient_memory: 409,
   migration_in_progress: 409,
   migration_finished: 409,
@@ -84,6 +85,7 @@ const SPECIFIC_CODES: ReadonlySet<ApiErrorCode> = new Set<ApiErrorCode>([
   'operation_in_progress',
   'destination_is_source',
   'destination_not_migration_target',
+  'name_in_use',
   'insufficient_memory',
   'migration_in_progress',
   'migration_finished',

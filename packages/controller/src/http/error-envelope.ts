@@ -53,6 +53,7 @@ const DESCRIPTIONS: Partial<Record<ApiErrorCode, string>> = {
   vm_paused: 'The VM is paused: its guest cannot answer a graceful stop (resume it, or stop it with force).',
   host_disconnected: "The VM's host is not connected: its agent cannot receive the command now.",
   operation_in_progress: 'Another operation on this VM has not finished yet.',
+  name_in_use: 'Another VM on the destination host has this VM’s name (libvirt keeps names unique per host).',
   insufficient_memory:
     'The destination host has too little memory available for the VM (its latest sample, less the VMs already on their way there).',
   too_many_points:

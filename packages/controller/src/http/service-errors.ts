@@ -29,6 +29,7 @@ const API_CODE: Record<ServiceErrorCode, ApiErrorCode> = {
   too_many_points: 'too_many_points',
   destination_is_source: 'destination_is_source',
   destination_not_migration_target: 'destination_not_migration_target',
+  name_in_use: 'name_in_use',
   insufficient_memory: 'insufficient_memory',
   migration_in_progress: 'migration_in_progress',
   migration_finished: 'migration_finished',

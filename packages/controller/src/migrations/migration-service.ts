@@ -39,8 +39,8 @@ export interface MigrationPage {
 export interface MigrationService {
   /**
    * Throws `not_found` (VM or destination), `destination_is_source`, `host_disconnected` (source or
-   * destination), `destination_not_migration_target`, `vm_not_running`, `insufficient_memory` (on the
-   * destination), `migration_in_progress` or `operation_in_progress`.
+   * destination), `destination_not_migration_target`, `vm_not_running`, `name_in_use` and
+   * `insufficient_memory` (on the destination), `migration_in_progress` or `operation_in_progress`.
    */
   start(caller: SignedInCaller, vmId: string, request: MigrationRequest): Promise<MigrationView>;
   /** Throws `not_found`. */
@@ -108,6 +108,17 @@ export function createMigrationService(deps: {
           'destination_not_migration_target',
           `the destination host ${destination.id} has no migration URI (its agent's --migration-uri): ` +
             'the source cannot reach its hypervisor',
+        );
+      }
+      // The destination's agent refuses it too (libvirt keeps names unique per host), but only once the
+      // migration started: a caller learns it here, before anything moves.
+      const [namesake] = await sql<{ id: string }[]>`
+        select id from vms where host_id = ${destination.id} and name = ${vm.name} and id <> ${vm.id}`;
+      if (namesake !== undefined) {
+        throw new ServiceError(
+          'name_in_use',
+          `the destination host ${destination.hostname} already has a VM named '${vm.name}' (${namesake.id}), ` +
+            'and libvirt keeps names unique per host: rename one of them first',
         );
       }
       const active = vm.state === 'running' || vm.state === 'blocked';

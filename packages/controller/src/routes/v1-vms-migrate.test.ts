@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { VmState } from '@cockpit/proto';
+import { VmRemovalReason, VmState } from '@cockpit/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminToken, eventually, joinedHost, targetOf } from '../../test/support/agent-test-helpers.ts';
 import { type ScriptedHost, twoHostsWithVm } from '../../test/support/migration-test-helpers.ts';
@@ -119,6 +119,22 @@ describe('POST /api/v1/vms/:id/migrate', () => {
     );
     const res = await refused(vmId, { destination_host_id: bare.hostId }, 409, 'host_disconnected');
     expect(res.body.error.message).toContain('destination');
+  });
+
+  it('refuses a destination where another VM has the VM’s name (libvirt keeps names unique per host)', async () => {
+    const vmName = (await t.request('GET', `/api/v1/vms/${vmId}`, { token: operator })).body.name;
+    const namesake = randomUUID();
+    await destination.agent.batch([{ $case: 'vmUpdated', value: vm(namesake, vmName) }]);
+    await destination.agent.next('ack');
+    const res = await refused(vmId, { destination_host_id: destination.hostId }, 409, 'name_in_use');
+    expect(res.body.error.message).toContain(`named '${vmName}' (${namesake})`);
+    await destination.agent.batch([
+      {
+        $case: 'vmRemoved',
+        value: { id: namesake, name: vmName, reason: VmRemovalReason.VM_REMOVAL_REASON_UNDEFINED },
+      },
+    ]);
+    await destination.agent.next('ack');
   });
 
   it('takes exactly one of many concurrent requests for one VM; the rest are migration_in_progress, and a power action waits too', async () => {

@@ -87,6 +87,7 @@ const route = authedRoute('operator', {
     'host_disconnected',
     'destination_not_migration_target',
     'vm_not_running',
+    'name_in_use',
     'insufficient_memory',
     'migration_in_progress',
     'operation_in_progress',
