@@ -11,16 +11,20 @@ const SIZES = [
 ] as const;
 
 /**
- * The VMs a simulated host starts with: names like `web-03`, sizes of a typical fleet, most running, some
+ * The VMs a simulated host starts with: names like `web-3f2a`, sizes of a typical fleet, most running, some
  * shut off, a few paused. Ids come from the generator, seeded per host, so every host of a benchmark has
- * its own and the same seed gives the same fleet.
+ * its own and the same seed gives the same fleet. Names are unique on the host, as libvirt wants, and
+ * unlikely to be taken on another one (a random suffix, not a per-host counter: the demo's `web-01` on
+ * both hosts could not migrate, its name being taken on the other).
  */
 export function initialVms(prng: Prng, count: number): Vm[] {
-  const counters = new Map<string, number>();
+  const names = new Set<string>();
   return Array.from({ length: count }, () => {
     const role = prng.pick(ROLES);
-    const n = (counters.get(role) ?? 0) + 1;
-    counters.set(role, n);
+    let name: string;
+    do name = `${role}-${prng.int(0x10000).toString(16).padStart(4, '0')}`;
+    while (names.has(name));
+    names.add(name);
     const size = prng.pick(SIZES);
     const roll = prng.next();
     const [state, stateReason] =
@@ -31,7 +35,7 @@ export function initialVms(prng: Prng, count: number): Vm[] {
           : [VmState.VM_STATE_PAUSED, 'user'];
     return {
       id: prng.uuid(),
-      name: `${role}-${String(n).padStart(2, '0')}`,
+      name,
       state,
       stateReason,
       vcpus: size.vcpus,

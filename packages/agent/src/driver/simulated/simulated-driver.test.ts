@@ -61,6 +61,16 @@ describe('SimulatedDriver', () => {
     expect(a.filter((v) => v.state === VmState.VM_STATE_RUNNING).length).toBeGreaterThan(8);
   });
 
+  it('names its VMs uniquely on the host, and the demo’s two hosts share no name (so each VM can migrate)', async () => {
+    const names = (await make({ vmCount: 3000 }).listVms()).map((v) => v.name);
+    expect(new Set(names).size).toBe(3000);
+    expect(names.every((n) => /^[a-z]+-[0-9a-f]{4}$/.test(n))).toBe(true);
+    const demo = (hostname: string) => make({ hostname, seed: 'demo', vmCount: 5 }).listVms();
+    const one = (await demo('vapor-node-01.corp.awan.io')).map((v) => v.name);
+    const two = (await demo('vapor-node-02.corp.awan.io')).map((v) => v.name);
+    expect(one.filter((n) => two.includes(n))).toEqual([]);
+  });
+
   it('reports its host and first listing on start; says it is simulated', async () => {
     const driver = make();
     const sink = new RecordingSink();
