@@ -8,6 +8,7 @@ import { AgentProcess } from './support/agent-process.ts';
 import type { ControllerSession } from './support/controller-session.ts';
 import { writeAcpiGuest } from './support/guests.ts';
 import { guestXml, type LibvirtHost, startLibvirtHost, virsh } from './support/harness.ts';
+import { restartLibvirtd } from './support/restart-libvirtd.ts';
 import { ScriptedController } from './support/scripted-controller.ts';
 import { LogCapture, tempStateDir, testConfig } from './support/test-agent.ts';
 
@@ -184,6 +185,51 @@ describe('the agent on libvirt', () => {
     expect(pulled.status).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
     expect((await virsh(host.uri, 'domstate', 'la-acpi', '--reason')).trim()).toBe('shut off (destroyed)');
     await virsh(host.uri, 'undefine', 'la-acpi');
+  });
+
+  it('libvirtd restarting while a reboot is waited for: reboot_unconfirmed at once, not a timeout later', async () => {
+    // The guest has no ACPI: it ignores the request and keeps running. Whether a guest rebooted while
+    // libvirtd was down (its reboot event lost with the connection) the agent cannot tell afterwards.
+    const id = await define('la-lost');
+    await virsh(host.uri, 'start', 'la-lost');
+    const commandId = randomUUID();
+    const asked = Date.now();
+    await session.command({
+      commandId,
+      deadlineMs: 0,
+      action: {
+        $case: 'power',
+        value: { vmId: id, op: PowerOp.POWER_OP_REBOOT, timeoutS: 120, forceAfterTimeout: true },
+      },
+    });
+    await vi.waitFor(
+      () =>
+        expect(
+          log.messages('waiting for the guest to reboot').filter((l) => l.commandId === commandId),
+        ).toHaveLength(1),
+      { timeout: 20_000, interval: 20 },
+    );
+    await restartLibvirtd(host);
+    const [final] = await session.until(() => {
+      const finals = session
+        .commandUpdates(commandId)
+        .filter(
+          (u) =>
+            u.status === CommandStatus.COMMAND_STATUS_SUCCEEDED ||
+            u.status === CommandStatus.COMMAND_STATUS_FAILED,
+        );
+      return finals.length > 0 && finals;
+    });
+    expect(final).toMatchObject({
+      status: CommandStatus.COMMAND_STATUS_FAILED,
+      error: { code: 'reboot_unconfirmed' },
+    });
+    expect(final?.error?.message).toContain('cannot tell whether the guest rebooted');
+    expect(Date.now() - asked).toBeLessThan(120_000);
+    // Not reset for force_after_timeout: it may have rebooted already. Its QEMU kept running throughout.
+    expect(await domstate('la-lost')).toBe('running');
+    await virsh(host.uri, 'destroy', 'la-lost');
+    await virsh(host.uri, 'undefine', 'la-lost');
   });
 
   it('a graceful reboot, then shutdown, with a timeout succeed once the guest did it, not when it was asked', async () => {

@@ -62,6 +62,17 @@ const rebootTimedOut = (seconds: number): CommandOutcome => ({
   },
 });
 
+const REBOOT_UNCONFIRMED: CommandOutcome = {
+  status: 'failed',
+  error: {
+    code: 'reboot_unconfirmed',
+    message:
+      "the guest was asked to reboot, but the agent lost libvirt's events while it waited (its connection to " +
+      'libvirtd dropped, or libvirt dropped events), so it cannot tell whether the guest rebooted: check the ' +
+      'guest (its uptime) before asking again',
+  },
+};
+
 const DEADLINE_EXCEEDED: CommandOutcome = {
   status: 'failed',
   error: { code: 'deadline_exceeded', message: 'the command arrived after its deadline; it was not run' },
@@ -72,7 +83,8 @@ const DEADLINE_EXCEEDED: CommandOutcome = {
  * runs; a repeated id gets the recorded outcome (or RUNNING while it runs) and is never run again.
  * Power operations succeed when the hypervisor accepted them, except a graceful shutdown or reboot that
  * names a timeout: it succeeds once done, and fails with `shutdown_timeout` or `reboot_timeout` (the VM
- * left as it is) when the guest did not act in time.
+ * left as it is) when the guest did not act in time, or `reboot_unconfirmed` when libvirt's events were
+ * lost during a reboot's wait.
  */
 export class CommandExecutor {
   private outlet: UpdateOutlet | undefined;
@@ -138,7 +150,7 @@ export class CommandExecutor {
     return this.lanes.run(laneOf(command), async () => {
       if (!(await accepted) || this.abort.signal.aborted) return;
       log.info({ action: command.action?.$case }, 'running command');
-      const outcome = await this.execute(command);
+      const outcome = await this.execute(command, log);
       if (this.abort.signal.aborted) return;
       await this.conclude(command.commandId, outcome, log);
     });
@@ -174,7 +186,12 @@ export class CommandExecutor {
    * the call so that a quick guest is not missed. Not done in time: it fails, or with
    * `forceAfterTimeout` pulls the plug (shutdown) or resets the guest (reboot) and succeeds.
    */
-  private async power(action: PowerAction, op: PowerOperation, signal: AbortSignal): Promise<CommandOutcome> {
+  private async power(
+    action: PowerAction,
+    op: PowerOperation,
+    signal: AbortSignal,
+    log: Logger,
+  ): Promise<CommandOutcome> {
     const { driver, vms } = this.options;
     const { vmId, timeoutS, forceAfterTimeout } = action;
     const wait = { timeoutMs: timeoutS * 1000, signal };
@@ -194,9 +211,14 @@ export class CommandExecutor {
         await rebooted;
         throw err;
       }
-      done = await rebooted;
+      log.info({ timeoutS }, 'waiting for the guest to reboot');
+      const outcome = await rebooted;
+      // Events lost meanwhile: no reset (force_after_timeout) of a guest that may have rebooted already.
+      if (outcome === 'missed') return REBOOT_UNCONFIRMED;
+      done = outcome === 'rebooted';
     } else {
       await driver.power(vmId, op, { signal });
+      if (op === 'shutdown') log.info({ timeoutS }, 'waiting for the guest to power off');
       done = op === 'reboot' || (await waitForPowerOff(vms, vmId, wait));
     }
     if (done) return SUCCEEDED;
@@ -213,7 +235,7 @@ export class CommandExecutor {
     return SUCCEEDED;
   }
 
-  private async execute(command: Command): Promise<CommandOutcome> {
+  private async execute(command: Command, log: Logger): Promise<CommandOutcome> {
     const signal = this.abort.signal;
     const action = command.action;
     try {
@@ -222,7 +244,7 @@ export class CommandExecutor {
           const op = powerOperationOf(action.value.op);
           if (op === undefined)
             return unsupported(`power operation ${action.value.op} is not known to this agent`);
-          return await this.power(action.value, op, signal);
+          return await this.power(action.value, op, signal, log);
         }
         case 'migrationPrepare': {
           const prepared = await this.options.migrationTarget.prepare(action.value);

@@ -1,6 +1,7 @@
 import type { Driver, HostInfo, Vm, VmRemovalReason } from '@cockpit/proto';
 import type { CounterReading } from '../metrics/counters.ts';
 import type { MigrationDriver } from './migration-driver.ts';
+import type { RebootOutcome } from './reboot-notices.ts';
 
 /** The power operations a driver carries out (the wire's PowerOp, in the agent's words). */
 export type PowerOperation = 'start' | 'shutdown' | 'destroy' | 'reboot' | 'reset' | 'suspend' | 'resume';
@@ -56,10 +57,11 @@ export interface HypervisorDriver {
    */
   power(vmId: string, op: PowerOperation, options?: PowerOptions): Promise<void>;
   /**
-   * Resolves true at the VM's next reboot (the guest reset itself, as after a reboot asked for), false
-   * when `timeoutMs` passes first or `signal` aborts. Called before the reboot is asked for.
+   * Resolves `rebooted` at the VM's next reboot (the guest reset itself, as after a reboot asked for),
+   * `missed` once the driver lost events meanwhile (a reboot may have passed unheard), `none` when
+   * `timeoutMs` passes first or `signal` aborts. Called before the reboot is asked for.
    */
-  nextReboot?(vmId: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<boolean>;
+  nextReboot?(vmId: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<RebootOutcome>;
   close(): Promise<void>;
   /** Performance counters of the host and its active VMs (src/metrics turns them into samples). */
   readCounters?(signal?: AbortSignal): Promise<CounterReading>;

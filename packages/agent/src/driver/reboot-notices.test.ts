@@ -13,16 +13,27 @@ describe('RebootNotices', () => {
     const other = notices.next(OTHER, { timeoutMs: 50 }).then((v) => settled.push(`other ${v}`));
     notices.rebooted(VM);
     await Promise.all([mine, again, other]);
-    expect(settled).toEqual(['mine true', 'again true', 'other false']);
+    expect(settled).toEqual(['mine rebooted', 'again rebooted', 'other none']);
   });
 
   it('a reboot before the wait began does not count; a wait ends at its timeout or abort', async () => {
     const notices = new RebootNotices();
     notices.rebooted(VM);
-    expect(await notices.next(VM, { timeoutMs: 30 })).toBe(false);
+    expect(await notices.next(VM, { timeoutMs: 30 })).toBe('none');
     const abort = new AbortController();
     const waiting = notices.next(VM, { timeoutMs: 10_000, signal: abort.signal });
     abort.abort();
-    expect(await waiting).toBe(false);
+    expect(await waiting).toBe('none');
+  });
+
+  it('tells every wait, of any VM, that events were lost; a wait that began after is not told', async () => {
+    const notices = new RebootNotices();
+    const mine = notices.next(VM, { timeoutMs: 10_000 });
+    const other = notices.next(OTHER, { timeoutMs: 10_000 });
+    notices.missed();
+    expect(await Promise.all([mine, other])).toEqual(['missed', 'missed']);
+    const later = notices.next(VM, { timeoutMs: 10_000 });
+    notices.rebooted(VM);
+    expect(await later).toBe('rebooted');
   });
 });

@@ -41,7 +41,8 @@ export const OperationSchema = z
           description:
             "Stable: libvirt's error code name when libvirt refused (`OPERATION_INVALID`), else the " +
             "agent's or the controller's own (`vm_not_found`, `deadline_exceeded`, `interrupted`, " +
-            '`shutdown_timeout` and `reboot_timeout` of a graceful stop or restart, `superseded` when a ' +
+            '`shutdown_timeout` and `reboot_timeout` of a graceful stop or restart, `reboot_unconfirmed` ' +
+            "when the agent lost libvirt's events while a restart waited, `superseded` when a " +
             'forced one overruled it, …).',
         }),
         message: z.string(),

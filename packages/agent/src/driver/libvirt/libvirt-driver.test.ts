@@ -166,9 +166,22 @@ it('a reboot notice reads nothing and answers nextReboot for that domain', async
   ]);
   const rebooted = driver.nextReboot(UUID_1.toUpperCase(), { timeoutMs: 10_000 });
   notify({ uuid: UUID_1, migratedAway: false, rebooted: true });
-  expect(await rebooted).toBe(true);
+  expect(await rebooted).toBe('rebooted');
   await expect.poll(handled).toBe(true);
   expect(reads).toHaveLength(0);
+  await driver.close();
+});
+
+// A reboot among dropped events is lost for good (a re-list finds states, not reboots): a wait learns it.
+it('events dropped during a wait for a reboot: the wait ends missed', async () => {
+  const { driver, notify, script, handled } = await scriptedDriver([
+    guest(VmState.VM_STATE_RUNNING, 'booted'),
+  ]);
+  const rebooted = driver.nextReboot(UUID_1, { timeoutMs: 10_000 });
+  script.dropped = 3;
+  notify({ uuid: UUID_1, migratedAway: false });
+  expect(await rebooted).toBe('missed');
+  await expect.poll(handled).toBe(true);
   await driver.close();
 });
 

@@ -5,7 +5,7 @@ import type { CounterReading } from '../../metrics/counters.ts';
 import type { DriverSink, HypervisorDriver, PowerOperation, PowerOptions } from '../driver.ts';
 import { DriverError, HYPERVISOR_UNAVAILABLE, VM_NOT_FOUND } from '../driver-error.ts';
 import type { MigrationDriver } from '../migration-driver.ts';
-import { RebootNotices } from '../reboot-notices.ts';
+import { RebootNotices, type RebootOutcome } from '../reboot-notices.ts';
 import { isConnectionLost, toDriverError } from './libvirt-errors.ts';
 import type { LibvirtLink, NoticeStream } from './libvirt-link.ts';
 import { LibvirtMigration } from './libvirt-migration.ts';
@@ -119,7 +119,7 @@ export class LibvirtDriver implements HypervisorDriver {
     this.markDirty(vmId.toLowerCase());
   }
 
-  nextReboot(vmId: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<boolean> {
+  nextReboot(vmId: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<RebootOutcome> {
     return this.reboots.next(vmId, options);
   }
 
@@ -178,6 +178,8 @@ export class LibvirtDriver implements HypervisorDriver {
         );
       } finally {
         this.link = undefined;
+        // Whatever libvirt said from here until the next connection's subscription is lost.
+        this.reboots.missed();
         await link?.close();
       }
       if (signal.aborted) break;
@@ -213,6 +215,8 @@ export class LibvirtDriver implements HypervisorDriver {
     const dropped = (this.notices?.dropped ?? 0) - this.droppedBeforeListing;
     if (dropped <= 0 || this.touchedWhileListing !== undefined) return;
     this.log.warn({ dropped }, 'libvirt events were dropped: re-listing');
+    // The re-list finds every state again, but not a reboot among the dropped events.
+    this.reboots.missed();
     void this.resync('events dropped');
   }
 

@@ -3,7 +3,7 @@ import { sleep } from '../../connection/backoff.ts';
 import type { CounterReading } from '../../metrics/counters.ts';
 import type { DriverSink, HypervisorDriver, PowerOperation, PowerOptions } from '../driver.ts';
 import { DriverError, VM_NOT_FOUND } from '../driver-error.ts';
-import { RebootNotices } from '../reboot-notices.ts';
+import { RebootNotices, type RebootOutcome } from '../reboot-notices.ts';
 import { Prng } from './prng.ts';
 import { defaultTicker, type SharedTicker } from './shared-ticker.ts';
 import { SimMetrics } from './sim-metrics.ts';
@@ -142,7 +142,7 @@ export class SimulatedDriver implements HypervisorDriver {
     // does not change.
   }
 
-  nextReboot(vmId: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<boolean> {
+  nextReboot(vmId: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<RebootOutcome> {
     return this.reboots.next(vmId, options);
   }
 

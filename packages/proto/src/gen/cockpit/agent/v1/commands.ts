@@ -196,7 +196,9 @@ export interface PowerAction {
    * SHUTDOWN and REBOOT, the graceful ones: succeed once it is done (the VM is off; the guest rebooted, as
    * libvirt's reboot event tells), FAILED with code "shutdown_timeout" or "reboot_timeout" when it is not
    * this many seconds after the guest was asked (it ignores ACPI, or is slow); the VM is then left as it
-   * is. 0 (and agents before this field): succeed as soon as the hypervisor accepted the request.
+   * is. A REBOOT whose wait lost libvirt's events (the connection to libvirtd dropped) fails with
+   * "reboot_unconfirmed" at once: whether the guest rebooted can no longer be told. 0 (and agents before
+   * this field): succeed as soon as the hypervisor accepted the request.
    */
   timeoutS: number;
   /**
