@@ -481,4 +481,42 @@ describe('live migration through REST between two libvirt hosts', () => {
     expect(await names(b)).not.toContain(g.name);
     await access(onA);
   });
+
+  it('copy_storage all with the source agent killed (-9) mid-copy: libvirt completes it, and A’s copied image is still removed', async () => {
+    // 8 MiB of data at 1 MiB/s: the copy runs for seconds, long enough to kill the agent during it.
+    const { g, onA, onB } = await diskGuestOnA('release', { sizeMiB: 32, dataMiB: 8 });
+    const id = await migrate(b, { copy_storage: 'all', bandwidth_mibps: 1 }, g);
+    await until(
+      'copying',
+      () => migration(id),
+      (m) => m.status === 'migrating' && (m.progress?.data_processed ?? 0) > 0,
+      60_000,
+    );
+    await a.agent.kill('SIGKILL');
+    a.agent = AgentProcess.start(a.args);
+    agents.push(a.agent);
+    // The restarted agent answers the perform `interrupted`; libvirtd finishes the migration, and the
+    // journals settle it.
+    const done = await until(
+      `migration ${id} final`,
+      () => migration(id),
+      (m) => FINAL.includes(m.status),
+      120_000,
+    );
+    expect(done.status, JSON.stringify(done.error)).toBe('completed');
+    expect(await virshDominfo(b.host.uri, g.name)).toMatchObject({ State: 'running' });
+    await access(onB);
+    // The agent that no longer followed the migration removes the image libvirt copied away, as its
+    // record of the perform names it.
+    await until(
+      'A’s copied image gone',
+      () =>
+        access(onA).then(
+          () => 'there',
+          (err: NodeJS.ErrnoException) => err.code,
+        ),
+      (state) => state === 'ENOENT',
+      30_000,
+    );
+  });
 });

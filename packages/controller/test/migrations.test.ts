@@ -750,6 +750,39 @@ describe('live migration through the coordinator', () => {
       await source.agent.next('ack');
       await migrationUntil(t, operator, id, 'completed', (m) => m.status === 'completed');
       expect(await vmRow(vmId)).toMatchObject({ host_id: destination.hostId, state: 'running' });
+      // No storage copy: nothing for the source to release.
+      expect(
+        await t.sql`select id from commands where operation_id = ${id} and kind = 'migrationRelease'`,
+      ).toEqual([]);
+    }, 30_000);
+
+    it('with copy_storage all, completed from the journals: the source is told to release the images it copied away', async () => {
+      const { source, destination, vmId, vmName } = await setUp('intr-copy');
+      const { disk, id } = await migrateWithDisk(source, destination, vmId, vmName);
+      await prepareOn(destination, undefined, [disk.path]);
+      const perform = await performStarts(source);
+      await source.agent.commandUpdate({
+        commandId: perform.commandId,
+        status: CommandStatus.COMMAND_STATUS_FAILED,
+        error: { code: 'interrupted', message: 'the agent restarted while this command ran' },
+      });
+      await commandEnds(perform.commandId, 'failed');
+      await destination.agent.batch([{ $case: 'vmUpdated', value: vm(vmId, vmName) }]);
+      await destination.agent.next('ack');
+      await source.agent.batch([
+        {
+          $case: 'vmRemoved',
+          value: { id: vmId, name: vmName, reason: VmRemovalReason.VM_REMOVAL_REASON_MIGRATED },
+        },
+      ]);
+      await source.agent.next('ack');
+      await migrationUntil(t, operator, id, 'completed', (m) => m.status === 'completed');
+      // Which images, the source's agent finds in its own record of that perform.
+      const release = await source.agent.next('command');
+      expect(release.action).toEqual({
+        $case: 'migrationRelease',
+        value: { migrationId: id, vmId, performCommandId: perform.commandId },
+      });
     }, 30_000);
 
     it('fails from the journals: the incoming VM left the destination, the source still has it', async () => {

@@ -27,12 +27,18 @@ export type UpdateOutlet = (update: CommandUpdate) => void;
  * The lane a command runs in: a VM's prepare and abandon run one after another, in the order they came.
  * A script that retries a failed whole-disk migration at once sends the abandon of the failed attempt and
  * the retry's prepare back to back; side by side, the abandon would remove an image the prepare had just
- * found there and meant to copy into. The VM id's case does not matter (a malformed one gets a lane of
- * its own, and its command is refused when it runs).
+ * found there and meant to copy into. A release (the images a completed migration copied away) shares the
+ * lane for the same reason: the VM sent straight back here prepares images at the same paths. The VM id's
+ * case does not matter (a malformed one gets a lane of its own, and its command is refused when it runs).
  */
 function laneOf(command: Command): string | undefined {
   const action = command.action;
-  if (action?.$case !== 'migrationPrepare' && action?.$case !== 'migrationAbandon') return undefined;
+  if (
+    action?.$case !== 'migrationPrepare' &&
+    action?.$case !== 'migrationAbandon' &&
+    action?.$case !== 'migrationRelease'
+  )
+    return undefined;
   return `incoming ${action.value.vmId.toLowerCase()}`;
 }
 
@@ -253,6 +259,7 @@ export class CommandExecutor {
         case 'migrationPerform': {
           const final = await this.options.migrationSource.perform(action.value, {
             signal,
+            copying: (images) => this.options.record.note(command.commandId, { copiedImages: images }),
             progress: (value) =>
               this.send({
                 commandId: command.commandId,
@@ -281,6 +288,12 @@ export class CommandExecutor {
               ? outcome.detail.value
               : undefined;
           await this.options.migrationTarget.abandon(action.value, prepared);
+          return { status: 'succeeded' };
+        }
+        case 'migrationRelease': {
+          // The perform's note as this agent recorded it: never paths named by the controller.
+          const note = this.options.record.get(action.value.performCommandId)?.note;
+          await this.options.migrationSource.release(action.value, note?.copiedImages ?? []);
           return { status: 'succeeded' };
         }
         default:

@@ -54,6 +54,26 @@ describe('CommandRecord', () => {
     await third.close();
   });
 
+  it('keeps what a command noted while it ran across its interruption and every rewrite', async () => {
+    const path = await tempFile();
+    const { record } = await CommandRecord.open(path);
+    await record.accept('perform-1');
+    await record.note('PERFORM-1', { copiedImages: ['/var/lib/libvirt/images/a.qcow2'] });
+    // A note for an id never accepted is not kept.
+    await record.note('unknown', { copiedImages: ['/x'] });
+    // The agent dies while the perform runs; the next start rewrites the file, and so does the one after.
+    const { record: second, interrupted } = await CommandRecord.open(path);
+    expect(interrupted).toEqual(['perform-1']);
+    await second.close();
+    const { record: third } = await CommandRecord.open(path);
+    expect(third.get('perform-1')).toMatchObject({
+      outcome: INTERRUPTED,
+      note: { copiedImages: ['/var/lib/libvirt/images/a.qcow2'] },
+    });
+    expect(third.get('unknown')).toBeUndefined();
+    await third.close();
+  });
+
   it('skips a line torn by a crash mid-write', async () => {
     const path = await tempFile();
     const { record } = await CommandRecord.open(path);

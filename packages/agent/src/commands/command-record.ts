@@ -11,11 +11,21 @@ export type CommandOutcome =
   | { status: 'succeeded'; detail?: CommandUpdate['detail'] }
   | { status: 'failed'; error: CommandFailure };
 
+/**
+ * What a command noted while it ran, for a later command that must act on what this one did without
+ * taking the controller's word for it (as an abandon does with its prepare's answer).
+ */
+export interface CommandNote {
+  /** A perform with a storage copy: this host's images libvirt copies away (from the VM's own definition). */
+  copiedImages: string[];
+}
+
 export interface CommandEntry {
   id: string;
   acceptedAtMs: number;
   /** Absent while the command runs. */
   outcome?: CommandOutcome;
+  note?: CommandNote;
 }
 
 export interface CommandRecordOptions {
@@ -44,7 +54,10 @@ export const NOT_RECORDED: CommandOutcome = {
   error: { code: 'internal', message: 'the agent could not record the command; it was not run' },
 };
 
-type Line = { id: string; at: number; accepted: true } | { id: string; at: number; outcome: CommandOutcome };
+type Line =
+  | { id: string; at: number; accepted: true }
+  | { id: string; at: number; outcome: CommandOutcome }
+  | { id: string; at: number; note: CommandNote };
 
 /** Command ids are UUIDs: compared as values, whatever their case. */
 const keyOf = (id: string) => id.toLowerCase();
@@ -111,6 +124,14 @@ export class CommandRecord {
     });
   }
 
+  /** Records what `id` noted while it runs; durable when the promise resolves. */
+  note(id: string, note: CommandNote): Promise<void> {
+    const entry = this.entries.get(keyOf(id));
+    if (entry === undefined) return Promise.resolve();
+    entry.note = note;
+    return this.write({ id, at: this.now(), note });
+  }
+
   /** Records how `id` ended; durable when the promise resolves. */
   finish(id: string, outcome: CommandOutcome): Promise<void> {
     const entry = this.entries.get(keyOf(id)) ?? { id, acceptedAtMs: this.now() };
@@ -154,7 +175,10 @@ export class CommandRecord {
       const line = parseLine(raw);
       if (line === undefined) continue;
       if ('accepted' in line) this.entries.set(keyOf(line.id), { id: line.id, acceptedAtMs: line.at });
-      else {
+      else if ('note' in line) {
+        const entry = this.entries.get(keyOf(line.id));
+        if (entry !== undefined) entry.note = line.note;
+      } else {
         const entry = this.entries.get(keyOf(line.id)) ?? { id: line.id, acceptedAtMs: line.at };
         entry.outcome = line.outcome;
         this.entries.set(keyOf(line.id), entry);
@@ -185,6 +209,8 @@ export class CommandRecord {
     const lines: string[] = [];
     for (const entry of this.entries.values()) {
       lines.push(JSON.stringify({ id: entry.id, at: entry.acceptedAtMs, accepted: true }));
+      if (entry.note !== undefined)
+        lines.push(JSON.stringify({ id: entry.id, at: entry.acceptedAtMs, note: entry.note }));
       if (entry.outcome !== undefined) {
         lines.push(JSON.stringify({ id: entry.id, at: entry.acceptedAtMs, outcome: entry.outcome }));
       }
@@ -200,10 +226,11 @@ export class CommandRecord {
 function parseLine(raw: string): Line | undefined {
   if (raw.trim() === '') return undefined;
   try {
-    const line = JSON.parse(raw) as Partial<Line> & { accepted?: unknown; outcome?: unknown };
+    const line = JSON.parse(raw) as Partial<Line> & { accepted?: unknown; outcome?: unknown; note?: unknown };
     if (typeof line.id !== 'string' || typeof line.at !== 'number') return undefined;
     if (line.accepted === true) return { id: line.id, at: line.at, accepted: true };
     if (isOutcome(line.outcome)) return { id: line.id, at: line.at, outcome: line.outcome };
+    if (isNote(line.note)) return { id: line.id, at: line.at, note: line.note };
     return undefined;
   } catch {
     return undefined;
@@ -215,4 +242,10 @@ function isOutcome(value: unknown): value is CommandOutcome {
   const o = value as { status?: unknown; error?: { code?: unknown; message?: unknown } };
   if (o.status === 'succeeded') return true;
   return o.status === 'failed' && typeof o.error?.code === 'string' && typeof o.error.message === 'string';
+}
+
+function isNote(value: unknown): value is CommandNote {
+  if (typeof value !== 'object' || value === null) return false;
+  const images = (value as { copiedImages?: unknown }).copiedImages;
+  return Array.isArray(images) && images.every((path) => typeof path === 'string');
 }

@@ -34,6 +34,21 @@ export interface OutgoingMigration {
    * copies of those disks go (never of one the destination already had, maybe the same shared file).
    */
   destinationCreatedImages: readonly string[];
+  /**
+   * Told, before the hypervisor starts, which of this host's images the storage copy copies into those
+   * (removed here once the migration completed): the agent notes them in its record, so that a release
+   * after its own restart removes them. Awaited.
+   */
+  copying?: (images: string[]) => Promise<void>;
+}
+
+/** A migration that completed while the source's agent was not following it (MigrationRelease). */
+export interface ReleasedMigration {
+  migrationId: string;
+  /** Lower-case UUID. */
+  vmId: string;
+  /** This host's images the storage copy copied away, as the agent noted them at the perform. */
+  copiedImages: readonly string[];
 }
 
 /** An outgoing migration as the hypervisor runs it. */
@@ -67,6 +82,11 @@ export interface MigrationDriver {
    * VM is defined here after all or a domain uses the image; resolves with the paths removed.
    */
   abandonIncoming(abandoned: AbandonedMigration): Promise<string[]>;
+  /**
+   * Removes this host's images a completed storage copy copied away, unless the VM is still defined here
+   * or a domain uses the image (as after a migration this process followed); resolves with those removed.
+   */
+  releaseOutgoing(released: ReleasedMigration): Promise<string[]>;
   /** Starts migrating; resolves once the hypervisor runs it, rejects when it could not start it. */
   migrate(outgoing: OutgoingMigration): Promise<MigrationJob>;
   /**

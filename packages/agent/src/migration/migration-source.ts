@@ -4,6 +4,7 @@ import type {
   MigrationOptions,
   MigrationPerform,
   MigrationProgress,
+  MigrationRelease,
 } from '@cockpit/proto';
 import type { Logger } from 'pino';
 import type { HypervisorDriver } from '../driver/driver.ts';
@@ -35,6 +36,8 @@ export interface PerformContext {
   progress: (progress: MigrationProgress) => void;
   /** The agent stops: reporting ends (the hypervisor's migration goes on without us). */
   signal?: AbortSignal;
+  /** This host's images the storage copy copies away, before the hypervisor starts (for the record). */
+  copying?: (images: string[]) => Promise<void>;
 }
 
 /** A migration this agent performs. */
@@ -104,6 +107,7 @@ export class MigrationSource {
         migrateUri: step.destinationMigrateUri,
         options,
         destinationCreatedImages: step.destinationCreatedImages,
+        copying: context.copying,
       });
       // A cancel that came while the migration was starting aborts it now (it waits for this).
       started(job);
@@ -117,6 +121,25 @@ export class MigrationSource {
       started(undefined);
       ended(completed);
     }
+  }
+
+  /**
+   * A migration with a storage copy completed while this process was not following it (it restarted):
+   * removes this host's images it copied away, `copiedImages` as the agent noted them at the perform.
+   */
+  async release(step: MigrationRelease, copiedImages: readonly string[]): Promise<void> {
+    const log = this.options.log.child({ migrationId: step.migrationId });
+    if (copiedImages.length === 0) {
+      log.info('migration release: this agent noted no copied images for that perform');
+      return;
+    }
+    const driver = migrationDriverOf(this.options.driver, step.migrationId);
+    const removed = await driver.releaseOutgoing({
+      migrationId: step.migrationId,
+      vmId: vmIdOf(step.vmId),
+      copiedImages,
+    });
+    log.info({ removed, noted: copiedImages }, 'migration release: removed the images the migration copied');
   }
 
   /** Aborts the migration; the VM stays here. Resolves once the migration ended without completing. */

@@ -20,9 +20,10 @@ import type { CopyStorageMode, MigrationProgressView, MigrationStatus } from './
 /** How long a step's command may wait for delivery before it expires (and the migration fails). */
 export const MIGRATION_COMMAND_DEADLINE_MS = 60_000;
 /**
- * How long the abandon of a failed whole-disk copy waits for its destination's agent: the migration has
- * ended, nothing waits on it, and a host that was away (rebooted, in maintenance) still has images to
- * remove when it is back. Well within the week its agent keeps the prepare's record, which it reads.
+ * How long the abandon of a failed whole-disk copy waits for its destination's agent (and the release of
+ * one that completed unfollowed, for its source's): the migration has ended, nothing waits on it, and a
+ * host that was away (rebooted, in maintenance) still has images to remove when it is back. Well within
+ * the week its agent keeps the prepare's (perform's) record, which it reads.
  */
 export const MIGRATION_ABANDON_DEADLINE_MS = 24 * 60 * 60_000;
 
@@ -294,6 +295,18 @@ export async function stepMigration(
           final === undefined ? undefined : progressView(final as Parameters<typeof progressView>[0]);
         if (progress !== undefined) {
           await tx`update migrations set progress = ${JSON.stringify(progress)}::text::jsonb where id = ${m.id}`;
+        }
+        // A source that followed its perform to the end removed the images the storage copy copied away;
+        // one that did not (its agent restarted, or libvirt failed after the switch-over) is told to.
+        if (m.copy_storage === 'all' && m.perform_command_id !== null && performed.status !== 'succeeded') {
+          await send(
+            m.source_host_id,
+            {
+              $case: 'migrationRelease',
+              value: { migrationId: m.id, vmId: m.vm_id, performCommandId: m.perform_command_id },
+            },
+            MIGRATION_ABANDON_DEADLINE_MS,
+          );
         }
         return move({ status: 'completed' }, { progress });
       };

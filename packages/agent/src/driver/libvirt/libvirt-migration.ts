@@ -14,6 +14,7 @@ import type {
   MigrationDriver,
   MigrationJob,
   OutgoingMigration,
+  ReleasedMigration,
 } from '../migration-driver.ts';
 import { parseDomainDisks } from './domain-disks.ts';
 import { checkArrival, checkDisksUnused, disksToReceive } from './incoming-checks.ts';
@@ -70,6 +71,11 @@ export class LibvirtMigration implements MigrationDriver {
     );
   }
 
+  async releaseOutgoing(released: ReleasedMigration): Promise<string[]> {
+    const log = this.log.child({ migrationId: released.migrationId });
+    return this.withConnection((conn) => removeImages(conn, released.vmId, released.copiedImages, log));
+  }
+
   async migrate(outgoing: OutgoingMigration): Promise<MigrationJob> {
     const log = this.log.child({ migrationId: outgoing.migrationId, vmId: outgoing.vmId });
     const conn = await this.open();
@@ -88,6 +94,7 @@ export class LibvirtMigration implements MigrationDriver {
       const copied = disks
         .filter((d) => plan.copied.includes(d.target) && created.has(d.path))
         .map((d) => d.path);
+      if (copied.length > 0) await outgoing.copying?.(copied);
       return await LibvirtMigrationJob.start(
         conn,
         dom,

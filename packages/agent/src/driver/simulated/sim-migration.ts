@@ -115,6 +115,11 @@ export class SimulatedMigration implements MigrationDriver {
     return [];
   }
 
+  // Simulated VMs have no disk images to copy.
+  async releaseOutgoing(): Promise<string[]> {
+    return [];
+  }
+
   async migrate(outgoing: OutgoingMigration): Promise<MigrationJob> {
     const { vmId, options } = outgoing;
     const vm = this.o.vms.get(vmId);

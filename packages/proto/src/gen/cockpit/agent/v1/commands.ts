@@ -14,6 +14,7 @@ import {
   MigrationPrepare,
   MigrationPrepared,
   MigrationProgress,
+  MigrationRelease,
 } from "./migration.js";
 
 /**
@@ -186,6 +187,7 @@ export interface Command {
     | { $case: "migrationCancel"; value: MigrationCancel }
     | { $case: "migrationForceComplete"; value: MigrationForceComplete }
     | { $case: "migrationAbandon"; value: MigrationAbandon }
+    | { $case: "migrationRelease"; value: MigrationRelease }
     | undefined;
 }
 
@@ -264,6 +266,9 @@ export const Command: MessageFns<Command> = {
         break;
       case "migrationAbandon":
         MigrationAbandon.encode(message.action.value, writer.uint32(122).fork()).join();
+        break;
+      case "migrationRelease":
+        MigrationRelease.encode(message.action.value, writer.uint32(130).fork()).join();
         break;
     }
     return writer;
@@ -349,6 +354,14 @@ export const Command: MessageFns<Command> = {
             message.action = { $case: "migrationAbandon", value: MigrationAbandon.decode(reader, reader.uint32()) };
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.action = { $case: "migrationRelease", value: MigrationRelease.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -395,6 +408,10 @@ export const Command: MessageFns<Command> = {
         ? { $case: "migrationAbandon", value: MigrationAbandon.fromJSON(object.migrationAbandon) }
         : isSet(object.migration_abandon)
         ? { $case: "migrationAbandon", value: MigrationAbandon.fromJSON(object.migration_abandon) }
+        : isSet(object.migrationRelease)
+        ? { $case: "migrationRelease", value: MigrationRelease.fromJSON(object.migrationRelease) }
+        : isSet(object.migration_release)
+        ? { $case: "migrationRelease", value: MigrationRelease.fromJSON(object.migration_release) }
         : undefined,
     };
   },
@@ -419,6 +436,8 @@ export const Command: MessageFns<Command> = {
       obj.migrationForceComplete = MigrationForceComplete.toJSON(message.action.value);
     } else if (message.action?.$case === "migrationAbandon") {
       obj.migrationAbandon = MigrationAbandon.toJSON(message.action.value);
+    } else if (message.action?.$case === "migrationRelease") {
+      obj.migrationRelease = MigrationRelease.toJSON(message.action.value);
     }
     return obj;
   },
@@ -467,6 +486,12 @@ export const Command: MessageFns<Command> = {
       case "migrationAbandon": {
         if (object.action?.value !== undefined && object.action?.value !== null) {
           message.action = { $case: "migrationAbandon", value: MigrationAbandon.fromPartial(object.action.value) };
+        }
+        break;
+      }
+      case "migrationRelease": {
+        if (object.action?.value !== undefined && object.action?.value !== null) {
+          message.action = { $case: "migrationRelease", value: MigrationRelease.fromPartial(object.action.value) };
         }
         break;
       }

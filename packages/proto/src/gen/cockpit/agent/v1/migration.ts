@@ -103,6 +103,19 @@ export interface MigrationAbandon {
 }
 
 /**
+ * To the source, once a migration with a storage copy completed although its perform did not succeed (the
+ * source's agent restarted while libvirt went on, and answered it "interrupted"): remove this host's images
+ * that libvirt copied away, as the perform does when it follows the migration to its end. Which ones, the
+ * agent's own record of that perform says (found by perform_command_id), never the controller; none while
+ * the VM is still defined on this host, nor one a domain uses. Best effort; answered SUCCEEDED.
+ */
+export interface MigrationRelease {
+  migrationId: string;
+  vmId: string;
+  performCommandId: string;
+}
+
+/**
  * To the source: run the migration; RUNNING updates carry MigrationProgress about once a second, the final
  * update says how it ended.
  */
@@ -543,6 +556,119 @@ export const MigrationAbandon: MessageFns<MigrationAbandon> = {
     message.migrationId = object.migrationId ?? "";
     message.vmId = object.vmId ?? "";
     message.prepareCommandId = object.prepareCommandId ?? "";
+    return message;
+  },
+};
+
+function createBaseMigrationRelease(): MigrationRelease {
+  return { migrationId: "", vmId: "", performCommandId: "" };
+}
+
+export const MigrationRelease: MessageFns<MigrationRelease> = {
+  encode(message: MigrationRelease, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.migrationId !== "") {
+      writer.uint32(10).string(message.migrationId);
+    }
+    if (message.vmId !== "") {
+      writer.uint32(18).string(message.vmId);
+    }
+    if (message.performCommandId !== "") {
+      writer.uint32(26).string(message.performCommandId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MigrationRelease {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMigrationRelease();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.migrationId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.vmId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.performCommandId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MigrationRelease {
+    return {
+      migrationId: isSet(object.migrationId)
+        ? globalThis.String(object.migrationId)
+        : isSet(object.migration_id)
+        ? globalThis.String(object.migration_id)
+        : "",
+      vmId: isSet(object.vmId)
+        ? globalThis.String(object.vmId)
+        : isSet(object.vm_id)
+        ? globalThis.String(object.vm_id)
+        : "",
+      performCommandId: isSet(object.performCommandId)
+        ? globalThis.String(object.performCommandId)
+        : isSet(object.perform_command_id)
+        ? globalThis.String(object.perform_command_id)
+        : "",
+    };
+  },
+
+  toJSON(message: MigrationRelease): unknown {
+    const obj: any = {};
+    if (message.migrationId !== "") {
+      obj.migrationId = message.migrationId;
+    }
+    if (message.vmId !== "") {
+      obj.vmId = message.vmId;
+    }
+    if (message.performCommandId !== "") {
+      obj.performCommandId = message.performCommandId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MigrationRelease>): MigrationRelease {
+    return MigrationRelease.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MigrationRelease>): MigrationRelease {
+    const message = createBaseMigrationRelease();
+    message.migrationId = object.migrationId ?? "";
+    message.vmId = object.vmId ?? "";
+    message.performCommandId = object.performCommandId ?? "";
     return message;
   },
 };
