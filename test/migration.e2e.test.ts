@@ -166,6 +166,30 @@ async function migrate(
   return res.body.migration_id;
 }
 
+/** Waits until libvirt copies the migration's disks (some data sent). */
+function untilCopying(id: string) {
+  return until(
+    'copying',
+    () => migration(id),
+    (m) => m.status === 'migrating' && (m.progress?.data_processed ?? 0) > 0,
+    60_000,
+  );
+}
+
+/** Waits until the file at `path` is gone (an agent removes images after the fact). */
+function untilGone(path: string, what: string) {
+  return until(
+    `${what} gone`,
+    () =>
+      access(path).then(
+        () => 'there',
+        (err: NodeJS.ErrnoException) => err.code,
+      ),
+    (state) => state === 'ENOENT',
+    30_000,
+  );
+}
+
 /**
  * A guest running on A whose one disk is a qcow2 image only A has (in /var/lib/libvirt/images, each
  * harness host's own folder), `dataMiB` of it written; waits until the controller knows its capacity,
@@ -459,24 +483,10 @@ describe('live migration through REST between two libvirt hosts', () => {
     // 24 MiB of data: at 1 MiB/s the copy takes long enough to be cancelled.
     const { g, onA, onB } = await diskGuestOnA('abandon', { sizeMiB: 64, dataMiB: 24 });
     const id = await migrate(b, { copy_storage: 'all', bandwidth_mibps: 1 }, g);
-    await until(
-      'copying',
-      () => migration(id),
-      (m) => m.status === 'migrating' && (m.progress?.data_processed ?? 0) > 0,
-      60_000,
-    );
+    await untilCopying(id);
     await access(onB);
     await cancelled(id);
-    await until(
-      'the image B created gone',
-      () =>
-        access(onB).then(
-          () => 'there',
-          (err: NodeJS.ErrnoException) => err.code,
-        ),
-      (state) => state === 'ENOENT',
-      30_000,
-    );
+    await untilGone(onB, 'the image B created');
     expect(await domstate(a, g.name)).toBe('running');
     expect(await names(b)).not.toContain(g.name);
     await access(onA);
@@ -486,12 +496,7 @@ describe('live migration through REST between two libvirt hosts', () => {
     // 8 MiB of data at 1 MiB/s: the copy runs for seconds, long enough to kill the agent during it.
     const { g, onA, onB } = await diskGuestOnA('release', { sizeMiB: 32, dataMiB: 8 });
     const id = await migrate(b, { copy_storage: 'all', bandwidth_mibps: 1 }, g);
-    await until(
-      'copying',
-      () => migration(id),
-      (m) => m.status === 'migrating' && (m.progress?.data_processed ?? 0) > 0,
-      60_000,
-    );
+    await untilCopying(id);
     await a.agent.kill('SIGKILL');
     a.agent = AgentProcess.start(a.args);
     agents.push(a.agent);
@@ -508,15 +513,6 @@ describe('live migration through REST between two libvirt hosts', () => {
     await access(onB);
     // The agent that no longer followed the migration removes the image libvirt copied away, as its
     // record of the perform names it.
-    await until(
-      'A’s copied image gone',
-      () =>
-        access(onA).then(
-          () => 'there',
-          (err: NodeJS.ErrnoException) => err.code,
-        ),
-      (state) => state === 'ENOENT',
-      30_000,
-    );
+    await untilGone(onA, 'A’s copied image');
   });
 });

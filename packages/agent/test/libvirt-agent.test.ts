@@ -38,6 +38,23 @@ async function define(name: string): Promise<string> {
 
 const domstate = async (name: string) => (await virsh(host.uri, 'domstate', name)).trim();
 
+/** Sends a power command; returns its id. */
+async function sendPower(
+  session: ControllerSession,
+  vmId: string,
+  op: PowerOp,
+  timeoutS = 0,
+  forceAfterTimeout = false,
+): Promise<string> {
+  const commandId = randomUUID();
+  await session.command({
+    commandId,
+    deadlineMs: 0,
+    action: { $case: 'power', value: { vmId, op, timeoutS, forceAfterTimeout } },
+  });
+  return commandId;
+}
+
 async function runCommand(
   session: ControllerSession,
   vmId: string,
@@ -45,12 +62,11 @@ async function runCommand(
   timeoutS = 0,
   forceAfterTimeout = false,
 ): Promise<CommandUpdate> {
-  const commandId = randomUUID();
-  await session.command({
-    commandId,
-    deadlineMs: 0,
-    action: { $case: 'power', value: { vmId, op, timeoutS, forceAfterTimeout } },
-  });
+  return finalOf(session, await sendPower(session, vmId, op, timeoutS, forceAfterTimeout));
+}
+
+/** The command's SUCCEEDED or FAILED update, once it came. */
+async function finalOf(session: ControllerSession, commandId: string): Promise<CommandUpdate> {
   const [final] = await session.until(() => {
     const finals = session
       .commandUpdates(commandId)
@@ -192,16 +208,8 @@ describe('the agent on libvirt', () => {
     // libvirtd was down (its reboot event lost with the connection) the agent cannot tell afterwards.
     const id = await define('la-lost');
     await virsh(host.uri, 'start', 'la-lost');
-    const commandId = randomUUID();
     const asked = Date.now();
-    await session.command({
-      commandId,
-      deadlineMs: 0,
-      action: {
-        $case: 'power',
-        value: { vmId: id, op: PowerOp.POWER_OP_REBOOT, timeoutS: 120, forceAfterTimeout: true },
-      },
-    });
+    const commandId = await sendPower(session, id, PowerOp.POWER_OP_REBOOT, 120, true);
     await vi.waitFor(
       () =>
         expect(
@@ -210,23 +218,14 @@ describe('the agent on libvirt', () => {
       { timeout: 20_000, interval: 20 },
     );
     await restartLibvirtd(host);
-    const [final] = await session.until(() => {
-      const finals = session
-        .commandUpdates(commandId)
-        .filter(
-          (u) =>
-            u.status === CommandStatus.COMMAND_STATUS_SUCCEEDED ||
-            u.status === CommandStatus.COMMAND_STATUS_FAILED,
-        );
-      return finals.length > 0 && finals;
-    });
+    const final = await finalOf(session, commandId);
     expect(final).toMatchObject({
       status: CommandStatus.COMMAND_STATUS_FAILED,
       error: { code: 'reboot_unconfirmed' },
     });
-    expect(final?.error?.message).toContain('cannot tell whether the guest rebooted');
+    expect(final.error?.message).toContain('cannot tell whether the guest rebooted');
     expect(Date.now() - asked).toBeLessThan(120_000);
-    // Not reset for force_after_timeout: it may have rebooted already. Its QEMU kept running throughout.
+    // Its QEMU ran on while libvirtd was down.
     expect(await domstate('la-lost')).toBe('running');
     await virsh(host.uri, 'destroy', 'la-lost');
     await virsh(host.uri, 'undefine', 'la-lost');

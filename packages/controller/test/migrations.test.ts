@@ -70,6 +70,25 @@ describe('live migration through the coordinator', () => {
         (await t.sql<{ status: string }[]>`select status from commands where id = ${commandId}`)[0]?.status,
       (recorded) => recorded === status,
     );
+  /** The journals say the VM moved: running on the destination, migrated away from the source; completed. */
+  async function journalsSayMoved(
+    source: ScriptedHost,
+    destination: ScriptedHost,
+    vmId: string,
+    vmName: string,
+    id: string,
+  ) {
+    await destination.agent.batch([{ $case: 'vmUpdated', value: vm(vmId, vmName) }]);
+    await destination.agent.next('ack');
+    await source.agent.batch([
+      {
+        $case: 'vmRemoved',
+        value: { id: vmId, name: vmName, reason: VmRemovalReason.VM_REMOVAL_REASON_MIGRATED },
+      },
+    ]);
+    await source.agent.next('ack');
+    await migrationUntil(t, operator, id, 'completed', (m) => m.status === 'completed');
+  }
   /** A migration whose perform the source's agent answered `interrupted` (it restarted), nothing reported yet. */
   async function interruptedUnreported(name: string) {
     const hosts = await setUp(name);
@@ -767,16 +786,7 @@ describe('live migration through the coordinator', () => {
         error: { code: 'interrupted', message: 'the agent restarted while this command ran' },
       });
       await commandEnds(perform.commandId, 'failed');
-      await destination.agent.batch([{ $case: 'vmUpdated', value: vm(vmId, vmName) }]);
-      await destination.agent.next('ack');
-      await source.agent.batch([
-        {
-          $case: 'vmRemoved',
-          value: { id: vmId, name: vmName, reason: VmRemovalReason.VM_REMOVAL_REASON_MIGRATED },
-        },
-      ]);
-      await source.agent.next('ack');
-      await migrationUntil(t, operator, id, 'completed', (m) => m.status === 'completed');
+      await journalsSayMoved(source, destination, vmId, vmName, id);
       // Which images, the source's agent finds in its own record of that perform.
       const release = await source.agent.next('command');
       expect(release.action).toEqual({
@@ -856,16 +866,7 @@ describe('live migration through the coordinator', () => {
       'migrationPerform',
       'migrationCancel',
     ]);
-    await destination.agent.batch([{ $case: 'vmUpdated', value: vm(vmId, vmName) }]);
-    await destination.agent.next('ack');
-    await source.agent.batch([
-      {
-        $case: 'vmRemoved',
-        value: { id: vmId, name: vmName, reason: VmRemovalReason.VM_REMOVAL_REASON_MIGRATED },
-      },
-    ]);
-    await source.agent.next('ack');
-    await migrationUntil(t, operator, id, 'completed', (m) => m.status === 'completed');
+    await journalsSayMoved(source, destination, vmId, vmName, id);
     expect(await vmRow(vmId)).toMatchObject({ host_id: destination.hostId, state: 'running' });
   }, 30_000);
 
