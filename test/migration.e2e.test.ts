@@ -460,6 +460,50 @@ describe('live migration through REST between two libvirt hosts', () => {
     }
   });
 
+  it('refuses a destination whose agent reports too little memory available for the guest (insufficient_memory)', async () => {
+    // A guest of this machine's memory less 512 MiB: it fits B's whole memory with QEMU's 256 MiB, but not
+    // what B's agent samples as available (both hosts share this machine, which uses more than 256 MiB).
+    // Its QEMU allocates lazily (no OS touches the memory), so A runs it all the same.
+    const meminfo = await readFile('/proc/meminfo', 'utf8');
+    const totalMiB = Math.floor(Number(/^MemTotal:\s+(\d+) kB/m.exec(meminfo)?.[1]) / 1024);
+    const g = { name: `big-${randomBytes(3).toString('hex')}`, id: randomUUID() };
+    others.push(g);
+    const file = join(a.host.stateDir, `${g.name}.xml`);
+    await writeFile(
+      file,
+      guestWithDisksXml({ name: g.name, uuid: g.id, boot: 'network', disks: [], memoryMiB: totalMiB - 512 }),
+    );
+    await virsh(a.host.uri, 'define', file);
+    await virsh(a.host.uri, 'start', g.name);
+    await until(
+      `${g.name} running on A in REST`,
+      () => restVm(g.id),
+      (v) => v?.state === 'running' && v.memory_mib === totalMiB - 512,
+    );
+    // B's agent samples every 2 s (the e2e controller's interval): wait for one of the last few seconds.
+    const sql = connect(db.url, { max: 1 });
+    try {
+      await until(
+        'a recent memory sample of B',
+        async () =>
+          (
+            await sql<{ at: Date | null }[]>`
+              select max(at) as at from metric_host_raw
+              where host_id = ${b.hostId} and memory_available_bytes is not null`
+          )[0]?.at,
+        (at) => at != null && Date.now() - at.getTime() < 10_000,
+      );
+    } finally {
+      await sql.end();
+    }
+    const res = await ctl.api('POST', `/api/v1/vms/${g.id}/migrate`, { destination_host_id: b.hostId });
+    expect(res.status, JSON.stringify(res.body)).toBe(409);
+    expect(res.body.error.code).toBe('insufficient_memory');
+    expect(res.body.error.message).toMatch(/MiB of memory available \(sampled \d+ s ago\)/);
+    expect((await ctl.api('GET', `/api/v1/migrations?vm_id=${g.id}`)).body.migrations).toEqual([]);
+    await virsh(a.host.uri, 'destroy', g.name);
+  });
+
   it('copy_storage all: a qcow2 disk that exists only on A is created on B and copied; the guest runs on B, and A’s image is gone', async () => {
     const { g, onA, onB } = await diskGuestOnA('disk', { sizeMiB: 32, dataMiB: 1 });
     const id = await migrate(b, { copy_storage: 'all' }, g);

@@ -110,11 +110,12 @@ export interface DiskXml {
   readOnly?: boolean;
 }
 
-/** A 64 MiB QEMU guest booting from its first disk (or the network, when it has none bootable). */
+/** A QEMU guest (64 MiB unless said) booting from its first disk (or the network, when it has none bootable). */
 export function guestWithDisksXml(o: {
   name: string;
   uuid: string;
   disks: DiskXml[];
+  memoryMiB?: number;
   boot?: 'hd' | 'network';
   /** ACPI on (libvirt's default is off): the guest has a power button, for a graceful shutdown. */
   acpi?: boolean;
@@ -133,7 +134,7 @@ export function guestWithDisksXml(o: {
   return `<domain type='qemu'>
   <name>${escapeXml(o.name)}</name>
   <uuid>${o.uuid}</uuid>
-  <memory unit='MiB'>64</memory>
+  <memory unit='MiB'>${o.memoryMiB ?? 64}</memory>
   <vcpu>1</vcpu>
   <os>
     <type arch='x86_64' machine='pc'>hvm</type>
