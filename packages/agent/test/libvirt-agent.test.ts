@@ -55,15 +55,9 @@ async function sendPower(
   return commandId;
 }
 
-async function runCommand(
-  session: ControllerSession,
-  vmId: string,
-  op: PowerOp,
-  timeoutS = 0,
-  forceAfterTimeout = false,
-): Promise<CommandUpdate> {
-  return finalOf(session, await sendPower(session, vmId, op, timeoutS, forceAfterTimeout));
-}
+/** Sends a power command and waits for its final update. */
+const runCommand = async (...args: Parameters<typeof sendPower>): Promise<CommandUpdate> =>
+  finalOf(args[0], await sendPower(...args));
 
 /** The command's SUCCEEDED or FAILED update, once it came. */
 async function finalOf(session: ControllerSession, commandId: string): Promise<CommandUpdate> {
